@@ -1,0 +1,248 @@
+"""One training step (forward + backward + plain SGD) of a 784-256-128-10 ReLU MLP with softmax cross-entropy,
+float32, at batch sizes 32, 128 and 1024: deeplearning101 against the same step hand-written in NumPy and
+against PyTorch CPU (when installed), measured interleaved from the same initial weights and data.
+
+  deeplearning101: logits = relu(relu(x@W1+b1)@W2+b2)@W3+b3;
+                   loss = -(dl.log_softmax(logits, axis=1)[arange(B), y]).mean(); loss.backward();
+                   under dl.no_grad(): p.data -= lr * p.grad.data; p.grad = None
+  NumPy by hand:   the same forward, stable log-softmax, manual backward with matrix products (no gradient
+                   for the input x), in-place SGD
+  PyTorch:         the same model, F.cross_entropy (the same mean of -log_softmax at the label), manual SGD
+                   under torch.no_grad()
+
+Then a memory check: 1,000 deeplearning101 steps at batch 32, RSS / tracemalloc / live-tensor growth between
+step 100 and step 1000 (should be ~0: the graph is freed by backward).
+
+Run:  .venv/bin/python bench/mlp_step.py [--quick] [--profile]
+"""
+import gc
+import os
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import deeplearning101 as dl
+from _timing import fmt_ratio, header, interleaved, iqr_pct, median, OtherLoad, paired_ratio, parse_quick, rss_bytes
+
+SIZES = [784, 256, 128, 10]
+LR = 0.01
+BATCHES = [32, 128, 1024]
+TARGET_NUMPY = 1.15
+GAP_S = 0.15    # pause before each sample: OpenBLAS / OpenMP workers left spinning by the previous contender go to sleep
+
+
+def init_params(seed=0):
+    "He-normal weights and small random biases, float32: [W1, b1, W2, b2, W3, b3]."
+    rng = np.random.default_rng(seed)
+    ps = []
+    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
+        ps.append((rng.standard_normal((n_in, n_out)) * np.sqrt(2 / n_in)).astype(np.float32))
+        ps.append((0.01 * rng.standard_normal(n_out)).astype(np.float32))
+    return ps
+
+
+def make_batch(B, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((B, SIZES[0])).astype(np.float32), rng.integers(0, SIZES[-1], B).astype(np.int64)
+
+
+# ---------------------------------------------------------------- deeplearning101
+class DLStep:
+    def __init__(self, params, X, y):
+        self.params = [dl.tensor(p.copy(), requires_grad=True) for p in params]
+        self.x, self.y, self.ar = dl.tensor(X), y, np.arange(len(y))
+
+    def __call__(self):
+        W1, b1, W2, b2, W3, b3 = self.params
+        logits = dl.relu(dl.relu(self.x @ W1 + b1) @ W2 + b2) @ W3 + b3
+        loss = -(dl.log_softmax(logits, axis=1)[self.ar, self.y]).mean()
+        loss.backward()
+        with dl.no_grad():
+            for p in self.params:
+                p.data -= LR * p.grad.data
+                p.grad = None
+        return loss
+
+    def arrays(self): return [p.data for p in self.params]
+
+
+# ---------------------------------------------------------------- NumPy by hand
+class NumpyStep:
+    def __init__(self, params, X, y):
+        self.params = [p.copy() for p in params]
+        self.x, self.y, self.ar = X, y, np.arange(len(y))
+        self.inv_b = np.float32(1 / len(y))
+        self.lr = np.float32(LR)
+
+    def __call__(self):
+        W1, b1, W2, b2, W3, b3 = self.params
+        x, y, ar = self.x, self.y, self.ar
+        h1 = x @ W1; h1 += b1; np.maximum(h1, 0, out=h1)
+        h2 = h1 @ W2; h2 += b2; np.maximum(h2, 0, out=h2)
+        z = h2 @ W3; z += b3
+        z -= z.max(axis=1, keepdims=True)                   # stable log-softmax: z - log(sum(exp(z)))
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        loss = np.log(s[:, 0]).mean() - z[ar, y].mean()     # mean of -log_softmax at the label
+        # backward: d loss / d logits = (softmax - onehot) / B
+        e /= s; e[ar, y] -= 1; e *= self.inv_b
+        gW3, gb3 = h2.T @ e, e.sum(axis=0)
+        d2 = e @ W3.T; d2 *= h2 > 0
+        gW2, gb2 = h1.T @ d2, d2.sum(axis=0)
+        d1 = d2 @ W2.T; d1 *= h1 > 0
+        gW1, gb1 = x.T @ d1, d1.sum(axis=0)
+        for p, g in zip(self.params, (gW1, gb1, gW2, gb2, gW3, gb3)):
+            g *= self.lr; p -= g
+        return loss
+
+    def arrays(self): return self.params
+
+
+# ---------------------------------------------------------------- PyTorch
+class TorchStep:
+    def __init__(self, torch, params, X, y):
+        self.torch, self.F = torch, __import__('torch.nn.functional', fromlist=['cross_entropy'])
+        self.params = [torch.tensor(p, requires_grad=True) for p in params]
+        self.x, self.y = torch.from_numpy(X.copy()), torch.from_numpy(y.copy())
+
+    def __call__(self):
+        torch, F = self.torch, self.F
+        W1, b1, W2, b2, W3, b3 = self.params
+        logits = torch.relu(torch.relu(self.x @ W1 + b1) @ W2 + b2) @ W3 + b3
+        loss = F.cross_entropy(logits, self.y)
+        loss.backward()
+        with torch.no_grad():
+            for p in self.params:
+                p.add_(p.grad, alpha=-LR)
+                p.grad = None
+        return loss
+
+    def arrays(self): return [p.detach().numpy() for p in self.params]
+
+
+def contenders_for(B, torch, params):
+    X, y = make_batch(B)
+    c = {'dl': DLStep(params, X, y), 'numpy': NumpyStep(params, X, y)}
+    if torch is not None: c['torch'] = TorchStep(torch, params, X, y)
+    return c
+
+
+def _scalar(loss): return loss.item() if hasattr(loss, 'item') else float(loss)   # dl.Tensor has no __float__
+
+
+def check_same_computation(torch, params):
+    "One step each from the same weights and data, twice: the losses must agree (the 2nd reflects the update)."
+    ok = True
+    for B in BATCHES:
+        c = contenders_for(B, torch, params)
+        first = {k: _scalar(f()) for k, f in c.items()}
+        second = {k: _scalar(f()) for k, f in c.items()}
+        dw = max(float(np.max(np.abs(a - b))) for k in c if k != 'numpy'
+                 for a, b in zip(c[k].arrays(), c['numpy'].arrays()))
+        diff = max(abs(v - first['numpy']) for v in first.values())
+        diff = max(diff, max(abs(v - second['numpy']) for v in second.values()))
+        dtypes = {str(a.dtype) for a in c['dl'].arrays()}
+        good = diff <= 1e-4 and dtypes == {'float32'}
+        ok &= good
+        print(f"  B={B:<5} loss step 1: " + ", ".join(f"{k} {v:.6f}" for k, v in first.items()) +
+              f" | after one SGD step: " + ", ".join(f"{k} {v:.6f}" for k, v in second.items()) +
+              f" | max |loss diff| {diff:.1e}, max |param diff| {dw:.1e}, dl params {'/'.join(sorted(dtypes))}"
+              f" -> {'OK' if good else 'MISMATCH'}")
+    return ok
+
+
+def memory_check(params, first, last):
+    """Run `last` dl steps at batch 32 with tracemalloc on; RSS, traced memory and live dl.Tensor objects at steps
+    `first` and `last`.  Traced memory is read twice at each point: as is, and after gc.collect() (which also
+    empties CPython's free lists of small tuples, floats etc.: blocks parked there count as allocated for
+    tracemalloc and fill up over the first thousand steps or so, without being a leak)."""
+    def live_tensors(): return sum(1 for o in gc.get_objects() if type(o) is dl.Tensor)
+    def sample():
+        rss, raw, n = rss_bytes(), tracemalloc.get_traced_memory()[0], live_tensors()
+        found = gc.collect()
+        return rss, raw, tracemalloc.get_traced_memory()[0], n, found
+    step = contenders_for(32, None, params)['dl']
+    at = {}
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    for i in range(1, last + 1):
+        step()
+        if i in (first, last): at[i] = sample()
+    dt = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    (r0, raw0, m0, n0, u0), (r1, raw1, m1, n1, u1) = at[first], at[last]
+    print(f"memory: {last} deeplearning101 steps at B=32 ({dt:.1f} s with tracemalloc on); growth from step "
+          f"{first} to step {last}:")
+    print(f"  RSS                            {(r1 - r0) / 2**20:+8.2f} MiB  ({r0 / 2**20:.1f} -> {r1 / 2**20:.1f} MiB)")
+    print(f"  tracemalloc after gc.collect() {(m1 - m0) / 2**10:+8.1f} KiB  ({m0 / 2**10:.1f} -> {m1 / 2**10:.1f} KiB "
+          f"traced = {(m1 - m0) / (last - first):+.1f} B/step; peak inside a step {peak / 2**20:.2f} MiB)")
+    print(f"  tracemalloc as is              {(raw1 - raw0) / 2**10:+8.1f} KiB  (includes free-list warm-up)")
+    print(f"  live dl.Tensor objects {n0} -> {n1}; gc.collect() found {u0} and {u1} unreachable objects "
+          f"(0: the graph is freed by reference counting alone)")
+    print(f"  expected ~0 growth: the graph is freed after backward")
+
+
+def profile_dl(params, steps):
+    import cProfile
+    import pstats
+    c = contenders_for(32, None, params)
+    for f in c.values(): f()
+    t = {}
+    for k, f in c.items():
+        t0 = time.perf_counter()
+        for _ in range(steps): f()
+        t[k] = (time.perf_counter() - t0) / steps
+    print(f"\nprofile: {steps} steps at B=32 (unprofiled: dl {t['dl'] * 1e3:.3f} ms/step, numpy by hand "
+          f"{t['numpy'] * 1e3:.3f} ms/step); cProfile of the dl step, top 25 by tottime:")
+    pr = cProfile.Profile()
+    pr.enable()
+    for _ in range(steps): c['dl']()
+    pr.disable()
+    pstats.Stats(pr, stream=sys.stdout).sort_stats('tottime').print_stats(25)
+
+
+def main():
+    p = parse_quick(__doc__.split('\n')[0])
+    p.add_argument('--profile', action='store_true', help='also cProfile the deeplearning101 step at batch 32')
+    args = p.parse_args()
+    reps, sample_s = (3, 0.005) if args.quick else (25, 0.02)
+    mem_points = (30, 300) if args.quick else (100, 1000)
+    threads, torch = header("mlp_step: 784-256-128-10 ReLU MLP, softmax cross-entropy, SGD step, float32",
+                            args)
+    print(f"lr {LR}; {reps} interleaved repetitions of ~{sample_s * 1e3:.0f} ms samples per batch size, "
+          f"{GAP_S} s pause (busy-wait) before each sample\n        (so OpenBLAS/OpenMP worker threads that the previous "
+          f"contender left spinning are asleep and do not steal the 2 cores)"
+          + ("; torch loss via F.cross_entropy" if torch is not None else ""))
+    load = OtherLoad()
+    params = init_params()
+
+    print("same computation check (same initial weights and data, tolerance 1e-4):")
+    if not check_same_computation(torch, params):
+        print("the contenders disagree: timings below would not compare the same computation")
+        sys.exit(1)
+
+    print()
+    cols = ['dl', 'numpy'] + (['torch'] if torch is not None else [])
+    print(f"{'batch':>6} " + " ".join(f"{c + ' ms':>10} {'iqr%':>5}" for c in cols) +
+          f" {'dl/numpy':>9} {'dl/torch':>9}   target dl/numpy <= {TARGET_NUMPY}x")
+    for B in BATCHES:
+        c = contenders_for(B, torch, params)
+        t = interleaved(c, reps, sample_s, gap_s=GAP_S)
+        ms = {k: median(v) * 1e3 for k, v in t.items()}
+        r_np, r_t = paired_ratio(t, 'dl', 'numpy'), paired_ratio(t, 'dl', 'torch')
+        print(f"{B:>6} " + " ".join(f"{ms[k]:>10.3f} {iqr_pct(t[k]):>5.0f}" for k in cols) +
+              f" {fmt_ratio(r_np, 9)} {fmt_ratio(r_t, 9)}   {'met' if r_np <= TARGET_NUMPY else 'NOT met'}")
+
+    print()
+    memory_check(params, *mem_points)
+    print(load.report())
+    if args.profile: profile_dl(params, 100 if args.quick else 500)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,36 @@
+"""The book's notebook reader turns nbdev directives into jupyter-book cell tags (book/_ext/nbdev_reader.py)."""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "book" / "_ext"))
+from nbdev_reader import read_nbdev  # noqa: E402
+
+
+def _nb(*sources):
+    cells = [dict(cell_type="code", metadata={}, source=s, outputs=[], execution_count=None, id=f"c{i}")
+             for i, s in enumerate(sources)]
+    return json.dumps(dict(cells=cells, metadata={}, nbformat=4, nbformat_minor=5))
+
+
+def test_directives_become_tags_and_disappear():
+    nb = read_nbdev(_nb("#| export\ndef f(): pass", "#| hide\nimport os", "#| default_exp graph",
+                        "#| eval: false\nraise SystemExit", "#| gpu\nimport cupy", "#|slow\nx = 1",
+                        "#| code-fold: true\ny = 2", "#| echo: false\nz = 3", "plain = 1"))
+    src = [c.source for c in nb.cells]
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert not any("#|" in s for s in src)
+    assert src[0] == "def f(): pass" and tags[0] == []
+    assert tags[1] == ["remove-cell"] and tags[2] == ["remove-cell"]
+    assert tags[3] == ["skip-execution"] and tags[4] == ["skip-execution"] and tags[5] == ["skip-execution"]
+    assert tags[6] == ["hide-input"] and tags[7] == ["remove-input"] and tags[8] == []
+    assert src[8] == "plain = 1"
+
+
+def test_every_chapter_is_in_the_toc():
+    root = Path(__file__).resolve().parent.parent
+    toc = (root / "book" / "_toc.yml").read_text()
+    chapters = sorted(p.stem for p in (root / "nbs").glob("[0-9][0-9]_*.ipynb"))
+    assert chapters, "no chapters found"
+    for stem in chapters:
+        assert f"file: nbs/{stem}" in toc, stem
