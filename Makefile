@@ -4,14 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test export clean-nbs clean
+.PHONY: book test export install clean-nbs clean FORCE
 
-$(STAMP): pyproject.toml
+# The stamp is a copy of the pyproject.toml it was installed from: nbdev-export rewrites that file (same
+# content, new mtime), so comparing contents, not times, keeps `make` from reinstalling on every call.
+$(STAMP): FORCE
+	@cmp -s pyproject.toml $(STAMP) || $(MAKE) --no-print-directory install
+
+install:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is required, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
-	touch $(STAMP)
+	cp pyproject.toml $(STAMP)
 
 export: $(STAMP)
 	$(BIN)/nbdev-export
@@ -30,3 +35,5 @@ clean-nbs: $(STAMP)
 
 clean:
 	rm -rf book/_build _proc _docs
+
+FORCE:
