@@ -8,7 +8,7 @@ from pathlib import Path
 root = Path(__file__).resolve().parent.parent
 html = root / "book" / "_build" / "html"
 toc = (root / "book" / "_toc.yml").read_text()
-chapters = sorted(p.stem for p in (root / "nbs").glob("[0-9][0-9]_*.ipynb"))
+chapters = sorted(p.stem for p in (root / "nbs").glob("*.ipynb"))   # chapters and appendices alike
 problems = []
 for stem in chapters:
     if f"file: nbs/{stem}" not in toc:

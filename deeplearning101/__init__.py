@@ -1,3 +1,5 @@
 __version__ = "0.1.0"
 from .graph import *
 from .autodiff import *
+from .data import *
+from .perceptron import *
