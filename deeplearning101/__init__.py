@@ -3,3 +3,5 @@ from .graph import *
 from .autodiff import *
 from .data import *
 from .perceptron import *
+from .layers import *
+from .train import *
