@@ -5,3 +5,4 @@ from .data import *
 from .perceptron import *
 from .layers import *
 from .train import *
+from .optim import *
