@@ -35,6 +35,8 @@ def _check_labels(X, y, where):
 class Perceptron:
     "Rosenblatt's perceptron: predicts H(w.x + b) with labels 0/1, learns by the error-driven rule."
     def __init__(self, lr=1.0):
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) or not 0 < lr < np.inf:
+            raise ValueError(f"Perceptron: lr must be a positive finite number, got {lr!r}")
         self.lr, self.w, self.b = lr, None, None
 
     def decision_function(self, X):

@@ -160,16 +160,17 @@ def fit(model, loss_fn, optimizer, train_loader, valid_loader=None, epochs=1, me
                 xb, yb = _unpack(batch, 'fit')
                 out = model(xb)
                 loss = loss_fn(out, yb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
                 value, k = loss.item(), len(xb)
                 history.iterations.append({'iteration': len(history.iterations) + 1,
                                            'epoch': epoch - 1 + (i / n_batches if n_batches else 1), 'loss': value})
-                if not math.isfinite(value):
+                if not math.isfinite(value):        # checked before the step: the bad gradient never reaches the weights
                     history.stopped = f"the loss became {value} at epoch {epoch}, batch {i}"
-                    warnings.warn(f"fit: {history.stopped}; training stopped (is the learning rate too high?)", RuntimeWarning)
+                    warnings.warn(f"fit: {history.stopped}; training stopped before that step, the model keeps the "
+                                  f"weights that produced it (is the learning rate too high?)", RuntimeWarning)
                     return history
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
                 loss_sum, seen = loss_sum + value * k, seen + k
                 for j, m in enumerate(metrics): metric_sums[j] += m(out, yb) * k
                 if bar: bar.update(epoch, i, n_batches, value)

@@ -554,6 +554,7 @@ def test_fit_stops_on_non_finite_loss():
         h = dl.fit(m, dl.MSELoss(), dl.SGD(m.parameters(), lr=1e8), loader, epochs=5, metrics=(), progress=False)
     assert h.stopped is not None and len(h) < 5
     assert any('training stopped' in str(w.message) for w in caught)
+    assert all(np.isfinite(p.data).all() for p in m.parameters())    # the step on the bad loss was not taken
 
 
 def test_accuracy_and_confusion_matrix():

@@ -56,6 +56,9 @@ def test_never_converges_on_xor():
     (lambda p, X, y: p.fit(X[0], y), ValueError, "must be a matrix"),
     (lambda p, X, y: (p.fit(X, y), p.predict(np.zeros((2, 3)))), ValueError, "has 3 features .* fit on 2"),
     (lambda p, X, y: p.predict(X), RuntimeError, "call fit before predict"),
+    (lambda p, X, y: Perceptron(lr=0), ValueError, "lr must be a positive finite number, got 0"),
+    (lambda p, X, y: Perceptron(lr=-1.0), ValueError, "lr must be a positive finite number"),
+    (lambda p, X, y: Perceptron(lr=float('nan')), ValueError, "lr must be a positive finite number"),
 ])
 def test_perceptron_errors(call, err, match):
     X = np.random.default_rng(0).standard_normal((10, 2))
