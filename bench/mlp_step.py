@@ -4,7 +4,8 @@ against PyTorch CPU (when installed), measured interleaved from the same initial
 
   deeplearning101: logits = relu(relu(x@W1+b1)@W2+b2)@W3+b3;
                    loss = -(dl.log_softmax(logits, axis=1)[arange(B), y]).mean(); loss.backward();
-                   under dl.no_grad(): p.data -= lr * p.grad.data; p.grad = None
+                   under dl.no_grad(): g = p.grad.data; g *= lr; p.data -= g; p.grad = None (the NumPy step's
+                   in-place update: a leaf's .grad is an array it owns, so scaling it in place is safe)
   NumPy by hand:   the same forward, stable log-softmax, manual backward with matrix products (no gradient
                    for the input x), in-place SGD
   PyTorch:         the same model, F.cross_entropy (the same mean of -log_softmax at the label), manual SGD
@@ -55,6 +56,7 @@ class DLStep:
     def __init__(self, params, X, y):
         self.params = [dl.tensor(p.copy(), requires_grad=True) for p in params]
         self.x, self.y, self.ar = dl.tensor(X), y, np.arange(len(y))
+        self.lr = np.float32(LR)
 
     def __call__(self):
         W1, b1, W2, b2, W3, b3 = self.params
@@ -63,7 +65,9 @@ class DLStep:
         loss.backward()
         with dl.no_grad():
             for p in self.params:
-                p.data -= LR * p.grad.data
+                g = p.grad.data
+                g *= self.lr                                    # the same in-place update as NumpyStep
+                p.data -= g
                 p.grad = None
         return loss
 

@@ -4,10 +4,12 @@
 
 # %% auto #0
 __all__ = ['set_grad_enabled', 'no_grad', 'unbroadcast', 'gradient_of', 'IndexGrad', 'backward', 'grad', 'GradcheckError',
-           'gradcheck', 'compute_gradients', 'GradientDescentOptimizer']
+           'gradcheck', 'array_gradient_of', 'compute_gradients', 'GradientDescentOptimizer']
 
 # %% ../nbs/01_autodiff.ipynb #1b9acf83
 import functools
+import heapq
+import math
 import numpy as np
 from .graph import *
 from .graph import GradMode, Op, Tensor
@@ -31,8 +33,8 @@ class no_grad:
 
 # %% ../nbs/01_autodiff.ipynb #3bf3187f
 def unbroadcast(grad, shape):
-    "Sum `grad` down to `shape`: the adjoint of NumPy broadcasting."
-    gshape = grad.data.shape
+    "Sum `grad` (a tensor, or a raw array) down to `shape`: the adjoint of NumPy broadcasting."
+    gshape = grad.shape
     if gshape == shape: return grad
     lead = len(gshape) - len(shape)                 # axes broadcasting added in front
     kept = tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
@@ -50,8 +52,8 @@ def gradient_of(op_class):
 
 # %% ../nbs/01_autodiff.ipynb #9f4048cf
 def _const_like(arr, like):
-    "A constant tensor from an array, in the gradient's dtype."
-    return Tensor._make(arr.astype(like.dtype, copy=False))
+    "A constant array in the dtype of `like`; `grad * _const_like(...)` works whether `grad` is a tensor or an array."
+    return arr.astype(like.dtype, copy=False)
 
 # %% ../nbs/01_autodiff.ipynb #5c7e766a
 @gradient_of(Add)
@@ -125,7 +127,7 @@ def _abs_backward(op, grad, out): return (grad * _const_like(np.sign(op.inputs[0
 
 # %% ../nbs/01_autodiff.ipynb #73d8636c
 @gradient_of(ReLU)
-def _relu_backward(op, grad, out): return (grad * (op.inputs[0] > 0),)
+def _relu_backward(op, grad, out): return (grad * (out > 0),)   # relu(x) > 0 exactly where x > 0
 
 @gradient_of(Sigmoid)
 def _sigmoid_backward(op, grad, out): return (grad * out * (1 - out),)
@@ -139,20 +141,24 @@ def _clip_backward(op, grad, out):
     inside = np.ones(a.shape, bool)
     if op.lo is not None: inside &= a >= op.lo
     if op.hi is not None: inside &= a <= op.hi
-    return (grad * Tensor._make(inside),)
+    return (grad * inside,)
 
 @gradient_of(Cast)
 def _cast_backward(op, grad, out): return (grad.type(op.inputs[0].dtype),)
 
 # %% ../nbs/01_autodiff.ipynb #49dced0e
 def _expand(grad, op, shape):
-    "Broadcast a reduction's gradient back to the input's shape."
+    "Broadcast a reduction's gradient (a tensor, or a raw array) back to the input's shape."
     if not op.keepdims and op.axis is not None:     # put the reduced axes back as size 1
         axes = op.axis if isinstance(op.axis, tuple) else (op.axis,)
         kept = list(shape)
         for ax in axes: kept[ax] = 1
         grad = grad.reshape(kept)
-    return grad.broadcast_to(shape)
+    if isinstance(grad, Tensor): return grad.broadcast_to(shape)
+    if grad.shape == shape: return grad
+    full = np.empty_like(grad, shape=shape)         # an array: fill a fresh one (np.broadcast_to is slow Python)
+    full[...] = grad
+    return full
 
 @gradient_of(Sum)
 def _sum_backward(op, grad, out): return (_expand(grad, op, op.inputs[0].shape),)
@@ -160,7 +166,7 @@ def _sum_backward(op, grad, out): return (_expand(grad, op, op.inputs[0].shape),
 @gradient_of(Mean)
 def _mean_backward(op, grad, out):
     a = op.inputs[0]
-    return (_expand(grad, op, a.shape) * (out.data.size / a.data.size),)
+    return (_expand(grad * (math.prod(out.shape) / math.prod(a.shape)), op, a.shape),)
 
 def _extreme_backward(op, grad, out):
     a = op.inputs[0]
@@ -201,10 +207,11 @@ class IndexGrad(Op):
     name = 'index_grad'
     def __init__(self, index, shape): self.index, self.shape = index, shape
     def forward(self, g):
-        z = np.zeros(self.shape, g.dtype)
+        z = np.empty_like(g, shape=self.shape)      # zeros of the input's shape (np.zeros_like is slower Python)
+        z.fill(0)
         idx = self.index if isinstance(self.index, tuple) else (self.index,)
-        if any(isinstance(i, np.ndarray) and i.dtype != bool for i in idx): np.add.at(z, self.index, g)  # repeats add up
-        else: z[self.index] = g                     # basic indexing never repeats an entry
+        if any(getattr(i, 'ndim', 0) and i.dtype != bool for i in idx): np.add.at(z, self.index, g)  # repeats add up
+        else: z[self.index] = g                     # basic and boolean indexing never repeat an entry
         return z
 
 @gradient_of(Index)
@@ -246,54 +253,81 @@ def _seed_grads(outputs, grad_outputs, where):
             if out.data.size != 1:
                 raise RuntimeError(f"{where}: grad can be implicitly created only for a scalar output, "
                                    f"got shape {out.shape}; pass a gradient of that shape")
-            g = np.ones_like(out.data)
-        g = np.array(g.data if isinstance(g, Tensor) else g, dtype=out.data.dtype)   # a private copy
+            g = np.empty_like(out.data)
+            g.fill(1)
+        else: g = np.array(g.data if isinstance(g, Tensor) else g, dtype=out.data.dtype)   # a private copy
         if g.shape != out.shape:
             raise ValueError(f"{where}: gradient of shape {g.shape} for an output of shape {out.shape}")
         seeds.append(Tensor._make(g))
     return seeds
 
 # %% ../nbs/01_autodiff.ipynb #97271653
-def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False):
-    "Walk the graph in reverse topological order, calling `visit(node, grad)` once each node's gradient is complete."
-    grads = {}
-    for out, g in zip(outputs, seeds): grads[id(out)] = g if id(out) not in grads else grads[id(out)] + g
-    with set_grad_enabled(create_graph):            # gradients of gradients only when asked for
-        for node in reversed(topological_order(outputs)):
-            g = grads.pop(id(node), None)
-            if g is None: continue                  # nothing flows here (a constant branch)
-            visit(node, g)
+def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False, everything=False):
+    """Send the adjoints from `outputs` (seeded with `seeds`) back to the leaves, newest node first.
+    `visit(node, adjoint)` gets each leaf's complete adjoint, and each other node's when `everything` is set or the
+    node retains its grad. Adjoints are tensors when `create_graph`, otherwise raw arrays."""
+    grads, pending, leaves = {}, [], []             # node -> adjoint so far; heap of (-seq, node); leaves reached
+    push, pop = heapq.heappush, heapq.heappop
+    def arrive(node, g):
+        "Add `g` to the node's adjoint; on the first arrival, queue the node (or note the leaf)."
+        old = grads.get(node)
+        if old is not None: grads[node] = old + g; return
+        grads[node] = g
+        if node._op is None: leaves.append(node)
+        else: push(pending, (-node._op.seq, node))  # heapq pops the smallest: -seq makes it the newest
+    for out, g in zip(outputs, seeds): arrive(out, g if create_graph else g.data)
+    prev, GradMode.enabled = GradMode.enabled, create_graph   # gradients of gradients only when asked for
+    try:
+        while pending:
+            node = pop(pending)[1]                  # no consumer of it is left: its adjoint is complete
+            g = grads.pop(node)
+            if everything or node._retains_grad: visit(node, g)
             op = node._op
-            if op is None: continue                 # a leaf
-            if op.inputs is None:
+            inputs = op.inputs
+            if inputs is None:
                 raise RuntimeError(f"backward: trying to backward through the graph a second time: the inputs "
                                    f"of {op.name!r} were freed by the first backward; pass retain_graph=True to it")
-            for inp, ig in zip(op.inputs, op.backward(g, node)):
+            if create_graph: igs = op.backward(g, node)              # tensor rules: the gradient gets a graph
+            else:                                                   # raw arrays: the rule's array version
+                rule = type(op).backward
+                on_arrays = getattr(rule, 'on_arrays', None)
+                igs = on_arrays(op, g, node.data) if on_arrays else _on_wrapped_arrays(rule, op, g, node.data)
+            for inp, ig in zip(inputs, igs):
                 if ig is None or not inp._requires_grad: continue
-                k = id(inp)
-                grads[k] = ig if k not in grads else grads[k] + ig
+                old = grads.get(inp)                # `arrive`, spelled out: this loop is the hot path
+                if old is not None: grads[inp] = old + ig
+                else:
+                    grads[inp] = ig
+                    if inp._op is None: leaves.append(inp)
+                    else: push(pending, (-inp._op.seq, inp))
             if not retain_graph: op.inputs = None   # free the graph as we go
+        for leaf in leaves: visit(leaf, grads.pop(leaf))
+    finally: GradMode.enabled = prev
+
+def _on_wrapped_arrays(rule, op, grad, out):
+    "A tensor rule run on raw arrays: wrap them, run the rule (recording is off), unwrap the results."
+    return [None if g is None else g.data for g in rule(op, Tensor._make(grad), Tensor._make(out))]
+
+def _as_tensor(g): return g if isinstance(g, Tensor) else Tensor._make(g)
 
 # %% ../nbs/01_autodiff.ipynb #62421e69
 def backward(self, grad=None, retain_graph=False, create_graph=False):
     "Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad (`torch.Tensor.backward`)."
     seen = set()
     def visit(node, g):
-        if node._op is not None:
-            if node._retains_grad: node.grad = g
-            return
-        if not create_graph: g = _fresh(g, node, seen)
+        if node._op is not None: node.grad = _as_tensor(g); return   # a non-leaf that retains its grad
+        g = g if create_graph else _fresh(g, node, seen)
         if node.grad is None: node.grad = g
         elif create_graph or not node.grad.data.flags.writeable: node.grad = node.grad + g
         else: node.grad.data += g.data              # accumulate in place, as PyTorch does
     _backprop([self], _seed_grads([self], [grad], 'backward'), visit, retain_graph or create_graph, create_graph)
 Tensor.backward = backward
 
-def _fresh(g, leaf, seen):
-    "A gradient array that the leaf may own: not a view, not shared with another leaf, in the leaf's dtype."
-    d = g.data
-    if d.dtype != leaf.data.dtype: d = d.astype(leaf.data.dtype)
-    elif id(d) in seen or not d.flags.owndata or not d.flags.writeable: d = d.copy()
+def _fresh(d, leaf, seen):
+    "Wrap a gradient array that the leaf may own: not a view, not shared with another leaf, in the leaf's dtype."
+    if isinstance(d, np.generic): d = np.asarray(d, leaf.data.dtype)   # a NumPy scalar: a new 0-d array
+    elif d.dtype != leaf.data.dtype: d = d.astype(leaf.data.dtype)     # a converted copy
+    elif d.base is not None or id(d) in seen: d = d.copy()             # a view, or another leaf's array
     seen.add(id(d))
     return Tensor._make(d)
 
@@ -304,16 +338,16 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     "Gradients of `outputs` with respect to `inputs`, as a tuple of tensors (`torch.autograd.grad`); `.grad` is untouched."
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     grad_outputs = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
-    wanted = {id(t): None for t in inputs}
+    wanted = {t: None for t in inputs}
     for i, t in enumerate(inputs):
         if not t.requires_grad: raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
     def visit(node, g):
-        if id(node) in wanted: wanted[id(node)] = g
+        if node in wanted: wanted[node] = _as_tensor(g)
     _backprop(outputs, _seed_grads(outputs, grad_outputs, 'grad'), visit,
-              create_graph if retain_graph is None else retain_graph, create_graph)
+              create_graph if retain_graph is None else retain_graph, create_graph, everything=True)
     result = []
     for i, t in enumerate(inputs):
-        g = wanted[id(t)]
+        g = wanted[t]
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
                                f"pass allow_unused=True to get None for it")
@@ -335,10 +369,11 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     w = Tensor._make(np.random.default_rng(seed).standard_normal(out.shape))
     def f():                                        # the scalar we differentiate, evaluated without a graph
         with no_grad(): return float(np.sum(fn(*xs).data * w.data))
-    analytic = grad((out * w).sum(), [xs[i] for i in checked], allow_unused=True)
-    for i, a in zip(checked, analytic):
+    loss, wrt = (out * w).sum(), [xs[i] for i in checked]
+    with_arrays = grad(loss, wrt, allow_unused=True, retain_graph=True)     # the rules on raw arrays
+    with_tensors = grad(loss, wrt, allow_unused=True, create_graph=True)    # the tensor rules
+    for i, a_arr, a_ten in zip(checked, with_arrays, with_tensors):
         x = xs[i].data
-        a = np.zeros_like(x) if a is None else a.data
         numeric = np.zeros_like(x)
         for idx in np.ndindex(x.shape):
             orig = x[idx]
@@ -346,20 +381,79 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
             x[idx] = orig - eps; fm = f()
             x[idx] = orig
             numeric[idx] = (fp - fm) / (2 * eps)
-        excess = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
-        if excess.size and np.nanmax(excess) > 0 or np.isnan(a).any() != np.isnan(numeric).any():
-            idx = np.unravel_index(np.nanargmax(excess), x.shape)
-            raise GradcheckError(f"gradcheck: input {i} (shape {x.shape}) entry {idx}: backward gives {a[idx]:.6g}, "
-                                 f"central differences give {numeric[idx]:.6g} (|diff| {abs(a[idx] - numeric[idx]):.3g} "
-                                 f"> atol + rtol*|numeric| = {atol + rtol * abs(numeric[idx]):.3g})")
+        for how, a in (('backward', a_arr), ('backward with create_graph=True', a_ten)):
+            a = np.zeros_like(x) if a is None else a.data
+            excess = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
+            if excess.size and np.nanmax(excess) > 0 or np.isnan(a).any() != np.isnan(numeric).any():
+                idx = np.unravel_index(np.nanargmax(excess), x.shape)
+                raise GradcheckError(f"gradcheck: input {i} (shape {x.shape}) entry {idx}: {how} gives {a[idx]:.6g}, "
+                                     f"central differences give {numeric[idx]:.6g} (|diff| {abs(a[idx] - numeric[idx]):.3g} "
+                                     f"> atol + rtol*|numeric| = {atol + rtol * abs(numeric[idx]):.3g})")
     return True
+
+# %% ../nbs/01_autodiff.ipynb #a7c3e1f0
+def array_gradient_of(*op_classes):
+    "Decorator: attach `fn(op, grad, out) -> input grads`, the class's tensor rule written for raw arrays, to that rule."
+    def install(fn):
+        for c in op_classes: c.backward.on_arrays = fn
+        return fn
+    return install
+
+# These rules use only what arrays understand as tensors do (arithmetic, comparisons, .sum, .reshape,
+# .transpose, indexing, shapes, unbroadcast and _expand): each is its own array version.
+for _op in (Add, Sub, Neg, Exp, Sqrt, Abs, ReLU, Sigmoid, Tanh, Clip, Maximum, Sum, Mean, Softmax,
+            Reshape, Transpose, BroadcastTo, IndexGrad, Concatenate, Stack):
+    array_gradient_of(_op)(_op.backward)
+
+@array_gradient_of(Mul)
+def _mul_backward_arrays(op, grad, out):
+    a, b = op.inputs
+    return (unbroadcast(grad * b.data, a.shape) if a.requires_grad else None,
+            unbroadcast(grad * a.data, b.shape) if b.requires_grad else None)
+
+@array_gradient_of(Div)
+def _div_backward_arrays(op, grad, out):
+    a, b = op.inputs
+    return (unbroadcast(grad / b.data, a.shape) if a.requires_grad else None,
+            unbroadcast(-grad * out / b.data, b.shape) if b.requires_grad else None)
+
+@array_gradient_of(MatMul)
+def _matmul_backward_arrays(op, grad, out):
+    a, b = op.inputs
+    if a.ndim != 2 or b.ndim != 2: return _on_wrapped_arrays(type(op).backward, op, grad, out)   # vectors, batches
+    return (grad @ b.data.T if a.requires_grad else None, a.data.T @ grad if b.requires_grad else None)
+
+@array_gradient_of(Log)
+def _log_backward_arrays(op, grad, out): return (grad / op.inputs[0].data,)
+
+@array_gradient_of(Cast)
+def _cast_backward_arrays(op, grad, out): return (grad.astype(op.inputs[0].dtype),)
+
+@array_gradient_of(LogSumExp)
+def _logsumexp_backward_arrays(op, grad, out):
+    a = op.inputs[0]
+    return (_expand(grad, op, a.shape) * np.exp(a.data - _expand(out, op, a.shape)),)
+
+@array_gradient_of(LogSoftmax)
+def _log_softmax_backward_arrays(op, grad, out):
+    return (grad - np.exp(out) * grad.sum(axis=op.axis, keepdims=True),)
+
+@array_gradient_of(Index)
+def _index_backward_arrays(op, grad, out):
+    return (IndexGrad(op.index, op.inputs[0].shape).forward(grad),)   # the scatter, computed, not recorded
+
+@array_gradient_of(Where)
+def _where_backward_arrays(op, grad, out):
+    cond, a, b = op.inputs
+    return (None, unbroadcast(np.where(cond.data, grad, 0), a.shape) if a.requires_grad else None,
+            unbroadcast(np.where(cond.data, 0, grad), b.shape) if b.requires_grad else None)
 
 # %% ../nbs/01_autodiff.ipynb #1a1498e1
 def compute_gradients(loss):
     "TF1-style: a dict mapping every node that requires grad (Variables and intermediates) to d loss / d node."
     table = {}
     _backprop([loss], _seed_grads([loss], [None], 'compute_gradients'),
-              lambda node, g: table.__setitem__(node, g), retain_graph=True)
+              lambda node, g: table.__setitem__(node, _as_tensor(g)), retain_graph=True, everything=True)
     return table
 
 class GradientDescentOptimizer:

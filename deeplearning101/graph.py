@@ -13,6 +13,7 @@ __all__ = ['mean', 'logsumexp', 'cat', 'GradMode', 'is_grad_enabled', 'Tensor', 
            'Operation', 'Session', 'GraphDrawing', 'draw_graph']
 
 # %% ../nbs/00_graph.ipynb #af4fc395
+import itertools
 import numpy as np
 
 # %% ../nbs/00_graph.ipynb #d093da81
@@ -108,7 +109,7 @@ def tensor(data, requires_grad=False, dtype=None, name=None):
 # %% ../nbs/00_graph.ipynb #8ab6e59f
 class Op:
     "A recipe for one node: `forward` maps input arrays to an output array; `backward` (chapter 01) maps gradients back."
-    __slots__ = ('inputs',)
+    __slots__ = ('inputs', 'seq')
     name = 'op'
 
     def forward(self, *arrays): raise NotImplementedError
@@ -122,19 +123,26 @@ class Op:
         record = False
         for t in inputs:
             if t.data is None: return _deferred(op, inputs)    # a placeholder: Session.run computes it later
-            if t._requires_grad: record = GradMode.enabled
+            if t._requires_grad: record = True
         try:                                        # one and two inputs spelled out: this runs millions of times
-            if len(inputs) == 1: data = op.forward(inputs[0].data)
-            elif len(inputs) == 2: data = op.forward(inputs[0].data, inputs[1].data)
+            if len(inputs) == 2: data = op.forward(inputs[0].data, inputs[1].data)
+            elif len(inputs) == 1: data = op.forward(inputs[0].data)
             else: data = op.forward(*[t.data for t in inputs])
         except (ValueError, TypeError, IndexError) as e: raise _op_error(op, inputs, e) from None
-        if not record: return Tensor._make(data)    # nothing to differentiate: a plain leaf
-        op.inputs = inputs                          # the edges of the graph
-        return Tensor._make(data, True, op)
+        out = _new(Tensor)                          # what Tensor._make does, without the extra call
+        out.data, out.grad, out.name, out._retains_grad = data, None, None, False
+        if record and GradMode.enabled:
+            op.inputs, op.seq = inputs, _next_seq()  # the edges of the graph, and the op's place in time
+            out._requires_grad, out._op = True, op
+        else: out._requires_grad, out._op = False, None   # nothing to differentiate: a plain leaf
+        return out
+
+_new = object.__new__
+_next_seq = itertools.count().__next__              # 0, 1, 2, ...: recorded ops are numbered in creation order
 
 def _deferred(op, inputs):
     "An op on a placeholder: record it now, compute it when a Session runs the graph."
-    op.inputs = inputs
+    op.inputs, op.seq = inputs, _next_seq()
     return Tensor._make(None, GradMode.enabled and any(t._requires_grad for t in inputs), op)
 
 def _describe(t):
@@ -186,12 +194,14 @@ class Maximum(Op):
 class MatMul(Op):
     name = 'matmul'
     def forward(self, a, b):
+        try: return a @ b
+        except ValueError as e: numpy_error = e     # explain in words, only once NumPy has refused
         if a.ndim == 0 or b.ndim == 0: raise ValueError("both operands need at least one dimension")
         k_a, k_b = a.shape[-1], b.shape[0 if b.ndim == 1 else -2]
         if k_a != k_b:
             raise ValueError(f"shapes {a.shape} and {b.shape} are not aligned: "
                              f"{k_a} (last dim of the left) != {k_b} ({'first' if b.ndim == 1 else 'second-to-last'} dim of the right)")
-        return a @ b
+        raise numpy_error
 
 # %% ../nbs/00_graph.ipynb #4d28e339
 # --- elementwise unary ops ---
@@ -215,9 +225,7 @@ class ReLU(Op):
     def forward(self, a): return np.maximum(a, 0)
 class Sigmoid(Op):
     name = 'sigmoid'
-    def forward(self, a):
-        e = np.exp(-np.abs(a))                      # never overflows: exponent <= 0
-        return np.where(a >= 0, 1, e) / (1 + e)
+    def forward(self, a): return np.exp(-np.logaddexp(0, -a))   # exp(-log(1 + e^-a)): no overflow
 class Tanh(Op):
     name = 'tanh'
     def forward(self, a): return np.tanh(a)
@@ -246,22 +254,24 @@ class Reduce(Op):
     def __init__(self, axis=None, keepdims=False): self.axis, self.keepdims = axis, keepdims
 class Sum(Reduce):
     name = 'sum'
-    def forward(self, a): return np.sum(a, axis=self.axis, keepdims=self.keepdims)
+    def forward(self, a): return a.sum(axis=self.axis, keepdims=self.keepdims)
 class Mean(Reduce):
     name = 'mean'
-    def forward(self, a): return np.mean(a, axis=self.axis, keepdims=self.keepdims)
+    def forward(self, a):
+        s = a.sum(axis=self.axis, keepdims=self.keepdims)
+        return s / (a.size // s.size if s.size else 1)   # the sum over the number of summed entries
 class Max(Reduce):
     name = 'max'
-    def forward(self, a): return np.max(a, axis=self.axis, keepdims=self.keepdims)
+    def forward(self, a): return a.max(axis=self.axis, keepdims=self.keepdims)
 class Min(Reduce):
     name = 'min'
-    def forward(self, a): return np.min(a, axis=self.axis, keepdims=self.keepdims)
+    def forward(self, a): return a.min(axis=self.axis, keepdims=self.keepdims)
 class LogSumExp(Reduce):
     name = 'logsumexp'
     def forward(self, a):
-        m = np.max(a, axis=self.axis, keepdims=True)
+        m = a.max(axis=self.axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)           # all -inf rows: avoid inf - inf
-        s = np.log(np.sum(np.exp(a - m), axis=self.axis, keepdims=True)) + m
+        s = np.log(np.exp(a - m).sum(axis=self.axis, keepdims=True)) + m
         return s if self.keepdims else np.squeeze(s, axis=self.axis)
 
 # %% ../nbs/00_graph.ipynb #84ab5d4c
@@ -270,13 +280,13 @@ class Softmax(Op):
     name = 'softmax'
     def __init__(self, axis=-1): self.axis = axis
     def forward(self, a):
-        e = np.exp(a - np.max(a, axis=self.axis, keepdims=True))
-        return e / np.sum(e, axis=self.axis, keepdims=True)
+        e = np.exp(a - a.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
 class LogSoftmax(Softmax):
     name = 'log_softmax'
     def forward(self, a):
-        z = a - np.max(a, axis=self.axis, keepdims=True)
-        return z - np.log(np.sum(np.exp(z), axis=self.axis, keepdims=True))
+        z = a - a.max(axis=self.axis, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
 
 # %% ../nbs/00_graph.ipynb #a441284e
 # --- shape ops ---
@@ -427,13 +437,13 @@ def _compare(ufunc):
 # Operator overloading: Python calls these methods for +, -, *, /, **, @ and friends.
 def _operators(cls):
     "The method pair for `a OP b` and `b OP a` (the reflected one runs when `b` is not a tensor)."
+    apply = cls.apply
     def op(a, b):
-        if type(b) is Tensor: return cls.apply(a, b)
-        a, b = _promote(a, b)
-        return cls.apply(a, b)
+        if type(b) is not Tensor: a, b = _promote(a, b)
+        return apply(a, b)
     def rop(a, b):
         a, b = _promote(a, b)
-        return cls.apply(b, a)
+        return apply(b, a)
     return op, rop
 Tensor.__add__, Tensor.__radd__ = _operators(Add)
 Tensor.__sub__, Tensor.__rsub__ = _operators(Sub)

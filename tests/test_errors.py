@@ -22,6 +22,14 @@ def test_matmul_misaligned_shapes(sa, sb):
     assert str(sa) in msg and str(sb) in msg, msg
 
 
+def test_matmul_batch_dimensions_that_do_not_broadcast():
+    "The inner dimensions agree, the batch dimensions do not: NumPy's own message, with the op and the shapes."
+    with pytest.raises(ValueError) as info:
+        _ones(2, 3, 4) @ _ones(5, 4, 2)
+    msg = str(info.value)
+    assert msg.startswith("matmul:") and "[2, 3, 4]" in msg and "[5, 4, 2]" in msg, msg
+
+
 def test_matmul_of_a_scalar_is_an_error():
     with pytest.raises(ValueError, match="matmul"):
         dl.matmul(_ones(), _ones(3))

@@ -767,6 +767,218 @@ def test_second_derivatives_match_autograd(name, data):
     np.testing.assert_allclose(hv, ref_hv, rtol=1e-8, atol=1e-10)
 
 
+# --------------------------------------------------------------------------- the two kinds of rule
+
+def both_kinds_of_rule(f, arrays_, dtype=F64, seed=0):
+    """The input gradients of sum(f(xs) * w), twice: as `backward` computes them (each op's rule on raw arrays,
+    `rule.on_arrays` or the wrapped tensor rule) and with create_graph=True (each op's tensor rule, `backward`)."""
+    xs = [dl.tensor(np.array(a, dtype=dtype), requires_grad=True) for a in arrays_]
+    out = f(*xs)
+    loss = (out * dl.tensor(_weights(out.shape, seed).astype(dtype))).sum()
+    on_arrays = dl.grad(loss, xs, retain_graph=True, allow_unused=True)
+    on_tensors = dl.grad(loss, xs, create_graph=True, allow_unused=True)
+    return on_arrays, on_tensors
+
+
+def check_both_kinds(f, *arrays_, dtype=F64):
+    "The rules on arrays and the tensor rules give the same gradients, in the inputs' dtype."
+    for i, (a, t) in enumerate(zip(*both_kinds_of_rule(f, arrays_, dtype))):
+        assert (a is None) == (t is None), f"input {i}"
+        if a is None:
+            continue
+        assert a.dtype == t.dtype == dtype, f"input {i}: {a.dtype} and {t.dtype}, inputs {dtype}"
+        assert a.is_leaf and not a.requires_grad
+        np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-12 if dtype == F64 else 1e-5, atol=0,
+                                   err_msg=f"input {i}")
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(data=st.data())
+def test_both_kinds_of_rule_agree_unary(name, data):
+    f, _, domain = UNARY[name]
+    u = data.draw(arrays(data.draw(shapes)), label="u")
+    check_both_kinds(f, domain(u) if domain else u)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(data=st.data())
+def test_both_kinds_of_rule_agree_binary(name, data):
+    f, _, domain = BINARY[name]
+    check_both_kinds(f, *_binary_inputs(data, domain))
+
+
+@given(shapes_ab=matmul_pairs, data=st.data())
+def test_both_kinds_of_rule_agree_matmul(shapes_ab, data):
+    sa, sb = shapes_ab
+    check_both_kinds(lambda x, y: x @ y, data.draw(arrays(sa)), data.draw(arrays(sb)))
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+@given(data=st.data())
+def test_both_kinds_of_rule_agree_reductions(name, data):
+    f, _, needs_distinct = REDUCTIONS[name]
+    shape = data.draw(shapes, label="shape")
+    x = distinct(data.draw, shape) if needs_distinct else data.draw(arrays(shape), label="x")
+    axis, keepdims = data.draw(axis_args(len(shape)), label="axis"), data.draw(st.booleans(), label="keepdims")
+    check_both_kinds(lambda t: f(t, axis=axis, keepdims=keepdims), x)
+
+
+@pytest.mark.parametrize("name", sorted(SOFTMAX))
+@given(data=st.data())
+def test_both_kinds_of_rule_agree_softmax_family(name, data):
+    f, _ = SOFTMAX[name]
+    shape = data.draw(nonscalar_shapes)
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    check_both_kinds(lambda t: f(t, axis), data.draw(arrays(shape, -5, 5)))
+
+
+@given(data=st.data())
+def test_both_kinds_of_rule_agree_indexing(data):
+    shape = data.draw(nonscalar_shapes)
+    x = data.draw(arrays(shape))
+    idx = data.draw(indices(shape), label="index")
+    assume(np.asarray(x[_np_index(idx)]).size > 0)
+    check_both_kinds(lambda t: t[idx], x)
+
+
+SHAPE_AND_MORE = {      # name: (function, input shapes); the ops the tables above do not reach
+    "reshape": (lambda x: x.reshape(4, 3) ** 2.0, [(3, 4)]),
+    "transpose": (lambda x: x.transpose(0, 2) * x.transpose(0, 2), [(2, 3, 4)]),
+    "T": (lambda x: x.T @ x, [(3, 4)]),
+    "permute": (lambda x: x.permute(2, 0, 1), [(2, 3, 4)]),
+    "broadcast_to": (lambda x: x.broadcast_to((2, 3, 4)), [(3, 1)]),
+    "concatenate": (lambda a, b: dl.concatenate([a, b], axis=1), [(3, 4), (3, 2)]),
+    "stack": (lambda a, b: dl.stack([a, b], axis=1), [(3, 4), (3, 4)]),
+    "where": (lambda a, b: dl.where(a > 0, a, b), [(3, 4), (4,)]),
+    "where_number": (lambda a: dl.where(a > 0, 2.0, a), [(3, 4)]),
+    "cast_double": (lambda a: a.double() * a.double(), [(3,)]),
+    "cast_float": (lambda a: a.float() * 3.0, [(3,)]),
+    "index_grad_of_grad": (lambda a: a[[0, 0, 2]] ** 2.0, [(3, 4)]),
+    "mean_of_pick": (lambda a: -dl.log_softmax(a, axis=1)[np.arange(3), np.array([1, 0, 1])].mean(), [(3, 4)]),
+    "mlp": (lambda x, w, b: dl.relu(x @ w + b).sum(axis=1).mean(), [(5, 3), (3, 4), (4,)]),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", sorted(SHAPE_AND_MORE))
+def test_both_kinds_of_rule_agree_shape_ops_and_more(name, dtype, rng):
+    f, in_shapes = SHAPE_AND_MORE[name]
+    check_both_kinds(f, *[rng.uniform(-2, 2, s) for s in in_shapes], dtype=dtype)
+
+
+def _engine_ops():
+    "The op classes of chapters 00 and 01 (later chapters add fused ops of their own)."
+    from deeplearning101 import autodiff, graph
+    found = {c for m in (graph, autodiff) for c in vars(m).values() if isinstance(c, type) and issubclass(c, dl.Op)}
+    return sorted(found - {dl.Op, graph.Reduce}, key=lambda c: c.name)
+
+
+def test_every_builtin_op_has_both_kinds_of_rule():
+    "Every op has a tensor rule; all but pow, max and min also have a version of it that runs on raw arrays."
+    ops = _engine_ops()
+    assert len(ops) >= 30
+    for c in ops:
+        assert c.backward is not dl.Op.backward, f"{c.name} has no gradient rule"
+    wrapped = {c.name for c in ops if getattr(c.backward, "on_arrays", None) is None}
+    assert wrapped == {"pow", "max", "min"}, wrapped
+
+
+def test_gradcheck_checks_both_kinds_of_rule():
+    class Twice(dl.Op):
+        name = "twice"
+        def forward(self, a): return 2 * a
+        def backward(self, grad, out): return (grad * 2.0,)
+
+    f = lambda t: Twice.apply(t)
+    x = dl.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    assert dl.gradcheck(f, x)                       # the default array rule wraps the (right) tensor rule
+
+    @dl.array_gradient_of(Twice)
+    def _wrong_on_arrays(op, grad, out): return (grad * 3.0,)
+    assert Twice.backward.on_arrays is _wrong_on_arrays
+    with pytest.raises(dl.GradcheckError, match=r": backward gives"):
+        dl.gradcheck(f, x)
+
+    wrong = lambda op, grad, out: (grad * 3.0,)
+    wrong.on_arrays = lambda op, grad, out: (grad * 2.0,)
+    Twice.backward = wrong                          # a wrong tensor rule with a right array version
+    with pytest.raises(dl.GradcheckError, match=r"backward with create_graph=True gives"):
+        dl.gradcheck(f, x)
+
+
+def test_a_new_tensor_rule_drops_the_old_array_version():
+    "Array versions hang on the tensor rule: a subclass overriding `backward` is not run with its parent's."
+    class Doubled(dl.Exp):                          # claims exp's forward, with a (wrong) rule of its own
+        name = "doubled"
+        def backward(self, grad, out): return (grad * out * 2.0,)
+
+    x = dl.tensor(np.array([0.5, -1.0]), requires_grad=True)
+    Doubled.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(x.numpy()))      # its own rule, not exp's array version
+    assert getattr(Doubled.backward, "on_arrays", None) is None and dl.Exp.backward.on_arrays is dl.Exp.backward
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leaf_gradients_are_arrays_the_leaf_owns(dtype):
+    "Full reductions give NumPy scalars, reshapes and indexing give views, + passes one array to both sides."
+    for f in (lambda t: t * t, lambda t: t.sum() * t, lambda t: t.reshape(2, 1), lambda t: t[0] * t[1],
+              lambda t: t + t, lambda t: t * dl.tensor(np.array([1.0, 2.0])), lambda t: t.mean()):
+        x = dl.tensor(np.array([1.5, -2.0], dtype=dtype), requires_grad=True)
+        f(x).sum().backward()
+        g = x.grad.numpy()
+        assert type(g) is np.ndarray and g.dtype == dtype and g.shape == (2,)
+        assert g.flags.owndata and g.flags.writeable
+    s = dl.tensor(np.array(3.0, dtype=dtype), requires_grad=True)
+    (s * s).sum().backward()
+    assert type(s.grad.numpy()) is np.ndarray and s.grad.numpy().shape == () and s.grad.item() == 6.0
+
+
+@given(data=st.data())
+def test_random_graphs_backpropagate_like_autograd(data):
+    """Random DAGs, each node made from two older ones picked at random, so that creation order and depth
+    disagree: the backward pass (newest node first) agrees with autograd and with central differences."""
+    n = data.draw(st.integers(1, 10), label="nodes")
+    plan = [(data.draw(st.sampled_from(["add", "sub", "tanh_mul", "sigmoid_add"])),
+             data.draw(st.integers(0, i)), data.draw(st.integers(0, i))) for i in range(n)]
+    outs = data.draw(st.lists(st.integers(1, n), min_size=1, max_size=3), label="outputs")
+
+    def build(x, tanh, sigmoid):
+        nodes = [x]
+        for op, i, j in plan:
+            a, b = nodes[i], nodes[j]
+            nodes.append({"add": lambda: a + b, "sub": lambda: a - b, "tanh_mul": lambda: tanh(a) * b,
+                          "sigmoid_add": lambda: sigmoid(a) + b}[op]())
+        total = nodes[outs[0]]
+        for k in outs[1:]:
+            total = total + nodes[k]
+        return total
+
+    check_op(lambda t: build(t, dl.tanh, dl.sigmoid), lambda a: build(a, anp.tanh, _sigmoid), data.draw(arrays((3,))))
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-13), (np.float32, 2e-6)])
+def test_sigmoid_matches_the_two_case_formula(dtype, rtol):
+    "exp(-logaddexp(0, -x)) against 1/(1+e) for x >= 0 and e/(1+e) for x < 0, e = exp(-|x|), in float64."
+    x = np.linspace(-80, 80, 16001).astype(dtype)
+    xd = x.astype(np.float64)
+    e = np.exp(-np.abs(xd))
+    ref = np.where(xd >= 0, 1, e) / (1 + e)
+    got = dl.sigmoid(dl.tensor(x)).numpy()
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_mean_matches_numpy(dtype, rng):
+    a = (rng.standard_normal((2, 3, 4)) * 10).astype(dtype)
+    for axis in (None, 0, -1, (0, 2), (0, 1, 2)):
+        for keepdims in (False, True):
+            got = dl.tensor(a).mean(axis=axis, keepdims=keepdims).numpy()
+            want = np.mean(a, axis=axis, keepdims=keepdims)
+            assert np.shape(got) == np.shape(want) and np.result_type(got) == np.result_type(want)
+            np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
 # --------------------------------------------------------------------------- numerical stability
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
