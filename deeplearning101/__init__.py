@@ -6,3 +6,4 @@ from .perceptron import *
 from .layers import *
 from .train import *
 from .optim import *
+from .gpu import *

@@ -12,7 +12,7 @@ import heapq
 import math
 import numpy as np
 from .graph import *
-from .graph import GradMode, Op, Tensor
+from .graph import GradMode, Op, Tensor, _device_name
 
 # %% ../nbs/01_autodiff.ipynb #f6f497c8
 class set_grad_enabled:
@@ -138,7 +138,7 @@ def _tanh_backward(op, grad, out): return (grad * (1 - out * out),)
 @gradient_of(Clip)
 def _clip_backward(op, grad, out):
     a = op.inputs[0].data
-    inside = np.ones(a.shape, bool)
+    inside = np.ones_like(a, dtype=bool)            # on a's device
     if op.lo is not None: inside &= a >= op.lo
     if op.hi is not None: inside &= a <= op.hi
     return (grad * inside,)
@@ -210,7 +210,8 @@ class IndexGrad(Op):
         z = np.empty_like(g, shape=self.shape)      # zeros of the input's shape (np.zeros_like is slower Python)
         z.fill(0)
         idx = self.index if isinstance(self.index, tuple) else (self.index,)
-        if any(getattr(i, 'ndim', 0) and i.dtype != bool for i in idx): np.add.at(z, self.index, g)  # repeats add up
+        if any(getattr(i, 'ndim', 0) and i.dtype != bool for i in idx):
+            get_array_module(z).add.at(z, self.index, g)                # repeats add up (np.add.at or cupy.add.at)
         else: z[self.index] = g                     # basic and boolean indexing never repeat an entry
         return z
 
@@ -255,7 +256,12 @@ def _seed_grads(outputs, grad_outputs, where):
                                    f"got shape {out.shape}; pass a gradient of that shape")
             g = np.empty_like(out.data)
             g.fill(1)
-        else: g = np.array(g.data if isinstance(g, Tensor) else g, dtype=out.data.dtype)   # a private copy
+        else:                                       # a private copy, on the output's device
+            g = g.data if isinstance(g, Tensor) else g
+            devices = sorted({_device_name(g), _device_name(out.data)} - {None})
+            if len(devices) > 1:
+                raise RuntimeError(f"{where}: the gradient is on another device than the output ({' and '.join(devices)})")
+            g = get_array_module(out.data).array(g, dtype=out.data.dtype)
         if g.shape != out.shape:
             raise ValueError(f"{where}: gradient of shape {g.shape} for an output of shape {out.shape}")
         seeds.append(Tensor._make(g))
@@ -318,7 +324,7 @@ def backward(self, grad=None, retain_graph=False, create_graph=False):
         if node._op is not None: node.grad = _as_tensor(g); return   # a non-leaf that retains its grad
         g = g if create_graph else _fresh(g, node, seen)
         if node.grad is None: node.grad = g
-        elif create_graph or not node.grad.data.flags.writeable: node.grad = node.grad + g
+        elif create_graph or not getattr(node.grad.data.flags, 'writeable', True): node.grad = node.grad + g
         else: node.grad.data += g.data              # accumulate in place, as PyTorch does
     _backprop([self], _seed_grads([self], [grad], 'backward'), visit, retain_graph or create_graph, create_graph)
 Tensor.backward = backward
@@ -326,6 +332,8 @@ Tensor.backward = backward
 def _fresh(d, leaf, seen):
     "Wrap a gradient array that the leaf may own: not a view, not shared with another leaf, in the leaf's dtype."
     if isinstance(d, np.generic): d = np.asarray(d, leaf.data.dtype)   # a NumPy scalar: a new 0-d array
+    elif type(d) is not type(leaf.data) and _device_name(leaf.data) == 'cpu':   # from the GPU, for a CPU value
+        d = d.get().astype(leaf.data.dtype, copy=False)                 # used there as a scalar (chapter 05)
     elif d.dtype != leaf.data.dtype: d = d.astype(leaf.data.dtype)     # a converted copy
     elif d.base is not None or id(d) in seen: d = d.copy()             # a view, or another leaf's array
     seen.add(id(d))
@@ -366,7 +374,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked: raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
     out = fn(*xs)
-    w = Tensor._make(np.random.default_rng(seed).standard_normal(out.shape))
+    w = Tensor._make(get_array_module(out.data).asarray(np.random.default_rng(seed).standard_normal(out.shape)))
     def f():                                        # the scalar we differentiate, evaluated without a graph
         with no_grad(): return float(np.sum(fn(*xs).data * w.data))
     loss, wrt = (out * w).sum(), [xs[i] for i in checked]

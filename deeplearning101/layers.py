@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 from . import graph as _graph
 from .graph import *
-from .graph import Op, Tensor
+from .graph import Op, Tensor, _device_name
 from .autodiff import *
 from .autodiff import gradient_of
 from .perceptron import binary_cross_entropy_with_logits
@@ -33,13 +33,16 @@ _IncompatibleKeys = namedtuple('IncompatibleKeys', ['missing_keys', 'unexpected_
 
 def _join(prefix, name): return f"{prefix}.{name}" if prefix else name
 
-def _to_cpu(a): return a.get() if type(a).__module__.startswith('cupy') else a     # CuPy -> NumPy
-
 def _device_converter(device, where):
-    "The function that moves one array to `device`. Chapter 05 replaces this to add 'cuda'."
-    if str(device) == 'cpu': return _to_cpu
-    raise RuntimeError(f"{where}: device {device!r} is not available yet: only 'cpu' works until chapter 05 "
-                       f"adds the GPU backend")
+    "The function that moves one array to `device`: chapter 05's, which checks the device before anything moves."
+    from deeplearning101.gpu import device_converter   # imported when first needed: gpu.py builds on this module
+    return device_converter(device, where)
+
+def _like(a, ref):
+    "`a` as an array on `ref`'s device: a copy to or from the GPU when they differ (NumPy values into a GPU model)."
+    if type(a) is type(ref): return a
+    if _device_name(ref) == 'cpu' and _device_name(a) not in (None, 'cpu'): return a.get()
+    return get_array_module(ref).asarray(a)
 
 class Module:
     "Base class of layers and models (`torch.nn.Module`): parameters, buffers and sub-modules are its attributes."
@@ -160,7 +163,7 @@ def _load_state_dict(self, state_dict, strict=True):
                ([f"unexpected keys {unexpected}"] if strict and unexpected else []) + \
                ([f"wrong shapes ({'; '.join(wrong)})"] if wrong else [])
     if problems: raise RuntimeError(f"{where}: " + "; ".join(problems))
-    for k, v in values.items(): own[k].data[...] = v
+    for k, v in values.items(): own[k].data[...] = _like(v, own[k].data)
     return _IncompatibleKeys(missing, unexpected)
 
 Module.state_dict, Module.load_state_dict = _state_dict, _load_state_dict
@@ -184,7 +187,7 @@ def _fans(t, where):
 
 def _fill(t, values):
     "Overwrite `t`'s values in place (the tensor object, and anyone holding it, stays the same)."
-    t.data[...] = values
+    t.data[...] = _like(values, t.data) if hasattr(values, 'shape') else values   # drawn on the CPU: copied to t's device
     return t
 
 def uniform_(t, a=0.0, b=1.0): return _fill(t, _graph._rng.uniform(a, b, t.shape))
@@ -341,7 +344,10 @@ def _reduce(loss, reduction): return loss.mean() if reduction == 'mean' else los
 
 def _class_targets(target, logits, where):
     "Integer class labels as an array of shape [N], checked against logits [N, C]."
-    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    y = target.data if isinstance(target, Tensor) else _graph._as_array(target, None, where)
+    if type(y) is not type(getattr(logits, 'data', y)) and _device_name(y) != _device_name(logits.data):
+        raise RuntimeError(f"{where}: input is on {_device_name(logits.data)} but target is on {_device_name(y)}; "
+                           f"move both to one device with .to(device)")
     if not isinstance(logits, Tensor) or logits.dtype.kind != 'f':
         raise TypeError(f"{where}: input must be a floating-point tensor of logits, got {type(logits).__name__} "
                         f"{getattr(logits, 'dtype', '')}")
@@ -354,7 +360,7 @@ def _class_targets(target, logits, where):
     if y.shape != (n,):
         raise ValueError(f"{where}: target has shape {list(y.shape)} but input has shape {list(logits.shape)}: "
                          f"expected one class index per row, shape [{n}]")
-    if n and (y.min() < 0 or y.max() >= c):
+    if n and isinstance(y, np.ndarray) and (y.min() < 0 or y.max() >= c):   # labels on a GPU: see chapter 05
         bad = y[(y < 0) | (y >= c)]
         raise IndexError(f"{where}: target {bad[:5].tolist()} out of bounds for {c} classes "
                          f"(class indices must be in [0, {c - 1}])")
@@ -391,7 +397,7 @@ def cross_entropy(input, target, reduction='mean'):
 
 def mse_loss(input, target, reduction='mean'):
     "Mean squared error (`torch.nn.functional.mse_loss`); input and target must have the same shape."
-    target = target if isinstance(target, Tensor) else tensor(np.asarray(target, dtype=input.dtype))
+    target = target if isinstance(target, Tensor) else tensor(target, dtype=input.dtype)
     if input.shape != target.shape:
         raise ValueError(f"mse_loss: input shape {list(input.shape)} and target shape {list(target.shape)} differ "
                          f"(broadcasting them would compare every pair); reshape one of them")
@@ -497,8 +503,8 @@ class Dropout(Module):
     def forward(self, x):
         if not self.training or self.p == 0: return x
         if self.p == 1: return x * 0.0
-        keep = _graph._rng.random(x.shape) >= self.p
-        return x * Tensor._make((keep * (1 / (1 - self.p))).astype(x.dtype))
+        keep = _graph._rng.random(x.shape) >= self.p        # drawn on the CPU, then copied to x's device
+        return x * Tensor._make(_like((keep * (1 / (1 - self.p))).astype(x.dtype), x.data))
     def extra_repr(self): return f"p={self.p}"
 
 # %% ../nbs/03_mlp.ipynb #7d769e3a

@@ -229,6 +229,8 @@ class RMSprop(Optimizer):
         return loss
 
 # %% ../nbs/04_optim.ipynb #ad9ddb6e
+_fused_updates = {}    # name -> fused GPU update, registered by chapter 05; returns False when it cannot run
+
 class Adam(Optimizer):
     "Adam: bias-corrected moving averages of g and g^2, step lr * m_hat / (sqrt(v_hat) + eps) (`torch.optim.Adam`)."
     _state_keys = ('step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq')
@@ -263,6 +265,9 @@ class Adam(Optimizer):
                 if state is None: state = self.state[p] = dict(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
                 state['step'] += 1
                 m, v, t = state['exp_avg'], state['exp_avg_sq'], self._scratch(w)
+                if _fused_updates and type(w) is not np.ndarray and not amsgrad and \
+                        _fused_updates['adam'](w, g, m, v, lr, b1, b2, eps, wd, decoupled, state['step']):
+                    continue                                    # a GPU array: one fused kernel did it all (chapter 05)
                 if wd:
                     if decoupled: np.multiply(w, 1 - lr * wd, out=w)                          # AdamW: shrink w
                     else: d = self._scratch(w, 1); np.multiply(w, wd, out=d); np.add(d, g, out=d); g = d
