@@ -256,10 +256,12 @@ class Linear(Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Parameter(np.zeros((out_features, in_features), dtype))
         self.bias = Parameter(np.zeros(out_features, dtype)) if bias else None
-        self.reset_parameters(init)
+        self.init = init
+        self.reset_parameters()
 
-    def reset_parameters(self, init='he'):
-        "Draw new weights with the `init` rule (from the generator `dl.manual_seed` seeds)."
+    def reset_parameters(self, init=None):
+        "Draw new weights with the `init` rule (default: the one given to the constructor), from the generator `dl.manual_seed` seeds."
+        if init is None: init = self.init
         if init == 'he': kaiming_uniform_(self.weight, nonlinearity='relu')
         elif init == 'glorot': xavier_uniform_(self.weight)
         elif init == 'torch': kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -497,7 +499,7 @@ class SGD(Optimizer):
 class Dropout(Module):
     "Inverted dropout (`torch.nn.Dropout`): in training, zero each entry with probability p and scale the rest by 1/(1-p)."
     def __init__(self, p=0.5):
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0 <= p <= 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
         self.p = float(p)
     def forward(self, x):
@@ -560,6 +562,7 @@ class BatchNorm1d(Module):
 
     def forward(self, x):
         C = self.num_features
+        if not isinstance(x, Tensor): x = tensor(x)
         if x.ndim not in (2, 3) or x.shape[1] != C:
             raise ValueError(f"BatchNorm1d({C}): expected input of shape [N, {C}] or [N, {C}, L], got {list(x.shape)}")
         axes, shape = ((0,), (C,)) if x.ndim == 2 else ((0, 2), (1, C, 1))

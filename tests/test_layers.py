@@ -585,3 +585,35 @@ def test_plot_history_and_confusion_matrix():
     ax = dl.plot_confusion_matrix(np.array([[3, 1], [0, 4]]))
     assert ax.get_xlabel() == 'predicted class' and ax.get_ylabel() == 'true class'
     plt.close('all')
+
+
+# ---------------------------------------------------------------- review fixes
+def test_batchnorm_accepts_arrays_like_linear():
+    out = dl.BatchNorm1d(3)(np.ones((4, 3), np.float32))
+    assert isinstance(out, dl.Tensor) and out.shape == (4, 3) and np.allclose(out.data, 0)
+    bn = dl.BatchNorm1d(2).eval()
+    assert np.allclose(bn(np.arange(6, dtype=np.float32).reshape(3, 2)).data, np.arange(6).reshape(3, 2) / np.sqrt(1 + 1e-5))
+
+
+def test_linear_reset_parameters_keeps_init_rule():
+    dl.manual_seed(0)
+    lin = dl.Linear(300, 200, init='glorot')
+    assert lin.init == 'glorot'
+    bound = math.sqrt(6 / (300 + 200))                       # Glorot-uniform; He's would be sqrt(6 / 300)
+    for _ in range(2):
+        w = lin.weight.data
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+        lin.reset_parameters()
+    lin.reset_parameters('he')                               # an explicit rule still wins
+    assert np.abs(lin.weight.data).max() > 1.2 * bound
+    filled = dl.Linear(2, 2, init=lambda w: w.data.fill(0.5))
+    filled.weight.data[...] = 0
+    filled.reset_parameters()
+    assert np.all(filled.weight.data == 0.5)
+
+
+def test_dropout_accepts_numpy_scalars():
+    assert dl.Dropout(np.float32(0.5)).p == 0.5 and dl.Dropout(np.float64(0.25)).p == 0.25
+    assert dl.Dropout(np.int64(0)).p == 0.0 and dl.Dropout(np.int32(1)).p == 1.0
+    for p in (True, np.bool_(True), np.float32(1.5), np.float32('nan'), -0.1, '0.5'):
+        with pytest.raises(ValueError, match='probability'): dl.Dropout(p)
