@@ -30,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import deeplearning101 as dl  # noqa: E402
+sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
+from _mlp import mlp_batch, mlp_params  # noqa: E402
 
 SIZES = [784, 1024, 1024, 10]
 LR, BETAS, EPS = 1e-3, (0.9, 0.999), 1e-8
@@ -38,19 +40,8 @@ CPU_MAX_BATCH = 4096
 TARGET_TORCH, TARGET_CPU = 1.3, 20.0
 
 
-def init_params(seed=0):
-    "He-normal weights [out, in] and small biases, float32: [W1, b1, W2, b2, W3, b3]."
-    rng = np.random.default_rng(seed)
-    ps = []
-    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
-        ps.append((rng.standard_normal((n_out, n_in)) * np.sqrt(2 / n_in)).astype(np.float32))
-        ps.append((0.01 * rng.standard_normal(n_out)).astype(np.float32))
-    return ps
-
-
-def make_batch(B, seed=1):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((B, SIZES[0])).astype(np.float32), rng.integers(0, SIZES[-1], B).astype(np.int64)
+def init_params(seed=0): return mlp_params(SIZES, seed, layout='out_in')
+def make_batch(B, seed=1): return mlp_batch(SIZES, B, seed)
 
 
 class DLStep:

@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import deeplearning101 as dl
+from _mlp import mlp_batch, mlp_params
 from _timing import fmt_ratio, header, interleaved, iqr_pct, median, OtherLoad, paired_ratio, parse_quick, rss_bytes
 
 SIZES = [784, 256, 128, 10]
@@ -33,19 +34,8 @@ TARGETS = {32: 0.8, 128: 1.0, 1024: 1.0}
 GAP_S = 0.15    # pause before each sample: OpenBLAS / OpenMP workers left spinning by the previous contender go to sleep
 
 
-def init_params(seed=0):
-    "He-normal weights [out, in] (the Linear layout) and small random biases, float32: [W1, b1, W2, b2, W3, b3]."
-    rng = np.random.default_rng(seed)
-    ps = []
-    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
-        ps.append((rng.standard_normal((n_out, n_in)) * np.sqrt(2 / n_in)).astype(np.float32))
-        ps.append((0.01 * rng.standard_normal(n_out)).astype(np.float32))
-    return ps
-
-
-def make_batch(B, seed=1):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((B, SIZES[0])).astype(np.float32), rng.integers(0, SIZES[-1], B).astype(np.int64)
+def init_params(seed=0): return mlp_params(SIZES, seed, layout='out_in')
+def make_batch(B, seed=1): return mlp_batch(SIZES, B, seed)
 
 
 # ---------------------------------------------------------------- deeplearning101

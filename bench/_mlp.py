@@ -1,0 +1,22 @@
+"""The MLP data shared by the step benchmarks: the same initial weights and the same batch for every contender."""
+import numpy as np
+
+__all__ = ['mlp_params', 'mlp_batch']
+
+
+def mlp_params(sizes, seed=0, layout='out_in'):
+    """He-normal weights and small random biases, float32: [W1, b1, W2, b2, ...].
+    `layout='out_in'` stores each weight as [out, in] (the `Linear` and PyTorch layout), `'in_out'` as [in, out]."""
+    rng = np.random.default_rng(seed)
+    ps = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        shape = (n_out, n_in) if layout == 'out_in' else (n_in, n_out)
+        ps.append((rng.standard_normal(shape) * np.sqrt(2 / n_in)).astype(np.float32))
+        ps.append((0.01 * rng.standard_normal(n_out)).astype(np.float32))
+    return ps
+
+
+def mlp_batch(sizes, B, seed=1):
+    "A float32 input batch [B, sizes[0]] and int64 class labels in [0, sizes[-1])."
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((B, sizes[0])).astype(np.float32), rng.integers(0, sizes[-1], B).astype(np.int64)
