@@ -42,6 +42,17 @@ OPTIMIZERS = [
 def _ids(cases): return [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in cases]
 
 
+def _step_both(ours, theirs, opt_d, opt_t, grads):
+    "Feed the same gradients to both optimizers, step both, and compare the parameters after every step."
+    for step in grads:
+        for a, b, g in zip(ours, theirs, step):
+            a.grad = None if g is None else dl.tensor(g.copy())
+            b.grad = None if g is None else torch.tensor(g.copy())
+        opt_d.step(); opt_t.step()
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=TOL, atol=TOL)
+
+
 def _problem(seed):
     "Random initial parameters and, per step, random gradients of very different scales (some None)."
     rng = np.random.default_rng(seed)
@@ -59,13 +70,7 @@ def test_optimizer_matches_torch(name, kw, seed):
     theirs = [torch.tensor(p.copy(), requires_grad=True) for p in params]
     opt_d = getattr(dl, name)(ours, **kw)
     opt_t = getattr(torch.optim, name)(theirs, **kw)
-    for step in grads:
-        for a, b, g in zip(ours, theirs, step):
-            a.grad = None if g is None else dl.tensor(g.copy())
-            b.grad = None if g is None else torch.tensor(g.copy())
-        opt_d.step(); opt_t.step()
-        for a, b in zip(ours, theirs):
-            np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=TOL, atol=TOL)
+    _step_both(ours, theirs, opt_d, opt_t, grads)
     # the state matches too, entry by entry (torch keeps 'step' as a tensor)
     for a, b in zip(ours, theirs):
         sd, st = opt_d.state.get(a, {}), opt_t.state[b]
@@ -85,13 +90,7 @@ def test_param_groups_match_torch(name, kw):
     opt_t = getattr(torch.optim, name)([{'params': theirs[:2]}], **kw)
     extra = dict(lr=kw['lr'] / 3, weight_decay=0.05)
     opt_d.add_param_group({'params': ours[2:], **extra}); opt_t.add_param_group({'params': theirs[2:], **extra})
-    for step in grads:
-        for a, b, g in zip(ours, theirs, step):
-            a.grad = None if g is None else dl.tensor(g.copy())
-            b.grad = None if g is None else torch.tensor(g.copy())
-        opt_d.step(); opt_t.step()
-    for a, b in zip(ours, theirs):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=TOL, atol=TOL)
+    _step_both(ours, theirs, opt_d, opt_t, grads)
 
 
 def test_float32_training_matches_torch():
