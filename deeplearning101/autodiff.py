@@ -425,11 +425,17 @@ def _div_backward_arrays(op, grad, out):
     return (unbroadcast(grad / b.data, a.shape) if a.requires_grad else None,
             unbroadcast(-grad * out / b.data, b.shape) if b.requires_grad else None)
 
+def _mm(a, b):
+    "a @ b for matrices; a NumPy product of a short `a` with a transposed `b` is computed as (b.T @ a.T).T (see below)."
+    if type(a) is np.ndarray and a.shape[0] < b.shape[1] and b.flags.f_contiguous and not b.flags.c_contiguous:
+        return (b.T @ a.T).T
+    return a @ b
+
 @array_gradient_of(MatMul)
 def _matmul_backward_arrays(op, grad, out):
     a, b = op.inputs
     if a.ndim != 2 or b.ndim != 2: return _on_wrapped_arrays(type(op).backward, op, grad, out)   # vectors, batches
-    return (grad @ b.data.T if a.requires_grad else None, a.data.T @ grad if b.requires_grad else None)
+    return (_mm(grad, b.data.T) if a.requires_grad else None, a.data.T @ grad if b.requires_grad else None)
 
 @array_gradient_of(Log)
 def _log_backward_arrays(op, grad, out): return (grad / op.inputs[0].data,)

@@ -295,7 +295,6 @@ _fused_updates['adam'] = _adam_fused
 
 # %% ../nbs/05_gpu.ipynb #d4399041
 from .graph import ReLU as _ReLUOp
-from .autodiff import _on_wrapped_arrays
 from .layers import CrossEntropyOp
 
 _CE_FORWARD = ('raw T z, I t, int64 C, T scale', 'raw T probs, T loss', '''
@@ -339,16 +338,19 @@ def _cross_entropy_forward(self, z):
 _cross_entropy_forward.__wrapped__ = _plain_ce_forward
 CrossEntropyOp.forward = _cross_entropy_forward
 
+_plain_ce_backward = getattr(CrossEntropyOp.backward.on_arrays, '__wrapped__', CrossEntropyOp.backward.on_arrays)
+
 @array_gradient_of(CrossEntropyOp)
 def _cross_entropy_backward_arrays(op, grad, out):
-    "On a GPU, (softmax - onehot) * grad in one kernel; elsewhere chapter 03's rule, run on the arrays."
+    "On a GPU, (softmax - onehot) * grad in one kernel; elsewhere chapter 03's array rule."
     xp = None if type(op.probs) is np.ndarray else _fusable(op.probs)
-    if xp is None: return _on_wrapped_arrays(type(op).backward, op, grad, out)
+    if xp is None: return _plain_ce_backward(op, grad, out)
     d = xp.empty_like(op.probs)
     _elementwise_kernel('ce_backward', _CE_BACKWARD, xp)(
         op.probs, op.target, xp.ascontiguousarray(grad, op.probs.dtype).reshape(-1), op.probs.shape[1],
         len(op.target) if op.reduction == 'mean' else 1, op.reduction == 'none', d)
     return (d,)
+_cross_entropy_backward_arrays.__wrapped__ = _plain_ce_backward
 
 _plain_relu_backward = getattr(_ReLUOp.backward.on_arrays, '__wrapped__', _ReLUOp.backward.on_arrays)
 

@@ -18,7 +18,7 @@ from . import graph as _graph
 from .graph import *
 from .graph import Op, Tensor, _device_name
 from .autodiff import *
-from .autodiff import gradient_of
+from .autodiff import _mm, array_gradient_of, gradient_of
 from .perceptron import binary_cross_entropy_with_logits
 
 # %% ../nbs/03_mlp.ipynb #882f05e7
@@ -222,7 +222,7 @@ class LinearOp(Op):
     "x @ w.T + b in one node: the fused affine map behind `Linear` (`torch.nn.functional.linear`)."
     name = 'linear'
     def forward(self, x, w, b=None):
-        out = x @ w.T
+        out = _mm(x, w.T) if x.ndim == 2 else x @ w.T     # _mm: the faster BLAS request (chapter 01)
         if b is None: return out
         if out.dtype == b.dtype: out += b            # in place: the product is a fresh array
         else: out = out + b
@@ -238,6 +238,16 @@ def _linear_backward(op, grad, out):
     if len(op.inputs) == 2: return gx, gw
     b = op.inputs[2]
     return gx, gw, (unbroadcast(grad, b.shape) if b.requires_grad else None)
+
+@array_gradient_of(LinearOp)
+def _linear_backward_arrays(op, grad, out):
+    "Equation eq-linear-grad on raw arrays: the same three products, no tensor wrappers."
+    x, w = op.inputs[0], op.inputs[1]
+    g2 = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[0])
+    gx = grad @ w.data if x.requires_grad else None
+    gw = g2.T @ (x.data if x.ndim == 2 else x.data.reshape(-1, w.shape[1])) if w.requires_grad else None
+    if len(op.inputs) == 2: return gx, gw
+    return gx, gw, (g2.sum(axis=0) if op.inputs[2].requires_grad else None)
 
 def linear(x, weight, bias=None):
     "y = x @ weight.T + bias, with weight of shape [out_features, in_features] (`torch.nn.functional.linear`)."
@@ -392,6 +402,15 @@ def _cross_entropy_backward(op, grad, out):
     if op.reduction == 'mean': return (d * (grad / len(op.target)),)
     return (d * (grad if op.reduction == 'sum' else grad.reshape(-1, 1)),)
 
+@array_gradient_of(CrossEntropyOp)
+def _cross_entropy_backward_arrays(op, grad, out):
+    "Equation eq-ce-grad on arrays: the saved softmax times the scale, minus the scale at each row's label."
+    n = len(op.target)
+    scale = grad / n if op.reduction == 'mean' else grad if op.reduction == 'sum' else grad.reshape(-1, 1)
+    d = op.probs * scale                            # a fresh array: the saved softmax stays as it is
+    d[get_array_module(d).arange(n), op.target] -= scale if op.reduction != 'none' else grad
+    return (d,)
+
 def cross_entropy(input, target, reduction='mean'):
     "Cross-entropy of logits `input` [N, C] against integer class labels `target` [N] (`torch.nn.functional.cross_entropy`)."
     y = _class_targets(target, input, 'cross_entropy')
@@ -528,21 +547,27 @@ def _batch_norm_input_grad(g, xhat, inv, axes, n):
     "Equation eq-bn-grad: dL/dx from g = dL/dxhat. The same code runs on arrays and on tensors."
     return (g * n - g.sum(axis=axes, keepdims=True) - xhat * (g * xhat).sum(axis=axes, keepdims=True)) * (inv / n)
 
-@gradient_of(BatchNormOp)
-def _batch_norm_backward(op, grad, out):
+def _batch_norm_grads(op, g, xhat, inv, w):
+    "Equations eq-bn-grad and the gamma/beta sums, for arrays or tensors: the adjoints of x, weight, bias."
     x, affine = op.inputs[0], len(op.inputs) == 3
     n = x.data.size // op.inv.size
-    if is_grad_enabled():        # a graph of the gradient is wanted: rebuild xhat and 1/s from x as tensors
-        xc = x - x.mean(axis=op.axes, keepdims=True)
-        inv = 1 / ((xc * xc).mean(axis=op.axes, keepdims=True) + op.eps).sqrt()
-        xhat, g, w, wrap = xc * inv, grad, (op.inputs[1].reshape(op.shape) if affine else None), (lambda t: t)
-    else:                        # nothing records: the saved arrays, no tensor wrappers
-        xhat, inv, g, wrap = op.xhat, op.inv, grad.data, Tensor._make
-        w = op.inputs[1].data.reshape(op.shape) if affine else None
-    gx = wrap(_batch_norm_input_grad(g * w if affine else g, xhat, inv, op.axes, n)) if x.requires_grad else None
+    gx = _batch_norm_input_grad(g * w if affine else g, xhat, inv, op.axes, n) if x.requires_grad else None
     if not affine: return (gx,)
-    return (gx, wrap((g * xhat).sum(axis=op.axes)) if op.inputs[1].requires_grad else None,
-            wrap(g.sum(axis=op.axes)) if op.inputs[2].requires_grad else None)
+    return (gx, (g * xhat).sum(axis=op.axes) if op.inputs[1].requires_grad else None,
+            g.sum(axis=op.axes) if op.inputs[2].requires_grad else None)
+
+@gradient_of(BatchNormOp)
+def _batch_norm_backward(op, grad, out):
+    "A graph of the gradient is wanted: xhat and 1/s are rebuilt from x as tensors (the saved arrays would be constants)."
+    x = op.inputs[0]
+    xc = x - x.mean(axis=op.axes, keepdims=True)
+    inv = 1 / ((xc * xc).mean(axis=op.axes, keepdims=True) + op.eps).sqrt()
+    return _batch_norm_grads(op, grad, xc * inv, inv, op.inputs[1].reshape(op.shape) if len(op.inputs) == 3 else None)
+
+@array_gradient_of(BatchNormOp)
+def _batch_norm_backward_arrays(op, grad, out):
+    "Nothing records: the same formulas on the arrays the forward pass saved."
+    return _batch_norm_grads(op, grad, op.xhat, op.inv, op.inputs[1].data.reshape(op.shape) if len(op.inputs) == 3 else None)
 
 # %% ../nbs/03_mlp.ipynb #c8fef526
 class BatchNorm1d(Module):
