@@ -2,19 +2,22 @@
 float32, at batch sizes 32, 128 and 1024: deeplearning101 against the same step hand-written in NumPy and
 against PyTorch CPU (when installed), measured interleaved from the same initial weights and data.
 
-  deeplearning101: logits = relu(relu(x@W1+b1)@W2+b2)@W3+b3;
-                   loss = -(dl.log_softmax(logits, axis=1)[arange(B), y]).mean(); loss.backward();
+  dl:              logits = relu(relu(x@W1+b1)@W2+b2)@W3+b3 (chapter 00's ops); loss = dl.cross_entropy(logits, y)
+                   (the fused softmax cross-entropy of chapter 03, as PyTorch's F.cross_entropy); loss.backward();
                    under dl.no_grad(): g = p.grad.data; g *= lr; p.data -= g; p.grad = None (the NumPy step's
                    in-place update: a leaf's .grad is an array it owns, so scaling it in place is safe)
+  dl (ch01 loss):  the same, with the loss built from chapter 01's ops:
+                   loss = -(dl.log_softmax(logits, axis=1)[arange(B), y]).mean() (four graph nodes instead of one)
   NumPy by hand:   the same forward, stable log-softmax, manual backward with matrix products (no gradient
                    for the input x), in-place SGD
   PyTorch:         the same model, F.cross_entropy (the same mean of -log_softmax at the label), manual SGD
                    under torch.no_grad()
 
-Then a memory check: 1,000 deeplearning101 steps at batch 32, RSS / tracemalloc / live-tensor growth between
+Target: dl / NumPy by hand <= 1.15 at every batch size (the 'dl' row; the 'dl (ch01 loss)' row is reported
+beside it).  Then a memory check: 1,000 dl steps at batch 32, RSS / tracemalloc / live-tensor growth between
 step 100 and step 1000 (should be ~0: the graph is freed by backward).
 
-Run:  .venv/bin/python bench/mlp_step.py [--quick] [--profile]
+Run:  .venv/bin/python bench/mlp_step.py [--quick] [--threads N] [--profile]
 """
 import gc
 import os
@@ -43,15 +46,16 @@ def make_batch(B, seed=1): return mlp_batch(SIZES, B, seed)
 
 # ---------------------------------------------------------------- deeplearning101
 class DLStep:
-    def __init__(self, params, X, y):
+    def __init__(self, params, X, y, ops_loss=False):
         self.params = [dl.tensor(p.copy(), requires_grad=True) for p in params]
         self.x, self.y, self.ar = dl.tensor(X), y, np.arange(len(y))
-        self.lr = np.float32(LR)
+        self.lr, self.ops_loss = np.float32(LR), ops_loss
 
     def __call__(self):
         W1, b1, W2, b2, W3, b3 = self.params
         logits = dl.relu(dl.relu(self.x @ W1 + b1) @ W2 + b2) @ W3 + b3
-        loss = -(dl.log_softmax(logits, axis=1)[self.ar, self.y]).mean()
+        if self.ops_loss: loss = -(dl.log_softmax(logits, axis=1)[self.ar, self.y]).mean()
+        else: loss = dl.cross_entropy(logits, self.y)
         loss.backward()
         with dl.no_grad():
             for p in self.params:
@@ -120,7 +124,7 @@ class TorchStep:
 
 def contenders_for(B, torch, params):
     X, y = make_batch(B)
-    c = {'dl': DLStep(params, X, y), 'numpy': NumpyStep(params, X, y)}
+    c = {'dl': DLStep(params, X, y), 'dl_ops': DLStep(params, X, y, ops_loss=True), 'numpy': NumpyStep(params, X, y)}
     if torch is not None: c['torch'] = TorchStep(torch, params, X, y)
     return c
 
@@ -221,16 +225,18 @@ def main():
         sys.exit(1)
 
     print()
-    cols = ['dl', 'numpy'] + (['torch'] if torch is not None else [])
+    cols = ['dl', 'dl_ops', 'numpy'] + (['torch'] if torch is not None else [])
+    print("dl_ops = dl with the loss built from chapter 01's ops (log_softmax, indexing, mean)")
     print(f"{'batch':>6} " + " ".join(f"{c + ' ms':>10} {'iqr%':>5}" for c in cols) +
-          f" {'dl/numpy':>9} {'dl/torch':>9}   target dl/numpy <= {TARGET_NUMPY}x")
+          f" {'dl/numpy':>9} {'dl/torch':>9} {'dl_ops/numpy':>13}   target dl/numpy <= {TARGET_NUMPY}x")
     for B in BATCHES:
         c = contenders_for(B, torch, params)
         t = interleaved(c, reps, sample_s, gap_s=GAP_S)
         ms = {k: median(v) * 1e3 for k, v in t.items()}
         r_np, r_t = paired_ratio(t, 'dl', 'numpy'), paired_ratio(t, 'dl', 'torch')
         print(f"{B:>6} " + " ".join(f"{ms[k]:>10.3f} {iqr_pct(t[k]):>5.0f}" for k in cols) +
-              f" {fmt_ratio(r_np, 9)} {fmt_ratio(r_t, 9)}   {'met' if r_np <= TARGET_NUMPY else 'NOT met'}")
+              f" {fmt_ratio(r_np, 9)} {fmt_ratio(r_t, 9)} {fmt_ratio(paired_ratio(t, 'dl_ops', 'numpy'), 13)}"
+              f"   {'met' if r_np <= TARGET_NUMPY else 'NOT met'}")
 
     print()
     memory_check(params, *mem_points)

@@ -387,8 +387,10 @@ class CrossEntropyOp(Op):
         s = z - z.max(axis=1, keepdims=True)         # the max trick: every exponent <= 0
         e = np.exp(s)
         total = e.sum(axis=1, keepdims=True)
-        self.probs = e / total                       # softmax, kept for the backward pass
-        loss = np.log(total[:, 0]) - np.take_along_axis(s, self.target[:, None], axis=1)[:, 0]
+        e /= total
+        self.probs = e                               # softmax, kept for the backward pass
+        rows = get_array_module(s).arange(len(s))    # (row, label) pairs pick each row's true class
+        loss = np.log(total[:, 0]) - s[rows, self.target]
         if self.reduction == 'none': return loss
         return loss.sum(keepdims=True).reshape(()) / (len(loss) if self.reduction == 'mean' else 1)
 
@@ -408,7 +410,7 @@ def _cross_entropy_backward_arrays(op, grad, out):
     n = len(op.target)
     scale = grad / n if op.reduction == 'mean' else grad if op.reduction == 'sum' else grad.reshape(-1, 1)
     d = op.probs * scale                            # a fresh array: the saved softmax stays as it is
-    d[get_array_module(d).arange(n), op.target] -= scale if op.reduction != 'none' else grad
+    d[get_array_module(d).arange(n), op.target] -= grad if op.reduction == 'none' else scale
     return (d,)
 
 def cross_entropy(input, target, reduction='mean'):
