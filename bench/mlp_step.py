@@ -2,20 +2,20 @@
 float32, at batch sizes 32, 128 and 1024: deeplearning101 against the same step hand-written in NumPy and
 against PyTorch CPU (when installed), measured interleaved from the same initial weights and data.
 
-  dl:              logits = relu(relu(x@W1+b1)@W2+b2)@W3+b3 (chapter 00's ops); loss = dl.cross_entropy(logits, y)
-                   (the fused softmax cross-entropy of chapter 03, as PyTorch's F.cross_entropy); loss.backward();
-                   under dl.no_grad(): g = p.grad.data; g *= lr; p.data -= g; p.grad = None (the NumPy step's
-                   in-place update: a leaf's .grad is an array it owns, so scaling it in place is safe)
-  dl (ch01 loss):  the same, with the loss built from chapter 01's ops:
-                   loss = -(dl.log_softmax(logits, axis=1)[arange(B), y]).mean() (four graph nodes instead of one)
+  dl:              the same code as the PyTorch contender: logits = relu(relu(x@W1+b1)@W2+b2)@W3+b3 (chapter 00's
+                   ops), loss = dl.cross_entropy(logits, y) (chapter 03's fused softmax cross-entropy, as PyTorch's
+                   F.cross_entropy); loss.backward(); under dl.no_grad(): g = p.grad.data; g *= lr; p.data -= g;
+                   p.grad = None (the NumPy step's in-place update: a leaf's .grad is an array it owns)
+  dl_ops:          the engine of chapters 00-01 alone: the same, with
+                   loss = -(dl.log_softmax(logits, axis=1)[arange(B), y]).mean() (11 graph nodes instead of 8)
   NumPy by hand:   the same forward, stable log-softmax, manual backward with matrix products (no gradient
                    for the input x), in-place SGD
   PyTorch:         the same model, F.cross_entropy (the same mean of -log_softmax at the label), manual SGD
                    under torch.no_grad()
 
-Target: dl / NumPy by hand <= 1.15 at every batch size (the 'dl' row; the 'dl (ch01 loss)' row is reported
-beside it).  Then a memory check: 1,000 dl steps at batch 32, RSS / tracemalloc / live-tensor growth between
-step 100 and step 1000 (should be ~0: the graph is freed by backward).
+Target: dl / NumPy by hand <= 1.15 at every batch size (the 'dl' row; the 'dl_ops' row is reported beside it).
+Then a memory check: 1,000 dl steps at batch 32, RSS / tracemalloc / live-tensor growth between step 100 and
+step 1000 (should be ~0: the graph is freed by backward).
 
 Run:  .venv/bin/python bench/mlp_step.py [--quick] [--threads N] [--profile]
 """
@@ -226,7 +226,8 @@ def main():
 
     print()
     cols = ['dl', 'dl_ops', 'numpy'] + (['torch'] if torch is not None else [])
-    print("dl_ops = dl with the loss built from chapter 01's ops (log_softmax, indexing, mean)")
+    print("dl = x @ W + b, relu, dl.cross_entropy (8 graph nodes, the torch contender's code); dl_ops = the same "
+          "with the loss from chapter 01's ops (log_softmax, indexing, mean, neg: 11 nodes)")
     print(f"{'batch':>6} " + " ".join(f"{c + ' ms':>10} {'iqr%':>5}" for c in cols) +
           f" {'dl/numpy':>9} {'dl/torch':>9} {'dl_ops/numpy':>13}   target dl/numpy <= {TARGET_NUMPY}x")
     for B in BATCHES:

@@ -37,6 +37,7 @@ def unbroadcast(grad, shape):
     gshape = grad.shape
     if gshape == shape: return grad
     lead = len(gshape) - len(shape)                 # axes broadcasting added in front
+    if gshape[lead:] == shape: return grad.sum(axis=tuple(range(lead)))   # only those (a bias): one sum
     kept = tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
     if kept: grad = grad.sum(axis=kept, keepdims=True)
     if lead: grad = grad.sum(axis=tuple(range(lead)))
@@ -322,7 +323,10 @@ def backward(self, grad=None, retain_graph=False, create_graph=False):
     seen = set()
     def visit(node, g):
         if node._op is not None: node.grad = _as_tensor(g); return   # a non-leaf that retains its grad
-        g = g if create_graph else _fresh(g, node, seen)
+        if create_graph: pass
+        elif type(g) is np.ndarray and g.base is None and g.dtype == node.data.dtype and id(g) not in seen:
+            seen.add(id(g)); g = Tensor._make(g)    # the usual case: a fresh array of the right dtype, kept as is
+        else: g = _fresh(g, node, seen)
         if node.grad is None: node.grad = g
         elif create_graph or not getattr(node.grad.data.flags, 'writeable', True): node.grad = node.grad + g
         else: node.grad.data += g.data              # accumulate in place, as PyTorch does
@@ -434,8 +438,9 @@ def _mm(a, b):
 @array_gradient_of(MatMul)
 def _matmul_backward_arrays(op, grad, out):
     a, b = op.inputs
-    if a.ndim != 2 or b.ndim != 2: return _on_wrapped_arrays(type(op).backward, op, grad, out)   # vectors, batches
-    return (_mm(grad, b.data.T) if a.requires_grad else None, a.data.T @ grad if b.requires_grad else None)
+    x, w = a.data, b.data
+    if x.ndim != 2 or w.ndim != 2: return _on_wrapped_arrays(type(op).backward, op, grad, out)   # vectors, batches
+    return (_mm(grad, w.T) if a.requires_grad else None, x.T @ grad if b.requires_grad else None)
 
 @array_gradient_of(Log)
 def _log_backward_arrays(op, grad, out): return (grad / op.inputs[0].data,)

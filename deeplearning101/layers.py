@@ -372,7 +372,8 @@ def _class_targets(target, logits, where):
     if y.shape != (n,):
         raise ValueError(f"{where}: target has shape {list(y.shape)} but input has shape {list(logits.shape)}: "
                          f"expected one class index per row, shape [{n}]")
-    if n and isinstance(y, np.ndarray) and (y.min() < 0 or y.max() >= c):   # labels on a GPU: see chapter 05
+    # One reduction checks both bounds: read as unsigned, a negative label becomes huge (labels on a GPU: chapter 05)
+    if n and isinstance(y, np.ndarray) and y.view(f'u{y.dtype.itemsize}').max() >= c:
         bad = y[(y < 0) | (y >= c)]
         raise IndexError(f"{where}: target {bad[:5].tolist()} out of bounds for {c} classes "
                          f"(class indices must be in [0, {c - 1}])")
