@@ -34,3 +34,19 @@ def test_every_chapter_is_in_the_toc():
     assert chapters, "no chapters found"
     for stem in chapters:
         assert f"file: nbs/{stem}" in toc, stem
+
+
+def test_every_notebook_installs_the_package_on_colab():
+    "The Colab launch button opens a bare runtime: each notebook's hidden set-up cell installs this repository there."
+    import re
+    root = Path(__file__).resolve().parent.parent
+    repo = re.search(r'^Repository\s*=\s*"([^"]+)"', (root / "pyproject.toml").read_text(), re.M).group(1)
+    for p in sorted((root / "nbs").glob("*.ipynb")):
+        cells = json.loads(p.read_text())["cells"]
+        setup = [c for c in cells if "google.colab" in "".join(c["source"])]
+        assert len(setup) == 1, f"{p.name}: expected one Colab set-up cell"
+        src = "".join(setup[0]["source"])
+        assert src.startswith("#| hide") and f"git+{repo}" in src, p.name
+        first_import = next(i for i, c in enumerate(cells) if c["cell_type"] == "code" and "google.colab" not in
+                            "".join(c["source"]) and re.search(r"(from|import) deeplearning101", "".join(c["source"])))
+        assert cells.index(setup[0]) < first_import, f"{p.name}: the set-up cell must come before the first import"
