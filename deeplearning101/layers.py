@@ -252,6 +252,9 @@ def _linear_backward_arrays(op, grad, out):
 def linear(x, weight, bias=None):
     "y = x @ weight.T + bias, with weight of shape [out_features, in_features] (`torch.nn.functional.linear`)."
     if not isinstance(x, Tensor): x = tensor(x)
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: expected weight [out_features, in_features] and input [..., in_features], got "
+                         f"weight {list(weight.shape)} and input {list(x.shape)}")
     return LinearOp.apply(x, weight) if bias is None else LinearOp.apply(x, weight, bias)
 
 # %% ../nbs/03_mlp.ipynb #4e54bd27

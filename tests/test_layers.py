@@ -173,6 +173,28 @@ def test_linear_input_size_error():
     with pytest.raises(ValueError, match='is a scalar'): dl.Linear(1, 1)(dl.tensor(1.0))
 
 
+def test_linear_function_shape_errors():
+    x = dl.zeros(3, 4)
+    for w in (dl.zeros(4), dl.zeros(5, 3)):
+        with pytest.raises(ValueError, match=r"linear: expected weight \[out_features, in_features\] and input "
+                                             r"\[\.\.\., in_features\], got weight \[.*\] and input \[3, 4\]"):
+            dl.linear(x, w)
+
+
+@pytest.mark.parametrize('n', [1, 7, 8, 9, 40])
+def test_linear_both_blas_layouts_agree(n, rng):
+    "Below out_features rows the product is requested as (w @ x.T).T: the same values and gradients either way."
+    w = dl.tensor(rng.standard_normal((8, 5)), requires_grad=True)
+    b = dl.tensor(rng.standard_normal(8), requires_grad=True)
+    x = dl.tensor(rng.standard_normal((n, 5)), requires_grad=True)
+    y = dl.linear(x, w, b)
+    assert y.shape == (n, 8) and np.allclose(y.data, x.data @ w.data.T + b.data, rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal((n, 8))
+    y.backward(g)
+    assert np.allclose(x.grad.data, g @ w.data) and np.allclose(w.grad.data, g.T @ x.data)
+    assert np.allclose(b.grad.data, g.sum(0)) and w.grad.data.flags.c_contiguous
+
+
 @given(st.integers(1, 6), st.integers(1, 5), st.integers(1, 5), st.integers(0, 2**31 - 1))
 def test_linear_property(n, i, o, seed):
     rng = np.random.default_rng(seed)
