@@ -376,7 +376,7 @@ def _class_targets(target, logits, where):
         raise ValueError(f"{where}: target has shape {list(y.shape)} but input has shape {list(logits.shape)}: "
                          f"expected one class index per row, shape [{n}]")
     # One reduction checks both bounds: read as unsigned, a negative label becomes huge (labels on a GPU: chapter 05)
-    if n and isinstance(y, np.ndarray) and y.view(f'u{y.dtype.itemsize}').max() >= c:
+    if n and isinstance(y, np.ndarray) and y.view(y.dtype.str.replace('i', 'u')).max() >= c:
         bad = y[(y < 0) | (y >= c)]
         raise IndexError(f"{where}: target {bad[:5].tolist()} out of bounds for {c} classes "
                          f"(class indices must be in [0, {c - 1}])")

@@ -252,6 +252,8 @@ def test_cross_entropy_is_one_node_and_stable():
     loss.sum().backward()
     assert np.all(np.isfinite(z.grad.data))
     assert dl.cross_entropy(dl.tensor(np.zeros((2, 3), np.float32)), [0, 1]).dtype == np.float32
+    for y in (np.array([2, 0], '>i8'), np.array([2, 0], np.uint8)):                   # valid labels of other int types
+        assert np.isclose(dl.cross_entropy(dl.tensor(np.zeros((2, 3))), y).item(), np.log(3))
 
 
 @pytest.mark.parametrize('target,err,match', [
@@ -261,6 +263,9 @@ def test_cross_entropy_is_one_node_and_stable():
     (np.array([0, 1]), ValueError, r'expected one class index per row, shape \[3\]'),
     (np.array([0, 4, 1]), IndexError, r'target \[4\] out of bounds for 4 classes'),
     (np.array([0, -1, 1]), IndexError, r'target \[-1\] out of bounds'),
+    (np.array([0, -1, 1], np.int8), IndexError, r'target \[-1\] out of bounds'),          # one byte: -1 reads as 255
+    (np.array([0, -2, 1], '>i4'), IndexError, r'target \[-2\] out of bounds'),           # big-endian labels
+    (np.array([0, 7, 1], '>u2'), IndexError, r'target \[7\] out of bounds'),
 ])
 def test_cross_entropy_bad_labels(target, err, match):
     with pytest.raises(err, match=match): dl.cross_entropy(dl.zeros(3, 4), target)
