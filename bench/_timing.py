@@ -105,13 +105,16 @@ def _pause(seconds, mode):
     while time.perf_counter() < end: pass
 
 
-def interleaved(contenders, reps, sample_s=0.01, warmup=3, gap_s=0.0, gap_mode='spin'):
+def interleaved(contenders, reps, sample_s=0.01, warmup=3, gap_s=0.0, gap_mode='spin', gap_names=None):
     """Time `contenders` ({name: fn}) interleaved: `reps` repetitions, each taking one sample of every contender.
     `gap_s`: a pause before each sample, so that worker threads another contender left spinning (OpenBLAS,
     OpenMP) have gone to sleep and do not compete for the cores; `gap_mode` 'spin' busy-waits on this thread
-    (the core does not go idle), 'sleep' sleeps.  Returns {name: [seconds per call, one per
-    repetition]}."""
+    (the core does not go idle), 'sleep' sleeps.  `gap_names`: pause only before a sample of these contenders and
+    before the sample that follows one of theirs (e.g. torch, whose OpenMP threads spin); default: before every
+    sample.  Returns {name: [seconds per call, one per repetition]}."""
     names = list(contenders)
+    def gap_before(name, prev):
+        return gap_s and (gap_names is None or name in gap_names or prev in gap_names)
     for name in names:
         for _ in range(warmup): contenders[name]()
     number = {}
@@ -120,14 +123,16 @@ def interleaved(contenders, reps, sample_s=0.01, warmup=3, gap_s=0.0, gap_mode='
         number[name] = _per_sample(contenders[name], sample_s)
     times = {name: [] for name in names}
     gc.collect()
+    prev = None
     for r in range(reps):
         k = r % len(names)
         for name in names[k:] + names[:k]:
             fn, n = contenders[name], number[name]
-            if gap_s: _pause(gap_s, gap_mode)
+            if gap_before(name, prev): _pause(gap_s, gap_mode)
             t0 = time.perf_counter()
             for _ in range(n): fn()
             times[name].append((time.perf_counter() - t0) / n)
+            prev = name
     return times
 
 
