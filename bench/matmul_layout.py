@@ -1,10 +1,10 @@
 """Two ways to ask NumPy's BLAS for the same product x @ w.T (x: [N, in], w: [out, in], the `Linear` layout):
 directly, and as (w @ x.T).T, for the layer shapes of the MLP benchmarks and batches 16 to 1024, float32.
-Also prints which form `deeplearning101.autodiff._mm` picks (it uses the second form when N < out and in >= 64)
-and whether that was the faster one here.  The shape 10->128 is the input gradient of the last layer in the
-backward pass (grad [N, 10] @ W3.T): a small shared dimension.  It is timed together with the ReLU rule that
-follows it, grad * (out > 0), because a transposed (column-ordered) result makes that rule slower, and `_mm`
-keeps the direct form there.  Both forms give the same matrix up to the order of the additions (checked).
+Also prints which form `deeplearning101.autodiff._mm` picks (the second form when N < out and in >= 4 N) and
+whether that was the faster one here.  The shapes 10->128 and 128->256 are input gradients of the backward pass
+(grad [N, 10] @ W3.T, grad [N, 128] @ W2.T).  They are timed together with what follows them (the ReLU rule, the
+bias gradient, the weight gradient of the layer below), because the second form's result is column-ordered and
+makes those slower.  Both forms give the same matrix up to the order of the additions (checked).
 
 Why: OpenBLAS (the library NumPy's wheels ship) is slow on a short matrix times a transposed one; chapter 01's
 array rule for matmul and chapter 03's `Linear` avoid that case.
@@ -21,8 +21,11 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from deeplearning101.autodiff import _mm
 from _timing import header, interleaved, iqr_pct, median, OtherLoad, paired_ratio, parse_quick
 
-LAYERS = [(784, 256), (256, 128), (128, 10), (10, 128)]     # (in, out)
-BACKWARD = [(10, 128)]     # grad [N, 10] @ W3.T, timed with the ReLU rule that follows: grad * (out > 0)
+LAYERS = [(784, 256), (256, 128), (128, 10), (10, 128), (128, 256)]     # (in, out)
+# Backward products grad [N, in] @ W.T of the [in, out]-layout MLP, timed with what follows them in the backward
+# pass: the ReLU rule (grad * (h > 0)), the bias gradient (a column sum) and the weight gradient below (h0.T @ r,
+# h0 the input of the layer below, of width BACKWARD[shape]).  Their result's memory order matters there.
+BACKWARD = {(10, 128): 256, (128, 256): 784}
 BATCHES = [16, 32, 64, 128, 256, 1024]
 
 
@@ -42,9 +45,13 @@ def main():
             x = rng.standard_normal((B, n_in)).astype(np.float32)
             w = rng.standard_normal((n_out, n_in)).astype(np.float32)
             assert np.allclose(x @ w.T, (w @ x.T).T, rtol=1e-4, atol=1e-4) and _mm(x, w.T).shape == (B, n_out)
-            if (n_in, n_out) in BACKWARD:      # the ReLU rule that follows mixes the result with a row-ordered activation
+            if (n_in, n_out) in BACKWARD:
                 o = rng.standard_normal((B, n_out)).astype(np.float32)
-                fns = {'direct': lambda: (x @ w.T) * (o > 0), 'transposed': lambda: (w @ x.T).T * (o > 0)}
+                h0 = rng.standard_normal((B, BACKWARD[n_in, n_out])).astype(np.float32)
+                def rest(g2):
+                    r = g2 * (o > 0)
+                    return r.sum(axis=0), h0.T @ r
+                fns = {'direct': lambda: rest(x @ w.T), 'transposed': lambda: rest((w @ x.T).T)}
             else: fns = {'direct': lambda: x @ w.T, 'transposed': lambda: (w @ x.T).T}
             t = interleaved(fns, reps, sample_s)
             r = paired_ratio(t, 'transposed', 'direct')
@@ -55,8 +62,8 @@ def main():
             print(f"{B:>6} {f'{n_in}->{n_out}':>10} {median(t['direct']) * 1e6:>9.1f} {iqr_pct(t['direct']):>5.0f} "
                   f"{median(t['transposed']) * 1e6:>13.1f} {iqr_pct(t['transposed']):>5.0f} {r:>6.2f}  {picks:>10}  "
                   f"{'yes' if ok else 'NO':>6}")
-    print(f"\n{', '.join(f'{a}->{b}' for a, b in BACKWARD)}: the input gradient of the last layer in the backward pass, "
-          f"timed with the ReLU rule that follows it")
+    print(f"\n{', '.join(f'{a}->{b}' for a, b in BACKWARD)}: input gradients in the backward pass, timed with the "
+          f"ReLU rule, bias gradient and weight gradient that follow them")
     print(f"_mm picked the faster form (or one within 5 %) in {right} of {total} cases")
     print(load.report())
 

@@ -431,7 +431,7 @@ def _div_backward_arrays(op, grad, out):
 
 def _mm(a, b):
     "a @ b for matrices; a NumPy product of a short `a` with a transposed `b` is computed as (b.T @ a.T).T (see below)."
-    if (type(a) is np.ndarray and a.shape[0] < b.shape[1] and a.shape[1] >= 64
+    if (type(a) is np.ndarray and a.shape[0] < b.shape[1] and 4 * a.shape[0] <= a.shape[1]
             and b.flags.f_contiguous and not b.flags.c_contiguous):
         return (b.T @ a.T).T
     return a @ b
