@@ -15,9 +15,9 @@ against PyTorch CPU (when installed), measured interleaved from the same initial
 
 Target: dl / NumPy by hand <= 1.15 at every batch size (the 'dl' row; the 'dl_ops' row is reported beside it).
 Where an array lands in memory moves these timings by several per cent (NumPy aligns arrays to 16 bytes, a
-cache line is 64): the same two steps measured 1.11x in one process and 1.19x in another.  So every dl, dl_ops and
-NumPy step runs at four placements of its parameters (0, 16, 32 and 48 bytes past a cache-line boundary), and
-the ratio pools the paired ratios of all four.
+cache line is 64): four copies of the same two steps, built one after the other in one process, measured from
+1.11x to 1.19x at batch 32.  So every dl, dl_ops and NumPy step runs at four placements of its parameters (0, 16,
+32 and 48 bytes past a cache-line boundary), and the ratio pools the paired ratios of all four.
 Then a memory check: 1,000 dl steps at batch 32, RSS / tracemalloc / live-tensor growth between step 100 and
 step 1000 (should be ~0: the graph is freed by backward).
 
