@@ -183,16 +183,29 @@ def test_linear_function_shape_errors():
 
 @pytest.mark.parametrize('n', [1, 7, 8, 9, 40])
 def test_linear_both_blas_layouts_agree(n, rng):
-    "Below out_features rows the product is requested as (w @ x.T).T: the same values and gradients either way."
-    w = dl.tensor(rng.standard_normal((8, 5)), requires_grad=True)
+    "With fewer rows than out_features (and 4x as many in_features) the product is requested as (w @ x.T).T."
+    w = dl.tensor(rng.standard_normal((8, 40)), requires_grad=True)
     b = dl.tensor(rng.standard_normal(8), requires_grad=True)
-    x = dl.tensor(rng.standard_normal((n, 5)), requires_grad=True)
+    x = dl.tensor(rng.standard_normal((n, 40)), requires_grad=True)
     y = dl.linear(x, w, b)
     assert y.shape == (n, 8) and np.allclose(y.data, x.data @ w.data.T + b.data, rtol=1e-12, atol=1e-12)
+    assert (y.data.base is not None) == (n < 8)      # the transposed form leaves a transposed view of its product
     g = rng.standard_normal((n, 8))
     y.backward(g)
     assert np.allclose(x.grad.data, g @ w.data) and np.allclose(w.grad.data, g.T @ x.data)
     assert np.allclose(b.grad.data, g.sum(0)) and w.grad.data.flags.c_contiguous
+
+
+@pytest.mark.parametrize('n,k,m', [(1, 4, 2), (1, 3, 2), (8, 32, 9), (8, 31, 9), (8, 32, 8), (32, 10, 128),
+                                   (32, 128, 256), (64, 128, 256), (128, 784, 256), (256, 784, 256)])
+def test_mm_form(n, k, m, rng):
+    "_mm(a, b.T) asks for (b @ a.T).T exactly when n < m and k >= 4 n; the values are those of a @ b.T either way."
+    from deeplearning101.autodiff import _mm
+    a, b = rng.standard_normal((n, k)), rng.standard_normal((m, k))
+    out = _mm(a, b.T)
+    assert np.allclose(out, a @ b.T, rtol=1e-12, atol=1e-12)
+    assert (out.base is not None) == (n < m and k >= 4 * n)          # the transposed form returns a view
+    assert _mm(a, np.ascontiguousarray(b.T)).base is None            # a C-ordered right factor: always direct
 
 
 @given(st.integers(1, 6), st.integers(1, 5), st.integers(1, 5), st.integers(0, 2**31 - 1))
