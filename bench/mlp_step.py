@@ -7,7 +7,7 @@ against PyTorch CPU (when installed), measured interleaved from the same initial
                    F.cross_entropy); loss.backward(); under dl.no_grad(): g = p.grad.data; g *= lr; p.data -= g;
                    p.grad = None (the NumPy step's in-place update: a leaf's .grad is an array it owns)
   dl_ops:          the engine of chapters 00-01 alone: the same, with
-                   loss = -(dl.log_softmax(logits, axis=1)[arange(B), y]).mean() (11 graph nodes instead of 8)
+                   loss = -(dl.log_softmax(logits, axis=1)[arange(B), y]).mean() (12 graph nodes instead of 9)
   NumPy by hand:   the same forward, stable log-softmax, manual backward with matrix products (no gradient
                    for the input x), in-place SGD
   PyTorch:         the same model, F.cross_entropy (the same mean of -log_softmax at the label), manual SGD
@@ -56,11 +56,14 @@ class DLStep:
         self.x, self.y, self.ar = dl.tensor(X), y, np.arange(len(y))
         self.lr, self.ops_loss = np.float32(LR), ops_loss
 
-    def __call__(self):
+    def loss(self):
         W1, b1, W2, b2, W3, b3 = self.params
         logits = dl.relu(dl.relu(self.x @ W1 + b1) @ W2 + b2) @ W3 + b3
-        if self.ops_loss: loss = -(dl.log_softmax(logits, axis=1)[self.ar, self.y]).mean()
-        else: loss = dl.cross_entropy(logits, self.y)
+        if self.ops_loss: return -(dl.log_softmax(logits, axis=1)[self.ar, self.y]).mean()
+        return dl.cross_entropy(logits, self.y)
+
+    def __call__(self):
+        loss = self.loss()
         loss.backward()
         with dl.no_grad():
             for p in self.params:
@@ -148,6 +151,12 @@ def pooled_ratio(t, a, b, offsets):
 
 
 def pooled(t, name, offsets): return [x for off in offsets for x in t[f'{name}@{off}']]
+
+
+def graph_nodes(params, ops_loss):
+    "How many recorded ops one dl step's graph has (counted on a batch of 4, before backward frees it)."
+    loss = DLStep(params, *make_batch(4), ops_loss=ops_loss).loss()
+    return sum(n._op is not None for n in dl.topological_order([loss]))
 
 
 def _scalar(loss): return loss.item() if hasattr(loss, 'item') else float(loss)   # dl.Tensor has no __float__
@@ -247,8 +256,9 @@ def main():
 
     print()
     cols = ['dl', 'dl_ops', 'numpy'] + (['torch'] if torch is not None else [])
-    print("dl = x @ W + b, relu, dl.cross_entropy (8 graph nodes, the torch contender's code); dl_ops = the same "
-          "with the loss from chapter 01's ops (log_softmax, indexing, mean, neg: 11 nodes)")
+    n_dl, n_ops = graph_nodes(params, False), graph_nodes(params, True)
+    print(f"dl = x @ W + b, relu, dl.cross_entropy ({n_dl} graph nodes, the torch contender's code); dl_ops = the same "
+          f"with the loss from chapter 01's ops (log_softmax, indexing, mean, neg: {n_ops} nodes)")
     print(f"each of dl, dl_ops and numpy runs {len(OFFSETS)} times, its parameters placed at {', '.join(map(str, OFFSETS))} "
           f"bytes past a cache-line boundary;\nratios pool the per-repetition ratios of all placements "
           f"(dl@16 / numpy@16, ...); 'by placement' gives the lowest and highest of the per-placement medians")
