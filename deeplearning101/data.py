@@ -73,7 +73,7 @@ CLASS_COLORS = ('tab:red', 'tab:blue', 'tab:green', 'tab:orange', 'tab:purple', 
                 'tab:pink', 'tab:gray', 'tab:olive', 'tab:cyan')
 
 def _check_2d(X, y, where):
-    X, y = np.asarray(X.data if isinstance(X, Tensor) else X), np.asarray(y.data if isinstance(y, Tensor) else y)
+    X, y = np.asarray(X._data if isinstance(X, Tensor) else X), np.asarray(y._data if isinstance(y, Tensor) else y)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"{where}: X must have shape [n, 2] (points in the plane), got {X.shape}")
     if y.shape != (len(X),):
@@ -102,7 +102,7 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, resolution=200, proba=Fals
                          np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
     P = np.stack([g1.ravel(), g2.ravel()], 1).astype(np.float32)
     out = predict_fn(P)
-    out = np.asarray(out.data if isinstance(out, Tensor) else out)
+    out = np.asarray(out._data if isinstance(out, Tensor) else out)
     if out.size != len(P):
         raise ValueError(f"plot_decision_boundary: predict_fn returned {out.shape} for {len(P)} grid points; "
                          f"expected one value per point")
@@ -242,7 +242,7 @@ def load_mnist(root, download=False, flatten=True, mirrors=MNIST_MIRRORS, sha256
 
 # %% ../nbs/A1_data.ipynb #c030
 def _as_data(a):
-    return a.data if isinstance(a, Tensor) else a if isinstance(a, np.ndarray) else np.asarray(a)
+    return a._data if isinstance(a, Tensor) else a if isinstance(a, np.ndarray) else np.asarray(a)
 
 class TensorDataset:
     "Samples are the rows (first-axis entries) of equally long arrays: `ds[i]` is a tuple of tensors (`torch.utils.data.TensorDataset`)."

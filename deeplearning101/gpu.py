@@ -114,7 +114,7 @@ _CPU, _CUDA = device('cpu'), {}
 
 def _tensor_device(self):
     "Where the tensor's data lives: device(type='cpu') or device(type='cuda', index=N) (`torch.Tensor.device`)."
-    name = _device_name(self.data)
+    name = _device_name(self._data)
     if name is None or name == 'cpu': return _CPU
     d = _CUDA.get(name)
     if d is None: d = _CUDA[name] = device(name)
@@ -167,7 +167,7 @@ def _tensor_cpu(self):
 @patch_to(Tensor, 'numpy')
 def _tensor_numpy(self):
     "The values as a NumPy array: the tensor's own array on the CPU (shared memory, as in PyTorch), a copy from a GPU."
-    a = self.data
+    a = self._data
     if type(a) is np.ndarray: return a
     return a.get() if _device_name(a) not in (None, 'cpu') else np.asarray(a)
 
@@ -175,7 +175,7 @@ _plain_array = getattr(Tensor.__array__, '__wrapped__', Tensor.__array__)
 
 @patch_to(Tensor, '__array__')
 def _tensor_array(self, dtype=None, copy=None):
-    if _device_name(self.data) not in (None, 'cpu'):
+    if _device_name(self._data) not in (None, 'cpu'):
         raise TypeError(f"can't convert a tensor on {self.device} to a NumPy array implicitly: call .numpy() or .cpu() "
                         f"to copy it from the GPU first")
     return _plain_array(self, dtype, copy)
@@ -186,9 +186,9 @@ _plain_repr = getattr(Tensor.__repr__, '__wrapped__', Tensor.__repr__)
 @patch_to(Tensor, '__repr__')
 def _tensor_repr(self):
     "As before, plus `device='cuda:0'` for a tensor on a GPU (its values are copied to the host to print them)."
-    where = _device_name(self.data)
+    where = _device_name(self._data)
     if where in (None, 'cpu'): return _plain_repr(self)
-    host = Tensor._make(self.data.get(), self._requires_grad, self._op)
+    host = Tensor._make(self._data.get(), self._requires_grad, self._op)
     return _plain_repr(host)[:-1] + f", device='{where}')"
 _tensor_repr.__wrapped__ = _plain_repr
 

@@ -110,7 +110,7 @@ class Module:
     def zero_grad(self, set_to_none=True):
         for p in self.parameters():
             if set_to_none or p.grad is None: p.grad = None
-            else: p.grad = Tensor._make(np.zeros_like(p.grad.data))
+            else: p.grad = Tensor._make(np.zeros_like(p.grad._data))
 
     def _apply(self, fn):
         "Replace the array of every parameter, buffer and gradient by `fn(array)`, keeping the tensor objects."
@@ -119,8 +119,8 @@ class Module:
             for _, t in list(m._own('parameter')) + list(m._own('buffer')):
                 if id(t) in seen: continue
                 seen.add(id(t))
-                t.data = fn(t.data)
-                if t.grad is not None: t.grad.data = fn(t.grad.data)
+                t._data = fn(t._data)
+                if t.grad is not None: t.grad._data = fn(t.grad._data)
         return self
     def to(self, device):
         "Move parameters and buffers to `device` and return self; 'cpu' only until chapter 05."
@@ -137,7 +137,7 @@ class Module:
         return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
 
 # %% ../nbs/03_mlp.ipynb #a921195f
-def _state_array(v): return v.data if isinstance(v, Tensor) else np.asarray(v)
+def _state_array(v): return v._data if isinstance(v, Tensor) else np.asarray(v)
 
 def _state_dict(self):
     "Every parameter and persistent buffer by dotted name, as detached tensors sharing memory with the module."
@@ -163,7 +163,7 @@ def _load_state_dict(self, state_dict, strict=True):
                ([f"unexpected keys {unexpected}"] if strict and unexpected else []) + \
                ([f"wrong shapes ({'; '.join(wrong)})"] if wrong else [])
     if problems: raise RuntimeError(f"{where}: " + "; ".join(problems))
-    for k, v in values.items(): own[k].data[...] = _like(v, own[k].data)
+    for k, v in values.items(): own[k]._data[...] = _like(v, own[k]._data)
     return _IncompatibleKeys(missing, unexpected)
 
 Module.state_dict, Module.load_state_dict = _state_dict, _load_state_dict
@@ -187,11 +187,11 @@ def _fans(t, where):
 
 def _fill(t, values):
     "Overwrite `t`'s values in place (the tensor object, and anyone holding it, stays the same)."
-    t.data[...] = _like(values, t.data) if hasattr(values, 'shape') else values   # drawn on the CPU: copied to t's device
+    t._data[...] = _like(values, t._data) if hasattr(values, 'shape') else values   # drawn on the CPU: copied to t's device
     return t
 
-def uniform_(t, a=0.0, b=1.0): return _fill(t, _graph._rng.uniform(a, b, t.shape))
-def normal_(t, mean=0.0, std=1.0): return _fill(t, mean + std * _graph._rng.standard_normal(t.shape))
+def uniform_(t, a=0.0, b=1.0): return _fill(t, _graph.default_generator._rng.uniform(a, b, t.shape))
+def normal_(t, mean=0.0, std=1.0): return _fill(t, mean + std * _graph.default_generator._rng.standard_normal(t.shape))
 def zeros_(t): return _fill(t, 0)
 
 def xavier_uniform_(t, gain=1.0):
@@ -244,8 +244,8 @@ def _linear_backward_arrays(op, grad, out):
     "Equation eq-linear-grad on raw arrays: the same three products, no tensor wrappers."
     x, w = op.inputs[0], op.inputs[1]
     g2 = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[0])
-    gx = grad @ w.data if x.requires_grad else None
-    gw = g2.T @ (x.data if x.ndim == 2 else x.data.reshape(-1, w.shape[1])) if w.requires_grad else None
+    gx = grad @ w._data if x.requires_grad else None
+    gw = g2.T @ (x._data if x.ndim == 2 else x._data.reshape(-1, w.shape[1])) if w.requires_grad else None
     if len(op.inputs) == 2: return gx, gw
     return gx, gw, (g2.sum(axis=0) if op.inputs[2].requires_grad else None)
 
@@ -359,9 +359,9 @@ def _reduce(loss, reduction): return loss.mean() if reduction == 'mean' else los
 
 def _class_targets(target, logits, where):
     "Integer class labels as an array of shape [N], checked against logits [N, C]."
-    y = target.data if isinstance(target, Tensor) else _graph._as_array(target, None, where)
-    if type(y) is not type(getattr(logits, 'data', y)) and _device_name(y) != _device_name(logits.data):
-        raise RuntimeError(f"{where}: input is on {_device_name(logits.data)} but target is on {_device_name(y)}; "
+    y = target._data if isinstance(target, Tensor) else _graph._as_array(target, None, where)
+    if type(y) is not type(getattr(logits, 'data', y)) and _device_name(y) != _device_name(logits._data):
+        raise RuntimeError(f"{where}: input is on {_device_name(logits._data)} but target is on {_device_name(y)}; "
                            f"move both to one device with .to(device)")
     if not isinstance(logits, Tensor) or logits.dtype.kind != 'f':
         raise TypeError(f"{where}: input must be a floating-point tensor of logits, got {type(logits).__name__} "
@@ -495,7 +495,7 @@ class Optimizer:
         for g in self.param_groups:
             for p in g['params']:
                 if set_to_none or p.grad is None: p.grad = None
-                else: p.grad = Tensor._make(np.zeros_like(p.data))
+                else: p.grad = Tensor._make(np.zeros_like(p._data))
 
     def step(self, closure=None): raise NotImplementedError(f"{type(self).__name__}: define step()")
 
@@ -517,7 +517,7 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr = group['lr']
             for p in group['params']:
-                if p.grad is not None: p.data -= lr * p.grad.data
+                if p.grad is not None: p._data -= lr * p.grad._data
         return loss
 
 # %% ../nbs/03_mlp.ipynb #761e6269
@@ -530,8 +530,8 @@ class Dropout(Module):
     def forward(self, x):
         if not self.training or self.p == 0: return x
         if self.p == 1: return x * 0.0
-        keep = _graph._rng.random(x.shape) >= self.p        # drawn on the CPU, then copied to x's device
-        return x * Tensor._make(_like((keep * (1 / (1 - self.p))).astype(x.dtype), x.data))
+        keep = _graph.default_generator._rng.random(x.shape) >= self.p        # drawn on the CPU, then copied to x's device
+        return x * Tensor._make(_like((keep * (1 / (1 - self.p))).astype(x.dtype), x._data))
     def extra_repr(self): return f"p={self.p}"
 
 # %% ../nbs/03_mlp.ipynb #7d769e3a
@@ -556,7 +556,7 @@ def _batch_norm_input_grad(g, xhat, inv, axes, n):
 def _batch_norm_grads(op, g, xhat, inv, w):
     "Equations eq-bn-grad and the gamma/beta sums, for arrays or tensors: the adjoints of x, weight, bias."
     x, affine = op.inputs[0], len(op.inputs) == 3
-    n = x.data.size // op.inv.size
+    n = x._data.size // op.inv.size
     gx = _batch_norm_input_grad(g * w if affine else g, xhat, inv, op.axes, n) if x.requires_grad else None
     if not affine: return (gx,)
     return (gx, (g * xhat).sum(axis=op.axes) if op.inputs[1].requires_grad else None,
@@ -573,7 +573,7 @@ def _batch_norm_backward(op, grad, out):
 @array_gradient_of(BatchNormOp)
 def _batch_norm_backward_arrays(op, grad, out):
     "Nothing records: the same formulas on the arrays the forward pass saved."
-    return _batch_norm_grads(op, grad, op.xhat, op.inv, op.inputs[1].data.reshape(op.shape) if len(op.inputs) == 3 else None)
+    return _batch_norm_grads(op, grad, op.xhat, op.inv, op.inputs[1]._data.reshape(op.shape) if len(op.inputs) == 3 else None)
 
 # %% ../nbs/03_mlp.ipynb #c8fef526
 class BatchNorm1d(Module):
@@ -599,23 +599,23 @@ class BatchNorm1d(Module):
         axes, shape = ((0,), (C,)) if x.ndim == 2 else ((0, 2), (1, C, 1))
         if self.training or not self.track_running_stats:
             params = (self.weight, self.bias) if self.affine else ()
-            n = x.data.size // C
+            n = x._data.size // C
             if self.training and n <= 1:
                 raise ValueError(f"BatchNorm1d({C}): expected more than 1 value per feature when training, "
                                  f"got input of shape {list(x.shape)}")
-            mean, var = x.data.mean(axis=axes, keepdims=True), x.data.var(axis=axes, keepdims=True)
+            mean, var = x._data.mean(axis=axes, keepdims=True), x._data.var(axis=axes, keepdims=True)
             if self.training and self.track_running_stats: self._update_running_stats(mean, var, n)
             return BatchNormOp.apply(x, *params, mean=mean, var=var, eps=self.eps, axes=axes, shape=shape)
         # evaluation: the running statistics are constants, so this is a fixed affine map of x
-        inv = 1 / np.sqrt(self.running_var.data + self.eps)
-        out = (x - Tensor._make(self.running_mean.data.reshape(shape))) * Tensor._make(inv.reshape(shape))
+        inv = 1 / np.sqrt(self.running_var._data + self.eps)
+        out = (x - Tensor._make(self.running_mean._data.reshape(shape))) * Tensor._make(inv.reshape(shape))
         if not self.affine: return out
         return out * self.weight.reshape(shape) + self.bias.reshape(shape) if x.ndim == 3 else out * self.weight + self.bias
 
     def _update_running_stats(self, mean, var, n):
-        self.num_batches_tracked.data += 1
-        m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked.data)
-        rm, rv = self.running_mean.data, self.running_var.data
+        self.num_batches_tracked._data += 1
+        m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked._data)
+        rm, rv = self.running_mean._data, self.running_var._data
         rm *= 1 - m; rm += (m * mean.reshape(-1)).astype(rm.dtype)
         rv *= 1 - m; rv += (m * n / (n - 1) * var.reshape(-1)).astype(rv.dtype)
 
@@ -634,7 +634,7 @@ def save(obj, path):
     arrays = {}
     for k, v in state.items():
         if not isinstance(k, str): raise TypeError(f"save: state dict keys must be strings, got {k!r}")
-        a = v.data if isinstance(v, Tensor) else v
+        a = v._data if isinstance(v, Tensor) else v
         if isinstance(a, (bool, int, float, np.generic)): a = np.asarray(a)
         if not isinstance(a, np.ndarray) and hasattr(a, 'get'): a = a.get()          # CuPy -> NumPy
         if not isinstance(a, np.ndarray) or a.dtype.kind not in 'biufc':

@@ -94,7 +94,7 @@ def _optimizer_scratch(self, like, i=0):
     key = (type(like), like.dtype, i)
     buf = bufs.get(key)
     if buf is None or buf.size < like.size:
-        size = max([like.size] + [p.data.size for g in self.param_groups for p in g['params']])
+        size = max([like.size] + [p._data.size for g in self.param_groups for p in g['params']])
         buf = bufs[key] = np.empty_like(like, shape=(size,))
     return buf[:like.size].reshape(like.shape)
 
@@ -128,7 +128,7 @@ def _sgd_step(self, closure=None):
         lr, mu, damp, wd, nesterov = (group[k] for k in ('lr', 'momentum', 'dampening', 'weight_decay', 'nesterov'))
         for p in group['params']:
             if p.grad is None: continue                         # not used in this forward pass: skipped
-            w, g = p.data, p.grad.data
+            w, g = p._data, p.grad._data
             t = self._scratch(w)
             if wd:                                              # g <- g + wd * w, the L2 penalty's gradient
                 d = self._scratch(w, 1)
@@ -167,7 +167,7 @@ class Adagrad(Optimizer):
             lr, decay, wd, eps = group['lr'], group['lr_decay'], group['weight_decay'], group['eps']
             for p in group['params']:
                 if p.grad is None: continue
-                w, g = p.data, p.grad.data
+                w, g = p._data, p.grad._data
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = dict(step=0, sum=np.full_like(w, group['initial_accumulator_value']))
@@ -203,7 +203,7 @@ class RMSprop(Optimizer):
             lr, alpha, eps, wd, mu, centered = (group[k] for k in ('lr', 'alpha', 'eps', 'weight_decay', 'momentum', 'centered'))
             for p in group['params']:
                 if p.grad is None: continue
-                w, g = p.data, p.grad.data
+                w, g = p._data, p.grad._data
                 state = self.state.get(p)
                 if state is None: state = self.state[p] = dict(step=0, square_avg=np.zeros_like(w))
                 state['step'] += 1
@@ -260,7 +260,7 @@ class Adam(Optimizer):
             amsgrad, decoupled = group['amsgrad'], group['decoupled_weight_decay']
             for p in group['params']:
                 if p.grad is None: continue
-                w, g = p.data, p.grad.data
+                w, g = p._data, p.grad._data
                 state = self.state.get(p)
                 if state is None: state = self.state[p] = dict(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
                 state['step'] += 1
@@ -313,14 +313,14 @@ def _optimizer_state_dict(self):
 
 def _restore(value, p, name, where):
     "A state entry from a state dict, as an array like the parameter's (or a number: the step count)."
-    a = value.data if isinstance(value, Tensor) else value
+    a = value._data if isinstance(value, Tensor) else value
     if name == 'step' or isinstance(a, (bool, int, float)): return int(a) if name == 'step' else a
     a = a if hasattr(a, 'shape') else np.asarray(a)
     if tuple(a.shape) != tuple(p.shape):
         raise ValueError(f"{where}: state '{name}' has shape {list(a.shape)} in the state_dict, but the parameter "
                          f"has shape {list(p.shape)}")
-    if isinstance(p.data, np.ndarray) and not isinstance(a, np.ndarray) and hasattr(a, 'get'): a = a.get()  # GPU -> CPU
-    return np.array(a, dtype=p.data.dtype, like=p.data)     # a copy, in the parameter's array module (NumPy or CuPy)
+    if isinstance(p._data, np.ndarray) and not isinstance(a, np.ndarray) and hasattr(a, 'get'): a = a.get()  # GPU -> CPU
+    return np.array(a, dtype=p._data.dtype, like=p._data)     # a copy, in the parameter's array module (NumPy or CuPy)
 
 @patch_to(Optimizer, 'load_state_dict')
 def _optimizer_load_state_dict(self, state_dict):
@@ -366,7 +366,7 @@ def flatten_state_dict(state_dict):
     else in one JSON text stored as bytes under '__structure__'. `unflatten_state_dict` inverts it exactly."""
     arrays = {}
     def encode(x, path):
-        if isinstance(x, Tensor): x = x.data
+        if isinstance(x, Tensor): x = x._data
         if isinstance(x, Mapping):
             return {'__dict__': [[k, encode(v, f"{path}.{k}" if path else str(k))] for k, v in x.items()]}
         if isinstance(x, (tuple, list)):
@@ -393,7 +393,7 @@ def unflatten_state_dict(flat):
     def array(name):
         if name not in flat: raise ValueError(f"unflatten_state_dict: the array {name!r} is missing")
         v = flat[name]
-        return v.data if isinstance(v, Tensor) else np.asarray(v)
+        return v._data if isinstance(v, Tensor) else np.asarray(v)
     if '__structure__' not in flat:
         raise ValueError("unflatten_state_dict: no '__structure__' entry: not made by flatten_state_dict")
     def decode(x):
@@ -655,7 +655,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     ps = _grads(parameters, 'clip_grad_norm_')
     max_norm, norm_type = float(_check_hyper(max_norm, 'max_norm', 'clip_grad_norm_')), float(norm_type)
     if not ps: return tensor(np.float32(0.0))
-    total = _vector_norm(np.stack([_vector_norm(p.grad.data, norm_type) for p in ps]), norm_type)
+    total = _vector_norm(np.stack([_vector_norm(p.grad._data, norm_type) for p in ps]), norm_type)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so they "
                            f"cannot be clipped; pass error_if_nonfinite=False to scale them by it anyway")
@@ -663,7 +663,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not coef >= 1.0:                                     # multiplying by 1 would change nothing
         with np.errstate(invalid='ignore'):                 # inf * 0 = NaN: intended, as in PyTorch
             for p in ps:
-                g = p.grad.data
+                g = p.grad._data
                 if getattr(getattr(g, 'flags', None), 'writeable', True): np.multiply(g, coef, out=g, casting='unsafe')
                 else: p.grad = Tensor._make((g * coef).astype(g.dtype))
     return tensor(total)
@@ -672,6 +672,6 @@ def clip_grad_value_(parameters, clip_value):
     "Clip every gradient entry to [-clip_value, clip_value], in place (`torch.nn.utils.clip_grad_value_`)."
     c = float(_check_hyper(clip_value, 'clip_value', 'clip_grad_value_'))
     for p in _grads(parameters, 'clip_grad_value_'):
-        g = p.grad.data
+        g = p.grad._data
         if getattr(getattr(g, 'flags', None), 'writeable', True): np.clip(g, -c, c, out=g)
         else: p.grad = Tensor._make(np.clip(g, -c, c))

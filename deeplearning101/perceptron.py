@@ -10,7 +10,7 @@ import numpy as np
 from .graph import Tensor, tensor, logsumexp, stack, zeros_like
 
 # %% ../nbs/02_perceptron.ipynb #c006
-def _as_numpy(a): return np.asarray(a.data if isinstance(a, Tensor) else a)
+def _as_numpy(a): return np.asarray(a._data if isinstance(a, Tensor) else a)
 
 def _check_features(X, where, n_features=None):
     X = _as_numpy(X)

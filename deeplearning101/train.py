@@ -12,7 +12,7 @@ from .graph import Tensor, tensor
 from .autodiff import no_grad
 
 # %% ../nbs/03b_train.ipynb #e87f3fdc
-def _array(a): return a.data if isinstance(a, Tensor) else np.asarray(a)
+def _array(a): return a._data if isinstance(a, Tensor) else np.asarray(a)
 
 def accuracy(logits, y):
     "Fraction of correct predictions: arg-max of [N, C] logits, or logit > 0 for one logit per sample."

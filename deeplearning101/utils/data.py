@@ -1,0 +1,3 @@
+"""`dl.utils.data`, as `torch.utils.data`: datasets and the DataLoader (appendix A1).
+This file only gathers names: the code lives in the chapters' modules (written by nbdev from the notebooks)."""
+from ..data import TensorDataset, DataLoader
