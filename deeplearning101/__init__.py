@@ -1,6 +1,14 @@
+"""A from-scratch deep-learning textbook that is also a Python package: graph, autodiff, layers, optimizers, GPU.
+
+Modules:
+
+- `deeplearning101.optim.lr_scheduler`: `dl.optim.lr_scheduler`, as `torch.optim.lr_scheduler`: the learning-rate schedules."""
+
 __version__ = "0.1.0"
 from .graph import *
 from .autodiff import *
+from .tensor_ops import *
+from .graph import round, pow    # put in graph._BUILTIN_NAMES by tensor_ops: Python builtins' names
 from .data import *
 from .perceptron import *
 from .layers import *
@@ -9,6 +17,6 @@ from .optim import *
 from .gpu import *
 # PyTorch names that are also Python builtins (`dl.float`, `dl.long`, `dl.sum`, `dl.max`, ...) live only here: as
 # globals of a chapter's module they would hide Python's own float, sum and max from its code.
-from .graph import float, double, half, long, int, short, bool, sum, max, min, abs
+from .graph import float, double, half, long, int, short, bool, sum, max, min, abs, all, any
 # PyTorch's module layout: dl.nn (with nn.functional, nn.init, nn.utils), dl.utils.data; dl.optim is chapter 04's
 from . import nn, utils

@@ -541,6 +541,20 @@ def _where_backward_arrays(op, grad, out):
     cond, a, b = op.inputs
     return (None, unbroadcast(np.where(cond._data, grad, 0), a.shape) if a.requires_grad else None,
             unbroadcast(np.where(cond._data, 0, grad), b.shape) if b.requires_grad else None)
+array_gradient_of(Clone)(Clone.backward); array_gradient_of(Fill)(Fill.backward)   # fine on arrays as written
+
+@array_gradient_of(Copy)
+def _copy_backward_arrays(op, grad, out):
+    a, src = op.inputs
+    return (grad * 0 if a.requires_grad else None,
+            unbroadcast(grad, src.shape).astype(src._data.dtype) if src.requires_grad else None)
+
+@array_gradient_of(SetItem)
+def _setitem_backward_arrays(op, grad, out):
+    a, v = op.inputs
+    return (SetItem(op.index).forward(grad, 0) if a.requires_grad else None,
+            unbroadcast(grad[op.index], v.shape).astype(v._data.dtype) if v.requires_grad else None)
+
 
 # %% ../nbs/01_autodiff.ipynb #1a1498e1
 def compute_gradients(loss):

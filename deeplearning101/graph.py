@@ -55,7 +55,7 @@ class Tensor:
     @property
     def data(self):
         "A tensor that shares this one's values but is outside the graph (`torch.Tensor.data`)."
-        return Tensor._make(self._data)
+        return None if self._data is None else Tensor._make(self._data)   # None: an unfed placeholder
     @data.setter
     def data(self, value):
         if not isinstance(value, Tensor):
@@ -306,7 +306,10 @@ class Op:
         try:                                        # one and two inputs spelled out: this runs millions of times
             if len(inputs) == 2:
                 a, b = inputs[0]._data, inputs[1]._data
-                if type(a) is not type(b): _check_devices(op, inputs)   # NumPy and CuPy arrays? (chapter 05)
+                if type(a) is not type(b):
+                    _check_devices(op, inputs)      # NumPy and CuPy arrays? (chapter 05)
+                    if not hasattr(a, 'dtype'): a = np.asarray(a)   # a Python number fed beside a placeholder
+                    if not hasattr(b, 'dtype'): b = np.asarray(b)
                 if a.dtype is not b.dtype and op.promotes: a, b = _promote_arrays(a, b)
                 data = op.forward(a, b)
             elif len(inputs) == 1: data = op.forward(inputs[0]._data)
@@ -349,7 +352,8 @@ def _const(x, like):
     if isinstance(x, Tensor): return x
     if isinstance(x, (bool, int, float)):
         dt = getattr(like._data, 'dtype', None)
-        if dt is None: return Tensor._make(x)       # beside a placeholder: a Python number, typed when fed
+        if dt is None:                              # beside a placeholder: a Python number, typed when fed
+            return Tensor._make(x if like._data is None else np.asarray(x))
         if isinstance(x, float) and dt.kind not in 'fc': dt = np.dtype(np.float32)
         elif isinstance(x, int) and not isinstance(x, bool) and dt.kind == 'b': dt = np.dtype(np.int64)
         if type(like._data) is not np.ndarray: return Tensor._make(dt.type(x))   # a NumPy scalar: fits a GPU array too
@@ -504,6 +508,9 @@ class Mean(Reduce):
     name = 'mean'
     def forward(self, a):
         s = a.sum(axis=self.axis, keepdims=self.keepdims, dtype=_acc(a))
+        if a.dtype.kind not in 'fc':                # as PyTorch: (pred == y).float().mean(), not .mean()
+            raise TypeError(f"could not infer output dtype: the input must be floating point, got {a.dtype} "
+                            f"(convert it first: .float())")
         n = a.size // s.size if s.size else 1      # the number of summed entries
         if n == 0: return np.full_like(s, np.nan, dtype=a.dtype)   # the mean of nothing: NaN, as in PyTorch
         return (s / n).astype(a.dtype, copy=False)
@@ -663,7 +670,19 @@ _abs = lambda input: Abs.apply(_t(input, 'abs'))
 _abs.__name__ = 'abs'
 # PyTorch names that are also Python builtins (dl.sum, dl.max, dl.float, ...): the package exports them, but
 # they are not globals here, where they would hide Python's own sum, max and float from this module's code.
-_BUILTIN_NAMES = dict(sum=_sum, max=_max, min=_min, abs=_abs)
+def _truth(name, reduce):
+    def f(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
+        "Whether all (any) entries are true (nonzero), over `dim` or everything: a bool tensor, outside the graph."
+        if axis is not None: dim = axis
+        if keepdims is not None: keepdim = keepdims
+        if out is not None: raise TypeError(f"{name}: out= is not supported; use the returned tensor")
+        a = _t(input, name)._data
+        if dim is not None: dim = _dim(dim, a.ndim, name)
+        return Tensor._make(np.asarray(reduce(a, axis=dim, keepdims=bool(keepdim) and dim is not None)))
+    f.__name__ = f.__qualname__ = name
+    return f
+_all, _any = _truth('all', np.all), _truth('any', np.any)
+_BUILTIN_NAMES = dict(sum=_sum, max=_max, min=_min, abs=_abs, all=_all, any=_any)
 
 # %% ../nbs/00_graph.ipynb #d140a0c7
 def softmax(a, axis=-1, *, dim=None):
@@ -777,7 +796,7 @@ Tensor.__gt__, Tensor.__ge__ = _compare(np.greater), _compare(np.greater_equal)
 for _f in (exp, log, sqrt, relu, sigmoid, tanh, clip, mean, logsumexp, softmax, log_softmax, reshape, transpose, broadcast_to):
     setattr(Tensor, _f.__name__, _f)
 Tensor.sum, Tensor.max, Tensor.min, Tensor.amax, Tensor.amin = _sum, _max, _min, amax, amin
-Tensor.argmax, Tensor.argmin = argmax, argmin
+Tensor.argmax, Tensor.argmin, Tensor.all, Tensor.any = argmax, argmin, _all, _any
 Tensor.abs = Tensor.__abs__ = _abs
 Tensor.clamp, Tensor.view, Tensor.permute = clip, reshape, permute
 Tensor.T = property(lambda a: transpose(a))

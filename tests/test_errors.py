@@ -147,9 +147,9 @@ def test_session_run_after_the_graph_was_freed_by_backward():
     w = dl.Variable(np.ones(3))
     loss = (x * w).sum()
     dl.Session().run(loss, {x: np.ones(3)})
-    x.data = np.ones(3)                             # make the graph computable, then free it
+    x._data = np.ones(3)                            # make the graph computable, then free it
     loss.backward()
-    x.data = None
+    x._data = None
     with pytest.raises(RuntimeError, match="freed"):
         dl.Session().run(loss, {x: np.ones(3)})
 
@@ -179,7 +179,7 @@ def test_backward_on_a_non_scalar_without_a_gradient():
 def test_backward_on_a_one_element_non_scalar_is_allowed():
     x = dl.tensor([3.0], requires_grad=True)
     (x * 2.0).backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [2.0])
+    np.testing.assert_array_equal(x.grad.detach().numpy(), [2.0])
 
 
 def test_gradient_of_the_wrong_shape():
@@ -192,7 +192,7 @@ def test_gradient_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"\(3,\)"):
         dl.grad(y, x, grad_outputs=np.ones(3))
     y.backward(np.ones((2, 3)))                     # the failed calls must not have freed the graph
-    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(x.grad.detach().numpy(), np.full((2, 3), 2.0))
 
 
 def test_grad_of_an_unused_input():
@@ -203,7 +203,7 @@ def test_grad_of_an_unused_input():
         dl.grad(y, [x, unused], retain_graph=True)
     assert "allow_unused" in str(info.value) and "input 1" in str(info.value)
     gx, gu = dl.grad(y, [x, unused], allow_unused=True)
-    np.testing.assert_array_equal(gx.numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(gx.detach().numpy(), [2.0, 4.0])
     assert gu is None
 
 
