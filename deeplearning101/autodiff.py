@@ -207,7 +207,8 @@ def _sum_backward(op, grad, out): return (_expand(grad, op, op.inputs[0].shape),
 @gradient_of(Mean)
 def _mean_backward(op, grad, out):
     a = op.inputs[0]
-    return (_expand(grad * (math.prod(out.shape) / math.prod(a.shape)), op, a.shape),)
+    n = math.prod(a.shape)                          # an empty input: an empty gradient, as in PyTorch
+    return (_expand(grad * (math.prod(out.shape) / n if n else 0.0), op, a.shape),)
 
 def _extreme_backward(op, grad, out):
     a = op.inputs[0]
