@@ -137,9 +137,7 @@ class Tensor:
         return f"tensor({body}{dt}{extra})"
 
 
-# %% ../nbs/00_graph.ipynb #341e9e89
-import weakref
-
+# %% ../nbs/00_graph.ipynb #5818bfcc
 class dtype:
     """A tensor's element type (`torch.dtype`): `dl.float32`, `dl.int64`, ... . NumPy accepts one wherever it takes a
     dtype (`np.zeros(3, dl.float32)`), and it compares equal to NumPy's (`t.dtype == np.float32`)."""
@@ -195,46 +193,8 @@ def _dl_dtype(nd):
     d = _DTYPES.get(nd)
     return d if d is not None else _DTYPES[nd.newbyteorder('=')]
 
-# --- version counters: every in-place write is stamped on the memory it changes (a view shares its base's) ---
-_writes = {}                        # id(root array) -> [weak reference to it, number of writes, stamp of the last]
-_last_write = [-1]                  # the stamp of the newest in-place write anywhere
 
-def _root(a):
-    "The array that owns `a`'s memory (a view's base, followed to the end)."
-    while True:
-        b = getattr(a, 'base', None)
-        if b is None or not hasattr(b, 'dtype'): return a
-        a = b
-
-def _record_write(a, count=True):
-    "Note an in-place write to array `a`: bump the version of its memory, stamp it with the op counter's next value."
-    root, stamp = _root(a), _next_seq()
-    key = id(root)
-    entry = _writes.get(key)
-    if entry is None or entry[0]() is not root:
-        def forget(ref, key=key):
-            if _writes.get(key, (None,))[0] is ref: del _writes[key]
-        try: ref = weakref.ref(root, forget)
-        except TypeError: ref = lambda root=root: root     # no weak references to it: keep it
-        entry = _writes[key] = [ref, 0, -1]
-    entry[1] += count
-    entry[2] = _last_write[0] = stamp
-
-def _written_since(a, seq):
-    "True when the memory of array `a` was written in place after the op numbered `seq` was recorded."
-    if a is None or not hasattr(a, 'base'): return False
-    root = _root(a)
-    entry = _writes.get(id(root))
-    return entry is not None and entry[0]() is root and entry[2] > seq
-
-def _version(t):
-    "`t._version`: how many in-place writes the tensor's memory has seen (PyTorch's version counter)."
-    if t._data is None: return 0
-    root = _root(t._data)
-    entry = _writes.get(id(root))
-    return entry[1] if entry is not None and entry[0]() is root else 0
-Tensor._version = property(_version)
-
+# %% ../nbs/00_graph.ipynb #341e9e89
 def _as_array(data, dtype, where, copy=False):
     "Convert user data to an array: Python floats become float32, NumPy arrays keep their dtype (copied if `copy`)."
     dtype = _np_dtype(dtype, where)
@@ -855,6 +815,50 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
     wrap = lambda r: Tensor._make(np.asarray(r)) if isinstance(r, (np.ndarray, np.generic)) else r
     return tuple(map(wrap, result)) if isinstance(result, tuple) else wrap(result)
 Tensor.__array_ufunc__ = _array_ufunc
+
+
+# %% ../nbs/00_graph.ipynb #28ed1c56
+import weakref
+
+# --- version counters: every in-place write is stamped on the memory it changes (a view shares its base's) ---
+_writes = {}                        # id(root array) -> [weak reference to it, number of writes, stamp of the last]
+_last_write = [-1]                  # the stamp of the newest in-place write anywhere
+
+def _root(a):
+    "The array that owns `a`'s memory (a view's base, followed to the end)."
+    while True:
+        b = getattr(a, 'base', None)
+        if b is None or not hasattr(b, 'dtype'): return a
+        a = b
+
+def _record_write(a, count=True):
+    "Note an in-place write to array `a`: bump the version of its memory, stamp it with the op counter's next value."
+    root, stamp = _root(a), _next_seq()
+    key = id(root)
+    entry = _writes.get(key)
+    if entry is None or entry[0]() is not root:
+        def forget(ref, key=key):
+            if _writes.get(key, (None,))[0] is ref: del _writes[key]
+        try: ref = weakref.ref(root, forget)
+        except TypeError: ref = lambda root=root: root     # no weak references to it: keep it
+        entry = _writes[key] = [ref, 0, -1]
+    entry[1] += count
+    entry[2] = _last_write[0] = stamp
+
+def _written_since(a, seq):
+    "True when the memory of array `a` was written in place after the op numbered `seq` was recorded."
+    if a is None or not hasattr(a, 'base'): return False
+    root = _root(a)
+    entry = _writes.get(id(root))
+    return entry is not None and entry[0]() is root and entry[2] > seq
+
+def _version(t):
+    "`t._version`: how many in-place writes the tensor's memory has seen (PyTorch's version counter)."
+    if t._data is None: return 0
+    root = _root(t._data)
+    entry = _writes.get(id(root))
+    return entry[1] if entry is not None and entry[0]() is root else 0
+Tensor._version = property(_version)
 
 
 # %% ../nbs/00_graph.ipynb #90800e49
