@@ -20,3 +20,8 @@ from .gpu import *
 from .graph import float, double, half, long, int, short, bool, sum, max, min, abs, all, any
 # PyTorch's module layout: dl.nn (with nn.functional, nn.init, nn.utils), dl.utils.data; dl.optim is chapter 04's
 from . import nn, utils
+
+def __getattr__(name):
+    "A PyTorch name the book leaves out (sparse, complex, ...) says so, instead of a bare AttributeError."
+    from .graph import _missing
+    raise _missing(f"module {__name__!r}", name)

@@ -173,7 +173,34 @@ def __getattr__(name):
     "`dl.float`, `dl.long`, `dl.sum`, `dl.max`, ...: module attributes, not globals, so Python's own stay intact here."
     if name in _ALIASES: return _ALIASES[name]
     if name in _BUILTIN_NAMES: return _BUILTIN_NAMES[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise _missing(f"module {__name__!r}", name)
+
+# PyTorch features this book leaves out: asking for one says so, instead of a bare AttributeError
+_OUT_OF_SCOPE = dict.fromkeys(['sparse_coo_tensor', 'sparse_csr_tensor', 'to_sparse', 'to_sparse_csr', 'sparse',
+                               'coalesce'], 'sparse tensors')
+_OUT_OF_SCOPE.update(dict.fromkeys(['complex64', 'complex128', 'cfloat', 'cdouble', 'complex', 'polar',
+                                    'view_as_complex', 'view_as_real', 'imag'], 'complex tensors'))
+_OUT_OF_SCOPE.update(dict.fromkeys(['bfloat16', 'qint8', 'quint8', 'quantize_per_tensor', 'quantization'],
+                                   'bfloat16 and quantized dtypes'))
+_OUT_OF_SCOPE.update(dict.fromkeys(['Stream', 'Event', 'stream', 'current_stream', 'amp', 'autocast'],
+                                   'CUDA streams, events and mixed-precision autocast'))
+_OUT_OF_SCOPE.update(dict.fromkeys(['jit', 'fx', 'distributed', 'multiprocessing', 'onnx', 'export', 'vmap',
+                                    'func', 'pin_memory', 'share_memory_', 'storage', 'untyped_storage',
+                                    'refine_names', 'rename', 'names'], 'this part of PyTorch'))
+
+def _missing(owner, name):
+    "The AttributeError for a name we don't have: it says so plainly when PyTorch has it and the book doesn't."
+    what = _OUT_OF_SCOPE.get(name)
+    if what is None: return AttributeError(f"{owner} has no attribute {name!r}")
+    return AttributeError(f"{name}: {what} are not part of deeplearning101 (PyTorch has them); see the page "
+                          f"'From deeplearning101 to PyTorch' for the differences")
+
+def _tensor_getattr(self, name):                    # called only when normal lookup fails: free otherwise
+    if name.startswith('__'): raise AttributeError(name)
+    raise _missing("'Tensor' object", name)
+Tensor.__getattr__ = _tensor_getattr
+Tensor.is_sparse, Tensor.is_quantized = False, False          # what PyTorch code often checks
+Tensor.is_complex = lambda self: False
 
 def _np_dtype(d, where):
     "NumPy's dtype for a user's `dtype=` argument: a `dl.dtype`, a NumPy dtype or type, Python's float/int/bool, a name."

@@ -381,3 +381,10 @@ def test_creation_functions_match_torch_shapes_and_dtypes():
         assert tuple(d.shape) == tuple(t.shape) and str(d.dtype).split(".")[-1] == str(t.dtype).split(".")[-1]
         if not isinstance(d, type(None)) and f.__code__.co_names[-1] != 'empty':
             np.testing.assert_allclose(np.asarray(d, np.float64), t.double().numpy(), rtol=1e-6)
+
+
+def test_pytorch_features_out_of_scope_say_so():
+    for get in (lambda: dl.sparse_coo_tensor, lambda: dl.complex64, lambda: dl.ones(2).to_sparse, lambda: dl.bfloat16):
+        with pytest.raises(AttributeError, match="not part of deeplearning101"): get()
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"): dl.nonexistent
+    assert dl.ones(2).is_sparse is False and not dl.ones(2).is_complex()
