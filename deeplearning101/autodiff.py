@@ -447,6 +447,7 @@ class GradcheckError(AssertionError):
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     """Compare backward with central differences, in float64, for every input that requires grad.
     A non-scalar output is projected on fixed random weights first. Returns True or raises `GradcheckError`."""
+    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)): inputs = tuple(inputs[0])   # PyTorch's form
     xs = [Tensor(x._data.astype(np.float64), requires_grad=True) if isinstance(x, Tensor) and x.requires_grad else x
           for x in inputs]
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]

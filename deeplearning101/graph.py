@@ -649,7 +649,14 @@ def _extreme(cls, arg, pair):
         if dim is None: return cls.apply(input, axis=None, keepdims=False)
         if isinstance(dim, (tuple, list)): return cls.apply(input, axis=tuple(dim), keepdims=bool(keepdim))   # as amax
         dim = _dim(dim, input.ndim, cls.name)
-        return _values_indices(cls.apply(input, axis=dim, keepdims=bool(keepdim)), arg(input, dim, keepdim))
+        idx = arg(input, dim, True)                 # the values are the entries at the indices, so the
+        shape = input.shape                         # gradient goes to that one entry, as in PyTorch
+        at = tuple(idx._data if i == dim else np.arange(n).reshape([-1 if j == i else 1 for j in range(len(shape))])
+                   for i, n in enumerate(shape))
+        values, idx = _index(input, at), idx
+        if not keepdim: values, idx = values.reshape(values.shape[:dim] + values.shape[dim + 1:]), \
+                                      Tensor._make(idx._data.squeeze(dim))
+        return _values_indices(values, idx)
     reduce.__name__ = reduce.__qualname__ = cls.name
     return reduce
 _max, _min = _extreme(Max, argmax, maximum), _extreme(Min, argmin, minimum)
@@ -751,6 +758,7 @@ def _index_arrays(a, index):
 
 def _compare(ufunc):
     def compare(a, b):
+        if b is None or isinstance(b, (str, bytes)): return NotImplemented   # Python decides, as for torch
         b = b._data if isinstance(b, Tensor) else b
         return Tensor._make(ufunc(a._data, b))       # not differentiable: never recorded
     return compare

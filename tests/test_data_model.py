@@ -388,3 +388,23 @@ def test_pytorch_features_out_of_scope_say_so():
         with pytest.raises(AttributeError, match="not part of deeplearning101"): get()
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"): dl.nonexistent
     assert dl.ones(2).is_sparse is False and not dl.ones(2).is_complex()
+
+
+@needs_torch
+@pytest.mark.parametrize("dim,keepdim", [(0, False), (1, False), (1, True), (-1, True)])
+def test_max_and_min_along_a_dim_route_the_gradient_to_the_index_like_torch(dim, keepdim):
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], np.float32)   # ties: torch picks one index
+    w = np.array([1.0, 2.0, 3.0], np.float32)[: a.shape[1 - (dim % 2)]]
+    for name in ("max", "min"):
+        x, t = dl.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        (dv, di), (tv, ti) = getattr(x, name)(dim, keepdim), getattr(t, name)(dim, keepdim)
+        assert di.tolist() == ti.tolist() and dv.tolist() == tv.tolist()
+        (dv * dl.tensor(w).reshape(dv.shape)).sum().backward()
+        (tv * torch.tensor(w).reshape(tv.shape)).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+def test_comparisons_with_none_and_strings_and_gradcheck_takes_a_tuple():
+    assert (dl.ones(1) != "a") is True and (dl.ones(1) == None) is False
+    x = dl.tensor([1.0, 2.0], dtype=dl.float64, requires_grad=True)
+    assert dl.gradcheck(lambda a: (a * a).sum(), (x,))
