@@ -5,13 +5,20 @@
 # %% auto #0
 __all__ = ['CLASS_COLORS', 'MNIST_FILES', 'MNIST_MIRRORS', 'MNIST_SHA256', 'make_blobs', 'make_xor', 'make_moons', 'make_spirals',
            'plot_data', 'plot_decision_boundary', 'stratified_split', 'load_digits', 'read_idx', 'write_idx',
-           'download_verified', 'load_mnist', 'TensorDataset', 'DataLoader']
+           'download_verified', 'load_mnist', 'Dataset', 'TensorDataset', 'Subset', 'ConcatDataset', 'random_split',
+           'default_collate', 'DataLoader']
 
 # %% ../nbs/A1_data.ipynb #c002
-import gzip, hashlib, math, os, urllib.request
+import bisect, gzip, hashlib, http.client, itertools, math, operator, os, re, warnings
+import zlib
+
+import urllib.parse, urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 import numpy as np
-from .graph import Tensor, tensor
+from .graph import (Tensor, Generator, tensor, as_tensor, stack,
+                                  get_array_module, _rng_of, _promote_types)
+
 
 # %% ../nbs/A1_data.ipynb #c004
 def _finish(X, y, rng):
@@ -144,54 +151,77 @@ def load_digits(test_size=0.2, seed=0):
     return X[tr], y[tr], X[te], y[te]
 
 # %% ../nbs/A1_data.ipynb #c023
-_IDX_DTYPES = {0x08: '>u1', 0x09: '>i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
+_IDX_DTYPES = {0x08: '>u1', 0x09: '>i1', 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4',
+               0x0E: '>f8'}
+_DAMAGED = ("the file is damaged (an interrupted download?): delete it and download it "
+            "again")
 
 def read_idx(path):
-    "Read an IDX file (plain or gzip-compressed) into a NumPy array of the stored dtype and shape."
+    "Read an IDX file (plain or gzip-compressed) into a NumPy array of its dtype."
+
     raw = Path(path).read_bytes()
     if raw[:2] == b'\x1f\x8b':
         try: raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e: raise ValueError(f"read_idx: {path}: corrupt gzip data ({e})") from None
+        except (OSError, EOFError, zlib.error) as e:   # BadGzipFile is an OSError
+            kind = 'zlib.error' if isinstance(e, zlib.error) else type(e).__name__
+            raise ValueError(f"read_idx: {path}: corrupt gzip data ({kind}: {e}); "
+                             f"{_DAMAGED}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"read_idx: {path}: not an IDX file (the first two bytes must be zero, got {raw[:4]!r})")
+        raise ValueError(f"read_idx: {path}: not an IDX file (the first two bytes must "
+                         f"be zero, got {raw[:4]!r})")
+
     code, ndim = raw[2], raw[3]
     if code not in _IDX_DTYPES:
         raise ValueError(f"read_idx: {path}: unknown IDX element type 0x{code:02X} "
                          f"(known: {', '.join(f'0x{c:02X}' for c in _IDX_DTYPES)})")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"read_idx: {path}: file ends inside the header ({len(raw)} bytes, need {header} for {ndim} dims)")
+        raise ValueError(f"read_idx: {path}: file ends inside the header ({len(raw)} "
+                         f"bytes, need {header} for {ndim} dims); {_DAMAGED}")
     shape = tuple(int(s) for s in np.frombuffer(raw, '>u4', ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[code])
     expected = header + math.prod(shape) * dtype.itemsize
     if len(raw) != expected:
-        raise ValueError(f"read_idx: {path}: header promises shape {shape} of {dtype.newbyteorder('=')} "
-                         f"({expected} bytes in all) but the file has {len(raw)} bytes "
-                         f"({'truncated' if len(raw) < expected else 'trailing data'})")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder('='))
+        short = len(raw) < expected
+        raise ValueError(f"read_idx: {path}: header promises shape {shape} of "
+                         f"{dtype.newbyteorder('=')} ({expected} bytes in all) but the "
+                         f"file has {len(raw)} bytes "
+                         + (f"(truncated); {_DAMAGED}" if short else "(trailing data)"))
+    data = np.frombuffer(raw, dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder('='))
 
 def write_idx(path, array, compress=None):
-    "Write `array` as an IDX file (gzip-compressed if `compress`, default: when the name ends in .gz)."
+    "Write `array` as an IDX file, gzip-compressed if `compress` (default: a .gz name)."
     a = np.asarray(array)
     codes = {np.dtype(v).newbyteorder('='): k for k, v in _IDX_DTYPES.items()}
     if a.dtype not in codes:
-        raise TypeError(f"write_idx: IDX cannot store dtype {a.dtype} (allowed: {', '.join(map(str, codes))})")
-    raw = bytes([0, 0, codes[a.dtype], a.ndim]) + np.asarray(a.shape, '>u4').tobytes() + \
-          a.astype(a.dtype.newbyteorder('>')).tobytes()
-    if compress if compress is not None else str(path).endswith('.gz'): raw = gzip.compress(raw, mtime=0)
+        raise TypeError(f"write_idx: IDX cannot store dtype {a.dtype} "
+                        f"(allowed: {', '.join(map(str, codes))})")
+    raw = bytes([0, 0, codes[a.dtype], a.ndim]) + np.asarray(a.shape, '>u4').tobytes() \
+          + a.astype(a.dtype.newbyteorder('>')).tobytes()
+    if compress is None: compress = str(path).endswith('.gz')
+    if compress: raw = gzip.compress(raw, mtime=0)
     Path(path).write_bytes(raw)
 
+
 # %% ../nbs/A1_data.ipynb #c027
-MNIST_FILES = {'train_images': 'train-images-idx3-ubyte', 'train_labels': 'train-labels-idx1-ubyte',
-               'test_images': 't10k-images-idx3-ubyte', 'test_labels': 't10k-labels-idx1-ubyte'}
-MNIST_MIRRORS = ('https://ossci-datasets.s3.amazonaws.com/mnist/',     # PyTorch's copy
-                 'https://storage.googleapis.com/cvdf-datasets/mnist/')  # TensorFlow's copy
-# SHA-256 of the .gz files as published by several independent projects; not recomputed here (no network).
+MNIST_FILES = {'train_images': 'train-images-idx3-ubyte',
+               'train_labels': 'train-labels-idx1-ubyte',
+               'test_images': 't10k-images-idx3-ubyte',
+               'test_labels': 't10k-labels-idx1-ubyte'}
+MNIST_MIRRORS = ('https://ossci-datasets.s3.amazonaws.com/mnist/',      # PyTorch's copy
+                 'https://storage.googleapis.com/cvdf-datasets/mnist/')  # TensorFlow's
+# SHA-256 of the .gz files as published by several independent projects; not recomputed
+# here (no network).
 MNIST_SHA256 = {
-    'train-images-idx3-ubyte.gz': '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609',
-    'train-labels-idx1-ubyte.gz': '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c',
-    't10k-images-idx3-ubyte.gz': '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6',
-    't10k-labels-idx1-ubyte.gz': 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6'}
+    'train-images-idx3-ubyte.gz':
+        '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609',
+    'train-labels-idx1-ubyte.gz':
+        '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c',
+    't10k-images-idx3-ubyte.gz':
+        '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6',
+    't10k-labels-idx1-ubyte.gz':
+        'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6'}
 
 def _sha256(path):
     h = hashlib.sha256()
@@ -199,97 +229,431 @@ def _sha256(path):
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
-def download_verified(name, root, mirrors=MNIST_MIRRORS, sha256=None):
-    "Download `name` from the first mirror that works into `root`, keeping it only if its SHA-256 matches."
+def _mirror_url(base, name):
+    "The URL of `name` on the mirror `base` (a folder's URL); a ValueError if it's bad."
+
+    if not isinstance(base, str):
+        raise ValueError(f"download: a mirror must be a URL string, got "
+                         f"{type(base).__name__} {base!r:.60}")
+    bad = lambda why: ValueError(f"download: malformed mirror URL {base!r}: {why}")
+    try: parts = urllib.parse.urlsplit(base); parts.port     # .port checks the number
+    except ValueError as e: raise bad(e) from None
+    if parts.scheme not in ('http', 'https', 'file'):
+        raise bad("it must start with https://, http:// or file://")
+    if parts.scheme != 'file' and not parts.hostname: raise bad("it names no host")
+    if parts.scheme == 'file' and not parts.path: raise bad("it names no folder")
+    if any(c.isspace() for c in base): raise bad("it contains white space")
+    return base + ('' if base.endswith('/') else '/') + urllib.parse.quote(name)
+
+class _Interrupted(Exception): pass
+
+def _fetch_urllib(url, dest, timeout):
+    "Copy `url` into the file `dest` with the standard library; a cut transfer raises."
+    got, total = 0, None
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r, open(dest, 'wb') as f:
+            length = r.headers.get('Content-Length')
+            total = int(length) if length and length.strip().isdigit() else None
+            while block := r.read(1 << 20): f.write(block); got += len(block)
+    except http.client.IncompleteRead as e: got += len(e.partial)
+    else:
+        if total is None or got >= total: return
+    raise _Interrupted(f"the transfer was interrupted after {got} bytes"
+                       + (f" of {total}" if total is not None else ""))
+
+def _pooch():
+    "The `pooch` module if it is installed (it is optional), else None."
+    try: import pooch
+    except ImportError: return None
+    return pooch
+
+def _fetch_pooch(pooch, url, root, name, sha256, timeout):
+    "Download with pooch, which checks the digest and keeps only a verified file."
+    pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=name, path=root,
+                   downloader=pooch.HTTPDownloader(timeout=timeout, progressbar=False))
+
+def _why(e, timeout):
+    "A short reason for a failed download."
+    text = f"{type(e).__name__}: {e}"
+    if isinstance(e, _Interrupted): return str(e)
+    if m := re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text):
+        got, more = int(m[1]), int(m[2])
+        return f"the transfer was interrupted after {got} bytes of {got + more}"
+    if 'IncompleteRead' in text or 'ChunkedEncoding' in text:
+        return f"the transfer was interrupted ({text})"
+    if isinstance(e, TimeoutError) or 'timed out' in text.lower():
+        return f"no answer within timeout={timeout} s ({text})"
+    return text
+
+def download_verified(name, root, mirrors=MNIST_MIRRORS, sha256=None, timeout=60):
+    """Download `name` from the first mirror that works into `root`, keeping it only if
+    its SHA-256 matches; `timeout` is in seconds. Uses `pooch` when it is installed."""
     sha256 = MNIST_SHA256 if sha256 is None else sha256
     if name not in sha256:
-        raise ValueError(f"download: no SHA-256 digest known for {name!r}; pass sha256={{{name!r}: '<hex>'}}")
+        raise ValueError(f"download: no SHA-256 digest known for {name!r}; "
+                         f"pass sha256={{{name!r}: '<hex>'}}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+            or not 0 < timeout < math.inf:
+        raise ValueError(f"download: timeout must be a positive number of seconds, "
+                         f"got {timeout!r}")
+    if isinstance(mirrors, str): mirrors = (mirrors,)      # one mirror, not its letters
+    urls = [_mirror_url(base, name) for base in mirrors]    # checked before any work
+    expected, pooch = sha256[name].lower(), _pooch()
     dest, errors = Path(root) / name, []
     dest.parent.mkdir(parents=True, exist_ok=True)
-    for base in mirrors:
-        part = dest.with_name(dest.name + '.part')
+    part = dest.with_name(dest.name + '.part')
+    for url in urls:
         try:
-            with urllib.request.urlopen(base + name, timeout=60) as r, open(part, 'wb') as f:
-                while block := r.read(1 << 20): f.write(block)
-        except OSError as e:
-            errors.append(f"{base}{name}: {e}"); part.unlink(missing_ok=True); continue
-        got = _sha256(part)
-        if got != sha256[name].lower():
-            part.unlink(); errors.append(f"{base}{name}: SHA-256 {got} != expected {sha256[name]}"); continue
-        return part.replace(dest)
-    raise RuntimeError(f"download: could not get a verified copy of {name}:\n  " + "\n  ".join(errors))
+            if pooch is not None and not url.startswith('file:'):
+                _fetch_pooch(pooch, url, dest.parent, dest.name, expected, timeout)
+                return dest
+            _fetch_urllib(url, part, timeout)
+            got = _sha256(part)
+            if got != expected:
+                errors.append(f"{url}: SHA-256 {got} != expected {expected}"); continue
+            return part.replace(dest)
+        except (OSError, ValueError, http.client.HTTPException, _Interrupted) as e:
+            errors.append(f"{url}: {_why(e, timeout)}")
+        finally: part.unlink(missing_ok=True)      # never leave a partial or bad file
+    tried = f"{len(urls)} mirror{'s' * (len(urls) != 1)}"
+    raise RuntimeError(f"download: could not get a verified copy of {name} (tried "
+                       f"{tried}):\n  " + "\n  ".join(errors))
 
-def load_mnist(root, download=False, flatten=True, mirrors=MNIST_MIRRORS, sha256=None):
-    "MNIST from the four IDX files in `root`: (X_train, y_train, X_test, y_test), X float32 in [0, 1], y int64."
+def load_mnist(root, download=False, flatten=True, mirrors=MNIST_MIRRORS, sha256=None,
+               timeout=60):
+    """MNIST from the four IDX files in `root`: (X_train, y_train, X_test, y_test), X
+    float32 in [0, 1], y int64. `download=True` fetches and verifies missing files."""
     root, arrays = Path(root), {}
     for key, stem in MNIST_FILES.items():
         found = [p for p in (root / stem, root / (stem + '.gz')) if p.exists()]
         if not found:
             if not download:
-                raise FileNotFoundError(f"load_mnist: neither {stem} nor {stem}.gz is in {root}; "
-                                        f"pass download=True to fetch (and verify) them")
-            found = [download_verified(stem + '.gz', root, mirrors, sha256)]
+                raise FileNotFoundError(f"load_mnist: neither {stem} nor {stem}.gz is "
+                                        f"in {root}; pass download=True to fetch (and "
+                                        f"verify) them")
+
+            found = [download_verified(stem + '.gz', root, mirrors, sha256, timeout)]
         arrays[key] = read_idx(found[0])
     out = []
     for split in ('train', 'test'):
         imgs, labels = arrays[f'{split}_images'], arrays[f'{split}_labels']
         if imgs.ndim != 3 or labels.ndim != 1 or len(imgs) != len(labels):
-            raise ValueError(f"load_mnist: {split} images {imgs.shape} and labels {labels.shape} do not match "
-                             f"([n, rows, cols] and [n] expected)")
+            raise ValueError(f"load_mnist: {split} images {imgs.shape} and labels "
+                             f"{labels.shape} do not match ([n, rows, cols] and [n] "
+                             f"expected)")
         X = imgs.astype(np.float32) / 255
         out += [X.reshape(len(X), -1) if flatten else X, labels.astype(np.int64)]
     return tuple(out)
 
+
 # %% ../nbs/A1_data.ipynb #c030
-def _as_data(a):
-    return a._data if isinstance(a, Tensor) else a if isinstance(a, np.ndarray) else np.asarray(a)
+class Dataset:
+    """A map-style dataset (`torch.utils.data.Dataset`): a subclass defines
+    `__getitem__(i)`, the sample at index i, and `__len__`. `a + b` is `a`'s samples,
+    then `b`'s."""
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__}: subclasses of Dataset must "
+                                  f"implement __getitem__")
+    def __add__(self, other): return ConcatDataset([self, other])
 
-class TensorDataset:
-    "Samples are the rows (first-axis entries) of equally long arrays: `ds[i]` is a tuple of tensors (`torch.utils.data.TensorDataset`)."
-    def __init__(self, *arrays):
-        if not arrays: raise ValueError("TensorDataset: needs at least one array")
-        self.arrays = tuple(_as_data(a) for a in arrays)
-        for i, a in enumerate(self.arrays):
-            if a.ndim == 0: raise ValueError(f"TensorDataset: array {i} is a scalar (shape ()); samples index the first axis")
-        lengths = [len(a) for a in self.arrays]
+_KINDS = {'U': 'strings', 'S': 'bytes', 'O': 'Python objects', 'c': 'complex numbers',
+          'M': 'dates', 'm': 'time differences'}
+
+def _numeric_tensor(x, i):
+    "Argument `i` of TensorDataset as a tensor (sharing an array's memory)."
+    if isinstance(x, Tensor): return x
+    try: return as_tensor(x)
+    except TypeError: pass
+    try: what = _KINDS.get(np.asarray(x).dtype.kind, f"{np.asarray(x).dtype} values")
+    except (ValueError, TypeError): what = "ragged or mixed data"
+    raise TypeError(f"TensorDataset: argument {i} ({type(x).__name__} {x!r:.40}) holds "
+                    f"{what}; a TensorDataset stores tensors of real numbers: encode "
+                    f"text or categories as integers first") from None
+
+class TensorDataset(Dataset):
+    """Samples are the rows (first-axis entries) of equally long tensors or arrays:
+    `ds[i]` is `tuple(t[i] for t in ds.tensors)` (`torch.utils.data.TensorDataset`).
+    Arrays are wrapped, not copied."""
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset: needs at least one tensor (or array)")
+        self.tensors = tuple(_numeric_tensor(t, i) for i, t in enumerate(tensors))
+        for i, t in enumerate(self.tensors):
+            if t.ndim == 0:
+                raise ValueError(f"TensorDataset: tensor {i} is a scalar (shape ()); "
+                                 f"samples index the first dimension")
+        lengths = [t.shape[0] for t in self.tensors]
         if len(set(lengths)) > 1:
-            raise ValueError(f"TensorDataset: all arrays must have the same length (first dimension), got lengths {lengths}")
+            raise ValueError(f"TensorDataset: size mismatch between tensors: all must "
+                             f"have the same length (first dimension), got lengths "
+                             f"{lengths}")
 
-    def __len__(self): return len(self.arrays[0])
-    def __getitems__(self, index):
-        "The samples at `index` (int, slice or index array) as a tuple of arrays, one indexing per array."
-        return tuple(a[index] for a in self.arrays)
-    def __getitem__(self, index): return tuple(tensor(a) for a in self.__getitems__(index))
-    def __repr__(self): return f"TensorDataset({len(self)} samples: " + ", ".join(f"{a.dtype}{list(a.shape[1:])}" for a in self.arrays) + ")"
+    def __getitem__(self, index): return tuple(t[index] for t in self.tensors)
+    def __len__(self): return self.tensors[0].shape[0]
+    def __repr__(self):
+        fields = ", ".join(f"{t.dtype!r}{list(t.shape[1:])}" for t in self.tensors)
+        return f"TensorDataset({len(self)} samples: {fields})"
+
+class Subset(Dataset):
+    "The samples of `dataset` at `indices`, in that order (`torch.utils.data.Subset`)."
+    def __init__(self, dataset, indices): self.dataset, self.indices = dataset, indices
+    def __getitem__(self, idx):
+        if isinstance(idx, list): return self.dataset[[self.indices[i] for i in idx]]
+        return self.dataset[self.indices[idx]]
+    def __len__(self): return len(self.indices)
+    def __repr__(self):
+        return f"Subset({len(self)} of {len(self.dataset)} samples of {self.dataset!r})"
+
+def _check_dataset(dataset, where, need_len=True):
+    "`dataset` if it is a map-style dataset; else a TypeError (with a hint)."
+    t = type(dataset)
+    if hasattr(t, '__getitem__') and (hasattr(t, '__len__') or not need_len):
+        return dataset
+    if isinstance(dataset, Iterator):
+        hint = (": an iterator or generator can't be indexed (and is used up after "
+                "one pass); collect its samples in a list, or its arrays in a "
+                "TensorDataset")
+    elif hasattr(t, '__getitem__'): hint = ": it has no __len__"
+    else: hint = ": it has no __getitem__"
+    raise TypeError(f"{where}: expected a map-style dataset (an object with "
+                    f"__getitem__ and __len__, such as a TensorDataset or a list of "
+                    f"samples), got {t.__name__}{hint}")
+
+
+class ConcatDataset(Dataset):
+    "Datasets one after another (`torch.utils.data.ConcatDataset`); `a + b` makes one."
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        for d in self.datasets: _check_dataset(d, 'ConcatDataset')
+        sizes = (len(d) for d in self.datasets)
+        self.cumulative_sizes = list(itertools.accumulate(sizes))
+    def __len__(self): return self.cumulative_sizes[-1]
+    def __getitem__(self, idx):
+        n, i = len(self), operator.index(idx)
+        if not -n <= i < n:
+            raise IndexError(f"ConcatDataset: index {idx} is out of range for {n} "
+                             f"samples")
+        i %= n
+        k = bisect.bisect_right(self.cumulative_sizes, i)     # the dataset holding i
+        return self.datasets[k][i - (self.cumulative_sizes[k - 1] if k else 0)]
+
+def random_split(dataset, lengths, generator=None):
+    """Split `dataset` into random, non-overlapping `Subset`s (`torch.utils.data.
+    random_split`). `lengths` are sizes that add up to `len(dataset)`, or fractions that
+    add up to 1: each becomes floor(fraction * n), and the samples left over go one each
+    to the splits in turn, starting with the first."""
+    n, lengths = len(_check_dataset(dataset, 'random_split')), list(lengths)
+    if lengths and math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        sizes = []
+        for i, frac in enumerate(lengths):
+            if not 0 <= frac <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not "
+                                 f"between 0 and 1 (got {frac})")
+            sizes.append(int(math.floor(n * frac)))
+        for i in range(n - sum(sizes)): sizes[i % len(sizes)] += 1   # round-robin
+        for i, size in enumerate(sizes):
+            if size == 0:
+                warnings.warn(f"random_split: length of split at index {i} is 0; "
+                              f"this might result in an empty dataset")
+        lengths = sizes
+    for i, k in enumerate(lengths):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"random_split: lengths must be non-negative integers or "
+                             f"fractions that sum to 1, got {k!r} at index {i}")
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: sum of input lengths {lengths} is "
+                         f"{sum(lengths)}, which does not equal the length of the "
+                         f"input dataset ({n})")
+
+
+    order = _rng_of(generator, 'random_split').permutation(n).tolist()
+    ends = itertools.accumulate(lengths)
+    return [Subset(dataset, order[end - k:end]) for end, k in zip(ends, lengths)]
+
 
 # %% ../nbs/A1_data.ipynb #c031
+def _stack(batch):
+    "Tensors or arrays of one shape, stacked along a new first dimension: a new array."
+    arrays = [x._data if isinstance(x, Tensor) else np.asarray(x) for x in batch]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise RuntimeError(f"default_collate: the samples' tensors must all have one "
+                           f"shape to be stacked into a batch, got {sorted(shapes)}")
+    for a in arrays:
+        if a.dtype.kind not in 'biuf':
+            raise TypeError(f"default_collate: can't batch arrays of dtype {a.dtype}: "
+                            f"only numbers make tensors")
+    if any(isinstance(x, Tensor) and x.requires_grad for x in batch):
+        return stack(list(batch), dim=0)             # recorded, so gradients flow back
+    dt = arrays[0].dtype
+    for a in arrays[1:]:
+        if a.dtype != dt: dt = _promote_types(dt, a.dtype)   # PyTorch's promotion
+    out = get_array_module(arrays[0]).stack(arrays)
+    return Tensor._make(out if out.dtype == dt else out.astype(dt))
+
+def default_collate(batch):
+    """Merge a list of samples into a batch (`torch.utils.data.default_collate`).
+    Tensors, NumPy arrays and numbers become one tensor with a new first dimension (a
+    copy, never a view of the samples): Python floats as float64, ints as int64. Tuples
+    and lists of them are collated field by field into a list (a named tuple stays one),
+    dicts key by key; strings are returned as a list."""
+    if not isinstance(batch, Sequence) or isinstance(batch, (str, bytes)) or not batch:
+        raise TypeError(f"default_collate: expected a non-empty list of samples, "
+                        f"got {type(batch).__name__}")
+    elem = batch[0]
+    if isinstance(elem, (Tensor, np.ndarray)): return _stack(batch)
+    if isinstance(elem, (str, bytes)): return list(batch)
+    if isinstance(elem, np.generic) and elem.dtype.kind in 'biuf': return _stack(batch)
+    if isinstance(elem, float): return Tensor._make(np.array(batch, np.float64))
+    if isinstance(elem, int): return Tensor._make(np.array(batch))   # int64 (or bool)
+    if isinstance(elem, Mapping):
+        return {k: default_collate([d[k] for d in batch]) for k in elem}
+    if isinstance(elem, Sequence):
+        if len({len(s) for s in batch}) > 1:
+            raise RuntimeError("default_collate: each element in list of batch should "
+                               "be of equal size")
+        fields = [default_collate(list(samples)) for samples in zip(*batch)]
+        return type(elem)(*fields) if hasattr(elem, '_fields') else fields
+    raise TypeError(f"default_collate: a batch must contain tensors, NumPy arrays, "
+                    f"numbers, dicts or lists; found {type(elem).__name__}")
+
+def _plain_subset(d):
+    return isinstance(d, Subset) and type(d).__getitem__ is Subset.__getitem__
+
+def _tensor_source(dataset):
+    """The tensors behind a TensorDataset (possibly inside Subsets) and the index map
+    into them (None: the identity), so that a batch is one indexing per tensor; None
+    where that shortcut could differ from fetching and collating sample by sample."""
+    index = None
+    while _plain_subset(dataset):
+        idx = np.asarray(dataset.indices)
+        if idx.dtype.kind not in 'iu' or idx.ndim != 1: return None
+        index, dataset = (idx if index is None else idx[index]), dataset.dataset
+    if not isinstance(dataset, TensorDataset) or \
+            type(dataset).__getitem__ is not TensorDataset.__getitem__:
+        return None                                  # a subclass may change its samples
+    n = len(dataset)
+    if index is not None and len(index) and not -n <= index.min() <= index.max() < n:
+        return None                                  # let indexing raise its own error
+    if any(t.requires_grad for t in dataset.tensors): return None
+    return dataset.tensors, index
+
+def _convert(sample):
+    "A sample as it comes without batching (`batch_size=None`): arrays become tensors."
+    if isinstance(sample, np.ndarray) and sample.dtype.kind in 'biuf':
+        return as_tensor(sample)
+    if isinstance(sample, tuple) and not hasattr(sample, '_fields'):
+        return [_convert(s) for s in sample]
+    return sample
+
+def _positive_int(x):
+    return not isinstance(x, bool) and isinstance(x, (int, np.integer)) and x > 0
+
 class DataLoader:
-    "Iterate over a dataset in mini-batches of tensors, reshuffled every epoch from the loader's own generator."
-    def __init__(self, dataset, batch_size=32, shuffle=False, seed=None, drop_last=False):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
-        n = len(dataset)
-        if n == 0: raise ValueError("DataLoader: the dataset is empty (len 0): there is nothing to load")
-        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, int(batch_size), bool(shuffle), bool(drop_last)
-        self.seed, self.rng = seed, np.random.default_rng(seed)
+    """Iterate over a map-style dataset in mini-batches (`torch.utils.data.DataLoader`).
+    With `shuffle=True` every epoch (every `iter(loader)`) draws a new order from
+    `generator`, or from `dl.Generator().manual_seed(seed)`, or else from the default
+    generator that `dl.manual_seed` seeds. Batches are new tensors, never views of the
+    dataset. Loading runs in this process: `num_workers` and the other worker options
+    are accepted for compatibility and change nothing."""
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None,
+                 batch_sampler=None, num_workers=0, collate_fn=None, pin_memory=False,
+                 drop_last=False, timeout=0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, seed=None):
+        where = 'DataLoader'
+        if batch_size is not None and not _positive_int(batch_size):
+            raise ValueError(f"{where}: batch_size must be a positive integer (or "
+                             f"None), got {batch_size!r}")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or drop_last
+                                          or sampler is not None):
+            raise ValueError(f"{where}: batch_sampler option is mutually exclusive "
+                             f"with batch_size, shuffle, sampler, and drop_last")
+        if sampler is not None and shuffle:
+            raise ValueError(f"{where}: sampler option is mutually exclusive with "
+                             f"shuffle")
+        if batch_size is None and drop_last:
+            raise ValueError(f"{where}: batch_size=None option disables auto-batching "
+                             f"and is mutually exclusive with drop_last")
+        if num_workers != 0 and not _positive_int(num_workers):
+            raise ValueError(f"{where}: num_workers must be a non-negative integer, "
+                             f"got {num_workers!r}")
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"{where}: collate_fn must be callable, "
+                            f"got {type(collate_fn).__name__}")
+        if seed is not None:
+            if generator is not None:
+                raise ValueError(f"{where}: pass generator= or seed=, not both")
+            generator = Generator().manual_seed(seed)     # checks that it is an int
+        _rng_of(generator, where)                         # checks the generator's type
+        need_len = sampler is None and batch_sampler is None
+        self.dataset = _check_dataset(dataset, where, need_len)
+        self.batch_size = None if batch_sampler is not None else batch_size
+        self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.num_workers, self.collate_fn, self.generator, self.seed = \
+            num_workers, collate_fn, generator, seed
+        self.pin_memory, self.timeout = pin_memory, timeout
+        self.worker_init_fn = worker_init_fn
+        if self.shuffle and len(dataset) == 0:
+            raise ValueError(f"{where}: shuffle=True needs samples to shuffle, but the "
+                             f"dataset is empty")
 
     def __len__(self):
-        n, b = len(self.dataset), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
+        if self.batch_sampler is not None: return len(self.batch_sampler)
+        n = len(self.sampler if self.sampler is not None else self.dataset)
+        b = self.batch_size
+        return n if b is None else n // b if self.drop_last else -(-n // b)
 
-    def _fetch(self, index):
-        if hasattr(self.dataset, '__getitems__'): return self.dataset.__getitems__(index)
-        idx = range(len(self.dataset))[index] if isinstance(index, slice) else index
-        samples = [s if isinstance(s, tuple) else (s,) for s in (self.dataset[int(i)] for i in idx)]
-        return tuple(np.stack([_as_data(s[j]) for s in samples]) for j in range(len(samples[0])))
+    def _order(self):
+        "This epoch's sample order: an index array, or the sampler's iterator."
+        if self.sampler is not None: return iter(self.sampler)
+        n = len(self.dataset)
+        return _rng_of(self.generator).permutation(n) if self.shuffle else np.arange(n)
+
+    def _index_batches(self, order):
+        "The index lists of one epoch."
+        if self.batch_sampler is not None:
+            yield from self.batch_sampler
+            return
+        b = self.batch_size or 1
+        if isinstance(order, np.ndarray):
+            stop = len(order) - len(order) % b if self.drop_last else len(order)
+            for start in range(0, stop, b): yield order[start:start + b]
+            return
+        while batch := list(itertools.islice(order, b)):
+            if len(batch) < b and self.drop_last: return
+            yield batch
 
     def __iter__(self):
-        n, b = len(self.dataset), self.batch_size
-        order = self.rng.permutation(n) if self.shuffle else None      # a new permutation every epoch
-        for start in range(0, len(self) * b, b):
-            index = order[start:start + b] if self.shuffle else slice(start, min(start + b, n))
-            yield tuple(tensor(a) for a in self._fetch(index))
+        "One epoch; a shuffled order is drawn now, when the epoch starts."
+        return self._epoch(self._index_batches(self._order()))
+
+    def _epoch(self, index_batches):
+        ds, collate = self.dataset, self.collate_fn
+        if self.batch_size is None and self.batch_sampler is None:   # no batching
+            for (i,) in index_batches: yield (collate or _convert)(ds[int(i)])
+            return
+        source = _tensor_source(ds) if collate is None else None
+        for idx in index_batches:
+            if source is not None:                   # one gather per tensor
+                tensors, index = source
+                idx = np.asarray(idx, dtype=np.int64)
+                if index is not None: idx = index[idx]
+                xp = get_array_module(tensors[0]._data)
+                if xp is not np: idx = xp.asarray(idx)     # on a GPU (chapter 05)
+                yield [Tensor._make(t._data[idx]) for t in tensors]   # indexing copies
+                continue
+            idx = [int(i) for i in idx]
+            getitems = getattr(ds, '__getitems__', None)
+            samples = getitems(idx) if getitems else [ds[i] for i in idx]
+            yield (collate or default_collate)(samples)
 
     def __repr__(self):
-        return (f"DataLoader({len(self.dataset)} samples, batch_size={self.batch_size}, shuffle={self.shuffle}, "
-                f"seed={self.seed}, drop_last={self.drop_last}: {len(self)} batches)")
+        how = f"seed={self.seed}" if self.seed is not None else \
+              "generator=" + ("default" if self.generator is None else "given")
+        return (f"DataLoader({len(self.dataset)} samples, "
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}, {how}, "
+                f"drop_last={self.drop_last}: {len(self)} batches)")
+

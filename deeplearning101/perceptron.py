@@ -6,8 +6,10 @@
 __all__ = ['Perceptron', 'binary_cross_entropy_with_logits']
 
 # %% ../nbs/02_perceptron.ipynb #c002
+import warnings
 import numpy as np
-from .graph import Tensor, tensor, logsumexp, stack, zeros_like
+from .graph import Tensor, tensor, logsumexp, stack, zeros_like, _const
+
 
 # %% ../nbs/02_perceptron.ipynb #c006
 def _as_numpy(a): return np.asarray(a._data if isinstance(a, Tensor) else a)
@@ -71,26 +73,72 @@ class Perceptron:
 
 # %% ../nbs/02_perceptron.ipynb #c025
 def _softplus(z):
-    "log(1 + e^z) as the log-sum-exp of (0, z): stable for any z, and its gradient is exactly sigmoid(z)."
+    "log(1 + e^z) as the log-sum-exp of (0, z): stable, gradient exactly sigmoid(z)."
+
     return logsumexp(stack([zeros_like(z), z], axis=-1), axis=-1)
 
-def _reduce(loss, reduction, where):
-    if reduction == 'mean': return loss.mean()
-    if reduction == 'sum': return loss.sum()
-    if reduction == 'none': return loss
-    raise ValueError(f"{where}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+def _check_reduction(reduction, where):
+    if reduction not in ('mean', 'sum', 'none'):
+        raise ValueError(f"{where}: {reduction!r} is not a valid value for reduction "
+                         f"(use 'mean', 'sum' or 'none')")
+    return reduction
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction='mean', pos_weight=None):
-    "Binary cross-entropy of sigmoid(input) against `target` in [0, 1], computed stably from the logits (`torch.nn.functional`)."
+def _legacy_reduction(size_average, reduce, reduction, where):
+    "PyTorch's deprecated flags `size_average` and `reduce`, turned into a `reduction`."
+    if size_average is None and reduce is None:
+        return _check_reduction(reduction, where)
+    warnings.warn(f"{where}: size_average and reduce are deprecated; use reduction= "
+                  f"instead", UserWarning)
+    size_average, reduce = size_average is not False, reduce is not False
+    return 'mean' if size_average and reduce else 'sum' if reduce else 'none'
+
+def _reduce(loss, reduction, where):
+    _check_reduction(reduction, where)
+    if reduction == 'none': return loss
+    return loss.mean() if reduction == 'mean' else loss.sum()
+
+def _loss_weight(w, name, like, where):
+    "`weight` or `pos_weight` as a tensor of `like`'s dtype, broadcasting to its shape."
+    if not isinstance(w, Tensor):
+        try: w = _const(float(w), like) if np.ndim(w) == 0 else tensor(w, like.dtype)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: {name} must be a tensor or a number, got "
+                            f"{type(w).__name__} {w!r:.40}") from None
+    elif w.dtype != like.dtype: w = w.type(like.dtype)
+    try: fits = np.broadcast_shapes(w.shape, like.shape) == like.shape
+    except ValueError: fits = False
+    if not fits:
+        raise RuntimeError(f"{where}: {name} of shape {tuple(w.shape)} does not "
+                           f"broadcast to the input's shape {tuple(like.shape)}")
+    return w
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction='mean', pos_weight=None):
+    """Binary cross-entropy of sigmoid(input) against `target` in [0, 1], computed
+    stably from the logits (`torch.nn.functional.binary_cross_entropy_with_logits`)."""
     where = 'binary_cross_entropy_with_logits'
-    if not isinstance(input, Tensor) or input.dtype.kind != 'f':
-        raise TypeError(f"{where}: input must be a floating-point tensor of logits, got "
-                        f"{type(input).__name__} {getattr(input, 'dtype', '')}")
-    target = target.type(input.dtype) if isinstance(target, Tensor) else tensor(np.asarray(target, dtype=input.dtype))
+    for name, t in (('input', input), ('target', target)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{where}: {name} must be a tensor, got {type(t).__name__} "
+                            f"(wrap it: dl.tensor(...))")
+    if not input.is_floating_point():
+        raise TypeError(f"{where}: input must be a floating-point tensor of logits, "
+                        f"got {input.dtype!r}")
+    if not target.is_floating_point():
+        raise RuntimeError(f"{where}: target must be a floating-point tensor (the "
+                           f"loss takes its dtype), got {target.dtype!r}: use "
+                           f"target.float()")
     if target.shape != input.shape:
-        raise ValueError(f"{where}: target shape {target.shape} must be the same as input shape {input.shape}")
-    sp = _softplus(input)
-    if pos_weight is None: loss = sp - input * target                  # softplus(z) - y z
-    else: loss = sp * (1 - target) + (sp - input) * (target * pos_weight)  # (1-y) softplus(z) + p y softplus(-z)
-    if weight is not None: loss = loss * weight
+        raise ValueError(f"{where}: target size {tuple(target.shape)} must be the same "
+                         f"as input size {tuple(input.shape)}")
+    reduction = _legacy_reduction(size_average, reduce, reduction, where)
+    z = input.type(target.dtype)             # PyTorch: the loss has the target's dtype
+
+    sp = _softplus(z)
+    if pos_weight is None: loss = sp - z * target               # softplus(z) - y z
+    else:                                    # (1 - y) softplus(z) + p y softplus(-z)
+        p = _loss_weight(pos_weight, 'pos_weight', z, where)
+        loss = sp * (1 - target) + (sp - z) * (target * p)
+    if weight is not None: loss = loss * _loss_weight(weight, 'weight', z, where)
     return _reduce(loss, reduction, where)
+

@@ -3,6 +3,8 @@
 Torch parity lives in test_optim_torch.py; these tests need only NumPy (and hypothesis)."""
 import math
 import os
+import subprocess
+import sys
 import tracemalloc
 import warnings
 
@@ -11,9 +13,12 @@ import pytest
 from hypothesis import given, strategies as st
 
 import deeplearning101 as dl
-from deeplearning101.optim import (SGD, Adagrad, RMSprop, Adam, AdamW, StepLR, ExponentialLR, CosineAnnealingLR,
-                                   LinearLR, SequentialLR, OneCycleLR, clip_grad_norm_, clip_grad_value_,
-                                   flatten_state_dict, unflatten_state_dict)
+from deeplearning101.optim import (SGD, Adagrad, RMSprop, Adam, AdamW, clip_grad_norm_,
+                                   clip_grad_value_, flatten_state_dict,
+                                   unflatten_state_dict)
+from deeplearning101.optim.lr_scheduler import (
+    StepLR, ExponentialLR, CosineAnnealingLR, LinearLR, SequentialLR, OneCycleLR,
+    MultiStepLR, LambdaLR, ReduceLROnPlateau)
 
 ALL = [(SGD, dict(lr=0.1)), (SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
        (SGD, dict(lr=0.1, momentum=0.9, dampening=0.5)), (Adagrad, dict(lr=0.1, weight_decay=0.1, lr_decay=0.01)),
@@ -26,6 +31,11 @@ CLASSES = [SGD, Adagrad, RMSprop, Adam, AdamW]
 
 def _params(rng, shapes=((4, 3), (3,)), dtype=np.float64):
     return [dl.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in shapes]
+
+
+def _np(t):
+    "The values of a tensor that may require grad, as a NumPy array (PyTorch's idiom)."
+    return t.detach().numpy()
 
 
 def _set_grads(ps, rng):
@@ -41,7 +51,7 @@ def test_sgd_is_chapter_03s_class_grown_in_place():
     p = dl.Parameter(np.ones(2))
     opt = dl.SGD([p], 0.5)                                # chapter 03's positional call still works
     p.grad = dl.tensor(np.ones(2)); opt.step()
-    assert np.allclose(p.data, 0.5)
+    assert np.allclose(_np(p), 0.5)
 
 
 # ----------------------------------------------------------------------------------------------------- bad input
@@ -209,14 +219,14 @@ def test_state_dict_round_trip_through_npz_without_pickle(cls, kw, tmp_path):
     np.savez(path, allow_pickle=False, **flatten_state_dict(sd))
     with np.load(path, allow_pickle=False) as f: loaded = unflatten_state_dict({k: f[k] for k in f.files})
     assert loaded['param_groups'] == sd['param_groups']
-    clone = [dl.tensor(p.data.copy(), requires_grad=True) for p in ps]
+    clone = [dl.tensor(_np(p), requires_grad=True) for p in ps]   # a copy
     opt2 = cls(clone, **kw)
     opt2.load_state_dict(loaded)
     for _ in range(3):
         g = [rng.standard_normal(p.shape) for p in ps]
         for p, q, gi in zip(ps, clone, g): p.grad, q.grad = dl.tensor(gi.copy()), dl.tensor(gi.copy())
         opt.step(); opt2.step()
-    for p, q in zip(ps, clone): np.testing.assert_array_equal(p.data, q.data)
+    for p, q in zip(ps, clone): np.testing.assert_array_equal(_np(p), _np(q))
 
 
 def test_state_dict_round_trip_through_dl_save(tmp_path):
@@ -275,11 +285,11 @@ def test_flatten_unflatten_arrays_and_errors():
 def test_parameters_without_grad_are_skipped(cls, kw):
     rng = np.random.default_rng(4)
     used, unused = _params(rng)
-    before = unused.data.copy()
+    before = _np(unused).copy()
     opt = cls([used, unused], **kw)
     for _ in range(3):
         used.grad = dl.tensor(rng.standard_normal(used.shape)); opt.step()
-    np.testing.assert_array_equal(unused.data, before)
+    np.testing.assert_array_equal(_np(unused), before)
     assert unused not in opt.state
     assert (used in opt.state) == (cls is not SGD or kw.get('momentum', 0) > 0)   # plain SGD keeps no state
 
@@ -300,7 +310,8 @@ def test_steps_allocate_nothing(cls, kw):
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    assert peak < 4096, f"{cls.__name__} allocated {peak} bytes in a step (the weight has {ps[0].data.nbytes})"
+    assert peak < 4096, (f"{cls.__name__} allocated {peak} bytes in a step "
+                         f"(the weight has {_np(ps[0]).nbytes})")
     assert all(p.dtype == np.float32 for p in ps)
 
 
@@ -308,11 +319,11 @@ def test_steps_allocate_nothing(cls, kw):
 def test_updates_are_in_place_and_keep_dtype(cls, kw):
     rng = np.random.default_rng(6)
     ps = _params(rng, shapes=((3, 2), (5,)), dtype=np.float32) + _params(rng, shapes=((4,),), dtype=np.float64)
-    ps[0].data = np.asfortranarray(ps[0].data)             # a non-contiguous layout works too
-    arrays = [p.data for p in ps]
+    ps[0].data = dl.from_numpy(np.asfortranarray(_np(ps[0])))     # not contiguous
+    arrays = [_np(p) for p in ps]
     opt = cls(ps, **kw)
     for _ in range(3): _set_grads(ps, rng); opt.step()
-    assert all(p.data is a for p, a in zip(ps, arrays))
+    assert all(_np(p) is a for p, a in zip(ps, arrays))
     assert [p.dtype for p in ps] == [np.float32, np.float32, np.float64]
 
 
@@ -320,10 +331,10 @@ def test_updates_are_in_place_and_keep_dtype(cls, kw):
 def test_zero_learning_rate_changes_nothing(cls, kw):
     rng = np.random.default_rng(7)
     ps = _params(rng)
-    before = [p.data.copy() for p in ps]
+    before = [_np(p).copy() for p in ps]
     opt = cls(ps, **{**kw, 'lr': 0.0})
     for _ in range(3): _set_grads(ps, rng); opt.step()
-    for p, b in zip(ps, before): np.testing.assert_array_equal(p.data, b)
+    for p, b in zip(ps, before): np.testing.assert_array_equal(_np(p), b)
 
 
 @given(st.floats(1e-4, 1.0), st.floats(1e-3, 1e3), st.integers(0, 2**31 - 1))
@@ -335,7 +346,7 @@ def test_adam_without_eps_is_invariant_to_gradient_scale(lr, scale, seed):
     for g in grads:
         a.grad, b.grad = dl.tensor(g), dl.tensor(g * scale)
         oa.step(); ob.step()
-    np.testing.assert_allclose(a.data, b.data, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(_np(a), _np(b), rtol=1e-9, atol=1e-12)
 
 
 @given(st.floats(1e-4, 1.0), st.floats(0.0, 1.0), st.integers(0, 2**31 - 1))
@@ -344,7 +355,8 @@ def test_sgd_step_formula(lr, wd, seed):
     w0, g = rng.standard_normal(4), rng.standard_normal(4)
     p = dl.tensor(w0.copy(), requires_grad=True); p.grad = dl.tensor(g)
     SGD([p], lr=lr, weight_decay=wd).step()
-    np.testing.assert_allclose(p.data, w0 - lr * (g + wd * w0), rtol=1e-12, atol=1e-14)
+    expected = w0 - lr * (g + wd * w0)
+    np.testing.assert_allclose(_np(p), expected, rtol=1e-12, atol=1e-14)
 
 
 @given(st.floats(1e-4, 1.0), st.integers(0, 2**31 - 1))
@@ -353,7 +365,7 @@ def test_first_adam_step_moves_each_coordinate_by_lr(lr, seed):
     g = rng.standard_normal(6) * 10.0 ** rng.uniform(-3, 3, 6)
     p = dl.tensor(np.zeros(6), requires_grad=True); p.grad = dl.tensor(g)
     Adam([p], lr=lr).step()
-    np.testing.assert_allclose(p.data, -lr * g / (np.abs(g) + 1e-8), rtol=1e-10)
+    np.testing.assert_allclose(_np(p), -lr * g / (np.abs(g) + 1e-8), rtol=1e-10)
 
 
 def test_closure_is_evaluated_with_grad_enabled():
@@ -362,7 +374,7 @@ def test_closure_is_evaluated_with_grad_enabled():
     def closure():
         opt.zero_grad(); loss = (w * w).sum(); loss.backward(); return loss
     with dl.no_grad(): loss = opt.step(closure)
-    assert loss.item() == 5.0 and np.all(np.abs(w.data) < [1.0, 2.0])
+    assert loss.item() == 5.0 and np.all(np.abs(_np(w)) < [1.0, 2.0])
 
 
 def test_zero_grad_to_zeros_then_step():
@@ -370,9 +382,9 @@ def test_zero_grad_to_zeros_then_step():
     opt = SGD([w], lr=0.1, momentum=0.9)
     w.grad = dl.tensor(np.ones(3)); opt.step()
     opt.zero_grad(set_to_none=False)
-    assert np.all(w.grad.data == 0)
+    assert np.all(w.grad.numpy() == 0)
     opt.step()                                             # the buffer keeps moving the weights
-    np.testing.assert_allclose(w.data, 1 - 0.1 - 0.1 * 0.9)
+    np.testing.assert_allclose(_np(w), 1 - 0.1 - 0.1 * 0.9)
 
 
 def test_training_a_network_with_every_optimizer_lowers_the_loss():
@@ -387,6 +399,94 @@ def test_training_a_network_with_every_optimizer_lowers_the_loss():
             opt.zero_grad(); loss = dl.cross_entropy(model(X), y); loss.backward(); opt.step()
             first = loss.item() if first is None else first
         assert loss.item() < first, cls.__name__
+
+
+# -------------------------------------------- in-place writes, gradients that don't fit
+
+@pytest.mark.parametrize("cls,kw", ALL, ids=IDS)
+def test_step_between_forward_and_backward_makes_backward_raise(cls, kw):
+    "A step writes into the parameters: a graph recorded before it is stale (PyTorch)."
+    rng = np.random.default_rng(12)
+    ps = _params(rng)
+    opt = cls(ps, **kw)
+    x = dl.tensor(rng.standard_normal((2, 4)))
+    loss = (x @ ps[0] + ps[1]).sum()
+    versions = [p._version for p in ps]
+    _set_grads(ps, rng); opt.step()
+    assert all(p._version > v for p, v in zip(ps, versions))
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    opt.zero_grad()
+    loss = (x @ ps[0] + ps[1]).sum(); loss.backward(); opt.step()   # the right order
+
+
+def test_a_parameter_without_grad_keeps_its_version():
+    a = dl.tensor(np.ones(2), requires_grad=True)
+    b = dl.tensor(np.ones(2), requires_grad=True)
+    opt = Adam([a, b])
+    loss = (b * b).sum()
+    a.grad = dl.tensor(np.ones(2)); opt.step()      # b is not touched: its graph holds
+    loss.backward()
+    assert a._version == 1 and b._version == 0
+
+
+BAD_GRADS = [(np.ones(1), r"shape \[3\] has a gradient of shape \[1\]"),  # broadcast
+             (np.ones(()), r"shape \[3\] has a gradient of shape \[\]"),
+             (np.ones((2, 3)), r"shape \[3\] has a gradient of shape \[2, 3\]"),
+             (np.ones(3, np.float32),
+              r"shape \[3\] and dtype dl.float64 has a gradient of dtype dl.float32"),
+             (np.ones(3, np.int64),
+              r"shape \[3\] and dtype dl.float64 has a gradient of dtype dl.int64")]
+
+
+@pytest.mark.parametrize("cls,kw", ALL, ids=IDS)
+@pytest.mark.parametrize("bad,match", BAD_GRADS, ids=["1", "0-d", "2x3", "f32", "i64"])
+def test_a_gradient_that_does_not_fit_is_refused_and_nothing_moves(cls, kw, bad, match):
+    rng = np.random.default_rng(13)
+    ps = _params(rng)                                       # shapes (4, 3) and (3,)
+    opt = _trained(cls, kw, ps, steps=2)
+    before, sd = [_np(p).copy() for p in ps], opt.state_dict()
+    _set_grads(ps, rng)
+    ps[1].grad = dl.tensor(bad)             # the second: the first must not move
+    match = rf"{cls.__name__}\.step: a parameter of {match}"
+    with pytest.raises(RuntimeError, match=match): opt.step()
+    for p, b in zip(ps, before): np.testing.assert_array_equal(_np(p), b)
+    after = opt.state_dict()
+    assert after['param_groups'] == sd['param_groups']
+    for i, s in sd['state'].items():
+        for k, v in s.items(): np.testing.assert_array_equal(after['state'][i][k], v)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_a_gradient_that_is_not_a_tensor_is_refused(cls):
+    p = dl.tensor(np.ones(3), requires_grad=True)
+    opt = cls([p], lr=0.1)
+    p.grad = np.ones(3)
+    match = rf"{cls.__name__}\.step: .*shape \[3\] must be a tensor.*ndarray"
+    with pytest.raises(TypeError, match=match): opt.step()
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_a_gradient_on_another_device_is_refused(cls, monkeypatch):
+    "With tests/fake_cupy.py's stand-in CuPy: CPU parameter and GPU gradient, and back."
+    from deeplearning101 import gpu as G
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import fake_cupy
+    for v in ('DL_DEVICE', 'DEEPLEARNING101_FORCE_CPU'):
+        monkeypatch.delenv(v, raising=False)
+    G._probe.cache_clear()
+    try:
+        fake_cupy.install(monkeypatch)
+        p = dl.tensor(np.ones(3), requires_grad=True)
+        q = dl.tensor(np.ones(3), device='cuda', requires_grad=True)
+        p.grad, q.grad = dl.tensor(np.ones(3), device='cuda'), dl.tensor(np.ones(3))
+        for param, where in [(p, "on cpu but its gradient is on cuda:0"),
+                             (q, "on cuda:0 but its gradient is on cpu")]:
+            match = rf"{cls.__name__}\.step: .*shape \[3\] is {where}"
+            with pytest.raises(RuntimeError, match=match):
+                cls([param], lr=0.1).step()
+    finally:
+        G._probe.cache_clear()
 
 
 # ------------------------------------------------------------------------------------------------------ schedules
@@ -412,9 +512,53 @@ def _opt(lr=0.1, **kw):
     (lambda o: SequentialLR(o, [StepLR(o, 2), StepLR(_opt(), 3)], milestones=[4]), ValueError, "same optimizer"),
     (lambda o: StepLR(o, 3, last_epoch=5), KeyError, "initial_lr"),
     (lambda o: StepLR(object(), 3), TypeError, "Optimizer"),
+    (lambda o: MultiStepLR(o, [3, 2.5]), ValueError, "milestone"),
+    (lambda o: MultiStepLR(o, [3, -1]), ValueError, "milestone"),
+    (lambda o: MultiStepLR(o, [3], gamma=float('nan')), ValueError, "gamma"),
+    (lambda o: LambdaLR(o, [abs, abs]), ValueError, "expected 1 lr_lambdas"),
+    (lambda o: LambdaLR(o, 0.9), TypeError, "callable"),
+    (lambda o: LambdaLR(object(), abs), TypeError, "Optimizer"),
+    (lambda o: ReduceLROnPlateau(o, factor=1.5), ValueError, "factor"),
+    (lambda o: ReduceLROnPlateau(o, patience=-1), ValueError, "patience"),
+    (lambda o: ReduceLROnPlateau(o, cooldown=0.5), ValueError, "cooldown"),
+    (lambda o: ReduceLROnPlateau(o, mode='minimum'), ValueError, "mode"),
+    (lambda o: ReduceLROnPlateau(o, threshold_mode='r'), ValueError, "threshold_mode"),
+    (lambda o: ReduceLROnPlateau(o, min_lr=[0.1, 0.2]), ValueError, "1 min_lrs"),
+    (lambda o: ReduceLROnPlateau(o, min_lr=-1.0), ValueError, "min_lr"),
+    (lambda o: SequentialLR(o, [StepLR(o, 2), ReduceLROnPlateau(o)], [3]), ValueError,
+     "metric"),
 ])
 def test_scheduler_bad_input(make, exc, match):
     with pytest.raises(exc, match=match): make(_opt())
+
+
+def test_lr_scheduler_is_a_module_as_in_torch():
+    from deeplearning101.optim import lr_scheduler
+    assert lr_scheduler.__name__ == 'deeplearning101.optim.lr_scheduler'
+    assert dl.optim.lr_scheduler is lr_scheduler
+    for name in lr_scheduler.__all__:
+        assert getattr(lr_scheduler, name) is getattr(dl.optim, name), name
+        assert getattr(dl, name) is getattr(dl.optim, name), name
+    assert dl.nn.utils.clip_grad_norm_ is clip_grad_norm_
+    assert dl.nn.utils.clip_grad_value_ is clip_grad_value_
+    code = ("from deeplearning101.optim.lr_scheduler import StepLR\n"   # that first
+            "import deeplearning101 as dl, deeplearning101.gpu as gpu\n"
+            "assert dl.optim.lr_scheduler.StepLR is StepLR is dl.StepLR\n"
+            "assert 'adam' in gpu._fused_updates")
+    subprocess.run([sys.executable, '-c', code], check=True)
+
+
+def test_reduce_lr_on_plateau_state_dict_round_trip():
+    opt = _opt()
+    s = ReduceLROnPlateau(opt, mode='max', patience=1, factor=0.5)
+    for m in [1.0, 1.0, 1.0, 2.0, 2.0]: opt.step(); s.step(m)
+    saved = s.state_dict()
+    assert _plain(saved) and 'optimizer' not in saved and saved['best'] == 2.0
+    s2 = ReduceLROnPlateau(_opt(), patience=5)
+    s2.load_state_dict(unflatten_state_dict(flatten_state_dict(saved)))   # via JSON
+    assert (s2.mode, s2.patience, s2.num_bad_epochs) == ('max', 1, 1)
+    assert s2.mode_worse == -math.inf
+    assert not s2._is_better(2.0, s2.best) and s2._is_better(2.1, s2.best)
 
 
 def test_scheduler_protocol():
@@ -472,16 +616,18 @@ def test_clip_grad_norm_edge_cases():
     assert clip_grad_norm_([p], 1.0).item() == 0.0             # no gradients at all
     p.grad = dl.tensor(np.array([3.0, 4.0, 0.0]))
     n = clip_grad_norm_(p, 1.0)                                 # a single tensor is accepted
-    assert isinstance(n, dl.Tensor) and n.item() == 5.0 and np.isclose(np.linalg.norm(p.grad.data), 1.0)
+    assert isinstance(n, dl.Tensor) and n.item() == 5.0
+    assert np.isclose(np.linalg.norm(p.grad.numpy()), 1.0)
     with pytest.raises(TypeError, match="not a tensor"): clip_grad_norm_([np.zeros(3)], 1.0)
     with pytest.raises(ValueError, match="max_norm"): clip_grad_norm_([p], -1.0)
     with pytest.raises(ValueError, match="max_norm"): clip_grad_norm_([p], float('nan'))
     q = dl.tensor(np.zeros(3, np.float32), requires_grad=True)
     q.grad = dl.tensor(np.broadcast_to(np.float32(10.0), (3,)))  # a read-only gradient is replaced, not written
     clip_grad_norm_([q], 1.0)
-    assert q.grad.dtype == np.float32 and np.isclose(np.linalg.norm(q.grad.data), 1.0, rtol=1e-5)
+    assert q.grad.dtype == np.float32
+    assert np.isclose(np.linalg.norm(q.grad.numpy()), 1.0, rtol=1e-5)
     q.grad = dl.tensor(np.array([-3.0, 0.5, 2.0], np.float32)); clip_grad_value_([q], 1.0)
-    np.testing.assert_array_equal(q.grad.data, [-1.0, 0.5, 1.0])
+    np.testing.assert_array_equal(q.grad.numpy(), [-1.0, 0.5, 1.0])
     with pytest.raises(ValueError, match="clip_value"): clip_grad_value_([q], -1)
 
 
@@ -490,9 +636,10 @@ def test_clipped_norm_never_exceeds_max_norm(values, max_norm):
     p = dl.tensor(np.zeros(len(values)), requires_grad=True)
     p.grad = dl.tensor(np.array(values))
     total = clip_grad_norm_([p], max_norm).item()
-    after = np.linalg.norm(p.grad.data)
+    after = np.linalg.norm(p.grad.numpy())
     assert after <= max_norm * (1 + 1e-9) + 1e-12
-    if total + 1e-6 <= max_norm: np.testing.assert_array_equal(p.grad.data, values)   # clip factor max_norm / (total + 1e-6)
+    if total + 1e-6 <= max_norm:            # the clip factor: max_norm / (total + 1e-6)
+        np.testing.assert_array_equal(p.grad.numpy(), values)
 
 
 # ------------------------------------------------------------------------------------------- CuPy (chapter 05)
@@ -521,8 +668,8 @@ def test_optimizers_run_unchanged_on_cupy_arrays(cls, kw):
         for a, b, g in zip(cpu, gpu, step): a.grad, b.grad = dl.tensor(g.copy()), dl.tensor(cupy.asarray(g))
         oc.step(); og.step()
     for a, b in zip(cpu, gpu):
-        assert isinstance(b.data, cupy.ndarray)
-        np.testing.assert_allclose(b.data.get(), a.data, rtol=1e-10, atol=1e-12)
+        assert b.device == 'cuda:0'
+        np.testing.assert_allclose(b.cpu().numpy(), _np(a), rtol=1e-10, atol=1e-12)
         assert all(isinstance(v, cupy.ndarray) for v in og.state.get(b, {}).values() if hasattr(v, 'shape'))
     assert all(isinstance(buf, cupy.ndarray) for buf in og.__dict__['_scratch_buffers'].values())
     flat = flatten_state_dict(og.state_dict())                 # GPU state saves as NumPy arrays
@@ -542,5 +689,6 @@ def test_clip_grad_norm_on_cupy_arrays():
         gpu = [dl.tensor(cupy.zeros(g.shape), requires_grad=True) for g in gs]
         for a, b, g in zip(cpu, gpu, gs): a.grad, b.grad = dl.tensor(g.copy()), dl.tensor(cupy.asarray(g))
         na, nb = clip_grad_norm_(cpu, 1.0, norm_type), clip_grad_norm_(gpu, 1.0, norm_type)
-        assert isinstance(nb.data, cupy.ndarray) and np.isclose(float(nb.item()), na.item())
-        for a, b in zip(cpu, gpu): np.testing.assert_allclose(b.grad.data.get(), a.grad.data, rtol=1e-12)
+        assert nb.device == 'cuda:0' and np.isclose(float(nb.item()), na.item())
+        for a, b in zip(cpu, gpu):
+            np.testing.assert_allclose(b.grad.cpu().numpy(), a.grad.numpy(), rtol=1e-12)

@@ -50,7 +50,8 @@ def _step_both(ours, theirs, opt_d, opt_t, grads):
             b.grad = None if g is None else torch.tensor(g.copy())
         opt_d.step(); opt_t.step()
         for a, b in zip(ours, theirs):
-            np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=TOL, atol=TOL)
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(),
+                                       rtol=TOL, atol=TOL)
 
 
 def _problem(seed):
@@ -102,13 +103,15 @@ def test_float32_training_matches_torch():
     model = dl.Sequential(dl.Linear(10, 16), dl.ReLU(), dl.Linear(16, 4))
     tmodel = torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
     with torch.no_grad():
-        for p, q in zip(model.parameters(), tmodel.parameters()): q.copy_(torch.from_numpy(p.data.copy()))
+        for p, q in zip(model.parameters(), tmodel.parameters()):
+            q.copy_(torch.from_numpy(p.detach().numpy().copy()))
     opt, topt = dl.Adam(model.parameters(), lr=0.01), torch.optim.Adam(tmodel.parameters(), lr=0.01)
     for _ in range(STEPS):
         opt.zero_grad(); dl.cross_entropy(model(X), y).backward(); opt.step()
         topt.zero_grad(); torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(X)), torch.from_numpy(y)).backward(); topt.step()
     for p, q in zip(model.parameters(), tmodel.parameters()):
-        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(),
+                                   rtol=1e-4, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------------------------- schedulers
@@ -125,6 +128,11 @@ SCHEDULERS = [
     ('OneCycleLR', dict(max_lr=[0.5, 0.2], total_steps=40, anneal_strategy='linear', pct_start=0.25), dict(momentum=0.9)),
     ('OneCycleLR', dict(max_lr=0.5, epochs=4, steps_per_epoch=10, three_phase=True, div_factor=10.0), dict(momentum=0.9)),
     ('OneCycleLR', dict(max_lr=0.01, total_steps=40, base_momentum=0.8, max_momentum=0.9), dict(adam=True)),
+    ('MultiStepLR', dict(milestones=[5, 12, 12, 30]), {}),
+    ('MultiStepLR', dict(milestones=[30, 2, 17], gamma=0.7), {}),
+    ('LambdaLR', dict(lr_lambda=lambda e: 0.95 ** e), {}),
+    ('LambdaLR', dict(lr_lambda=[lambda e: 1 / (1 + e),
+                                 lambda e: min(1.0, (e + 1) / 10)]), {}),
 ]
 
 
@@ -134,7 +142,7 @@ def _sched_run(lib, name, kw, opt_kw, steps=40):
     else: ps = [torch.zeros(2, requires_grad=True, dtype=torch.float64), torch.zeros(3, requires_grad=True, dtype=torch.float64)]
     groups = [{'params': [ps[0]]}, {'params': [ps[1]], 'lr': 0.03}]
     opt = lib.optim.Adam(groups, lr=0.1) if opt_kw.get('adam') else lib.optim.SGD(groups, lr=0.1, **opt_kw)
-    sched = getattr(lib.optim.lr_scheduler if lib is torch else lib.optim, name)(opt, **kw)
+    sched = getattr(lib.optim.lr_scheduler, name)(opt, **kw)     # dl's module too
     rows = []
     for _ in range(steps if name != 'OneCycleLR' else sched.total_steps - 1):
         rows.append(list(sched.get_last_lr()) + [g['betas'][0] if 'betas' in g else g['momentum'] for g in opt.param_groups])
@@ -179,7 +187,10 @@ def test_closed_form_epoch_argument_matches_torch():
                 opt.step(); s.step(e); out.append(s.get_last_lr()[0])
         return out
     for name, kw in [('StepLR', dict(step_size=4)), ('ExponentialLR', dict(gamma=0.8)),
-                     ('CosineAnnealingLR', dict(T_max=12)), ('LinearLR', dict(total_iters=10))]:
+                     ('CosineAnnealingLR', dict(T_max=12)),
+                     ('LinearLR', dict(total_iters=10)),
+                     ('MultiStepLR', dict(milestones=[2, 5, 5, 11])),
+                     ('LambdaLR', dict(lr_lambda=lambda e: 0.9 ** e))]:
         np.testing.assert_allclose(run(dl, name, **kw), run(torch, name, **kw), rtol=1e-12)
 
 
@@ -199,7 +210,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     assert np.isclose(n_d.item(), n_t.item(), rtol=1e-12)
     for a, b in zip(ours, theirs):
         if b.grad is None: assert a.grad is None
-        else: np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-12)
+        else: np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-12)
 
 
 def test_clip_grad_norm_nonfinite_matches_torch():
@@ -208,9 +219,139 @@ def test_clip_grad_norm_nonfinite_matches_torch():
         a, b = dl.tensor(np.zeros(3), requires_grad=True), torch.zeros(3, dtype=torch.float64, requires_grad=True)
         a.grad, b.grad = dl.tensor(g.copy()), torch.tensor(g.copy())
         n_d, n_t = dl.clip_grad_norm_([a], 1.0), torch.nn.utils.clip_grad_norm_([b], 1.0)
-        np.testing.assert_array_equal(np.isnan(a.grad.data), np.isnan(b.grad.numpy()))
+        assert np.array_equal(np.isnan(a.grad.numpy()), np.isnan(b.grad.numpy()))
         assert (np.isnan(n_d.item()) and np.isnan(n_t.item())) or n_d.item() == n_t.item()
         with pytest.raises(RuntimeError, match="non-?finite|nan|inf"):
             torch.nn.utils.clip_grad_norm_([b], 1.0, error_if_nonfinite=True)
         with pytest.raises(RuntimeError, match="error_if_nonfinite"):
             dl.clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
+
+
+# -------------------------------------------------------- ReduceLROnPlateau, LambdaLR
+
+PLATEAU = [dict(), dict(patience=2, factor=0.5),
+           dict(mode='max', patience=1, threshold=0.05),
+           dict(patience=0, threshold_mode='abs', threshold=0.02, cooldown=2),
+           dict(patience=1, factor=0.3, min_lr=[0.02, 0.001], eps=1e-3),
+           dict(mode='max', patience=3, threshold_mode='abs', threshold=0.0, cooldown=1,
+                min_lr=0.005)]
+
+
+@pytest.mark.parametrize("kw", PLATEAU, ids=[str(i) for i in range(len(PLATEAU))])
+def test_reduce_lr_on_plateau_matches_torch(kw):
+    "A noisy metric with plateaus: the same rates and counters after every step."
+    rng = np.random.default_rng(3)
+    levels = [1.0, 0.8, 0.8, 0.7, 0.69, 0.69, 0.5]
+    metric = np.repeat(levels, 6) + rng.normal(0, 0.01, 42)
+    def run(lib):
+        ps = [lib.tensor(np.zeros(2), requires_grad=True),
+              lib.tensor(np.zeros(3), requires_grad=True)]
+        groups = [{'params': [ps[0]]}, {'params': [ps[1]], 'lr': 0.03}]
+        opt = lib.optim.SGD(groups, lr=0.1)
+        s = lib.optim.lr_scheduler.ReduceLROnPlateau(opt, **kw)
+        rows = []
+        for m in metric:
+            opt.step()
+            s.step(m if lib is torch else dl.tensor(m))     # a 0-d tensor: a metric
+            rows.append([*s.get_last_lr(), s.num_bad_epochs, s.cooldown_counter, s.best,
+                         s.last_epoch])
+        return rows, s
+    (ours, s_d), (theirs, s_t) = run(dl), run(torch)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    assert len({r[0] for r in ours}) > 1                    # the rate did change
+    saved = s_d.state_dict()
+    assert set(saved) == set(s_t.state_dict()) and 'optimizer' not in saved
+
+
+def test_reduce_lr_on_plateau_bad_input_as_torch():
+    opt = dl.SGD([dl.tensor(np.zeros(2), requires_grad=True)], lr=0.1)
+    topt = torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.1)
+    Plateau, TorchPlateau = dl.optim.lr_scheduler.ReduceLROnPlateau, \
+        torch.optim.lr_scheduler.ReduceLROnPlateau
+    for kw in [dict(factor=1.0), dict(mode='up'), dict(threshold_mode='relative'),
+               dict(min_lr=[0.1, 0.2])]:
+        with pytest.raises(ValueError): TorchPlateau(topt, **kw)
+        with pytest.raises(ValueError, match="ReduceLROnPlateau: "): Plateau(opt, **kw)
+    with pytest.raises(TypeError, match="Optimizer"): Plateau(object())
+
+
+def test_lambda_lr_state_dict_keeps_callable_objects_as_torch():
+    class Decay:
+        def __init__(self, rate): self.rate = rate
+        def __call__(self, e): return self.rate ** e
+    def run(lib):
+        p = lib.tensor(np.zeros(2), requires_grad=True)
+        opt = lib.optim.SGD([p], lr=0.1)
+        s = lib.optim.lr_scheduler.LambdaLR(opt, Decay(0.9))
+        for _ in range(3): opt.step(); s.step()
+        return opt, s
+    (opt, s), (topt, ts) = run(dl), run(torch)
+    saved, tsaved = s.state_dict(), ts.state_dict()
+    assert saved['lr_lambdas'] == tsaved['lr_lambdas'] == [{'rate': 0.9}]
+    assert saved['last_epoch'] == tsaved['last_epoch'] == 3
+    s2 = dl.optim.lr_scheduler.LambdaLR(opt, Decay(0.5), last_epoch=2)
+    s2.load_state_dict(saved)                       # restores the object's attributes
+    assert s2.lr_lambdas[0].rate == 0.9 and s2.last_epoch == 3
+    LambdaLR = dl.optim.lr_scheduler.LambdaLR
+    with pytest.raises(ValueError, match="1 lr_lambdas"): LambdaLR(opt, [abs, abs])
+    with pytest.raises(TypeError, match="callable"): LambdaLR(opt, 0.5)
+
+
+# -------------------------------------------------------- state dicts, both directions
+
+def _as_torch(sd):
+    "Our state dict with tensors for arrays: torch's optimizers compute with tensors."
+    def entry(v): return torch.from_numpy(v.copy()) if isinstance(v, np.ndarray) else v
+    state = {i: {k: entry(v) for k, v in s.items()} for i, s in sd['state'].items()}
+    return {'state': state, 'param_groups': [dict(g) for g in sd['param_groups']]}
+
+
+_TORCH_SWITCHES = {'foreach', 'fused', 'capturable', 'differentiable', 'maximize'}
+
+
+def _same_state_dicts(ours, theirs):
+    "Parameter indices, hyperparameters (less torch's switches), state entries agree."
+    assert len(ours['param_groups']) == len(theirs['param_groups'])
+    for g, h in zip(ours['param_groups'], theirs['param_groups']):
+        assert g == {k: v for k, v in h.items() if k not in _TORCH_SWITCHES}
+    assert set(ours['state']) == set(theirs['state'])
+    for i, s in ours['state'].items():
+        t = {k: v for k, v in theirs['state'][i].items() if v is not None}
+        assert set(s) == set(t), (s.keys(), t.keys())
+        for k, v in s.items():
+            if k == 'step': assert v == int(t[k]) and isinstance(v, int)
+            else: np.testing.assert_allclose(v, t[k].numpy(), rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("name,kw", OPTIMIZERS, ids=_ids(OPTIMIZERS))
+def test_state_dict_moves_between_torch_and_deeplearning101(name, kw):
+    "torch's state dict loads here, training goes on in step; ours loads in torch too."
+    params, grads = _problem(4)
+    theirs = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    opt_t = getattr(torch.optim, name)(theirs, **kw)
+    for step in grads[:7]:                                  # torch trains alone
+        for b, g in zip(theirs, step):
+            b.grad = None if g is None else torch.tensor(g.copy())
+        opt_t.step()
+    ours = [dl.tensor(b.detach().numpy(), requires_grad=True) for b in theirs]
+    opt_d = getattr(dl.optim, name)(ours)       # defaults: the state dict sets the rest
+    opt_d.load_state_dict(opt_t.state_dict())
+    _same_state_dicts(opt_d.state_dict(), opt_t.state_dict())
+    _step_both(ours, theirs, opt_d, opt_t, grads[7:14])
+    theirs2 = [torch.tensor(a.detach().numpy(), requires_grad=True) for a in ours]
+    opt_t2 = getattr(torch.optim, name)(theirs2)
+    opt_t2.load_state_dict(_as_torch(opt_d.state_dict()))  # and back
+    _same_state_dicts(opt_d.state_dict(), opt_t2.state_dict())
+    _step_both(ours, theirs2, opt_d, opt_t2, grads[14:])
+
+
+def test_state_dict_with_torch_switches_that_change_the_update_is_refused():
+    p = torch.zeros(2, requires_grad=True)
+    q = dl.tensor(np.zeros(2, np.float32), requires_grad=True)
+    for flag in ('maximize', 'differentiable'):
+        sd = torch.optim.Adam([p], **{flag: True}).state_dict()
+        match = f"{flag}=True, which Adam does not implement"
+        with pytest.raises(ValueError, match=match):
+            dl.Adam([q]).load_state_dict(sd)
+    sd = torch.optim.Adam([p], foreach=False, capturable=True).state_dict()  # same math
+    dl.Adam([q]).load_state_dict(sd)

@@ -29,8 +29,9 @@ from docutils.statemachine import StringList
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util.docutils import SphinxDirective
 
-# nbdev writes "File to edit: ../nbs/00_graph.ipynb" at the top of every module it generates.
-_SOURCE_NB = re.compile(r"File to edit: \.\./(\S+)\.ipynb")
+# nbdev writes "File to edit: ../nbs/00_graph.ipynb" at the top of every module it generates
+# ("../../nbs/04_optim.ipynb" for a package's __init__.py).
+_SOURCE_NB = re.compile(r"File to edit: (?:\.\./)+(\S+)\.ipynb")
 
 # One docstring line = literal spans (`code`, ``code``, :role:`x`) and the text between them.
 _LITERAL = re.compile(r"(:[\w:.-]+:`[^`]+`|``[^`]+``|`[^`]+`)")

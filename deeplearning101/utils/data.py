@@ -1,3 +1,4 @@
-"""`dl.utils.data`, as `torch.utils.data`: datasets and the DataLoader (appendix A1).
+"""`dl.utils.data`, as `torch.utils.data`: datasets, splits and the DataLoader (appendix A1).
 This file only gathers names: the code lives in the chapters' modules (written by nbdev from the notebooks)."""
-from ..data import TensorDataset, DataLoader
+from ..data import (Dataset, TensorDataset, Subset, ConcatDataset, random_split, default_collate,
+                    DataLoader)
