@@ -216,9 +216,11 @@ def _np_dtype(d, where):
     return nd
 
 def _dl_dtype(nd):
-    "The `dl.dtype` of a NumPy dtype."
+    "The `dl.dtype` of a NumPy dtype (of either byte order), or a TypeError for one we don't support."
     d = _DTYPES.get(nd)
-    return d if d is not None else _DTYPES[nd.newbyteorder('=')]
+    if d is None and not nd.isnative: d = _DTYPES.get(nd.newbyteorder('='))
+    if d is None: raise TypeError(f"{nd} is not a dtype deeplearning101 supports")
+    return d
 
 
 # %% ../nbs/00_graph.ipynb #341e9e89
@@ -242,6 +244,9 @@ def _as_array(data, dtype, where, copy=False):
                         f"see 'From deeplearning101 to PyTorch'")
     if arr.dtype.kind not in 'biuf':
         raise TypeError(f"{where}: expected numbers, got {type(data).__name__} with dtype {arr.dtype} ({data!r:.60})")
+    if arr.dtype not in _DTYPES and arr.dtype.newbyteorder('=') not in _DTYPES:
+        raise TypeError(f"{where}: {arr.dtype} is not a dtype deeplearning101 supports (convert it: "
+                        f".astype(np.int64) or np.float32)")
     return arr
 
 def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
@@ -435,18 +440,22 @@ class MatMul(Op):
 
 # %% ../nbs/00_graph.ipynb #4d28e339
 # --- elementwise unary ops ---
+_F64 = np.dtype(np.float64)
+def _floating(out, a):
+    "NumPy computes a function of integers in float64; PyTorch in float32 (its default float dtype)."
+    return out.astype(np.float32) if out.dtype is _F64 and a.dtype.kind in 'biu' else out
 class Neg(Op):
     name = 'neg'
     def forward(self, a): return -a
 class Exp(Op):
     name = 'exp'
-    def forward(self, a): return np.exp(a)
+    def forward(self, a): return _floating(np.exp(a), a)
 class Log(Op):
     name = 'log'
-    def forward(self, a): return np.log(a)
+    def forward(self, a): return _floating(np.log(a), a)
 class Sqrt(Op):
     name = 'sqrt'
-    def forward(self, a): return np.sqrt(a)
+    def forward(self, a): return _floating(np.sqrt(a), a)
 class Abs(Op):
     name = 'abs'
     def forward(self, a): return np.abs(a)
@@ -455,10 +464,10 @@ class ReLU(Op):
     def forward(self, a): return np.maximum(a, 0)
 class Sigmoid(Op):
     name = 'sigmoid'
-    def forward(self, a): return np.exp(-np.logaddexp(0, -a))   # exp(-log(1 + e^-a)): no overflow
+    def forward(self, a): return _floating(np.exp(-np.logaddexp(0, -a)), a)   # never overflows
 class Tanh(Op):
     name = 'tanh'
-    def forward(self, a): return np.tanh(a)
+    def forward(self, a): return _floating(np.tanh(a), a)
 class Clip(Op):
     __slots__ = ('lo', 'hi')
     name = 'clip'
@@ -760,7 +769,10 @@ def _compare(ufunc):
     def compare(a, b):
         if b is None or isinstance(b, (str, bytes)): return NotImplemented   # Python decides, as for torch
         b = b._data if isinstance(b, Tensor) else b
-        return Tensor._make(ufunc(a._data, b))       # not differentiable: never recorded
+        try: return Tensor._make(ufunc(a._data, b))   # not differentiable: never recorded
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"{name}: {e} (inputs: {_describe(a)}, {type(b).__name__} {np.shape(b)})") from None
+    name = dict(equal='eq', not_equal='ne', less='lt', less_equal='le', greater='gt').get(ufunc.__name__, 'ge')
     return compare
 
 # %% ../nbs/00_graph.ipynb #a81a3845
@@ -793,7 +805,7 @@ for _f in (exp, log, sqrt, relu, sigmoid, tanh, clip, mean, logsumexp, softmax, 
 Tensor.sum, Tensor.max, Tensor.min, Tensor.amax, Tensor.amin = _sum, _max, _min, amax, amin
 Tensor.argmax, Tensor.argmin, Tensor.all, Tensor.any = argmax, argmin, _all, _any
 Tensor.abs = Tensor.__abs__ = _abs
-Tensor.clamp, Tensor.view, Tensor.permute = clip, reshape, permute
+Tensor.clamp, Tensor.permute = clip, permute   # Tensor.view: chapter 01b
 Tensor.T = property(lambda a: transpose(a))
 
 def _cast(a, dtype, where='to'):

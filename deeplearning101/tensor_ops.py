@@ -192,6 +192,7 @@ def _reshape_as(self, other):
 Tensor.stride, Tensor.is_contiguous = _stride, _is_contiguous
 Tensor.contiguous = _contiguous
 Tensor.view_as, Tensor.reshape_as = _view_as, _reshape_as
+Tensor.view = _view
 
 # %% ../nbs/01b_tensor_ops.ipynb #307bf070
 def unsqueeze(input, dim):
