@@ -19,7 +19,7 @@ from .gpu import *
 # globals of a chapter's module they would hide Python's own float, sum and max from its code.
 from .graph import float, double, half, long, int, short, bool, sum, max, min, abs, all, any
 # PyTorch's module layout: dl.nn (with nn.functional, nn.init, nn.utils), dl.utils.data; dl.optim is chapter 04's
-from . import nn, utils
+from . import nn, utils, autograd
 
 def __getattr__(name):
     "A PyTorch name the book leaves out (sparse, complex, ...) says so, instead of a bare AttributeError."

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['no_grad', 'enable_grad', 'set_grad_enabled', 'inference_mode', 'unbroadcast', 'gradient_of', 'IndexGrad', 'backward',
-           'grad', 'GradcheckError', 'gradcheck', 'array_gradient_of', 'compute_gradients', 'GradientDescentOptimizer']
+           'grad', 'GradcheckError', 'gradcheck', 'FunctionCtx', 'Function', 'autograd_backward', 'array_gradient_of',
+           'compute_gradients', 'GradientDescentOptimizer']
 
 # %% ../nbs/01_autodiff.ipynb #1b9acf83
 import functools, inspect
@@ -12,12 +13,16 @@ import heapq
 import math
 import numpy as np
 from .graph import *
-from .graph import GradMode, Op, Tensor, _device_name, _describe, _last_write, _written_since, _const
+from .graph import GradMode, Op, Tensor, _device_name, _describe, _last_write, _written_since, _const, _next_seq
 
 # %% ../nbs/01_autodiff.ipynb #f6f497c8
 class _GradModeContext:
     "A context manager that is also a decorator, of plain functions and of generator functions (as PyTorch's)."
     mode = None                                     # the grad mode inside
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and not kwargs and callable(args[0]) and cls is not set_grad_enabled:
+            return object.__new__(cls)(args[0])     # `@no_grad` without parentheses decorates at once
+        return object.__new__(cls)
     def __enter__(self): self.prev, GradMode.enabled = GradMode.enabled, self.mode
     def __exit__(self, *exc): GradMode.enabled = self.prev
     def _fresh(self): return _Switch(self.mode)     # a new context for each call of a decorated function
@@ -68,6 +73,7 @@ class set_grad_enabled(_GradModeContext):
 
 class inference_mode(_GradModeContext):
     "PyTorch's faster `no_grad`: here the same thing (`inference_mode(False)` records as usual)."
+    mode = False
     def __init__(self, mode=True): self.mode = not mode
 
 
@@ -391,10 +397,15 @@ def _on_wrapped_arrays(rule, op, grad, out):
 def _as_tensor(g): return g if isinstance(g, Tensor) else Tensor._make(g)
 
 # %% ../nbs/01_autodiff.ipynb #62421e69
-def backward(self, grad=None, retain_graph=False, create_graph=False):
-    "Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad (`torch.Tensor.backward`)."
+def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad (`torch.Tensor.backward`);
+    with `inputs`, into those tensors' `.grad` only (leaves or not)."""
     seen = set()
+    wanted = None if inputs is None else {id(t) for t in ([inputs] if isinstance(inputs, Tensor) else inputs)}
     def visit(node, g):
+        if wanted is not None:
+            if id(node) not in wanted: return
+            if node._op is not None: node = _NonLeafGrad(node)   # accumulate, as for a leaf
         if node._op is not None:               # a non-leaf that retains its grad: its own copy
             node.grad = g if create_graph else Tensor._make(g.copy()); return
         if create_graph: pass
@@ -404,8 +415,19 @@ def backward(self, grad=None, retain_graph=False, create_graph=False):
         if node.grad is None: node.grad = g
         elif create_graph or not getattr(node.grad._data.flags, 'writeable', True): node.grad = node.grad + g
         else: node.grad._data += g._data              # accumulate in place, as PyTorch does
-    _backprop([self], _seed_grads([self], [grad], 'backward'), visit, retain_graph or create_graph, create_graph)
+    if retain_graph is None: retain_graph = create_graph
+    _backprop([self], _seed_grads([self], [gradient], 'backward'), visit, retain_graph or create_graph, create_graph,
+              everything=wanted is not None)
 Tensor.backward = backward
+
+class _NonLeafGrad:
+    "A non-leaf named in `backward(inputs=...)`, seen as a leaf by `visit`: its `.grad` accumulates."
+    def __init__(self, t): self.t, self._op = t, None
+    _data = property(lambda self: self.t._data)
+    grad = property(lambda self: self.t.grad, lambda self, g: setattr(self.t, 'grad', g))
+
+Tensor.grad_fn = property(lambda self: self._op, doc="The op that produced this tensor (None for a leaf), "
+                                                     "as PyTorch's `grad_fn`.")
 
 def _fresh(d, leaf, seen):
     "Wrap a gradient array that the leaf may own: not a view, not shared with another leaf, in the leaf's dtype."
@@ -478,6 +500,61 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
                                      f"central differences give {numeric[idx]:.6g} (|diff| {abs(a[idx] - numeric[idx]):.3g} "
                                      f"> atol + rtol*|numeric| = {atol + rtol * abs(numeric[idx]):.3g})")
     return True
+
+# %% ../nbs/01_autodiff.ipynb #71f22eb4
+class FunctionCtx:
+    "What a custom Function's forward leaves for its backward (PyTorch's `ctx`)."
+    def save_for_backward(self, *tensors): self._saved = tensors
+    @property
+    def saved_tensors(self):
+        if not hasattr(self, '_saved'): raise RuntimeError("saved_tensors: forward saved nothing (save_for_backward)")
+        return self._saved
+
+class _FunctionOp(Op):
+    "The node `Function.apply` records: its gradient rule is the Function's own `backward`."
+    __slots__ = ('fn', 'ctx', 'positions', 'n_args', 'name')
+    saved = ('ctx',)
+    def backward(self, grad, out):
+        grads = self.fn.backward(self.ctx, grad)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        if len(grads) != self.n_args:
+            raise RuntimeError(f"{self.name}.backward returned {len(grads)} gradients, but forward took "
+                               f"{self.n_args} inputs: return one per input (None for a non-tensor)")
+        return [grads[i] for i in self.positions]
+
+class Function:
+    """A differentiable operation written by its user (`torch.autograd.Function`): static `forward(ctx, *args)`
+    and `backward(ctx, grad_output)`; call it as `MyFunction.apply(*args)`. One tensor output."""
+    @staticmethod
+    def forward(ctx, *args): raise NotImplementedError("Function.forward: define it in your subclass")
+    @staticmethod
+    def backward(ctx, grad_output): raise NotImplementedError("Function.backward: define it in your subclass")
+    @classmethod
+    def apply(cls, *args):
+        ctx, where = FunctionCtx(), f"{cls.__name__}.apply"
+        tensors = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        with no_grad(): out = cls.forward(ctx, *args)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{where}: forward must return one tensor, got {type(out).__name__} "
+                            f"(several outputs: see 'From deeplearning101 to PyTorch')")
+        if GradMode.enabled and any(a._requires_grad for _, a in tensors):
+            if out._op is not None or any(out is a for _, a in tensors): out = Tensor._make(out._data)
+            op = _FunctionOp()
+            op.fn, op.ctx, op.name, op.n_args = cls, ctx, cls.__name__, len(args)
+            op.positions = [i for i, _ in tensors]
+            op.inputs, op.seq = tuple(a for _, a in tensors), _next_seq()
+            out._op, out._requires_grad = op, True
+        return out
+
+def autograd_backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    "`torch.autograd.backward`: backward from several tensors at once (their gradients add up)."
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    grads = [None] * len(tensors) if grad_tensors is None else _as_list(grad_tensors)
+    keep = create_graph if retain_graph is None else retain_graph
+    for i, (t, g) in enumerate(zip(tensors, grads)):
+        t.backward(g, retain_graph=keep or i < len(tensors) - 1, create_graph=create_graph, inputs=inputs)
+
 
 # %% ../nbs/01_autodiff.ipynb #a7c3e1f0
 def array_gradient_of(*op_classes):

@@ -505,7 +505,7 @@ class Mean(Reduce):
     def forward(self, a):
         s = a.sum(axis=self.axis, keepdims=self.keepdims, dtype=_acc(a))
         if a.dtype.kind not in 'fc':                # as PyTorch: (pred == y).float().mean(), not .mean()
-            raise TypeError(f"could not infer output dtype: the input must be floating point, got {a.dtype} "
+            raise RuntimeError(f"mean: could not infer output dtype: the input must be floating point, got {a.dtype} "
                             f"(convert it first: .float())")
         n = a.size // s.size if s.size else 1      # the number of summed entries
         if n == 0: return np.full_like(s, np.nan, dtype=a.dtype)   # the mean of nothing: NaN, as in PyTorch

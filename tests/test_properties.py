@@ -969,7 +969,7 @@ def test_sigmoid_matches_the_two_case_formula(dtype, rtol):
 
 
 def test_mean_of_integers_raises_as_in_torch():
-    with pytest.raises(TypeError, match=r"mean: .*floating point"): dl.tensor([1, 2, 3]).mean()
+    with pytest.raises(RuntimeError, match=r"mean: .*floating point"): dl.tensor([1, 2, 3]).mean()
     assert dl.tensor([1, 2, 3]).float().mean().item() == 2.0
 
 
