@@ -1,23 +1,32 @@
-"""Chapter 03 layers against PyTorch (skipped when torch is not installed), in float64: values and gradients of
-Linear, the losses (every reduction), activations, BatchNorm1d in training and evaluation (running statistics
-included), state-dict names, and SGD steps."""
+"""Chapter 03 layers against PyTorch (skipped when torch is not installed), in float64:
+values and gradients of Linear, the losses (every reduction, class weights, ignored
+labels, label smoothing, class-probability targets), the functional interface
+(`dl.nn.functional` against `torch.nn.functional`), activations, containers, BatchNorm1d
+in training and evaluation (with running statistics or without), initialisation,
+state-dict names, SGD steps and the errors PyTorch raises."""
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
 import deeplearning101 as dl
+import deeplearning101.nn.functional as DF
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
+tt = torch.tensor
 
 
 def pair(a, requires_grad=True):
-    "The same float64 values as a dl tensor and a torch tensor."
-    a = np.asarray(a, np.float64)
-    return dl.tensor(a.copy(), requires_grad=requires_grad), torch.tensor(a.copy(), requires_grad=requires_grad)
+    "The same values (float64 unless integer) as a dl tensor and a torch tensor."
+    a = np.asarray(a)
+    if a.dtype.kind == 'f': a = a.astype(np.float64)
+    return (dl.tensor(a.copy(), requires_grad=requires_grad),
+            tt(a.copy(), requires_grad=requires_grad))
 
 
 def close(a, b, tol=1e-10):
-    a = a.data if isinstance(a, dl.Tensor) else np.asarray(a)
+    a = a.detach().numpy() if isinstance(a, dl.Tensor) else np.asarray(a)
     b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
     assert a.shape == b.shape, (a.shape, b.shape)
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
@@ -25,44 +34,287 @@ def close(a, b, tol=1e-10):
 
 def copy_into_torch(dl_model, torch_model):
     "Load dl's state dict into torch by name: the names are the same."
-    torch_model.load_state_dict({k: torch.tensor(v.data) for k, v in dl_model.state_dict().items()})
+    state = dl_model.state_dict()
+    torch_model.load_state_dict({k: tt(v.numpy()) for k, v in state.items()})
 
 
+def same_forward_backward(ours, theirs, *arrays, grad_seed=0, tol=1e-10):
+    """ours(*dl tensors) vs theirs(*torch tensors): values, then every float input's
+    gradient."""
+    pairs = [pair(a, requires_grad=np.asarray(a).dtype.kind == 'f') for a in arrays]
+    a, b = ours(*[p[0] for p in pairs]), theirs(*[p[1] for p in pairs])
+    close(a, b, tol)
+    g = np.random.default_rng(grad_seed).standard_normal(tuple(b.shape))
+    a.backward(dl.tensor(g)); b.backward(tt(g))
+    for (x, xt) in pairs:
+        if xt.requires_grad: close(x.grad, xt.grad, tol)
+
+
+def weights(w, lib):
+    return None if w is None else lib.tensor(w)
+
+
+# ---------------------------------------------------------------- losses
 @pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
 def test_cross_entropy(reduction, rng):
-    z, zt = pair(rng.standard_normal((7, 5)) * 3)
     y = rng.integers(0, 5, 7)
-    a, b = dl.CrossEntropyLoss(reduction)(z, y), F.cross_entropy(zt, torch.tensor(y), reduction=reduction)
-    close(a, b)
-    g = rng.standard_normal(a.shape) if reduction == 'none' else None
-    a.backward(g); b.backward(torch.tensor(g) if g is not None else None)
-    close(z.grad, zt.grad)
+    same_forward_backward(lambda z: dl.CrossEntropyLoss(reduction=reduction)(z, y),
+                          lambda z: F.cross_entropy(z, tt(y), reduction=reduction),
+                          rng.standard_normal((7, 5)) * 3)
 
 
 def test_cross_entropy_extreme_logits():
-    z, zt = pair([[1e4, 0.0, -1e4], [-500.0, 500.0, 499.0]])
     y = [2, 2]
-    a, b = dl.cross_entropy(z, y, reduction='none'), F.cross_entropy(zt, torch.tensor(y), reduction='none')
-    close(a, b)
-    a.sum().backward(); b.sum().backward()
-    close(z.grad, zt.grad)
+    same_forward_backward(lambda z: dl.cross_entropy(z, y, reduction='none'),
+                          lambda z: F.cross_entropy(z, tt(y), reduction='none'),
+                          [[1e4, 0.0, -1e4], [-500.0, 500.0, 499.0]])
 
 
 @pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
-def test_mse_and_bce_with_logits(reduction, rng):
+@pytest.mark.parametrize('weighted', [False, True])
+@pytest.mark.parametrize('smoothing', [0.0, 0.15])
+@pytest.mark.parametrize('ignore', [False, True])
+def test_cross_entropy_options(reduction, weighted, smoothing, ignore, rng):
+    """weight, ignore_index and label_smoothing, alone and together, as PyTorch computes
+    them."""
+    y = rng.integers(0, 4, 9)
+    if ignore: y[[1, 5]] = -100
+    w = rng.uniform(0.2, 2.0, 4) if weighted else None
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    ours = lambda z: dl.cross_entropy(z, y, weight=weights(w, dl), **kw)
+    theirs = lambda z: F.cross_entropy(z, tt(y), weight=weights(w, torch), **kw)
+    same_forward_backward(ours, theirs,
+                          rng.standard_normal((9, 4)) * 2)
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_cross_entropy_other_ignore_index_and_the_module(reduction, rng):
+    y = rng.integers(0, 3, 6); y[2] = 1
+    kw = dict(ignore_index=1, reduction=reduction, label_smoothing=0.1)
+    w = np.array([1.0, 2.0, 3.0])
+    ours = dl.CrossEntropyLoss(weight=dl.tensor(w), **kw)
+    theirs = torch.nn.CrossEntropyLoss(weight=tt(w), **kw)
+    same_forward_backward(lambda z: ours(z, y), lambda z: theirs(z, tt(y)),
+                          rng.standard_normal((6, 3)))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ['weight']
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+@pytest.mark.parametrize('smoothing', [0.0, 0.2])
+def test_cross_entropy_probability_targets(reduction, smoothing, rng):
+    q = rng.dirichlet(np.ones(5), 6)
+    w = rng.uniform(0.5, 2, 5)
+    kw = dict(reduction=reduction, label_smoothing=smoothing)
+    ours = lambda z, q: dl.cross_entropy(z, q, weight=dl.tensor(w), **kw)
+    same_forward_backward(ours,
+                          lambda z, q: F.cross_entropy(z, q, weight=tt(w), **kw),
+                          # the target's gradient too
+                          rng.standard_normal((6, 5)), q)
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'none'])
+def test_cross_entropy_spatial_and_unbatched(reduction, rng):
+    y = rng.integers(0, 4, (2, 3, 5)); y[0, 1, 2] = -100
+    same_forward_backward(lambda z: dl.cross_entropy(z, y, reduction=reduction),
+                          lambda z: F.cross_entropy(z, tt(y), reduction=reduction),
+                          rng.standard_normal((2, 4, 3, 5)))
+    same_forward_backward(lambda z: dl.cross_entropy(z, dl.tensor(2),
+                                                     reduction=reduction),
+                          lambda z: F.cross_entropy(z, tt(2), reduction=reduction),
+                          rng.standard_normal(4))
+
+
+def test_cross_entropy_all_labels_ignored():
+    for ours, theirs in ((dl.cross_entropy, F.cross_entropy),
+                         (dl.nll_loss, F.nll_loss)):
+        z, zt = pair(np.arange(6.0).reshape(2, 3))
+        a, b = ours(z, [-100, -100]), theirs(zt, tt([-100, -100]))
+        assert np.isnan(a.item()) and np.isnan(b.item())
+        a.backward(); b.backward()
+        close(z.grad, zt.grad)                                  # zeros, not NaN
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+@pytest.mark.parametrize('weighted', [False, True])
+def test_nll_loss(reduction, weighted, rng):
+    y = rng.integers(0, 4, 8); y[3] = -100
+    w = rng.uniform(0.5, 2, 4) if weighted else None
+    same_forward_backward(
+        lambda x: dl.nll_loss(dl.log_softmax(x, dim=1), y, weight=weights(w, dl),
+                              reduction=reduction),
+        lambda x: F.nll_loss(F.log_softmax(x, dim=1), tt(y), weight=weights(w, torch),
+                             reduction=reduction),
+        rng.standard_normal((8, 4)))
+    ours = dl.NLLLoss(weight=weights(w, dl), reduction=reduction)
+    theirs = torch.nn.NLLLoss(weight=weights(w, torch), reduction=reduction)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_mse_l1_and_bce_with_logits(reduction, rng):
     p, pt = pair(rng.standard_normal((4, 3)) * 4)
     t = rng.uniform(0, 1, (4, 3))
-    for ours, theirs in [(dl.MSELoss(reduction), torch.nn.MSELoss(reduction=reduction)),
-                         (dl.BCEWithLogitsLoss(reduction), torch.nn.BCEWithLogitsLoss(reduction=reduction)),
-                         (dl.BCEWithLogitsLoss(reduction, pos_weight=2.5),
-                          torch.nn.BCEWithLogitsLoss(reduction=reduction, pos_weight=torch.tensor(2.5, dtype=torch.float64)))]:
+    t[0, 0] = p.detach().numpy()[0, 0]                      # l1 at a zero difference: 0
+    r = dict(reduction=reduction)
+    losses = [(dl.MSELoss(**r), torch.nn.MSELoss(**r)),
+              (dl.L1Loss(**r), torch.nn.L1Loss(**r)),
+              (dl.BCEWithLogitsLoss(**r), torch.nn.BCEWithLogitsLoss(**r)),
+              (dl.BCEWithLogitsLoss(pos_weight=2.5, **r),
+               torch.nn.BCEWithLogitsLoss(pos_weight=tt(2.5).double(), **r))]
+    for ours, theirs in losses:
         p.grad = None; pt.grad = None
-        a, b = ours(p, dl.tensor(t)), theirs(pt, torch.tensor(t))
+        a, b = ours(p, dl.tensor(t)), theirs(pt, tt(t))
         close(a, b)
         a.sum().backward(); b.sum().backward()
         close(p.grad, pt.grad)
 
 
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_weighted_mse_and_l1(reduction, rng):
+    w, r = rng.uniform(0.1, 2, (5, 2)), reduction
+    for ours, theirs in ((dl.mse_loss, F.mse_loss), (dl.l1_loss, F.l1_loss)):
+        same_forward_backward(lambda a, b: ours(a, b, weight=dl.tensor(w), reduction=r),
+                              lambda a, b: theirs(a, b, weight=tt(w), reduction=r),
+                              rng.standard_normal((5, 2)), rng.standard_normal((5, 2)))
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_binary_cross_entropy(reduction, rng):
+    # clamped logarithms
+    x = rng.uniform(0.01, 0.99, (6, 3)); x[0, 0], x[1, 1] = 0.0, 1.0
+    w = rng.uniform(0.5, 2, 3)
+    kw = dict(reduction=reduction)
+    ours = lambda x, t: dl.binary_cross_entropy(x, t, weight=dl.tensor(w), **kw)
+    same_forward_backward(ours,
+                          lambda x, t: F.binary_cross_entropy(x, t, weight=tt(w), **kw),
+                          # gradients ~1e9 at 0, 1
+                          x, rng.uniform(0, 1, (6, 3)), tol=1e-8)
+    ours, theirs = dl.BCELoss(weight=dl.tensor(w)), torch.nn.BCELoss(weight=tt(w))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ['weight']
+
+
+def test_loss_errors_match_pytorch():
+    with pytest.raises(RuntimeError, match='between 0 and 1'):
+        dl.binary_cross_entropy(dl.tensor([1.5]), dl.tensor([1.0]))
+    with pytest.raises(RuntimeError): F.binary_cross_entropy(tt([1.5]), tt([1.0]))
+    with pytest.raises(ValueError, match='different to the input size'):
+        dl.binary_cross_entropy(dl.tensor([[0.5]]), dl.tensor([1.0]))
+    with pytest.raises(RuntimeError, match='for all 4 classes or no classes'):
+        dl.cross_entropy(dl.zeros(3, 4), [0, 1, 2], weight=dl.ones(3))
+    with pytest.raises(IndexError, match=r'target \[5\] out of bounds'):
+        dl.cross_entropy(dl.zeros(3, 4), [0, 5, -100])
+    with pytest.raises(IndexError): F.cross_entropy(torch.zeros(3, 4), tt([0, 5, -100]))
+    with pytest.raises(ValueError, match='label_smoothing'):
+        dl.cross_entropy(dl.zeros(3, 4), [0, 1, 2], label_smoothing=2)
+    with pytest.warns(UserWarning, match='size_average'):
+        loss = dl.cross_entropy(dl.zeros(2, 3), [0, 1], size_average=False)
+    assert loss.item() == pytest.approx(2 * np.log(3))
+
+
+# ------------------------------------------------------------ the functional interface
+def test_functional_names_cover_the_brief():
+    for name in ('relu', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'cross_entropy',
+                 'nll_loss', 'mse_loss', 'l1_loss', 'binary_cross_entropy',
+                 'binary_cross_entropy_with_logits', 'dropout', 'linear', 'one_hot',
+                 'pad'):
+        assert callable(getattr(DF, name)), name
+
+
+@pytest.mark.parametrize('name', ['relu', 'sigmoid', 'tanh'])
+def test_functional_activations(name, rng):
+    x = rng.standard_normal((4, 5)); x[0, 0] = 0.3
+    same_forward_backward(getattr(DF, name), getattr(F, name), x)
+
+
+@pytest.mark.parametrize('dim', [0, 1, -1])
+def test_functional_softmax_and_log_softmax(dim, rng):
+    x = rng.standard_normal((4, 5)) * 3
+    same_forward_backward(lambda t: DF.softmax(t, dim=dim),
+                          lambda t: F.softmax(t, dim=dim), x)
+    same_forward_backward(lambda t: DF.log_softmax(t, dim),
+                          lambda t: F.log_softmax(t, dim), x)
+    x32 = dl.tensor(x.astype(np.float32))
+    assert DF.softmax(x32, dim=dim, dtype=dl.float64).dtype == dl.float64
+
+
+def test_functional_relu_in_place():
+    x, xt = pair([-1.0, 2.0], requires_grad=False)
+    assert DF.relu(x, inplace=True) is x and F.relu(xt, inplace=True) is xt
+    close(x, xt)
+    leaf = dl.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match='leaf'): DF.relu(leaf, inplace=True)
+
+
+@pytest.mark.parametrize('shape', [(6, 4), (2, 3, 4), (4,)])
+def test_functional_linear(shape, rng):
+    x, w = rng.standard_normal(shape), rng.standard_normal((3, 4))
+    b = rng.standard_normal(3)
+    same_forward_backward(DF.linear, F.linear, x, w, b)
+    same_forward_backward(DF.linear, F.linear, x, w)
+
+
+def test_functional_dropout(rng):
+    dl.manual_seed(0)
+    x = dl.tensor(np.ones((300, 40)))
+    out = DF.dropout(x, 0.3).numpy()
+    assert abs((out == 0).mean() - 0.3) < 0.02 and np.allclose(out[out != 0], 1 / 0.7)
+    assert DF.dropout(x, 0.3, training=False) is x
+    assert np.all(DF.dropout(x, 1.0).numpy() == 0)
+    y = dl.tensor(np.ones(50))
+    assert DF.dropout(y, 0.5, inplace=True) is y
+    assert set(np.unique(y.numpy())) <= {0.0, 2.0}
+    with pytest.raises(ValueError, match='dropout probability has to be between 0 and'):
+        DF.dropout(x, 1.5)
+    with pytest.raises(ValueError): F.dropout(torch.ones(2), 1.5)
+
+
+def test_functional_one_hot():
+    for labels, n in (([0, 2, 1], -1), ([[1, 0], [3, 3]], 5), ([], 3)):
+        a = DF.one_hot(dl.tensor(labels, dtype=dl.int64), n)
+        b = F.one_hot(tt(labels, dtype=torch.long), n)
+        assert a.dtype == dl.int64 and a.tolist() == b.tolist()
+    for bad, n in (([0, 3], 3), ([-1, 0], -1)):
+        with pytest.raises(RuntimeError): F.one_hot(tt(bad), n)
+        with pytest.raises(RuntimeError, match='Class values must be'):
+            DF.one_hot(dl.tensor(bad), n)
+    with pytest.raises(RuntimeError, match='LongTensor'): DF.one_hot(dl.tensor([0.5]))
+    with pytest.raises(RuntimeError, match='empty tensor'):
+        DF.one_hot(dl.tensor(np.zeros(0, np.int64)))
+
+
+@pytest.mark.parametrize('shape,pad,mode', [
+    ((2, 3, 4), (1, 2), 'constant'), ((2, 3, 4), (-1, 2, 0, 1), 'constant'),
+    ((2, 3, 4), (1, 1, 1, 1, 1, 1), 'constant'), ((3, 4), (2, 3), 'constant'),
+    ((2, 3, 4), (1, 1), 'reflect'), ((2, 3, 4), (3, 2), 'reflect'),
+    ((2, 3, 4, 5), (2, 1, 1, 2), 'reflect'), ((3, 4), (1, 1), 'reflect'),
+    ((2, 3, 4), (2, 1), 'replicate'), ((2, 3, 4, 5), (3, 0, 1, 4), 'replicate'),
+    ((2, 3, 4), (1, 2), 'circular'), ((2, 3, 4, 5), (2, 1, 3, 0), 'circular')])
+def test_functional_pad(shape, pad, mode, rng):
+    same_forward_backward(lambda x: DF.pad(x, pad, mode=mode),
+                          lambda x: F.pad(x, pad, mode=mode),
+                          rng.standard_normal(shape))
+
+
+def test_functional_pad_value_and_errors(rng):
+    p = (1, 2, 2, 0)
+    same_forward_backward(lambda x: DF.pad(x, p, value=-3.5),
+                          lambda x: F.pad(x, p, value=-3.5),
+                          rng.standard_normal((2, 3)))
+    x = dl.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    assert dl.gradcheck(lambda x: DF.pad(x, (2, 1, 1, 1), mode='reflect'), x)
+    x, xt = dl.zeros(2, 3, 4), torch.zeros(2, 3, 4)
+    for args, kw in [(((1,),), {}), (((1, 1) * 4,), {}),
+                     (((1, 1),), dict(mode='reflect', value=2.0)),
+                     (((4, 4),), dict(mode='reflect')), (((1, 1),), dict(mode='wrap'))]:
+        with pytest.raises((RuntimeError, NotImplementedError)): F.pad(xt, *args, **kw)
+        with pytest.raises((RuntimeError, NotImplementedError), match='^pad: '):
+            DF.pad(x, *args, **kw)
+    with pytest.raises(NotImplementedError):
+        F.pad(torch.zeros(4), (1, 1), mode='reflect')
+    with pytest.raises(NotImplementedError): DF.pad(dl.zeros(4), (1, 1), mode='reflect')
+
+
+# ---------------------------------------------------------------- layers
 @pytest.mark.parametrize('shape', [(6, 4), (2, 3, 4), (4,)])
 @pytest.mark.parametrize('bias', [True, False])
 def test_linear_forward_backward(shape, bias, rng):
@@ -73,21 +325,115 @@ def test_linear_forward_backward(shape, bias, rng):
     g = rng.standard_normal(shape[:-1] + (3,))
     a, b = lin(x), tl(xt)
     close(a, b)
-    a.backward(g); b.backward(torch.tensor(g))
+    a.backward(dl.tensor(g)); b.backward(tt(g))
     close(x.grad, xt.grad); close(lin.weight.grad, tl.weight.grad)
     if bias: close(lin.bias.grad, tl.bias.grad)
 
 
-@pytest.mark.parametrize('ours,theirs', [(dl.ReLU(), torch.nn.ReLU()), (dl.Sigmoid(), torch.nn.Sigmoid()),
-                                         (dl.Tanh(), torch.nn.Tanh()), (dl.Softmax(dim=1), torch.nn.Softmax(dim=1)),
-                                         (dl.Softmax(dim=0), torch.nn.Softmax(dim=0))])
+def test_linear_default_initialisation_is_pytorchs():
+    """weight: kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)); the bias: the
+    same."""
+    dl.manual_seed(0); torch.manual_seed(0)
+    ours, theirs = dl.Linear(400, 300), torch.nn.Linear(400, 300)
+    for a, b in ((ours.weight, theirs.weight), (ours.bias, theirs.bias)):
+        a, b = a.detach().numpy(), b.detach().numpy()
+        assert abs(np.abs(a).max() / np.abs(b).max() - 1) < 0.01
+        assert abs(a.std() / b.std() - 1) < 0.05
+    assert dl.Linear(3, 2, dtype=dl.float64).weight.dtype == dl.float64
+    assert torch.nn.Linear(3, 2, dtype=torch.float64).weight.dtype == torch.float64
+
+
+def test_linear_refuses_another_dtype_as_pytorch():
+    with pytest.raises(RuntimeError):
+        torch.nn.Linear(4, 3)(torch.zeros(2, 4, dtype=torch.float64))
+    message = r'Linear\(in_features=4, out_features=3\).*float64\[2, 4\].*float32'
+    with pytest.raises(RuntimeError, match=message):
+        dl.Linear(4, 3)(dl.zeros(2, 4, dtype=dl.float64))
+    with pytest.raises(RuntimeError, match=r'linear: .*float64.*float32'):
+        dl.linear(dl.zeros(2, 4, dtype=dl.float64), dl.zeros(3, 4))
+    with pytest.raises(RuntimeError): dl.Linear(4, 3)(dl.zeros(2, 4, dtype=dl.int64))
+
+
+@pytest.mark.parametrize('ours,theirs', [
+    (dl.ReLU(), torch.nn.ReLU()), (dl.Sigmoid(), torch.nn.Sigmoid()),
+    (dl.Tanh(), torch.nn.Tanh()), (dl.Softmax(dim=1), torch.nn.Softmax(dim=1)),
+    (dl.Softmax(dim=0), torch.nn.Softmax(dim=0)),
+    (dl.nn.LogSoftmax(dim=1), torch.nn.LogSoftmax(dim=1)),
+    (dl.nn.Identity(3, x=1), torch.nn.Identity(3, x=1)),
+    (dl.nn.Flatten(0), torch.nn.Flatten(0))])
 def test_activations(ours, theirs, rng):
-    x, xt = pair(rng.standard_normal((5, 4)) * 3)
-    g = rng.standard_normal((5, 4))
-    a, b = ours(x), theirs(xt)
-    close(a, b)
-    a.backward(g); b.backward(torch.tensor(g))
-    close(x.grad, xt.grad)
+    same_forward_backward(ours, theirs, rng.standard_normal((5, 4)) * 3)
+
+
+@pytest.mark.parametrize('args', [(), (0,), (2, 3), (-3, -2)])
+def test_flatten_and_unflatten(args, rng):
+    same_forward_backward(dl.nn.Flatten(*args), torch.nn.Flatten(*args),
+                          rng.standard_normal((2, 3, 4, 2)))
+    same_forward_backward(dl.nn.Unflatten(1, (2, -1)), torch.nn.Unflatten(1, (2, -1)),
+                          rng.standard_normal((3, 8)))
+    with pytest.raises(RuntimeError, match="don't multiply up"):
+        dl.nn.Unflatten(1, (2, 4))(dl.zeros(3, 7))
+    with pytest.raises(IndexError): dl.nn.Flatten()(dl.zeros(3))
+    with pytest.raises(IndexError): torch.nn.Flatten()(torch.zeros(3))
+
+
+def test_containers_name_their_children_as_pytorch():
+    def build(nn):
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = nn.ModuleList([nn.Linear(3, 3) for _ in range(3)])
+                self.heads = nn.ModuleDict({'cls': nn.Linear(3, 2),
+                                            'reg': nn.Linear(3, 1)})
+                self.seq = nn.Sequential(OrderedDict(fc=nn.Linear(3, 3), act=nn.ReLU()))
+                self.bn = nn.BatchNorm1d(3)
+            def forward(self, x):
+                for b in self.blocks: x = b(x).relu()
+                return self.heads['cls'](self.seq(self.bn(x)))
+        net = Net()
+        del net.blocks[1]; net.blocks.insert(0, nn.Linear(3, 3))
+        net.blocks.append(nn.Tanh())
+        net.heads['extra'] = nn.Linear(3, 4); del net.heads['reg']
+        return net
+    ours, theirs = build(dl.nn), build(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    names = lambda m: [n for n, _ in m.named_modules()]
+    assert names(ours) == names(theirs)
+    assert len(ours.blocks) == len(theirs.blocks) == 4
+    assert list(ours.heads) == list(theirs.heads) == ['cls', 'extra']
+    copy_into_torch(ours.double(), theirs.double())
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    close(ours(dl.tensor(x)), theirs(tt(x)))
+    s = dl.nn.Sequential(dl.ReLU(), dl.Tanh(), dl.Sigmoid())
+    st = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid())
+    del s[0]; del st[0]
+    children = lambda m: [n for n, _ in m.named_children()]
+    assert children(s) == children(st) == ['0', '1']
+    for bad in (lambda c: c[5], lambda c: c.append(3)):
+        for c in (s, dl.nn.ModuleList([dl.ReLU()])):
+            with pytest.raises((IndexError, TypeError)): bad(c)
+    md = dl.nn.ModuleDict()
+    for key in ('keys', 'a.b', ''):
+        with pytest.raises(KeyError): md[key] = dl.ReLU()
+        with pytest.raises(KeyError): torch.nn.ModuleDict()[key] = torch.nn.ReLU()
+
+
+def test_assigning_a_tensor_over_a_parameter_or_buffer_raises():
+    for nn, t in ((torch.nn, torch.zeros(3, 2)), (dl.nn, dl.zeros(3, 2))):
+        lin = nn.Linear(2, 3)
+        with pytest.raises(TypeError, match="cannot assign '.*' as parameter 'weight'"):
+            lin.weight = t
+        lin.weight = None
+        # still a parameter slot
+        with pytest.raises(TypeError, match="as parameter 'weight'"):
+            lin.weight = t
+        lin.weight = nn.Parameter(t)
+        bn = nn.BatchNorm1d(2)
+        with pytest.raises(TypeError, match="as buffer 'running_mean'"):
+            bn.running_mean = 3
+        bn.running_mean = t[0, :2].clone()
+    with pytest.raises(TypeError, match="cannot assign 'ndarray' as parameter"):
+        dl.Linear(2, 3).weight = np.zeros((3, 2), np.float32)
 
 
 @pytest.mark.parametrize('shape', [(8, 3), (5, 3, 4)])
@@ -97,70 +443,139 @@ def test_batchnorm_train_eval_running_stats(shape, momentum, affine, rng):
     bn = dl.BatchNorm1d(3, momentum=momentum, affine=affine).double()
     tb = torch.nn.BatchNorm1d(3, momentum=momentum, affine=affine, dtype=torch.float64)
     if affine:
-        bn.weight.data[:] = rng.uniform(0.5, 2, 3); bn.bias.data[:] = rng.standard_normal(3)
+        with dl.no_grad():
+            bn.weight.copy_(dl.tensor(rng.uniform(0.5, 2, 3)))
+            bn.bias.copy_(dl.tensor(rng.standard_normal(3)))
     copy_into_torch(bn, tb)
-    for step in range(3):                                          # training steps: outputs, grads, running stats
+    # training: outputs, grads, running stats
+    for step in range(3):
         x, xt = pair(rng.standard_normal(shape) * 2 + step)
         g = rng.standard_normal(shape)
         a, b = bn(x), tb(xt)
         close(a, b, 1e-9)
-        a.backward(g); b.backward(torch.tensor(g))
+        a.backward(dl.tensor(g)); b.backward(tt(g))
         close(x.grad, xt.grad, 1e-9)
-        if affine: close(bn.weight.grad, tb.weight.grad, 1e-9); close(bn.bias.grad, tb.bias.grad, 1e-9)
+        if affine:
+            close(bn.weight.grad, tb.weight.grad, 1e-9)
+            close(bn.bias.grad, tb.bias.grad, 1e-9)
         close(bn.running_mean, tb.running_mean); close(bn.running_var, tb.running_var)
         assert bn.num_batches_tracked.item() == tb.num_batches_tracked.item()
     bn.eval(); tb.eval()
-    x, xt = pair(rng.standard_normal((2,) + shape[1:]))
-    g = rng.standard_normal(x.shape)
-    a, b = bn(x), tb(xt)
-    close(a, b, 1e-9)
-    a.backward(g); b.backward(torch.tensor(g))
-    close(x.grad, xt.grad, 1e-9)
+    same_forward_backward(bn, tb, rng.standard_normal((2,) + shape[1:]), tol=1e-9)
     assert list(bn.state_dict()) == list(tb.state_dict())
 
 
-def test_batchnorm_without_running_stats(rng):
-    bn = dl.BatchNorm1d(3, track_running_stats=False).double().eval()
-    tb = torch.nn.BatchNorm1d(3, track_running_stats=False, dtype=torch.float64).eval()
-    x, xt = pair(rng.standard_normal((6, 3)))
-    close(bn(x), tb(xt), 1e-9)
+@pytest.mark.parametrize('training', [True, False])
+@pytest.mark.parametrize('shape', [(6, 3), (4, 3, 5)])
+def test_batchnorm_without_running_stats(training, shape, rng):
+    """Batch statistics in training and in evaluation; one value per channel is an error
+    in both."""
+    bn = dl.BatchNorm1d(3, track_running_stats=False).double().train(training)
+    tb = torch.nn.BatchNorm1d(3, track_running_stats=False, dtype=torch.float64)
+    tb.train(training)
+    same_forward_backward(bn, tb, rng.standard_normal(shape), tol=1e-9)
     assert list(bn.state_dict()) == list(tb.state_dict()) == ['weight', 'bias']
+    message = 'Expected more than 1 value per channel when training'
+    for one in ((1, 3), (1, 3, 1)):
+        with pytest.raises(ValueError, match=message):
+            tb(torch.zeros(one, dtype=torch.float64))
+        with pytest.raises(ValueError, match=message):
+            bn(dl.zeros(one, dtype=dl.float64))
+
+
+def test_batchnorm_refuses_another_dtype_as_pytorch():
+    for mode in (True, False):
+        with pytest.raises(RuntimeError):
+            torch.nn.BatchNorm1d(3).train(mode)(torch.zeros(4, 3, dtype=torch.float64))
+        with pytest.raises(RuntimeError, match=r'BatchNorm1d\(3\): mixed dtypes'):
+            dl.BatchNorm1d(3).train(mode)(dl.zeros(4, 3, dtype=dl.float64))
 
 
 def test_sequential_state_dict_names_and_outputs(rng):
+    def build(nn):
+        return nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.ReLU(),
+                             nn.Dropout(0.5), nn.Linear(8, 3)).double()
     dl.manual_seed(0)
-    m = dl.Sequential(dl.Linear(5, 8), dl.BatchNorm1d(8), dl.ReLU(), dl.Dropout(0.5), dl.Linear(8, 3)).double()
-    tm = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Dropout(0.5),
-                             torch.nn.Linear(8, 3)).double()
+    m, tm = build(dl.nn), build(torch.nn)
     assert list(m.state_dict()) == list(tm.state_dict())
     copy_into_torch(m, tm)
     m.eval(); tm.eval()
     x, xt = pair(rng.standard_normal((4, 5)))
     close(m(x), tm(xt))
-    back = dl.Sequential(dl.Linear(5, 8), dl.BatchNorm1d(8), dl.ReLU(), dl.Dropout(0.5), dl.Linear(8, 3)).double().eval()
-    back.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})     # and the other way round
+    back = build(dl.nn).eval()
+    # the other way
+    back.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
     close(back(x), tm(xt))
 
 
 def test_sgd_steps_match(rng):
+    def build(nn):
+        return nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)).double()
     dl.manual_seed(0)
-    m = dl.Sequential(dl.Linear(4, 6), dl.Tanh(), dl.Linear(6, 3)).double()
-    tm = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)).double()
+    m, tm = build(dl.nn), build(torch.nn)
     copy_into_torch(m, tm)
     opt, topt = dl.SGD(m.parameters(), lr=0.3), torch.optim.SGD(tm.parameters(), lr=0.3)
     for _ in range(5):
         X, y = rng.standard_normal((10, 4)), rng.integers(0, 3, 10)
-        for model, o, loss in ((m, opt, lambda: dl.cross_entropy(m(dl.tensor(X)), y)),
-                               (tm, topt, lambda: F.cross_entropy(tm(torch.tensor(X)), torch.tensor(y)))):
+        for o, loss in ((opt, lambda: dl.cross_entropy(m(dl.tensor(X)), y)),
+                        (topt, lambda: F.cross_entropy(tm(tt(X)), tt(y)))):
             o.zero_grad(); l = loss(); l.backward(); o.step()
-    for (k, a), b in zip(m.state_dict().items(), tm.state_dict().values()): close(a, b, 1e-9)
+    for a, b in zip(m.state_dict().values(), tm.state_dict().values()):
+        close(a, b, 1e-9)
 
 
+def test_sgd_step_between_forward_and_backward_raises_in_both():
+    for lib in (torch, dl):
+        w = lib.nn.Parameter(lib.ones(3))
+        opt = lib.optim.SGD([w], lr=0.1)
+        (w * w).sum().backward()
+        loss = (w * w).sum()
+        opt.step()
+        with pytest.raises(RuntimeError, match='modified by an inplace operation'):
+            loss.backward()
+
+
+# ---------------------------------------------------------------- initialisation
 def test_init_gain_and_bounds():
-    for nl, param in [('relu', None), ('tanh', None), ('sigmoid', None), ('linear', None), ('leaky_relu', 0.2),
-                      ('leaky_relu', 5 ** 0.5)]:
-        assert np.isclose(dl.calculate_gain(nl, param), torch.nn.init.calculate_gain(nl, param))
+    for nl, param in [('relu', None), ('tanh', None), ('sigmoid', None),
+                      ('linear', None),
+                      ('leaky_relu', 0.2), ('leaky_relu', 5 ** 0.5), ('selu', None),
+                      ('conv2d', None)]:
+        want = torch.nn.init.calculate_gain(nl, param)
+        assert np.isclose(dl.calculate_gain(nl, param), want)
     w, wt = dl.zeros(64, 32), torch.zeros(64, 32)
-    for ours, theirs in [(dl.kaiming_uniform_, torch.nn.init.kaiming_uniform_), (dl.xavier_uniform_, torch.nn.init.xavier_uniform_)]:
-        ours(w); theirs(wt)
-        assert abs(np.abs(w.data).max() / wt.abs().max().item() - 1) < 0.05       # the same support
+    for name, kw in [('kaiming_uniform_', {}), ('kaiming_uniform_', dict(a=5 ** 0.5)),
+                     ('xavier_uniform_', {}), ('uniform_', dict(a=-2.0, b=3.0)),
+                     ('trunc_normal_', dict(std=2.0, a=-1.0, b=1.5))]:
+        getattr(dl.nn.init, name)(w, **kw); getattr(torch.nn.init, name)(wt, **kw)
+        a, b = w.numpy(), wt.numpy()
+        span = b.max() - b.min()
+        assert abs(a.max() - b.max()) < 0.05 * span
+        assert abs(a.min() - b.min()) < 0.05 * span
+    for name, kw in [('kaiming_normal_', {}), ('xavier_normal_', dict(gain=2.0)),
+                     ('normal_', dict(mean=1.0, std=3.0))]:
+        getattr(dl.nn.init, name)(w, **kw); getattr(torch.nn.init, name)(wt, **kw)
+        a, b = w.numpy(), wt.numpy()
+        assert abs(a.std() / b.std() - 1) < 0.1 and abs(a.mean() - b.mean()) < 0.2
+    for name, args in (('constant_', (0.7,)), ('ones_', ()), ('zeros_', ()),
+                       ('eye_', ())):
+        getattr(dl.nn.init, name)(w, *args); getattr(torch.nn.init, name)(wt, *args)
+        close(w, wt)
+    q = dl.nn.init.orthogonal_(dl.zeros(5, 8), gain=2.0).numpy()
+    assert np.allclose(q @ q.T, 4 * np.eye(5), atol=1e-5)
+
+
+def test_init_and_dropout_take_generators():
+    init = dl.nn.init
+    w1, w2 = dl.zeros(30, 20), dl.zeros(30, 20)
+    for fill in (init.uniform_, init.normal_, init.xavier_uniform_,
+                 init.kaiming_normal_, init.trunc_normal_, init.orthogonal_):
+        fill(w1, generator=dl.Generator().manual_seed(3))
+        fill(w2, generator=dl.Generator().manual_seed(3))
+        assert np.array_equal(w1, w2)
+        # the default generator
+        dl.manual_seed(1); fill(w1); dl.manual_seed(1); fill(w2)
+        assert np.array_equal(w1, w2)
+    x = dl.ones(100)
+    dl.manual_seed(4); a = dl.nn.Dropout(0.5)(x)
+    dl.manual_seed(4); assert np.array_equal(a, DF.dropout(x))

@@ -24,7 +24,7 @@ def test_a_100000_node_chain_forward_and_backward():
     y.backward(retain_graph=True)
     assert sys.getrecursionlimit() == limit, "the package must not raise the recursion limit"
     np.testing.assert_allclose(x.grad.numpy(), 1.00001 ** (n // 2), rtol=1e-9)
-    np.testing.assert_allclose(y.numpy(), 0.5 * 1.00001 ** (n // 2), rtol=1e-9)
+    np.testing.assert_allclose(y.detach().numpy(), 0.5 * 1.00001 ** (n // 2), rtol=1e-9)
     (g,) = dl.grad(y, x)                    # the retained graph can be walked again (and is then freed)
     np.testing.assert_allclose(g.numpy(), 1.00001 ** (n // 2), rtol=1e-9)
     del y, g                                # deallocating the chain must not overflow the C stack
@@ -113,7 +113,7 @@ def test_leaf_gradients_hold_no_graph():
 # --------------------------------------------------------------------------- a training loop does not leak
 
 class MLP:
-    "20-32-10 with relu and a log_softmax loss; plain SGD under no_grad."
+    "20-32-10 with relu and a log_softmax loss; plain SGD written as in PyTorch."
     def __init__(self, seed=0):
         rs = np.random.default_rng(seed)
         self.X = dl.tensor(rs.standard_normal((16, 20)))
@@ -134,7 +134,7 @@ class MLP:
         loss.backward(retain_graph=retain_graph)
         with dl.no_grad():
             for p in self.params:
-                p.data = (p - p.grad * lr).data
+                p -= lr * p.grad                # in place: the same leaf, new values
                 p.grad = None
         if keep is not None:
             keep.append(loss)
@@ -172,3 +172,68 @@ def test_the_memory_check_detects_a_leak():
     kept = []
     growth, _ = _traced_growth(MLP(), 300, 100, keep=kept, retain_graph=True)
     assert growth > 1024 * 1024, f"only {growth / 1024:.0f} KiB: the measurement would miss a leak"
+
+
+# ------------------------------------------------------------ kept losses hold no batch
+
+def _digits_mlp():
+    "Chapter 03b's model (64-128-64-10, batch norm, dropout) and a digits-sized batch."
+    dl.manual_seed(0)
+    model = dl.Sequential(dl.Linear(64, 128), dl.BatchNorm1d(128), dl.ReLU(),
+                          dl.Dropout(0.2), dl.Linear(128, 64), dl.ReLU(),
+                          dl.Linear(64, 10))
+    rng = np.random.default_rng(0)
+    x = dl.tensor(rng.random((256, 64), dtype=np.float32))
+    y = dl.tensor(rng.integers(0, 10, 256))
+    return model, x, y
+
+
+def _kept_losses_memory(retain_graph, steps=50):
+    "Traced bytes held by `steps` losses kept after their backward (not model or data)."
+    model, x, y = _digits_mlp()
+    opt = dl.SGD(model.parameters(), lr=0.05)
+    opt.zero_grad(); dl.cross_entropy(model(x), y).backward(); opt.step()   # warm up
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        kept = []
+        for _ in range(steps):
+            loss = dl.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward(retain_graph=retain_graph)
+            opt.step()
+            kept.append(loss)
+        del loss
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == steps and all(np.isfinite(k.item()) for k in kept)
+    return held
+
+
+def test_kept_losses_do_not_keep_their_batches():
+    "Backward frees the graph and what its ops saved: 50 kept losses hold < 2 MB."
+    held = _kept_losses_memory(retain_graph=False)
+    assert held < 2 * 1024 * 1024, f"50 kept losses hold {held / 2**20:.1f} MiB"
+
+
+def test_kept_losses_with_retained_graphs_are_seen():
+    "Control: with retain_graph every loss keeps its activations, and this sees it."
+    held = _kept_losses_memory(retain_graph=True)
+    assert held > 20 * 1024 * 1024, f"only {held / 2**20:.1f} MiB: it misses leaks"
+
+
+def test_ops_list_what_backward_frees():
+    "Chapter 03's fused ops declare the arrays their rules keep; backward drops them."
+    from deeplearning101.layers import (BatchNormOp, CrossEntropyOp,
+                                        WeightedCrossEntropyOp)
+    assert {'probs', 'target'} <= set(CrossEntropyOp.saved)
+    assert {'xhat', 'inv'} <= set(BatchNormOp.saved)
+    assert {'probs', 'q'} <= set(WeightedCrossEntropyOp.saved)
+    model, x, y = _digits_mlp()
+    loss = dl.cross_entropy(model(x), y, label_smoothing=0.1)
+    loss.backward()
+    op = loss._op
+    assert op.inputs is None and op.probs is None and op.q is None

@@ -1,5 +1,9 @@
-"""`dl.nn.functional`, as `torch.nn.functional` (import it as `F`): the layers' operations as functions.
-This file only gathers names: the code lives in the chapters' modules (written by nbdev from the notebooks)."""
-from ..graph import relu, sigmoid, tanh, softmax, log_softmax
+"""`dl.nn.functional`, as `torch.nn.functional` (import it as `F`): the layers'
+operations as functions. This file only gathers names: the code lives in the chapters'
+modules (written by nbdev from the notebooks)."""
+from ..graph import sigmoid, tanh
 from ..perceptron import binary_cross_entropy_with_logits
-from ..layers import linear, cross_entropy, mse_loss
+from ..layers import (_functional_relu as relu, _functional_softmax as softmax,
+                      _functional_log_softmax as log_softmax, linear, dropout, one_hot,
+                      pad, cross_entropy, nll_loss, mse_loss, l1_loss,
+                      binary_cross_entropy)
