@@ -9,18 +9,22 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'Gather', 'ScatterAdd', 'gather', 'scatter_add', 'index_select', 'masked_select', 'MaskedFill',
            'masked_fill', 'sort', 'argsort', 'topk', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin', 'Cos', 'Log2', 'Log10',
            'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc', 'Sign', 'Round',
-           'floor', 'ceil', 'trunc', 'sign', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm', 'norm', 'split',
-           'chunk', 'unbind', 'numel']
+           'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide', 'remainder', 'fmod',
+           'Clamp', 'clamp', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm', 'norm', 'split', 'chunk', 'unbind',
+           't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Tril', 'Triu', 'tril', 'triu', 'numel']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
+import functools
 import math
 from collections import namedtuple
 import numpy as np
 from .graph import *
 from .graph import Op, Reduce, Tensor, _BUILTIN_NAMES
 from .graph import _binary, _cast, _const, _dim, _dl_dtype, _inplace, _t
+from .graph import _CATEGORY, _promote_types
 from .autodiff import *
 from .autodiff import _expand as _unreduce
+
 
 # %% ../nbs/01b_tensor_ops.ipynb #c9593b78
 def _dims(dim, ndim, where):
@@ -671,6 +675,165 @@ Tensor.round = _round
 _round.__name__ = _round.__qualname__ = 'round'
 _BUILTIN_NAMES['round'] = _round
 
+# %% ../nbs/01b_tensor_ops.ipynb #def16f90
+def _check_division(a, b, name):
+    "PyTorch's refusals: integer division by zero, and bool divided by bool."
+    dt = np.promote_types(a.dtype, b.dtype)
+    if dt == np.bool_:
+        raise NotImplementedError(f"{name}: not implemented for two dl.bool tensors, "
+                                  f"as in PyTorch (convert first: .long())")
+    if dt.kind in 'iu' and (b == 0).any():
+        raise RuntimeError(f"{name}: ZeroDivisionError: integer division by zero "
+                           f"(a float tensor would give inf or nan)")
+
+_quiet = dict(divide='ignore', invalid='ignore', over='ignore')  # x / 0: inf or nan
+
+class FloorDivide(Op):
+    "a // b: the quotient rounded down, towards -inf (`torch.floor_divide`)."
+    name, promotes = 'floor_divide', True
+    def forward(self, a, b):
+        _check_division(a, b, self.name)
+        with np.errstate(**_quiet): return np.floor_divide(a, b)
+
+class Remainder(Op):
+    "a % b = a - b * (a // b), with the sign of b (`torch.remainder`)."
+    name, promotes = 'remainder', True
+    def forward(self, a, b):
+        _check_division(a, b, self.name)
+        with np.errstate(**_quiet): return np.remainder(a, b)
+
+class Fmod(Op):
+    "C's remainder a - b * trunc(a / b), with the sign of a (`torch.fmod`)."
+    name, promotes = 'fmod', True
+    def forward(self, a, b):
+        _check_division(a, b, self.name)
+        with np.errstate(**_quiet): return np.fmod(a, b)
+
+@gradient_of(FloorDivide)
+def _floor_divide_backward(op, grad, out):
+    raise RuntimeError("floor_divide: the derivative for 'floor_divide' is not "
+                       "implemented, as in PyTorch; for a zero gradient write "
+                       "floor(a / b), for none detach() the result")
+
+def _quotient(op, out):
+    "floor(a / b) (remainder) or trunc(a / b) (fmod) of the op's inputs: a constant."
+    a, b = (x._data.astype(out._data.dtype, copy=False) for x in op.inputs)
+    with np.errstate(**_quiet):
+        q = np.floor_divide(a, b) if isinstance(op, Remainder) else np.trunc(a / b)
+    return Tensor._make(q)
+
+@gradient_of(Remainder)
+def _remainder_backward(op, grad, out):
+    a, b = op.inputs
+    gb = unbroadcast(-grad * _quotient(op, out), b.shape) if b.requires_grad else None
+    return (unbroadcast(grad, a.shape) if a.requires_grad else None, gb)
+gradient_of(Fmod)(_remainder_backward)
+
+def floor_divide(input, other):
+    "input // other, rounded down (towards -inf), broadcasting (`torch.floor_divide`)."
+    return _binary(FloorDivide, input, other)
+
+def remainder(input, other):
+    "input % other: the remainder with the sign of `other` (`torch.remainder`)."
+    return _binary(Remainder, input, other)
+
+def fmod(input, other):
+    "C's remainder, with the sign of `input` (`torch.fmod`)."
+    return _binary(Fmod, input, other)
+
+
+# %% ../nbs/01b_tensor_ops.ipynb #29e4315f
+def _floor_divide(self, value):
+    "self // value (`torch.Tensor.floor_divide`)."
+    return floor_divide(self, value)
+def _remainder(self, divisor):
+    "self % divisor (`torch.Tensor.remainder`)."
+    return remainder(self, divisor)
+def _fmod(self, divisor):
+    "C's remainder of self / divisor (`torch.Tensor.fmod`)."
+    return fmod(self, divisor)
+def _divide_(self, cls, other, where):
+    "An in-place division: checked first, so the error names the in-place method."
+    try: other = other if isinstance(other, Tensor) else _const(other, self)
+    except TypeError as e: raise TypeError(f"{where}: {e}") from None
+    if self._data is not None: _check_division(self._data, other._data, where)
+    return _inplace(self, cls, (other,), where)
+def _floor_divide_(self, value):
+    "In-place `floor_divide`: `t //= value`."
+    return _divide_(self, FloorDivide, value, 'floor_divide_')
+def _remainder_(self, divisor):
+    "In-place `remainder`: `t %= divisor`."
+    return _divide_(self, Remainder, divisor, 'remainder_')
+def _fmod_(self, divisor):
+    "In-place `fmod`."
+    return _divide_(self, Fmod, divisor, 'fmod_')
+
+Tensor.floor_divide, Tensor.remainder, Tensor.fmod = _floor_divide, _remainder, _fmod
+Tensor.__floordiv__, Tensor.__mod__ = _floor_divide, _remainder
+Tensor.__rfloordiv__ = lambda self, other: floor_divide(other, self)
+Tensor.__rmod__ = lambda self, other: remainder(other, self)
+Tensor.floor_divide_ = Tensor.__ifloordiv__ = _floor_divide_
+Tensor.remainder_ = Tensor.__imod__ = _remainder_
+Tensor.fmod_ = _fmod_
+
+
+# %% ../nbs/01b_tensor_ops.ipynb #9477ec23
+class Clamp(Op):
+    "x limited to [lo, hi] entry by entry; the bounds given are the inputs after x."
+    __slots__ = ('lo', 'hi')                    # whether each bound is given
+    name = 'clamp'
+    def __init__(self, lo, hi): self.lo, self.hi = lo, hi
+    def forward(self, x, *bounds):
+        lo, hi = bounds[0] if self.lo else None, bounds[-1] if self.hi else None
+        return np.clip(x, lo, hi)
+
+@gradient_of(Clamp)
+def _clamp_backward(op, grad, out):
+    x, *bounds = op.inputs
+    lo, hi = bounds[0] if op.lo else None, bounds[-1] if op.hi else None
+    def pick(mask, t):                          # the adjoint where t was chosen
+        return unbroadcast(where(mask, grad, 0.0), t.shape) if t.requires_grad else None
+    if lo is None: return pick(x <= hi, x), pick(x > hi, hi)
+    if hi is None: return pick(x >= lo, x), pick(x < lo, lo)
+    return (pick((x >= lo) & (x <= hi), x), pick((x < lo) & (lo < hi), lo),
+            pick((x > hi) | (hi < lo), hi))
+
+def _result_type(*tensors):
+    "`torch.result_type` of tensors: 0-d ones decide only if of a higher category."
+    dims = [t._data.dtype for t in tensors if t.ndim]
+    zero = [t._data.dtype for t in tensors if not t.ndim]
+    d = functools.reduce(_promote_types, dims) if dims else None
+    z = functools.reduce(_promote_types, zero) if zero else None
+    if d is None or z is None: return z if d is None else d
+    return d if _CATEGORY[z.kind] <= _CATEGORY[d.kind] else _promote_types(d, z)
+
+def _bound(b, x, which):
+    "A bound of `clamp` as a tensor: a number becomes a 0-d constant of x's kind."
+    if isinstance(b, Tensor): return b
+    if not isinstance(b, (int, float, np.number)):
+        raise TypeError(f"clamp: {which} must be a number or a tensor, got "
+                        f"{type(b).__name__} {b!r:.30}")
+    try: return _const(b, x)
+    except OverflowError:
+        raise RuntimeError(f"clamp: {which}={b} cannot be converted to {x.dtype!r} "
+                           f"without overflow") from None
+
+def clamp(input, min=None, max=None):
+    "Entries limited to [min, max]: numbers or tensors (broadcast); either may be None."
+    x = _t(input, 'clamp')
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    given = {k: b for k, b in (('min', min), ('max', max)) if b is not None}
+    if len({isinstance(b, Tensor) for b in given.values()}) > 1:
+        kinds = ' and '.join(type(b).__name__ for b in given.values())
+        raise TypeError(f"clamp: min and max must be both numbers or both tensors, as "
+                        f"in PyTorch, got {kinds} (make the number a tensor)")
+    ins = [x] + [_bound(b, x, k) for k, b in given.items()]
+    dt = _result_type(*ins)
+    ins = [_cast(t, dt, 'clamp') for t in ins]
+    return Clamp.apply(*ins, lo=min is not None, hi=max is not None)
+
+
 # %% ../nbs/01b_tensor_ops.ipynb #ceb177e0
 def _dof(op, shape):
     "N - correction, the divisor of var (never below 0)."
@@ -845,6 +1008,130 @@ def unbind(input, dim=0):
 
 concat = cat
 Tensor.split, Tensor.chunk, Tensor.unbind = split, chunk, unbind
+
+# %% ../nbs/01b_tensor_ops.ipynb #800f6f80
+def t(input):
+    "The transpose of a matrix (`torch.t`); a vector or a 0-d tensor comes back as is."
+    x = _t(input, 't')
+    if x.ndim > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, but got shape "
+                           f"{list(x.shape)}; swap two axes with transpose(-2, -1)")
+    return Transpose.apply(x, axes=None)
+
+def _product_args(name, a, b, ranks, what):
+    "Both operands as tensors of the given ranks and of one dtype, as PyTorch checks."
+    a, b = _t(a, name), _t(b, name)
+    if (a.ndim, b.ndim) != ranks:
+        raise RuntimeError(f"{name}: expected {what}, got shapes {list(a.shape)} and "
+                           f"{list(b.shape)}; matmul (@) handles other shapes")
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"{name}: expected both operands to have the same dtype, "
+                           f"but got {a.dtype!r} and {b.dtype!r} (convert one: "
+                           f".to(other.dtype))")
+    if a._data.dtype == np.bool_:
+        raise NotImplementedError(f"{name}: not implemented for dl.bool tensors, as in "
+                                  f"PyTorch (convert first: .float() or .long())")
+    return a, b
+
+def mm(input, mat2):
+    "The matrix product of an (n, k) and a (k, m) matrix (`torch.mm`)."
+    a, b = _product_args('mm', input, mat2, (2, 2), 'two matrices (2-D)')
+    if a.shape[1] != b.shape[0]:
+        raise RuntimeError(f"mm: mat1 and mat2 shapes cannot be multiplied "
+                           f"({a.shape[0]}x{a.shape[1]} and {b.shape[0]}x{b.shape[1]})")
+    return MatMul.apply(a, b)
+
+def bmm(input, mat2):
+    "Matrix products of a batch, (b, n, k) @ (b, k, m), no broadcasting (`torch.bmm`)."
+    a, b = _product_args('bmm', input, mat2, (3, 3), 'two batches of matrices (3-D)')
+    if b.shape[:2] != (a.shape[0], a.shape[2]):
+        raise RuntimeError(f"bmm: expected size for first two dimensions of batch2 "
+                           f"tensor to be: [{a.shape[0]}, {a.shape[2]}] but got: "
+                           f"[{b.shape[0]}, {b.shape[1]}] (shapes {list(a.shape)} and "
+                           f"{list(b.shape)})")
+    return MatMul.apply(a, b)
+
+def mv(input, vec):
+    "The product of an (n, k) matrix and a vector of k entries (`torch.mv`)."
+    a, v = _product_args('mv', input, vec, (2, 1), 'a matrix (2-D) and a vector (1-D)')
+    if a.shape[1] != v.shape[0]:
+        raise RuntimeError(f"mv: size mismatch, got mat ({a.shape[0]}x{a.shape[1]}), "
+                           f"vec ({v.shape[0]})")
+    return MatMul.apply(a, v)
+
+def dot(input, tensor):
+    "The dot product of two vectors of the same length, a 0-d tensor (`torch.dot`)."
+    u, v = _product_args('dot', input, tensor, (1, 1), 'two vectors (1-D)')
+    if u.shape != v.shape:
+        raise RuntimeError(f"dot: inconsistent tensor size, expected tensors of the "
+                           f"same number of elements, got {u.shape[0]} and "
+                           f"{v.shape[0]}")
+    return MatMul.apply(u, v)
+
+def outer(input, vec2):
+    "The outer product of two vectors: out[i, j] = input[i] * vec2[j] (`torch.outer`)."
+    u, v = _t(input, 'outer'), _t(vec2, 'outer')
+    for arg, x in (('input', u), ('vec2', v)):
+        if x.ndim != 1:
+            raise RuntimeError(f"outer: expected 1-D argument {arg}, but got shape "
+                               f"{list(x.shape)}")
+    return u.reshape(u.shape[0], 1) * v.reshape(1, v.shape[0])
+
+Tensor.t, Tensor.mm, Tensor.mv, Tensor.outer = t, mm, mv, outer
+Tensor.bmm = lambda self, batch2: bmm(self, batch2)
+Tensor.dot = lambda self, other: dot(self, other)
+
+
+# %% ../nbs/01b_tensor_ops.ipynb #c9295b6d
+class Tril(Op):
+    "Keep the entries on and below `diagonal` in the last two axes, zero the rest."
+    __slots__ = ('diagonal',)
+    name = 'tril'
+    def __init__(self, diagonal=0): self.diagonal = diagonal
+    def forward(self, a): return np.tril(a, self.diagonal)
+
+class Triu(Tril):
+    "Keep the entries on and above `diagonal` in the last two axes, zero the rest."
+    __slots__ = ()
+    name = 'triu'
+    def forward(self, a): return np.triu(a, self.diagonal)
+
+@gradient_of(Tril)
+def _triangle_backward(op, grad, out):
+    return (type(op).apply(grad, diagonal=op.diagonal),)     # the same mask, on grad
+gradient_of(Triu)(_triangle_backward)
+
+def _diagonal(x, diagonal, where):
+    "`diagonal`, checked, for a tensor of at least two axes."
+    if x.ndim < 2:
+        raise RuntimeError(f"{where}: input tensor must have at least 2 dimensions, "
+                           f"got shape {list(x.shape)}")
+    if not isinstance(diagonal, (int, np.integer)) or isinstance(diagonal, bool):
+        raise TypeError(f"{where}: diagonal must be an int, got {diagonal!r:.30}")
+    return int(diagonal)
+
+def tril(input, diagonal=0):
+    "The lower triangle: entries (i, j) with j - i <= diagonal kept, the others 0."
+    x = _t(input, 'tril')
+    return Tril.apply(x, diagonal=_diagonal(x, diagonal, 'tril'))
+
+def triu(input, diagonal=0):
+    "The upper triangle: entries (i, j) with j - i >= diagonal kept, the others 0."
+    x = _t(input, 'triu')
+    return Triu.apply(x, diagonal=_diagonal(x, diagonal, 'triu'))
+
+def _tril_(self, diagonal=0):
+    "In-place `tril`."
+    d = _diagonal(self, diagonal, 'tril_')
+    return _inplace(self, Tril, (), 'tril_', diagonal=d)
+
+def _triu_(self, diagonal=0):
+    "In-place `triu`."
+    d = _diagonal(self, diagonal, 'triu_')
+    return _inplace(self, Triu, (), 'triu_', diagonal=d)
+
+Tensor.tril, Tensor.triu, Tensor.tril_, Tensor.triu_ = tril, triu, _tril_, _triu_
+
 
 # %% ../nbs/01b_tensor_ops.ipynb #0d869ce7
 def numel(input):
