@@ -611,9 +611,17 @@ def sigmoid(a): "1 / (1 + e^-a), computed without overflow"; return Sigmoid.appl
 def tanh(a): "Hyperbolic tangent"; return Tanh.apply(_t(a, 'tanh'))
 
 # %% ../nbs/00_graph.ipynb #418598df
+_clamp_with_tensors = []           # chapter 01b registers here the clamp whose bounds are tensors
+
 def clip(a, min=None, max=None):
-    "Limit values to [min, max] (`torch.clamp`); either bound may be None."
-    if min is None and max is None: raise ValueError("clip: give at least one of min and max")
+    "Limit values to [min, max] (`torch.clamp`); either bound may be None. Tensor bounds: chapter 01b."
+    if min is None and max is None: raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        if _clamp_with_tensors: return _clamp_with_tensors[0](a, min, max)
+        raise TypeError("clamp: tensor bounds are chapter 01b's (import deeplearning101 to have them)")
+    a = _t(a, 'clamp')
+    if a._data is not None and a._data.dtype.kind in 'biu' and any(isinstance(x, float) for x in (min, max)):
+        a = _cast(a, np.float32, 'clamp')           # a float bound makes an integer tensor float32
     return Clip.apply(a, lo=min, hi=max)
 
 def _reduction(cls):
@@ -744,11 +752,22 @@ def stack(tensors, axis=0, *, dim=None):
     "Join tensors along a new axis."
     return Stack.apply(*_tensors(tensors, 'stack'), axis=axis if dim is None else dim)
 
-def where(cond, a, b):
-    "Pick `a` where `cond` is true, else `b` (broadcasting); `cond` gets no gradient."
-    if not isinstance(a, Tensor): a = _const(a, b)
-    cond = cond if isinstance(cond, Tensor) else tensor(cond, dtype=bool)
-    return Where.apply(cond, a, _const(b, a))
+def where(condition, input, other):
+    "Pick `input` where `condition` is true, else `other` (broadcasting, numbers on either side); no gradient to `condition`."
+    cond = condition if isinstance(condition, Tensor) else tensor(condition, dtype=bool)
+    if cond._data is not None and cond._data.dtype != np.bool_:
+        raise RuntimeError(f"where: expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{cond.dtype!r} (compare first, e.g. x != 0)")
+    a, b = input, other
+    try:
+        if not isinstance(a, Tensor) and not isinstance(b, Tensor): a = tensor(a)   # two numbers: as torch.where
+        if not isinstance(a, Tensor): b, a = _promote(b, a)
+        elif not isinstance(b, Tensor): a, b = _promote(a, b)
+    except TypeError as e: raise TypeError(f"where: {e}") from None
+    if a._data is not None and b._data is not None and a._data.dtype != b._data.dtype:
+        dt = _result_dtype(a._data, b._data)        # PyTorch's promotion, as for +
+        a, b = _cast(a, dt, 'where'), _cast(b, dt, 'where')
+    return Where.apply(cond, a, b)
 
 # %% ../nbs/00_graph.ipynb #4d7e59b4
 def _index(a, index):

@@ -8,14 +8,20 @@ behave like CuPy's in the ways the engine depends on:
 * mixing one with a NumPy array -- a 0-d one included -- raises TypeError, as CuPy does; NumPy scalars and Python
   numbers mix freely;
 * implicit conversion to NumPy (`np.asarray(a)`) raises TypeError; `.get()` copies to a NumPy array;
-* reductions and scalar indexing return 0-d arrays, never NumPy scalars; `flags` has no `writeable`.
+* reductions and scalar indexing return 0-d arrays, never NumPy scalars; `flags` has no
+  `writeable`;
+* a view's `.base` is the array object that owns the memory (the same object each time,
+  as CuPy's), so the engine's version stamps (`graph._record_write`) see writes through
+  views.
 
 It runs no kernels and has no `ElementwiseKernel`, so code paths that need real CuPy (fused kernels) are skipped.
+`cupy.random.seed` only records its calls (in `seeds`).
 `make_module(broken=True)` imitates CuPy installed on a machine without a driver: it imports, and the first use of
 the device raises a `CUDARuntimeError`.
 """
 import sys
 import types
+import weakref
 
 import numpy as np
 
@@ -55,6 +61,19 @@ class Device:
 Device.synchronized = 0
 
 
+_owners = weakref.WeakValueDictionary()     # id(NumPy array) -> the wrapper standing in
+
+
+def _base(self):
+    "The wrapper of the array owning this view's memory: one per owner, kept by views."
+    b = self._a.base
+    if not isinstance(b, np.ndarray): return None
+    w = _owners.get(id(b))
+    if w is None or w._a is not b: w = ndarray(b)
+    self._base_ref = w
+    return w
+
+
 class ndarray(np.lib.mixins.NDArrayOperatorsMixin):
     "A NumPy array in disguise that refuses to mix with NumPy arrays, as a CuPy array does."
     __hash__ = None
@@ -62,6 +81,7 @@ class ndarray(np.lib.mixins.NDArrayOperatorsMixin):
     def __init__(self, a):
         assert isinstance(a, np.ndarray) and not isinstance(a, ndarray)
         self._a = a
+        if _owners.get(id(a)) is None: _owners[id(a)] = self
 
     shape = property(lambda self: self._a.shape)
     dtype = property(lambda self: self._a.dtype)
@@ -70,7 +90,7 @@ class ndarray(np.lib.mixins.NDArrayOperatorsMixin):
     nbytes = property(lambda self: self._a.nbytes)
     strides = property(lambda self: self._a.strides)
     T = property(lambda self: ndarray(self._a.T))
-    base = property(lambda self: None if self._a.base is None else ndarray(np.asarray(self._a.base)))
+    base = property(_base)
     flags = property(lambda self: _Flags(self._a.flags))
     device = property(lambda self: Device(0))
     __cuda_array_interface__ = property(lambda self: {'shape': self.shape, 'typestr': self.dtype.str,
@@ -147,6 +167,8 @@ def make_module(broken=False):
     stream = types.SimpleNamespace(synchronize=lambda: Device(0).synchronize())
     m.cuda = types.SimpleNamespace(Device=Device, runtime=runtime, is_available=lambda: not broken,
                                    get_current_stream=lambda: stream)
+    m.seeds = []
+    m.random = types.SimpleNamespace(seed=m.seeds.append)
     return m
 
 

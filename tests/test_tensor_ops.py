@@ -504,9 +504,7 @@ def test_where_with_numbers_and_tensor_bounds_of_graph_methods():
     "Chapter 00's `where` (graph.py) with numbers on both sides, as torch.where."
     c = dl.tensor([True, False])
     for a, b in ((1.0, 0.0), (1, 0), (1, 0.5), (True, False)):
-        try: got = dl.where(c, a, b)
-        except (AttributeError, TypeError):
-            pytest.xfail("graph.where: two numbers (see the 01b report for the change)")
+        got = dl.where(c, a, b)
         want = torch.where(torch.tensor([True, False]), a, b)
         assert got.tolist() == want.tolist() and np_dtype(got) == np_dtype(want)
 
