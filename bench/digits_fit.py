@@ -54,7 +54,9 @@ def dl_model(params, bn):
     layers = []
     for k, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
         lin = dl.Linear(n_in, n_out)
-        lin.weight.data[...], lin.bias.data[...] = params[2 * k], params[2 * k + 1]
+        with dl.no_grad():                      # PyTorch's idiom for setting parameters
+            lin.weight.copy_(dl.from_numpy(params[2 * k]))
+            lin.bias.copy_(dl.from_numpy(params[2 * k + 1]))
         layers.append(lin)
         if k < len(SIZES) - 2: layers += ([dl.BatchNorm1d(n_out)] if bn else []) + [dl.ReLU()]
     return dl.Sequential(*layers)
@@ -77,7 +79,7 @@ class DLEpoch:
             total += loss.item()
         return total
 
-    def arrays(self): return [p.data for p in self.model.parameters()]
+    def arrays(self): return [p.detach().numpy() for p in self.model.parameters()]
 
 
 class DLFit:
@@ -92,7 +94,7 @@ class DLFit:
         h = dl.fit(self.model, self.loss_fn, self.opt, self.loader, epochs=1, progress=False)
         return sum(r['loss'] for r in h.iterations)
 
-    def arrays(self): return [p.data for p in self.model.parameters()]
+    def arrays(self): return [p.detach().numpy() for p in self.model.parameters()]
 
 
 # ---------------------------------------------------------------- NumPy by hand

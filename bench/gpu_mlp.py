@@ -51,7 +51,8 @@ class DLStep:
         for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
             layers += [dl.Linear(n_in, n_out)] + ([dl.ReLU()] if i < len(SIZES) - 2 else [])
         self.model = dl.Sequential(*layers)
-        for p, a in zip(self.model.parameters(), params): p.data[...] = a
+        with dl.no_grad():
+            for p, a in zip(self.model.parameters(), params): p.copy_(dl.from_numpy(a))
         self.model.to(device)
         self.opt = dl.Adam(self.model.parameters(), lr=LR, betas=BETAS, eps=EPS)
         self.x, self.y, self.fused = dl.tensor(X, device=device), dl.tensor(y, device=device), fused
@@ -65,7 +66,7 @@ class DLStep:
         dl.use_fused_kernels(prev)
         return loss
 
-    def arrays(self): return [p.numpy() for p in self.model.parameters()]
+    def arrays(self): return [p.detach().cpu().numpy() for p in self.model.parameters()]
 
 
 class TorchStep:

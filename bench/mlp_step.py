@@ -4,8 +4,9 @@ against PyTorch CPU (when installed), measured interleaved from the same initial
 
   dl:              the same code as the PyTorch contender: logits = relu(relu(x@W1+b1)@W2+b2)@W3+b3 (chapter 00's
                    ops), loss = dl.cross_entropy(logits, y) (chapter 03's fused softmax cross-entropy, as PyTorch's
-                   F.cross_entropy); loss.backward(); under dl.no_grad(): g = p.grad.data; g *= lr; p.data -= g;
-                   p.grad = None (the NumPy step's in-place update: a leaf's .grad is an array it owns)
+                   F.cross_entropy); loss.backward(); under dl.no_grad():
+                   g = p.grad; g *= lr; p -= g; p.grad = None (the NumPy step's in-place
+                   update, with in-place tensor ops: a leaf owns its .grad)
   dl_ops:          the engine of chapters 00-01 alone: the same, with
                    loss = -(dl.log_softmax(logits, axis=1)[arange(B), y]).mean() (12 graph nodes instead of 9)
   NumPy by hand:   the same forward, stable log-softmax, manual backward with matrix products (no gradient
@@ -52,9 +53,11 @@ def make_batch(B, seed=1): return mlp_batch(SIZES, B, seed)
 # ---------------------------------------------------------------- deeplearning101
 class DLStep:
     def __init__(self, params, X, y, ops_loss=False, offset=0):
-        self.params = [dl.tensor(placed(p, offset), requires_grad=True) for p in params]
-        self.x, self.y, self.ar = dl.tensor(X), y, np.arange(len(y))
-        self.lr, self.ops_loss = np.float32(LR), ops_loss
+        # from_numpy shares the placed array (dl.tensor would copy it, placed anywhere)
+        self.params = [dl.from_numpy(placed(p, offset)).requires_grad_()
+                       for p in params]
+        self.x, self.y, self.ar = dl.from_numpy(X), y, np.arange(len(y))
+        self.lr, self.ops_loss = LR, ops_loss
 
     def loss(self):
         W1, b1, W2, b2, W3, b3 = self.params
@@ -67,13 +70,13 @@ class DLStep:
         loss.backward()
         with dl.no_grad():
             for p in self.params:
-                g = p.grad.data
+                g = p.grad
                 g *= self.lr                                    # the same in-place update as NumpyStep
-                p.data -= g
+                p -= g
                 p.grad = None
         return loss
 
-    def arrays(self): return [p.data for p in self.params]
+    def arrays(self): return [p.detach().numpy() for p in self.params]
 
 
 # ---------------------------------------------------------------- NumPy by hand

@@ -42,7 +42,8 @@ def make_batch(B, seed=1): return mlp_batch(SIZES, B, seed)
 class DLStep:
     def __init__(self, params, X, y):
         self.model = dl.Sequential(dl.Linear(784, 256), dl.ReLU(), dl.Linear(256, 128), dl.ReLU(), dl.Linear(128, 10))
-        for p, a in zip(self.model.parameters(), params): p.data[...] = a
+        with dl.no_grad():
+            for p, a in zip(self.model.parameters(), params): p.copy_(dl.from_numpy(a))
         self.opt = dl.Adam(self.model.parameters(), lr=LR, betas=BETAS, eps=EPS)
         self.x, self.y = dl.tensor(X), y
 
@@ -53,7 +54,7 @@ class DLStep:
         self.opt.step()
         return loss
 
-    def arrays(self): return [p.data for p in self.model.parameters()]
+    def arrays(self): return [p.detach().numpy() for p in self.model.parameters()]
 
 
 # ---------------------------------------------------------------- NumPy by hand

@@ -56,8 +56,8 @@ DL_STEP = {
 
 
 def dl_contender(op, x0, leaves):
-    x = dl.tensor(x0.copy(), requires_grad=True)
-    bs = [dl.tensor(b.copy(), requires_grad=True) for b in leaves]
+    x = dl.tensor(x0, requires_grad=True)          # dl.tensor copies, as torch.tensor
+    bs = [dl.tensor(b, requires_grad=True) for b in leaves]
     step, n = DL_STEP[op], chain_len(op)
     if op in BINARY:
         def run():
@@ -79,7 +79,7 @@ def dl_contender(op, x0, leaves):
         else:
             for _ in range(n): y = step(y)
         y.sum().backward()
-        out = [x.grad.data.copy()] + [b.grad.data.copy() for b in bs]
+        out = [x.grad.numpy().copy()] + [b.grad.numpy().copy() for b in bs]
         x.grad = None
         for b in bs: b.grad = None
         return out

@@ -39,12 +39,12 @@ def make_arrays(seed=0):
 
 class DLAdam:
     def __init__(self, params, grads, kind='adam'):
-        self.ps = [dl.tensor(p.copy(), requires_grad=True) for p in params]
-        for p, g in zip(self.ps, grads): p.grad = dl.tensor(g.copy())
+        self.ps = [dl.tensor(p, requires_grad=True) for p in params]  # it copies
+        for p, g in zip(self.ps, grads): p.grad = dl.tensor(g)
         self.opt = (dl.Adam(self.ps, lr=LR, betas=BETAS, eps=EPS) if kind == 'adam'
                     else dl.SGD(self.ps, lr=LR, momentum=0.9, nesterov=True))
     def __call__(self): self.opt.step()
-    def arrays(self): return [p.data for p in self.ps]
+    def arrays(self): return [p.detach().numpy() for p in self.ps]
 
 
 class NaiveAdam:
