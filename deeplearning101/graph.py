@@ -29,6 +29,11 @@ class _GradMode(threading.local):
     enabled = True                  # each thread starts with recording on
 
 GradMode = _GradMode()
+
+class _Defaults(threading.local):
+    "Per-thread defaults of the creation functions: `device` (None: the CPU), set by chapter 05's set_default_device."
+    device = None
+_defaults = _Defaults()
 def is_grad_enabled(): return GradMode.enabled
 
 
@@ -195,10 +200,11 @@ def _missing(owner, name):
     return AttributeError(f"{name}: {what} are not part of deeplearning101 (PyTorch has them); see the page "
                           f"'From deeplearning101 to PyTorch' for the differences")
 
-def _tensor_getattr(self, name):                    # called only when normal lookup fails: free otherwise
-    if name.startswith('__'): raise AttributeError(name)
-    raise _missing("'Tensor' object", name)
-Tensor.__getattr__ = _tensor_getattr
+def _unsupported(name):                             # a property per name: a __getattr__ on Tensor would
+    def get(self): raise _missing("'Tensor' object", name)   # slow down every attribute read of every tensor
+    return property(get, doc=f"Not in deeplearning101: {_OUT_OF_SCOPE[name]}.")
+for _n in _OUT_OF_SCOPE:
+    if _n not in Tensor.__dict__: setattr(Tensor, _n, _unsupported(_n))
 Tensor.is_sparse, Tensor.is_quantized = False, False          # what PyTorch code often checks
 Tensor.is_complex = lambda self: False
 
@@ -253,6 +259,7 @@ def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
     """Make a leaf tensor from data, always copying it (`torch.tensor`): Python floats become float32, NumPy arrays
     keep their dtype; `device`: chapter 05."""
     t = Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+    if device is None: device = _defaults.device
     if device is not None: t._data = _to_device(t._data, device, 'tensor')
     return t
 
@@ -264,6 +271,7 @@ def from_numpy(ndarray):
 
 def as_tensor(data, dtype=None, device=None):
     "A tensor that shares memory with `data` when it can (same dtype and device), else a copy (`torch.as_tensor`)."
+    if device is None: device = _defaults.device
     if isinstance(data, Tensor) and dtype is None and device is None: return data
     a = _as_array(data, dtype, 'as_tensor')
     if device is not None: a = _to_device(a, device, 'as_tensor')
@@ -299,7 +307,8 @@ class Op:
             if len(inputs) == 2:
                 a, b = inputs[0]._data, inputs[1]._data
                 if type(a) is not type(b):
-                    _check_devices(op, inputs)      # NumPy and CuPy arrays? (chapter 05)
+                    inputs = _check_devices(op, inputs)     # NumPy and CuPy arrays? (chapter 05)
+                    a, b = inputs[0]._data, inputs[1]._data
                     if not hasattr(a, 'dtype'): a = np.asarray(a)   # a Python number fed beside a placeholder
                     if not hasattr(b, 'dtype'): b = np.asarray(b)
                 if a.dtype is not b.dtype and op.promotes: a, b = _promote_arrays(a, b)
@@ -308,7 +317,10 @@ class Op:
             else:
                 arrays, kind = [t._data for t in inputs], type(inputs[0]._data)
                 for a in arrays:
-                    if type(a) is not kind: _check_devices(op, inputs); break
+                    if type(a) is not kind:
+                        inputs = _check_devices(op, inputs)
+                        arrays = [t._data for t in inputs]
+                        break
                 data = op.forward(*arrays)
         except (ValueError, TypeError, IndexError, OverflowError) as e: raise _op_error(op, inputs, e) from None
         if type(data) is not np.ndarray and isinstance(data, np.generic): data = np.asarray(data)   # 0-d, not a scalar
@@ -391,11 +403,18 @@ def _device_name(a):
     return None
 
 def _check_devices(op, inputs):
-    "Refuse an op whose inputs live on different devices (called only when their array types differ)."
-    devices = sorted({d for d in (_device_name(t._data) for t in inputs) if d is not None})
+    """Refuse an op whose inputs live on different devices (called only when their array types differ), and return
+    the inputs to compute with: as in PyTorch, a 0-d CPU tensor may meet GPU tensors; it takes part as a NumPy
+    scalar (chapter 05's `_host_scalar`), since CuPy accepts NumPy scalars but no NumPy arrays."""
+    where = [_device_name(t._data) for t in inputs]
+    devices = sorted({d for d, t in zip(where, inputs) if d is not None and (d != 'cpu' or t._data.ndim)})
     if len(devices) > 1:
         raise RuntimeError(f"{op.name}: expected all tensors on the same device, but found {' and '.join(devices)} "
                            f"(inputs: {', '.join(_describe(t) for t in inputs)}); move them with .to(device) first")
+    if devices and devices[0] != 'cpu' and 'cpu' in where:
+        from deeplearning101.gpu import _host_scalar    # GPU arrays exist, so chapter 05 is loaded
+        inputs = tuple(_host_scalar(t) if d == 'cpu' else t for d, t in zip(where, inputs))
+    return inputs
 
 # %% ../nbs/00_graph.ipynb #87bdd78b
 # --- elementwise binary ops (NumPy broadcasting) ---
@@ -491,22 +510,24 @@ def _axis(axis, dim, keepdims, keepdim):
 class Reduce(Op):
     __slots__ = ('axis', 'keepdims')
     def __init__(self, axis=None, keepdims=False): self.axis, self.keepdims = axis, keepdims
+_F16 = np.dtype(np.float16)
 def _acc(a):
     "The accumulator dtype of a sum: float32 for float16 (whose range ends at 65504), as PyTorch does."
-    return np.float32 if a.dtype == np.float16 else None
+    return np.float32 if a.dtype is _F16 else None
 
 class Sum(Reduce):
     name = 'sum'
     def forward(self, a):
-        s = a.sum(axis=self.axis, keepdims=self.keepdims, dtype=_acc(a))
-        return s if s.dtype == a.dtype or a.dtype.kind in 'biu' else s.astype(a.dtype)
+        acc = _acc(a)
+        s = a.sum(axis=self.axis, keepdims=self.keepdims, dtype=acc)
+        return s if acc is None else s.astype(a.dtype)
 class Mean(Reduce):
     name = 'mean'
     def forward(self, a):
-        s = a.sum(axis=self.axis, keepdims=self.keepdims, dtype=_acc(a))
         if a.dtype.kind not in 'fc':                # as PyTorch: (pred == y).float().mean(), not .mean()
             raise RuntimeError(f"mean: could not infer output dtype: the input must be floating point, got {a.dtype} "
                             f"(convert it first: .float())")
+        s = a.sum(axis=self.axis, keepdims=self.keepdims, dtype=_acc(a))
         n = a.size // s.size if s.size else 1      # the number of summed entries
         if n == 0: return np.full_like(s, np.nan, dtype=a.dtype)   # the mean of nothing: NaN, as in PyTorch
         return (s / n).astype(a.dtype, copy=False)
@@ -642,16 +663,20 @@ amax.__name__, amin.__name__ = 'amax', 'amin'
 from collections import namedtuple
 _values_indices = namedtuple('values_indices', ['values', 'indices'])   # torch.return_types.max and friends
 
+def _result(r):
+    "A method's result as a tensor's array: a NumPy scalar becomes a 0-d array; an array (NumPy's or CuPy's) stays."
+    return np.asarray(r) if isinstance(r, np.generic) else r
+
 def argmax(input, dim=None, keepdim=False):
     "The index of the largest entry (of the flattened tensor when `dim` is None); int64, outside the graph."
     a = _t(input, 'argmax')._data
     if dim is not None: dim = _dim(dim, a.ndim, 'argmax')
-    return Tensor._make(np.asarray(a.argmax(axis=dim, keepdims=bool(keepdim) and dim is not None)))
+    return Tensor._make(_result(a.argmax(axis=dim, keepdims=bool(keepdim) and dim is not None)))
 def argmin(input, dim=None, keepdim=False):
     "The index of the smallest entry; int64, outside the graph."
     a = _t(input, 'argmin')._data
     if dim is not None: dim = _dim(dim, a.ndim, 'argmin')
-    return Tensor._make(np.asarray(a.argmin(axis=dim, keepdims=bool(keepdim) and dim is not None)))
+    return Tensor._make(_result(a.argmin(axis=dim, keepdims=bool(keepdim) and dim is not None)))
 
 def minimum(a, b): "Element-wise minimum (`torch.minimum`)"; return neg(maximum(neg(_t(a, 'minimum')), neg(_t(b, 'minimum'))))
 
@@ -689,7 +714,7 @@ def _truth(name, reduce):
         if out is not None: raise TypeError(f"{name}: out= is not supported; use the returned tensor")
         a = _t(input, name)._data
         if dim is not None: dim = _dim(dim, a.ndim, name)
-        return Tensor._make(np.asarray(reduce(a, axis=dim, keepdims=bool(keepdim) and dim is not None)))
+        return Tensor._make(_result(reduce(a, axis=dim, keepdims=bool(keepdim) and dim is not None)))
     f.__name__ = f.__qualname__ = name
     return f
 _all, _any = _truth('all', np.all), _truth('any', np.any)
@@ -974,7 +999,9 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
         raise RuntimeError(f"{where}: the tensor ({_describe(t)}) is a read-only view (e.g. from expand or "
                            f"broadcast_to); change a .clone() of it instead")
     arrays = [o._data for o in others]
-    if any(type(x) is not type(a) for x in arrays): _check_devices(cls(**params), (t,) + others)
+    if any(type(x) is not type(a) for x in arrays):
+        others = _check_devices(cls(**params), (t,) + others)[1:]
+        arrays = [o._data for o in others]
     try:
         if ufunc is not None and not recording:     # the fast path: NumPy writes the result straight into `a`
             ufunc(a, *arrays, out=a, casting=casting)
@@ -1000,6 +1027,16 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
 def _binary_(cls, ufunc, name):
     def method(self, other, *, alpha=None):
         if alpha is not None: other = other * alpha
+        a = self._data                              # the common case, an update under no_grad, made short:
+        if type(other) is Tensor: b, rg = other._data, other._requires_grad
+        elif type(other) in (float, int): b, rg = other, False
+        else: b = None
+        if (b is not None and type(a) is np.ndarray and (b is other or type(b) is np.ndarray)
+                and not (GradMode.enabled and (self._requires_grad or rg)) and a.flags.writeable):
+            try: ufunc(a, b, out=a, casting='same_kind')
+            except (ValueError, TypeError, OverflowError): pass      # the general path explains it
+            else:
+                _record_write(a); return self
         return _inplace(self, cls, (other,), name, ufunc)
     method.__name__ = name
     method.__doc__ = f"In-place `{cls.name}`: `t.{name}(x)` is `t {dict(add='+', sub='-', mul='*', div='/', pow='**')[cls.name]}= x`."
@@ -1099,6 +1136,7 @@ def _made(arr, dtype, requires_grad, device, where):
     nd = _np_dtype(dtype, where)
     t = Tensor._make(arr if nd is None or arr.dtype == nd else arr.astype(nd))
     if requires_grad: t.requires_grad = True
+    if device is None: device = _defaults.device
     if device is not None: t._data = _to_device(t._data, device, where)
     return t
 
@@ -1122,8 +1160,10 @@ def eye(n, m=None, *, dtype=None, requires_grad=False, device=None):
     return _made(np.eye(n, m, dtype=_np_dtype(dtype, 'eye') or np.float32), None, requires_grad, device, 'eye')
 
 def _dev(t, device):
-    "`device`, or the device of `t` when None (a `*_like` result lives where its model does)."
-    return device if device is not None or _device_name(t._data) in (None, 'cpu') else _device_name(t._data)
+    "`device`, or else the device of `t`: a `*_like` result lives beside its input, whatever the default device."
+    if device is not None: return device
+    name = _device_name(t._data)
+    return name if name not in (None, 'cpu') else 'cpu' if _defaults.device is not None else None
 
 def _like(t, where):
     if not isinstance(t, Tensor): raise TypeError(f"{where}: expected a tensor, got {type(t).__name__}")
