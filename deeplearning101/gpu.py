@@ -261,12 +261,7 @@ _tensor_repr.__wrapped__ = _plain_repr
 
 
 # %% ../nbs/05_gpu.ipynb #92760648
-class _Defaults(threading.local):
-    "Per-thread defaults of creation functions: `device`, where tensors go (None: CPU)."
-    device = None
-
-_defaults = getattr(_graph, '_defaults', None)  # what chapter 00's creation code reads
-if _defaults is None: _defaults = _Defaults()   # (a graph.py without it: get/set only)
+_defaults = _graph._defaults       # per thread; chapter 00's creation functions read its `device`
 _saved = threading.local()
 
 def _saved_defaults():
