@@ -305,7 +305,7 @@ class Adam(Optimizer):
                 m, v, t = state['exp_avg'], state['exp_avg_sq'], self._scratch(w)
                 if _fused_updates and type(w) is not np.ndarray and not amsgrad and \
                         _fused_updates['adam'](w, g, m, v, lr, b1, b2, eps, wd, decoupled, state['step']):
-                    _record_write(w); continue      # GPU: one fused kernel (ch. 05)
+                    continue                        # GPU: one fused kernel (ch. 05), which records its write
                 if wd:
                     if decoupled: np.multiply(w, 1 - lr * wd, out=w)                          # AdamW: shrink w
                     else: d = self._scratch(w, 1); np.multiply(w, wd, out=d); np.add(d, g, out=d); g = d
