@@ -10,7 +10,9 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'WeightedCrossEntropyOp', 'cross_entropy', 'nll_loss', 'mse_loss', 'l1_loss', 'BinaryCrossEntropyOp',
            'binary_cross_entropy', 'MSELoss', 'L1Loss', 'BCELoss', 'BCEWithLogitsLoss', 'NLLLoss', 'CrossEntropyLoss',
            'Optimizer', 'SGD', 'dropout', 'Dropout', 'BatchNormOp', 'BatchNorm1d', 'one_hot', 'PadOp', 'pad',
-           'CheckpointError', 'save', 'load']
+           'EmbeddingOp', 'Embedding', 'LayerNormOp', 'layer_norm', 'LayerNorm', 'Erf', 'erf', 'GeluOp', 'SiLUOp',
+           'LeakyReLUOp', 'SoftplusOp', 'gelu', 'silu', 'leaky_relu', 'softplus', 'GELU', 'SiLU', 'LeakyReLU',
+           'Softplus', 'CheckpointError', 'save', 'load']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, tempfile, warnings, zipfile, zlib
@@ -1169,9 +1171,12 @@ class Optimizer:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{where}: parameter {i} is a {type(p).__name__}, not "
                                 "a tensor")
-            if not (p.requires_grad and p.is_leaf):
-                raise ValueError(f"{where}: parameter {i} (shape {list(p.shape)}) must "
-                                 "be a leaf tensor that requires grad")
+            # a frozen parameter (requires_grad False) is welcome: it never gets a
+            # .grad, so step() skips it; a computed tensor can't be updated in place
+            if not p.is_leaf:
+                raise ValueError(f"{where}: can't optimize a non-leaf Tensor: "
+                                 f"parameter {i} (shape {list(p.shape)}) was computed "
+                                 "by an operation; pass the leaf it came from")
             if id(p) in taken:
                 raise ValueError(f"{where}: parameter {i} (shape {list(p.shape)}) "
                                  "appears more than once")
@@ -1502,6 +1507,515 @@ def pad(input, pad, mode='constant', value=None):
         else: m = j % n
         maps.append((axis, m, n))
     return PadOp.apply(input, maps=tuple(maps), value=0 if value is None else value)
+
+
+# %% ../nbs/03_mlp.ipynb #00e2a9d1
+class EmbeddingOp(Op):
+    """Rows of a table: out[...] = weight[index[...]] (`torch.nn.functional.embedding`).
+    The gradient scatter-adds each output's adjoint into the row it was read from."""
+    __slots__ = ('index', 'padding_idx', 'scale_grad_by_freq')
+    saved = ('index',)
+    name = 'embedding'
+    def __init__(self, index, padding_idx=None, scale_grad_by_freq=False):
+        self.index, self.padding_idx = index, padding_idx
+        self.scale_grad_by_freq = scale_grad_by_freq
+    def forward(self, w): return w.take(self.index, axis=0)
+
+def _embedding_row_scale(op, dtype):
+    """The factor on each position's adjoint, or None: 0 where the index is padding_idx,
+    1 / (how often the index occurs in the batch) with scale_grad_by_freq."""
+    idx, scale = op.index, None
+    if op.scale_grad_by_freq:
+        xp = get_array_module(idx)
+        counts = xp.zeros(op.inputs[0].shape[0], dtype)
+        xp.add.at(counts, idx.reshape(-1), 1)           # how often each row is used
+        scale = 1 / counts[idx]
+    if op.padding_idx is not None:
+        keep = (idx != op.padding_idx).astype(dtype)
+        scale = keep if scale is None else scale * keep
+    return None if scale is None else scale[..., None]
+
+@gradient_of(EmbeddingOp)
+def _embedding_backward(op, grad, out):
+    "Equation eq-emb's adjoint Y^T grad, as a recorded scatter-add (IndexGrad)."
+    scale = _embedding_row_scale(op, grad.dtype)
+    if scale is not None: grad = grad * Tensor._make(scale)
+    return (IndexGrad.apply(grad, index=op.index, shape=op.inputs[0].shape),)
+
+@array_gradient_of(EmbeddingOp)
+def _embedding_backward_arrays(op, grad, out):
+    scale = _embedding_row_scale(op, grad.dtype)
+    if scale is not None: grad = grad * scale
+    return (IndexGrad(op.index, op.inputs[0].shape).forward(grad),)
+
+def _padding_index(padding_idx, n, where):
+    "PyTorch's rule: a padding index in [-n, n), a negative one counting from the end."
+    if padding_idx is None: return None
+    if not -n <= padding_idx < n:
+        raise ValueError(f"{where}: padding_idx must be within num_embeddings: got "
+                         f"{padding_idx} for a table of {n} rows")
+    return int(padding_idx) % n
+
+def _embedding_options(max_norm, sparse, where):
+    "The two options left out are refused, by name."
+    if max_norm is not None:
+        raise NotImplementedError(f"{where}: max_norm is not supported (it "
+                                  "renormalises rows of the weight in place during "
+                                  "the forward pass); leave it None")
+    if sparse:
+        raise NotImplementedError(f"{where}: sparse gradients are not supported; use "
+                                  "sparse=False (a dense gradient)")
+
+def _embedding(input, weight, padding_idx, max_norm, scale_grad_by_freq, sparse,
+               where):
+    _embedding_options(max_norm, sparse, where)
+    if isinstance(input, Tensor): idx = input._data
+    else: idx = _graph._as_array(input, None, where)
+    if not isinstance(weight, Tensor) or weight.ndim != 2:
+        raise RuntimeError(f"{where}: 'weight' must be a 2-D tensor [num_embeddings, "
+                           f"embedding_dim], got {getattr(weight, 'shape', weight)}")
+    if idx.dtype.kind not in 'iu':
+        raise RuntimeError(f"{where}: indices must be an integer tensor (int64 or "
+                           f"int32), got {_dl_dtype(idx.dtype)!r} of shape "
+                           f"{list(idx.shape)}; convert with .long()")
+    n = weight.shape[0]
+    # one reduction checks both ends: read as unsigned, a negative index is huge
+    if idx.size and int(idx.view(idx.dtype.str.replace('i', 'u')).max()) >= n:
+        bad = idx[(idx < 0) | (idx >= n)].reshape(-1)[0]
+        raise IndexError(f"{where}: index {int(bad)} is out of range for "
+                         f"num_embeddings={n}: indices must be in [0, {n - 1}]")
+    padding_idx = _padding_index(padding_idx, n, where)
+    there, here = _device_name(weight._data), _device_name(idx)
+    if isinstance(input, Tensor) and here not in (None, there):
+        raise RuntimeError(f"{where}: the indices are on {here} but the weight is on "
+                           f"{there}; move both to one device with .to()")
+    return EmbeddingOp.apply(weight, index=_like(idx, weight._data),
+                             padding_idx=padding_idx,
+                             scale_grad_by_freq=scale_grad_by_freq)
+
+def _functional_embedding(input, weight, padding_idx=None, max_norm=None,
+                          norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    """Look up the rows `input` (integer indices, any shape) of `weight`
+    [num_embeddings, embedding_dim] (`torch.nn.functional.embedding`): shape
+    input.shape + [embedding_dim]. The row `padding_idx` gets no gradient."""
+    return _embedding(input, weight, padding_idx, max_norm, scale_grad_by_freq, sparse,
+                      'embedding')
+_functional_embedding.__name__ = _functional_embedding.__qualname__ = 'embedding'
+
+class Embedding(Module):
+    """A learned vector per category (`torch.nn.Embedding`): `weight[input]` for integer
+    indices of any shape. The table starts N(0, 1), as PyTorch's, with the row
+    `padding_idx` (if given) zero and never updated. `max_norm` and `sparse=True` are
+    refused."""
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
+                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
+                 _freeze=False, device=None, dtype=None):
+        for name, n in (('num_embeddings', num_embeddings),
+                        ('embedding_dim', embedding_dim)):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+                raise ValueError(f"Embedding: {name} must be a non-negative integer, "
+                                 f"got {n!r}")
+        self.num_embeddings = int(num_embeddings)
+        self.embedding_dim = int(embedding_dim)
+        where = f"Embedding({self.num_embeddings}, {self.embedding_dim})"
+        self.padding_idx = _padding_index(padding_idx, self.num_embeddings, where)
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        _embedding_options(max_norm, sparse, where)      # refused now, not at forward
+        shape = (self.num_embeddings, self.embedding_dim)
+        if _weight is None:
+            dt = _np_dtype(dtype, 'Embedding') or np.dtype(np.float32)
+            self.weight = Parameter(np.zeros(shape, dt), requires_grad=not _freeze)
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != shape:
+                raise ValueError(f"{where}: the shape of _weight {list(_weight.shape)} "
+                                 "does not match num_embeddings and embedding_dim")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+        if device is not None: self.to(device)
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
+                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+        """An Embedding whose table is `embeddings` [num_embeddings, embedding_dim]
+        (shared, not copied, when it is a tensor); `freeze`: no gradient."""
+        if len(embeddings.shape) != 2:
+            raise ValueError("Embedding.from_pretrained: embeddings are expected to be "
+                             f"2-dimensional, got shape {list(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq,
+                   sparse, _weight=embeddings, _freeze=freeze)
+
+    def reset_parameters(self):
+        "Draw the table from N(0, 1) again; the padding row becomes zero."
+        normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight._data[self.padding_idx] = 0
+            _record_write(self.weight._data)
+
+    def forward(self, input):
+        return _embedding(input, self.weight, self.padding_idx, self.max_norm,
+                          self.scale_grad_by_freq, self.sparse,
+                          f"Embedding({self.num_embeddings}, {self.embedding_dim})")
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None: s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None: s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2: s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq: s += ", scale_grad_by_freq=True"
+        if self.sparse: s += ", sparse=True"
+        return s
+
+
+# %% ../nbs/03_mlp.ipynb #22937f4a
+class LayerNormOp(Op):
+    """Layer normalisation in one node: each sample standardised over its last
+    dimensions (`axes`), then `* weight + bias` (either optional)."""
+    __slots__ = ('axes', 'eps', 'has_weight', 'has_bias', 'xhat', 'inv')
+    saved = ('xhat', 'inv')                        # freed by backward
+    name = 'layer_norm'
+    def __init__(self, axes, eps, has_weight, has_bias):
+        self.axes, self.eps = axes, eps
+        self.has_weight, self.has_bias = has_weight, has_bias
+    def forward(self, x, *affine):
+        xc = x - x.mean(axis=self.axes, keepdims=True)
+        var = (xc * xc).mean(axis=self.axes, keepdims=True)
+        self.inv = 1 / np.sqrt(var + self.eps)
+        xc *= self.inv                             # xc is fresh: normalised in place
+        self.xhat = xc
+        # weight and bias have the normalised shape: they broadcast over the rest
+        out = xc * affine[0] if self.has_weight else xc.copy()
+        if self.has_bias: out += affine[-1]
+        return out
+
+def _layer_norm_grads(op, g, xhat, inv, w):
+    """Equation eq-bn-grad over each sample's normalised axes, and the weight and bias
+    sums over the other (leading) axes; arrays or tensors alike."""
+    x = op.inputs[0]
+    n = math.prod(x.shape[x.ndim - len(op.axes):])
+    lead = tuple(range(x.ndim - len(op.axes)))
+    total = (lambda t: t.sum(axis=lead)) if lead else (lambda t: t)
+    gx = None
+    if x.requires_grad:
+        gx = _batch_norm_input_grad(g if w is None else g * w, xhat, inv, op.axes, n)
+    grads = [gx]
+    if op.has_weight:
+        grads.append(total(g * xhat) if op.inputs[1].requires_grad else None)
+    if op.has_bias: grads.append(total(g) if op.inputs[-1].requires_grad else None)
+    return tuple(grads)
+
+@gradient_of(LayerNormOp)
+def _layer_norm_backward(op, grad, out):
+    "For a gradient of the gradient: xhat and 1/s rebuilt from x as graph nodes."
+    x = op.inputs[0]
+    xc = x - x.mean(axis=op.axes, keepdims=True)
+    inv = 1 / ((xc * xc).mean(axis=op.axes, keepdims=True) + op.eps).sqrt()
+    w = op.inputs[1] if op.has_weight else None
+    return _layer_norm_grads(op, grad, xc * inv, inv, w)
+
+@array_gradient_of(LayerNormOp)
+def _layer_norm_backward_arrays(op, grad, out):
+    w = op.inputs[1]._data if op.has_weight else None
+    return _layer_norm_grads(op, grad, op.xhat, op.inv, w)
+
+def _normalized_shape(shape, where):
+    if isinstance(shape, (int, np.integer)): shape = (shape,)
+    shape = tuple(shape)
+    ok = all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
+             for s in shape)
+    if not shape or not ok:
+        raise ValueError(f"{where}: normalized_shape must be a positive integer or a "
+                         f"non-empty sequence of them, got {shape!r}")
+    return tuple(int(s) for s in shape)
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Standardise `input` over its last len(normalized_shape) dimensions, each sample
+    on its own, then `* weight + bias` (`torch.nn.functional.layer_norm`)."""
+    where = 'layer_norm'
+    x = input if isinstance(input, Tensor) else tensor(input)
+    shape = _normalized_shape(normalized_shape, where)
+    k = len(shape)
+    if x.ndim < k or x.shape[x.ndim - k:] != shape:
+        dims = ', '.join(map(str, shape))
+        raise RuntimeError(f"{where}: Given normalized_shape={list(shape)}, expected "
+                           f"input with shape [*, {dims}], but got input of size "
+                           f"{list(x.shape)}")
+    _floating_input(x, where)
+    for name, t in (('weight', weight), ('bias', bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise RuntimeError(f"{where}: Expected {name} to be of same shape as "
+                               f"normalized_shape, but got {name} of shape "
+                               f"{list(t.shape)} and normalized_shape = {list(shape)}")
+    _same_dtype(where, x, weight, bias)
+    affine = [t for t in (weight, bias) if t is not None]
+    return LayerNormOp.apply(x, *affine, axes=tuple(range(x.ndim - k, x.ndim)), eps=eps,
+                             has_weight=weight is not None, has_bias=bias is not None)
+
+class LayerNorm(Module):
+    """Layer normalisation (`torch.nn.LayerNorm`): each sample standardised over its
+    last dimensions `normalized_shape`, then a learned per-feature scale `weight` and
+    shift `bias` (`elementwise_affine=False`: neither; `bias=False`: no shift). The
+    same in training and evaluation: no running statistics."""
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
+                 device=None, dtype=None):
+        self.normalized_shape = _normalized_shape(normalized_shape, 'LayerNorm')
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        dt = _np_dtype(dtype, 'LayerNorm') or np.dtype(np.float32)
+        shape = self.normalized_shape
+        affine = elementwise_affine
+        self.weight = Parameter(np.ones(shape, dt)) if affine else None
+        self.bias = Parameter(np.zeros(shape, dt)) if affine and bias else None
+        if device is not None: self.to(device)
+
+    def reset_parameters(self):
+        if self.weight is not None: ones_(self.weight)
+        if self.bias is not None: zeros_(self.bias)
+
+    def forward(self, input):
+        x = input if isinstance(input, Tensor) else tensor(input)
+        where = f"LayerNorm({self.normalized_shape})"
+        own = self.weight if self.weight is not None else self.bias
+        if own is not None and own._data.dtype != x._data.dtype:
+            raise RuntimeError(f"{where}: mixed dtypes: the input is {_describe(x)} "
+                               "but the layer's parameters are "
+                               f"{_dl_dtype(own._data.dtype)!r}; convert the input or "
+                               "the layer with .to(dtype)")
+        try: return layer_norm(x, self.normalized_shape, self.weight, self.bias,
+                               self.eps)
+        except RuntimeError as e: raise RuntimeError(f"{where}: {e}") from None
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+# %% ../nbs/03_mlp.ipynb #45fdc6b2
+def _chebyshev(f, lo, hi, degree):
+    "Coefficients of the interpolant of f at degree + 1 Chebyshev points of [lo, hi]."
+    values = lambda xs: np.array([f(x) for x in xs])
+    cheb = np.polynomial.chebyshev.Chebyshev.interpolate(values, degree, (lo, hi))
+    return cheb.coef.tolist()
+
+def _clenshaw(coef, lo, hi, x):
+    """sum_k coef[k] T_k(t), t = x mapped from [lo, hi] onto [-1, 1]: Clenshaw's
+    recurrence, arithmetic only (NumPy or CuPy arrays)."""
+    t = (2 * x - (lo + hi)) * (1 / (hi - lo))
+    t2, b1, b2 = 2 * t, 0.0, 0.0
+    for c in coef[:0:-1]: b1, b2 = t2 * b1 - b2 + c, b1
+    return t * b1 - b2 + coef[0]
+
+# built once, from math.erf: erf(x) / x as a function of x^2 for |x| < 2 (even, flat),
+# and the scaled complement exp(x^2) erfc(x) on [2, 6] (slowly varying)
+_ERF_SMALL = _chebyshev(lambda s: math.erf(math.sqrt(s)) / math.sqrt(s), 0.0, 4.0, 18)
+_ERFCX = _chebyshev(lambda x: math.erfc(x) * math.exp(x * x), 2.0, 6.0, 24)
+
+def _erf(a):
+    """The error function of an array, computed in float64 (within about 2e-15 of
+    math.erf) and returned in a's float dtype (float32 for integers)."""
+    xp = get_array_module(a)
+    x = a.astype(np.float64).ravel()
+    ax = np.abs(x)
+    small = ax < 2.0
+    out = xp.empty_like(x)
+    xs = x[small]
+    out[small] = xs * _clenshaw(_ERF_SMALL, 0.0, 4.0, xs * xs)
+    big = ~small
+    # erfc(6) < 3e-17: beyond 6, erf is +-1 in float64 (the clamp keeps a NaN a NaN)
+    xb = np.minimum(ax[big], 6.0)
+    tail = 1 - np.exp(-xb * xb) * _clenshaw(_ERFCX, 2.0, 6.0, xb)
+    out[big] = np.copysign(tail, x[big])
+    dtype = a.dtype if a.dtype.kind == 'f' else np.float32
+    return out.reshape(a.shape).astype(dtype, copy=False)
+
+class Erf(Op):
+    name = 'erf'
+    def forward(self, a): return _erf(a)
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+def _erf_slope(x): return np.exp(x * x * -1.0) * _TWO_OVER_SQRT_PI   # arrays, tensors
+
+@gradient_of(Erf)
+def _erf_backward(op, grad, out): return (grad * _erf_slope(op.inputs[0]),)
+
+@array_gradient_of(Erf)
+def _erf_backward_arrays(op, grad, out): return (grad * _erf_slope(op.inputs[0]._data),)
+
+def erf(input):
+    "erf(x) = 2/sqrt(pi) integral_0^x exp(-t^2) dt, element-wise (`torch.erf`)."
+    return Erf.apply(input if isinstance(input, Tensor) else tensor(input))
+
+def _erf_of(x): return Erf.apply(x) if isinstance(x, Tensor) else _erf(x)
+def _sigmoid_of(x):
+    "The logistic function of an array or a tensor, without overflow."
+    return sigmoid(x) if isinstance(x, Tensor) else np.exp(-np.logaddexp(0, -x))
+def _constant_like(a, x):
+    "The array `a` as a constant beside `x`: itself for arrays, a tensor for tensors."
+    return Tensor._make(a) if isinstance(x, Tensor) else a
+def _raw(x): return x._data if isinstance(x, Tensor) else x
+
+_SQRT_HALF, _INV_SQRT_2PI = math.sqrt(0.5), 1 / math.sqrt(2 * math.pi)
+_TANH_C, _TANH_K = math.sqrt(2 / math.pi), 0.044715
+
+def _gelu_cdf(x, approximate):
+    "Phi(x) = (1 + erf(x / sqrt 2)) / 2, or its tanh approximation; arrays or tensors."
+    if approximate == 'tanh':
+        return (np.tanh((x + x * x * x * _TANH_K) * _TANH_C) + 1) * 0.5
+    return (_erf_of(x * _SQRT_HALF) + 1) * 0.5
+
+def _gelu_slope(x, cdf, approximate):
+    "Equation eq-gelu-grad: d/dx x cdf(x) = cdf(x) + x cdf'(x)."
+    if approximate == 'tanh':
+        # cdf = (1 + tanh u) / 2, so cdf' = (1 - tanh^2 u) u' / 2 = 2 cdf (1 - cdf) u'
+        du = (x * x * (3 * _TANH_K) + 1) * _TANH_C
+        return cdf + x * cdf * (1 - cdf) * du * 2
+    return cdf + x * np.exp(x * x * -0.5) * _INV_SQRT_2PI
+
+class GeluOp(Op):
+    "x Phi(x), Phi the standard normal CDF (`torch.nn.functional.gelu`)."
+    __slots__ = ('approximate', 'cdf')
+    saved = ('cdf',)
+    name = 'gelu'
+    def __init__(self, approximate='none'): self.approximate = approximate
+    def forward(self, x):
+        self.cdf = _gelu_cdf(x, self.approximate)     # kept for the backward pass
+        return x * self.cdf
+
+@gradient_of(GeluOp)
+def _gelu_backward(op, grad, out):
+    "For a gradient of the gradient: Phi rebuilt from x with tensor ops."
+    x = op.inputs[0]
+    return (grad * _gelu_slope(x, _gelu_cdf(x, op.approximate), op.approximate),)
+
+@array_gradient_of(GeluOp)
+def _gelu_backward_arrays(op, grad, out):
+    return (grad * _gelu_slope(op.inputs[0]._data, op.cdf, op.approximate),)
+
+class SiLUOp(Op):
+    "x sigmoid(x), the 'swish' (`torch.nn.functional.silu`)."
+    name = 'silu'
+    def forward(self, x): return x * _sigmoid_of(x)
+
+def _silu_slope(x):
+    s = _sigmoid_of(x)
+    return s * ((1 - s) * x + 1)
+
+@gradient_of(SiLUOp)
+def _silu_backward(op, grad, out): return (grad * _silu_slope(op.inputs[0]),)
+
+@array_gradient_of(SiLUOp)
+def _silu_backward_arrays(op, grad, out):
+    return (grad * _silu_slope(op.inputs[0]._data),)
+
+class LeakyReLUOp(Op):
+    "x where x > 0, negative_slope * x elsewhere (`torch.nn.functional.leaky_relu`)."
+    __slots__ = ('negative_slope',)
+    name = 'leaky_relu'
+    def __init__(self, negative_slope=0.01): self.negative_slope = negative_slope
+    def forward(self, x):
+        return get_array_module(x).where(x > 0, x, x * self.negative_slope)
+
+@gradient_of(LeakyReLUOp)
+def _leaky_relu_backward(op, grad, out):
+    "Piecewise linear: the slope is a constant (1 or negative_slope) per entry."
+    a = _raw(op.inputs[0])
+    slope = get_array_module(a).where(a > 0, 1.0, op.negative_slope).astype(a.dtype)
+    return (grad * _constant_like(slope, grad),)
+array_gradient_of(LeakyReLUOp)(_leaky_relu_backward)
+
+class SoftplusOp(Op):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold
+    (`torch.nn.functional.softplus`)."""
+    __slots__ = ('beta', 'threshold')
+    name = 'softplus'
+    def __init__(self, beta=1.0, threshold=20.0):
+        self.beta, self.threshold = beta, threshold
+    def forward(self, x):
+        bx = x * self.beta
+        smooth = np.logaddexp(0, bx) / self.beta         # log1p(exp(bx)), stably
+        return get_array_module(x).where(bx > self.threshold, x, smooth)
+
+def _softplus_slope(op, x):
+    "sigmoid(beta x), and 1 where the function is x itself."
+    a = _raw(x)
+    linear = a * op.beta > op.threshold
+    s = _sigmoid_of(x * op.beta)
+    if not linear.any(): return s
+    keep, one = (~linear).astype(a.dtype), linear.astype(a.dtype)
+    return s * _constant_like(keep, x) + _constant_like(one, x)
+
+@gradient_of(SoftplusOp)
+def _softplus_backward(op, grad, out):
+    return (grad * _softplus_slope(op, op.inputs[0]),)
+
+@array_gradient_of(SoftplusOp)
+def _softplus_backward_arrays(op, grad, out):
+    return (grad * _softplus_slope(op, op.inputs[0]._data),)
+
+def _float_tensor(input, where):
+    return _floating_input(input if isinstance(input, Tensor) else tensor(input), where)
+
+def _gelu_approximate(approximate, where):
+    if approximate not in ('none', 'tanh'):
+        raise RuntimeError(f"{where}: approximate argument must be either none or "
+                           f"tanh, got {approximate!r}")
+    return approximate
+
+def gelu(input, approximate='none'):
+    """x Phi(x), Phi the standard normal CDF, exactly (with erf) or, with
+    approximate='tanh', by GPT-2's tanh formula (`torch.nn.functional.gelu`)."""
+    return GeluOp.apply(_float_tensor(input, 'gelu'),
+                        approximate=_gelu_approximate(approximate, 'gelu'))
+
+def silu(input, inplace=False):
+    "x sigmoid(x) (`torch.nn.functional.silu`); `inplace=True` overwrites the input."
+    x = _float_tensor(input, 'silu')
+    return _graph._inplace(x, SiLUOp, (), 'silu_') if inplace else SiLUOp.apply(x)
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """max(x, 0) + negative_slope * min(x, 0) (`torch.nn.functional.leaky_relu`);
+    `inplace=True` overwrites the input."""
+    x, a = _float_tensor(input, 'leaky_relu'), negative_slope
+    if inplace: return _graph._inplace(x, LeakyReLUOp, (), 'leaky_relu_',
+                                       negative_slope=a)
+    return LeakyReLUOp.apply(x, negative_slope=a)
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, a smooth ReLU; linear where beta x > threshold
+    (`torch.nn.functional.softplus`)."""
+    return SoftplusOp.apply(_float_tensor(input, 'softplus'), beta=beta,
+                            threshold=threshold)
+
+class GELU(Module):
+    "x Phi(x) element-wise (`torch.nn.GELU`); approximate='tanh': the tanh formula."
+    def __init__(self, approximate='none'):
+        self.approximate = _gelu_approximate(approximate, 'GELU')
+    def forward(self, input): return gelu(input, self.approximate)
+    def extra_repr(self): return f"approximate={self.approximate!r}"
+
+class SiLU(Module):
+    "x sigmoid(x) element-wise (`torch.nn.SiLU`)."
+    def __init__(self, inplace=False): self.inplace = inplace
+    def forward(self, input): return silu(input, self.inplace)
+    def extra_repr(self): return 'inplace=True' if self.inplace else ''
+
+class LeakyReLU(Module):
+    "x for x > 0, negative_slope * x otherwise (`torch.nn.LeakyReLU`)."
+    def __init__(self, negative_slope=0.01, inplace=False):
+        self.negative_slope, self.inplace = negative_slope, inplace
+    def forward(self, input):
+        return leaky_relu(input, self.negative_slope, self.inplace)
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}" + (
+            ", inplace=True" if self.inplace else "")
+
+class Softplus(Module):
+    "log(1 + exp(beta x)) / beta element-wise (`torch.nn.Softplus`)."
+    def __init__(self, beta=1.0, threshold=20.0):
+        self.beta, self.threshold = beta, threshold
+    def forward(self, input): return softplus(input, self.beta, self.threshold)
+    def extra_repr(self): return f"beta={self.beta}, threshold={self.threshold}"
 
 
 # %% ../nbs/03_mlp.ipynb #ee588b52

@@ -599,9 +599,8 @@ def test_optimizer_bad_params():
     with pytest.raises(TypeError, match='iterable of tensors'):
         dl.SGD(dl.Linear(2, 2), lr=0.1)
     with pytest.raises(ValueError, match='more than once'): dl.SGD([p, p], lr=0.1)
-    with pytest.raises(ValueError, match='leaf tensor that requires grad'):
-        dl.SGD([dl.tensor([1.0])], lr=0.1)
-    with pytest.raises(ValueError, match='leaf tensor'): dl.SGD([p * 2], lr=0.1)
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        dl.SGD([p * 2], lr=0.1)
     with pytest.raises(TypeError, match='not a tensor'): dl.SGD([np.zeros(2)], lr=0.1)
     with pytest.raises(NotImplementedError): dl.Optimizer([p], {'lr': 0.1}).step()
 
@@ -1030,3 +1029,246 @@ def test_dropout_accepts_numpy_scalars():
     assert dl.Dropout(np.int64(0)).p == 0.0 and dl.Dropout(np.int32(1)).p == 1.0
     for p in (True, np.bool_(True), np.float32(1.5), np.float32('nan'), -0.1, '0.5'):
         with pytest.raises(ValueError, match='probability'): dl.Dropout(p)
+
+
+# ---------------------------------------------------------------- frozen parameters
+@pytest.mark.parametrize('make', [lambda ps: dl.SGD(ps, lr=0.5),
+                                  lambda ps: dl.optim.SGD(ps, lr=0.5, momentum=0.9,
+                                                          weight_decay=0.1),
+                                  lambda ps: dl.optim.Adam(ps, lr=0.5),
+                                  lambda ps: dl.optim.AdamW(ps, lr=0.5)])
+def test_optimizers_accept_and_skip_frozen_parameters(make):
+    """Fine-tuning: freeze a layer, pass model.parameters() anyway; the frozen ones never
+    get a gradient, so no step (not even weight decay) touches them."""
+    dl.manual_seed(0)
+    model = dl.Sequential(dl.Linear(3, 4), dl.ReLU(), dl.Linear(4, 2))
+    model[0].requires_grad_(False)
+    frozen = [p.detach().clone() for p in model[0].parameters()]
+    head = model[2].weight.detach().clone()
+    opt = make(model.parameters())
+    for _ in range(2):
+        opt.zero_grad()
+        model(dl.ones(5, 3)).pow(2).sum().backward()
+        opt.step()
+    assert all(p.grad is None and np.array_equal(p.detach(), f)
+               for p, f in zip(model[0].parameters(), frozen))
+    assert not np.allclose(model[2].weight.detach(), head)
+
+
+def test_optimizer_accepts_a_tensor_that_does_not_require_grad():
+    t = dl.tensor([1.0])
+    opt = dl.SGD([t], lr=0.1)
+    opt.step()
+    assert t.item() == 1.0
+
+
+# ---------------------------------------------------------------- erf and activations
+def test_erf_matches_math_erf():
+    xs = np.concatenate([np.linspace(-10, 10, 100001), np.geomspace(1e-300, 5, 3000),
+                         -np.geomspace(1e-300, 5, 3000), [0.0, -0.0, 2.0, -2.0, 6.0]])
+    exact = np.array([math.erf(v) for v in xs])
+    got = dl.erf(dl.tensor(xs)).numpy()
+    assert np.all(np.abs(got - exact) <= 4e-15 * np.abs(exact) + 1e-300)
+    assert np.signbit(got[-4]) and got.dtype == np.float64
+    # float32 in, float32 out, correctly rounded
+    x32 = xs.astype(np.float32)
+    exact32 = np.array([math.erf(v) for v in x32.astype(np.float64)]).astype(np.float32)
+    assert np.array_equal(dl.erf(dl.tensor(x32)).numpy(), exact32)
+    special = dl.erf(dl.tensor(np.array([np.inf, -np.inf, np.nan, 1e300]))).numpy()
+    assert special[:2].tolist() == [1.0, -1.0] and np.isnan(special[2]) and special[3] == 1
+    assert dl.erf(dl.tensor([1, 2])).dtype == dl.float32          # integers: float32
+    assert dl.erf(dl.tensor(0.5)).shape == ()
+
+
+@given(st.lists(st.floats(-12, 12, allow_nan=False), min_size=1, max_size=20))
+def test_erf_property(values):
+    got = dl.erf(dl.tensor(np.array(values))).numpy()
+    assert np.allclose(got, [math.erf(v) for v in values], rtol=4e-15, atol=1e-300)
+    assert np.all(np.abs(got) <= 1)
+
+
+ACTIVATIONS = {
+    'erf': dl.erf, 'gelu': dl.nn.functional.gelu,
+    'gelu_tanh': lambda t: dl.nn.functional.gelu(t, approximate='tanh'),
+    'silu': dl.nn.functional.silu,
+    'leaky_relu': lambda t: dl.nn.functional.leaky_relu(t, 0.3),
+    'softplus': dl.nn.functional.softplus,
+    'softplus_beta': lambda t: dl.nn.functional.softplus(t, beta=0.5, threshold=2.0)}
+
+
+@pytest.mark.parametrize('name', list(ACTIVATIONS))
+def test_activation_gradients(name, rng):
+    f = ACTIVATIONS[name]
+    x = T(rng, 3, 5, scale=3.0)
+    assert dl.gradcheck(f, x)
+    if name != 'leaky_relu':                       # piecewise linear: no second derivative
+        assert dl.gradcheck(grad_of_sum(f), x)
+    # float32 in, float32 out; the module form
+    assert f(dl.tensor(np.ones(2, np.float32))).dtype == dl.float32
+
+
+def test_activation_modules_and_in_place():
+    F = dl.nn.functional
+    x = dl.tensor([-1.0, 0.5])
+    assert F.silu(x, inplace=True) is x
+    assert np.allclose(x.numpy(), [-1 / (1 + math.e), 0.5 / (1 + math.exp(-0.5))])
+    leaf = dl.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match='leaf'): F.leaky_relu(leaf, inplace=True)
+    # in place inside a graph: the gradient still flows, through the old values
+    x = dl.tensor([-2.0, 3.0], requires_grad=True)
+    y = x * 1
+    dl.nn.LeakyReLU(0.1, inplace=True)(y).sum().backward()
+    assert x.grad.tolist() == pytest.approx([0.1, 1.0])
+    for bad in (lambda: dl.nn.GELU('fast'), lambda: F.gelu(dl.tensor([1.0]), 'exact')):
+        with pytest.raises(RuntimeError, match='either none or tanh'): bad()
+    for f in (F.gelu, F.silu, F.leaky_relu, F.softplus):
+        with pytest.raises(TypeError, match='floating-point'): f(dl.tensor([1, 2]))
+
+
+# ---------------------------------------------------------------- Embedding
+@given(st.integers(1, 7), st.integers(1, 4),
+       st.lists(st.integers(0, 6), min_size=0, max_size=12), st.integers(1, 3))
+def test_embedding_is_one_hot_times_the_table(n, d, raw, rows):
+    idx = np.array([i % n for i in raw], np.int64)
+    idx = idx.reshape(rows, -1) if len(idx) % rows == 0 and len(idx) else idx
+    emb = dl.nn.Embedding(n, d).double()
+    out = emb(dl.tensor(idx))
+    onehot = np.eye(n)[idx]
+    assert out.shape == idx.shape + (d,)
+    assert np.allclose(out.detach().numpy(), onehot @ emb.weight.detach().numpy())
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(dl.tensor(g))
+    # Y^T g; a table no index used gets a zero gradient (not None)
+    want = onehot.reshape(-1, n).T @ g.reshape(-1, d)
+    assert np.allclose(emb.weight.grad.numpy(), want)
+
+
+def test_embedding_gradcheck_and_padding(rng):
+    ix = dl.tensor([[0, 2, 2], [3, 1, 2]])
+    assert gradcheck_module(dl.nn.Embedding(4, 3), ix)
+    w = T(rng, 4, 3)
+    assert dl.gradcheck(grad_of_sum(lambda t: dl.nn.functional.embedding(ix, t) ** 2), w)
+    emb = dl.nn.Embedding(4, 3, padding_idx=2)
+    assert np.all(emb.weight.detach().numpy()[2] == 0)
+    emb(ix).sum().backward()
+    assert emb.weight.grad.numpy()[:, 0].tolist() == [1, 1, 0, 1]
+    # int32 indices, a 0-d index, NumPy arrays and lists
+    assert emb(dl.tensor([1], dtype=dl.int32)).shape == (1, 3)
+    assert emb(dl.tensor(3)).shape == (3,) and emb(np.array([[1]])).shape == (1, 1, 3)
+    assert emb([0, 1]).shape == (2, 3) and emb(dl.tensor([], dtype=dl.int64)).shape == (0, 3)
+
+
+def test_embedding_errors():
+    emb = dl.nn.Embedding(4, 3)
+    with pytest.raises(RuntimeError, match=r"Embedding\(4, 3\): indices must be an integer"):
+        emb(dl.tensor([1.0]))
+    with pytest.raises(RuntimeError, match='integer'): emb(dl.tensor([True]))
+    for bad, shown in ((4, '4'), (-1, '-1'), (100, '100')):
+        with pytest.raises(IndexError, match=rf"Embedding\(4, 3\): index {shown} is out "
+                                             r"of range for num_embeddings=4"):
+            emb(dl.tensor([0, bad, 1]))
+    with pytest.raises(IndexError, match=r'^embedding: index 7'):
+        dl.nn.functional.embedding(dl.tensor([7]), dl.zeros(4, 3))
+    with pytest.raises(RuntimeError, match='2-D'):
+        dl.nn.functional.embedding(dl.tensor([0]), dl.zeros(4))
+    with pytest.raises(NotImplementedError, match='max_norm'):
+        dl.nn.Embedding(4, 3, max_norm=1.0)
+    with pytest.raises(NotImplementedError, match='max_norm'):
+        dl.nn.functional.embedding(dl.tensor([0]), dl.zeros(4, 3), max_norm=1.0)
+    with pytest.raises(NotImplementedError, match='sparse'):
+        dl.nn.Embedding(4, 3, sparse=True)
+    for p in (4, -5):
+        with pytest.raises(ValueError, match='padding_idx must be within'):
+            dl.nn.Embedding(4, 3, padding_idx=p)
+    for n in (-1, 2.0, True):
+        with pytest.raises(ValueError, match='num_embeddings'): dl.nn.Embedding(n, 3)
+    with pytest.raises(ValueError, match='does not match'):
+        dl.nn.Embedding(4, 3, _weight=dl.zeros(3, 3))
+    with pytest.raises(ValueError, match='2-dimensional'):
+        dl.nn.Embedding.from_pretrained(dl.zeros(3))
+
+
+def test_embedding_module_plumbing():
+    table = dl.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    pre = dl.nn.Embedding.from_pretrained(table, padding_idx=0)
+    # shares the table, frozen, padding row not zeroed (as PyTorch)
+    assert np.shares_memory(pre.weight.numpy(), table.numpy())
+    assert not pre.weight.requires_grad
+    assert pre(dl.tensor([0])).tolist() == [[1.0, 2.0]]
+    assert dl.nn.Embedding.from_pretrained(table, freeze=False).weight.requires_grad
+    emb = dl.nn.Embedding(5, 2, dtype=dl.float64)
+    assert emb.weight.dtype == dl.float64 and list(emb.state_dict()) == ['weight']
+    assert emb(dl.tensor([1])).dtype == dl.float64
+    dl.manual_seed(3); a = dl.nn.Embedding(5, 2, padding_idx=1).weight.detach().clone()
+    dl.manual_seed(3); b = dl.nn.Embedding(5, 2, padding_idx=1).weight.detach()
+    assert np.array_equal(a, b)                                 # drawn from manual_seed
+    e2 = dl.nn.Embedding(5, 2, padding_idx=1)
+    with dl.no_grad(): e2.weight.fill_(3.0)
+    e2.reset_parameters()
+    w2 = e2.weight.detach().numpy()
+    assert w2[1].tolist() == [0, 0] and w2[0, 0] != 3.0
+
+
+# ---------------------------------------------------------------- LayerNorm
+@pytest.mark.parametrize('shape,normalized', [((5, 4), 4), ((2, 3, 4), (4,)),
+                                              ((2, 3, 4), (3, 4)), ((4,), [4])])
+@pytest.mark.parametrize('affine,bias', [(True, True), (True, False), (False, True)])
+def test_layer_norm_gradients(shape, normalized, affine, bias, rng):
+    ln = dl.nn.LayerNorm(normalized, elementwise_affine=affine, bias=bias)
+    if affine:
+        with dl.no_grad(): ln.weight.copy_(dl.tensor(rng.uniform(0.5, 2, ln.weight.shape)))
+    x = T(rng, *shape, scale=2.0)
+    assert gradcheck_module(ln, x)
+    assert dl.gradcheck(grad_of_sum(lambda t: ln(t) ** 2), x)
+    # each sample standardised over the normalised dims
+    k = len(ln.normalized_shape)
+    y = dl.nn.functional.layer_norm(x, ln.normalized_shape).detach().numpy()
+    axes = tuple(range(len(shape) - k, len(shape)))
+    assert np.allclose(y.mean(axis=axes), 0) and np.allclose(y.var(axis=axes), 1, atol=1e-4)
+
+
+def test_layer_norm_functional_and_plumbing(rng):
+    F = dl.nn.functional
+    x, w, b = T(rng, 3, 4), T(rng, 4), T(rng, 4)
+    for weight, bias in ((w, None), (None, b), (w, b)):
+        assert dl.gradcheck(lambda *ts: F.layer_norm(ts[0], (4,), *ts[1:]), x,
+                            *([weight] if weight is not None else [None]),
+                            *([bias] if bias is not None else []))
+    ln = dl.nn.LayerNorm(4)
+    assert ln.training and np.allclose(ln.train()(np.ones((2, 4), np.float32)).detach(), 0)
+    assert list(ln.state_dict()) == ['weight', 'bias']
+    assert not list(dl.nn.LayerNorm(4, elementwise_affine=False).state_dict())
+    assert ln.double().weight.dtype == dl.float64
+    assert dl.nn.LayerNorm(4, dtype=dl.float64)(x).dtype == dl.float64
+    with dl.no_grad(): ln.weight.fill_(2.0)
+    ln.reset_parameters()
+    assert ln.weight.tolist() == [1.0] * 4
+
+
+def test_layer_norm_errors():
+    F = dl.nn.functional
+    with pytest.raises(RuntimeError, match=r'normalized_shape=\[4\], expected input with '
+                                           r'shape \[\*, 4\], but got input of size \[3, 5\]'):
+        dl.nn.LayerNorm(4)(dl.zeros(3, 5))
+    with pytest.raises(RuntimeError, match=r'shape \[\*, 2, 4\]'):
+        F.layer_norm(dl.zeros(4), (2, 4))
+    with pytest.raises(RuntimeError, match='Expected weight to be of same shape'):
+        F.layer_norm(dl.zeros(3, 4), (4,), weight=dl.ones(3))
+    with pytest.raises(RuntimeError, match='mixed dtypes'):
+        dl.nn.LayerNorm(4)(dl.zeros(3, 4, dtype=dl.float64))
+    with pytest.raises(RuntimeError, match='dtype'):
+        F.layer_norm(dl.zeros(3, 4, dtype=dl.float64), (4,), weight=dl.ones(4))
+    with pytest.raises(TypeError, match='floating-point'):
+        F.layer_norm(dl.zeros(3, 4, dtype=dl.int64), (4,))
+    for bad in (0, (), (2, -1), 'a'):
+        with pytest.raises(ValueError, match='normalized_shape'): dl.nn.LayerNorm(bad)
+
+
+def test_new_layers_free_what_backward_used(rng):
+    "saved arrays are dropped by backward (without retain_graph), as BatchNorm's are."
+    x = T(rng, 3, 4)
+    for f in (lambda t: dl.nn.LayerNorm(4).double()(t), dl.nn.functional.gelu):
+        out = f(x)
+        op = out._op
+        out.sum().backward()
+        assert all(getattr(op, name) is None for name in type(op).saved)

@@ -579,3 +579,173 @@ def test_init_and_dropout_take_generators():
     x = dl.ones(100)
     dl.manual_seed(4); a = dl.nn.Dropout(0.5)(x)
     dl.manual_seed(4); assert np.array_equal(a, DF.dropout(x))
+
+
+# ------------------------------------------- embeddings, layer norm, smooth activations
+def test_functional_names_cover_the_new_layers():
+    for name in ('embedding', 'layer_norm', 'gelu', 'silu', 'leaky_relu', 'softplus'):
+        assert callable(getattr(DF, name)), name
+    for name in ('Embedding', 'LayerNorm', 'GELU', 'SiLU', 'LeakyReLU', 'Softplus'):
+        assert isinstance(getattr(dl.nn, name), type), name
+
+
+@pytest.mark.parametrize('shape', [(), (4,), (2, 3), (2, 2, 3)])
+@pytest.mark.parametrize('padding_idx', [None, 1, -1])
+@pytest.mark.parametrize('freq', [False, True])
+def test_embedding_forward_backward(shape, padding_idx, freq, rng):
+    emb = dl.nn.Embedding(5, 3, padding_idx=padding_idx, scale_grad_by_freq=freq).double()
+    te = torch.nn.Embedding(5, 3, padding_idx=padding_idx, scale_grad_by_freq=freq,
+                            dtype=torch.float64)
+    assert emb.padding_idx == te.padding_idx and repr(emb) == repr(te)
+    assert list(emb.state_dict()) == list(te.state_dict())
+    copy_into_torch(emb, te)
+    idx = rng.integers(0, 5, shape)
+    a, b = emb(dl.tensor(idx)), te(tt(idx))
+    close(a, b, 0)
+    g = rng.standard_normal(tuple(b.shape))
+    a.backward(dl.tensor(g)); b.backward(tt(g))
+    close(emb.weight.grad, te.weight.grad, 1e-12)
+
+
+def test_embedding_functional_int32_and_from_pretrained(rng):
+    w = rng.standard_normal((6, 2))
+    idx = rng.integers(0, 6, (3, 4)).astype(np.int32)
+    same_forward_backward(lambda t: DF.embedding(dl.tensor(idx), t, padding_idx=2),
+                          lambda t: F.embedding(tt(idx), t, padding_idx=2), w)
+    ours = dl.nn.Embedding.from_pretrained(dl.tensor(w), padding_idx=0)
+    theirs = torch.nn.Embedding.from_pretrained(tt(w), padding_idx=0)
+    close(ours(dl.tensor([0, 5])), theirs(tt([0, 5])))
+    assert ours.weight.requires_grad == theirs.weight.requires_grad == False
+    assert repr(ours) == repr(theirs)
+
+
+def test_embedding_errors_match_pytorch():
+    emb, te = dl.nn.Embedding(4, 3), torch.nn.Embedding(4, 3)
+    for bad in ([1.0], [True]):
+        with pytest.raises(RuntimeError): te(tt(bad))
+        with pytest.raises(RuntimeError, match='integer'): emb(dl.tensor(bad))
+    for bad in ([4], [-1]):
+        with pytest.raises(IndexError): te(tt(bad))
+        with pytest.raises(IndexError, match='out of range'): emb(dl.tensor(bad))
+
+
+@pytest.mark.parametrize('shape,normalized', [((5, 4), (4,)), ((2, 3, 4), (4,)),
+                                              ((2, 3, 4), (3, 4)), ((4,), (4,))])
+@pytest.mark.parametrize('affine,bias', [(True, True), (True, False), (False, False)])
+def test_layer_norm_forward_backward(shape, normalized, affine, bias, rng):
+    ln = dl.nn.LayerNorm(normalized, elementwise_affine=affine, bias=bias).double()
+    tl = torch.nn.LayerNorm(normalized, elementwise_affine=affine, bias=bias,
+                            dtype=torch.float64)
+    assert repr(ln) == repr(tl) and list(ln.state_dict()) == list(tl.state_dict())
+    if affine:
+        with dl.no_grad():
+            ln.weight.copy_(dl.tensor(rng.uniform(0.5, 2, normalized)))
+            if bias: ln.bias.copy_(dl.tensor(rng.standard_normal(normalized)))
+    copy_into_torch(ln, tl)
+    x, xt = pair(rng.standard_normal(shape) * 3 + 1)
+    a, b = ln(x), tl(xt)
+    close(a, b, 1e-12)
+    g = rng.standard_normal(shape)
+    a.backward(dl.tensor(g)); b.backward(tt(g))
+    close(x.grad, xt.grad, 1e-11)
+    for p, q in zip(ln.parameters(), tl.parameters()): close(p.grad, q.grad, 1e-11)
+
+
+def test_layer_norm_functional_and_float32(rng):
+    x, w, b = (rng.standard_normal(s) for s in ((3, 5), (5,), (5,)))
+    for has_w, has_b in ((False, False), (True, False), (False, True), (True, True)):
+        def call(f, t, *affine):
+            ps = list(affine)
+            weight = ps.pop(0) if has_w else None
+            bias = ps.pop(0) if has_b else None
+            return f(t, (5,), weight, bias, eps=1e-3)
+        arrays = [x] + [w] * has_w + [b] * has_b
+        same_forward_backward(lambda *ts: call(DF.layer_norm, *ts),
+                              lambda *ts: call(F.layer_norm, *ts), *arrays, tol=1e-12)
+    # float32, the everyday case: agreement to float32 rounding
+    x32 = (rng.standard_normal((8, 16)) * 4 + 2).astype(np.float32)
+    close(dl.nn.LayerNorm(16)(dl.tensor(x32)), torch.nn.LayerNorm(16)(tt(x32)), 2e-6)
+
+
+def test_layer_norm_errors_match_pytorch():
+    with pytest.raises(RuntimeError, match='expected input with shape'):
+        torch.nn.LayerNorm(4)(torch.zeros(3, 5))
+    with pytest.raises(RuntimeError, match=r'expected input with shape \[\*, 4\], but got '
+                                           r'input of size \[3, 5\]'):
+        dl.nn.LayerNorm(4)(dl.zeros(3, 5))
+    with pytest.raises(RuntimeError): torch.nn.LayerNorm(4)(torch.zeros(3, 4).double())
+    with pytest.raises(RuntimeError): dl.nn.LayerNorm(4)(dl.zeros(3, 4).double())
+
+
+ACTIVATION_PAIRS = [
+    (lambda t: DF.gelu(t), lambda t: F.gelu(t)),
+    (lambda t: DF.gelu(t, approximate='tanh'), lambda t: F.gelu(t, approximate='tanh')),
+    (DF.silu, F.silu),
+    (DF.leaky_relu, F.leaky_relu),
+    (lambda t: DF.leaky_relu(t, 0.2), lambda t: F.leaky_relu(t, 0.2)),
+    (DF.softplus, F.softplus),
+    (lambda t: DF.softplus(t, beta=2, threshold=3), lambda t: F.softplus(t, 2, 3)),
+    (dl.erf, torch.erf)]
+
+
+@pytest.mark.parametrize('ours,theirs', ACTIVATION_PAIRS)
+def test_smooth_activations(ours, theirs, rng):
+    x = np.concatenate([rng.standard_normal(40) * 3, [-30.0, -8.0, -0.7, 0.0, 0.7, 8.0,
+                                                      30.0]])
+    same_forward_backward(ours, theirs, x, tol=1e-13)
+    # float32: agreement to float32 rounding, values and gradients
+    x32 = (rng.standard_normal(1000) * 4).astype(np.float32)
+    a, at = dl.tensor(x32, requires_grad=True), tt(x32, requires_grad=True)
+    ya, yb = ours(a), theirs(at)
+    assert ya.dtype == dl.float32 and yb.dtype == torch.float32
+    # (PyTorch's float32 1 + erf(x) loses about |x| ulp(1) to cancellation for x < 0)
+    np.testing.assert_allclose(ya.detach().numpy(), yb.detach().numpy(), rtol=5e-7,
+                               atol=2e-6)
+    ya.sum().backward(); yb.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), at.grad.numpy(), rtol=1e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize('ours,theirs', [
+    (dl.nn.GELU(), torch.nn.GELU()), (dl.nn.GELU('tanh'), torch.nn.GELU('tanh')),
+    (dl.nn.SiLU(), torch.nn.SiLU()), (dl.nn.LeakyReLU(), torch.nn.LeakyReLU()),
+    (dl.nn.LeakyReLU(0.3), torch.nn.LeakyReLU(0.3)),
+    (dl.nn.Softplus(), torch.nn.Softplus()), (dl.nn.Softplus(2, 4), torch.nn.Softplus(2, 4))])
+def test_smooth_activation_modules(ours, theirs, rng):
+    assert repr(ours) == repr(theirs)
+    same_forward_backward(ours, theirs, rng.standard_normal((5, 4)) * 3)
+
+
+def test_activation_in_place_matches_pytorch(rng):
+    for ours, theirs in ((dl.nn.SiLU(inplace=True), torch.nn.SiLU(inplace=True)),
+                         (dl.nn.LeakyReLU(0.1, True), torch.nn.LeakyReLU(0.1, True))):
+        assert repr(ours) == repr(theirs)
+        x, xt = pair(rng.standard_normal(6))
+        y, yt = x * 2, xt * 2
+        assert ours(y) is y and theirs(yt) is yt
+        close(y, yt)
+        y.sum().backward(); yt.sum().backward()
+        close(x.grad, xt.grad)
+
+
+def test_optimizers_skip_frozen_parameters_as_pytorch(rng):
+    "Fine-tuning: the first layer frozen; model.parameters() handed to the optimizer."
+    def run(lib, opt):
+        model = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.GELU(), lib.nn.Linear(4, 2))
+        with lib.no_grad():
+            for p, v in zip(model.parameters(), start):
+                p.copy_(lib.tensor(v))
+        model[0].requires_grad_(False)
+        o = getattr(lib.optim, opt)(model.parameters(), lr=0.1)
+        for _ in range(3):
+            o.zero_grad()
+            lib.nn.functional.mse_loss(model(lib.tensor(x)), lib.tensor(y)).backward()
+            o.step()
+        return [p.detach().numpy() for p in model.parameters()]
+    start = [rng.standard_normal(s).astype(np.float32) for s in ((4, 3), (4,), (2, 4), (2,))]
+    x = rng.standard_normal((6, 3)).astype(np.float32)
+    y = rng.standard_normal((6, 2)).astype(np.float32)
+    for opt in ('SGD', 'Adam', 'AdamW'):
+        ours, theirs = run(dl, opt), run(torch, opt)
+        for a, b, s in zip(ours, theirs, start):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert np.array_equal(ours[0], start[0]) and not np.allclose(ours[2], start[2])

@@ -3,6 +3,7 @@ and `nn.utils`. This file only gathers names: the code lives in the chapters' mo
 (written by nbdev from the notebooks)."""
 from ..layers import (Parameter, Module, Linear, Identity, Flatten, Unflatten,
                       Sequential, ModuleList, ModuleDict, ReLU, Sigmoid, Tanh, Softmax,
-                      LogSoftmax, Dropout, BatchNorm1d, MSELoss, L1Loss, NLLLoss,
-                      CrossEntropyLoss, BCELoss, BCEWithLogitsLoss)
+                      LogSoftmax, GELU, SiLU, LeakyReLU, Softplus, Dropout, BatchNorm1d,
+                      LayerNorm, Embedding, MSELoss, L1Loss, NLLLoss, CrossEntropyLoss,
+                      BCELoss, BCEWithLogitsLoss)
 from . import functional, init, utils

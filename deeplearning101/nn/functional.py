@@ -4,6 +4,7 @@ modules (written by nbdev from the notebooks)."""
 from ..graph import sigmoid, tanh
 from ..perceptron import binary_cross_entropy_with_logits
 from ..layers import (_functional_relu as relu, _functional_softmax as softmax,
-                      _functional_log_softmax as log_softmax, linear, dropout, one_hot,
-                      pad, cross_entropy, nll_loss, mse_loss, l1_loss,
-                      binary_cross_entropy)
+                      _functional_log_softmax as log_softmax, gelu, silu, leaky_relu,
+                      softplus, linear, dropout, one_hot, pad, layer_norm,
+                      _functional_embedding as embedding, cross_entropy, nll_loss,
+                      mse_loss, l1_loss, binary_cross_entropy)
