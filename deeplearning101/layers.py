@@ -1845,6 +1845,7 @@ def _erf_backward_arrays(op, grad, out): return (grad * _erf_slope(op.inputs[0].
 def erf(input):
     "erf(x) = 2/sqrt(pi) integral_0^x exp(-t^2) dt, element-wise (`torch.erf`)."
     return Erf.apply(input if isinstance(input, Tensor) else tensor(input))
+Tensor.erf = erf                                    # and as a method, as in PyTorch
 
 def _erf_of(x): return Erf.apply(x) if isinstance(x, Tensor) else _erf(x)
 def _sigmoid_of(x):
