@@ -445,7 +445,7 @@ class Maximum(Op):
 class MatMul(Op):
     name = 'matmul'
     def forward(self, a, b):
-        if a.dtype != b.dtype:                     # PyTorch multiplies only matrices of one dtype
+        if a.dtype is not b.dtype and a.dtype != b.dtype:   # PyTorch multiplies matrices of one dtype only
             raise TypeError(f"expected both operands to have the same dtype, got {a.dtype} and {b.dtype} "
                             f"(convert one with .to(dtype), .float() or .double())")
         try: return a @ b
@@ -468,7 +468,9 @@ class Neg(Op):
     def forward(self, a): return -a
 class Exp(Op):
     name = 'exp'
-    def forward(self, a): return _floating(np.exp(a), a)
+    def forward(self, a):
+        out = np.exp(a)
+        return out if out.dtype is not _F64 else _floating(out, a)
 class Log(Op):
     name = 'log'
     def forward(self, a): return _floating(np.log(a), a)
@@ -483,10 +485,14 @@ class ReLU(Op):
     def forward(self, a): return np.maximum(a, 0)
 class Sigmoid(Op):
     name = 'sigmoid'
-    def forward(self, a): return _floating(np.exp(-np.logaddexp(0, -a)), a)   # never overflows
+    def forward(self, a):
+        out = np.exp(-np.logaddexp(0, -a))          # exp(-log(1 + e^-a)): never overflows
+        return out if out.dtype is not _F64 else _floating(out, a)
 class Tanh(Op):
     name = 'tanh'
-    def forward(self, a): return _floating(np.tanh(a), a)
+    def forward(self, a):
+        out = np.tanh(a)
+        return out if out.dtype is not _F64 else _floating(out, a)
 class Clip(Op):
     __slots__ = ('lo', 'hi')
     name = 'clip'
@@ -623,13 +629,15 @@ def mul(a, b): "a * b, broadcasting"; return _binary(Mul, a, b)
 def div(a, b): "a / b, broadcasting"; return _binary(Div, a, b)
 def maximum(a, b): "Element-wise maximum (`torch.maximum`)"; return _binary(Maximum, a, b)
 def matmul(a, b): "Matrix product with NumPy's `@` rules"; return _binary(MatMul, a, b)
-def neg(a): "-a"; return Neg.apply(_t(a, 'neg'))
-def exp(a): "e to the a"; return Exp.apply(_t(a, 'exp'))
-def log(a): "Natural logarithm"; return Log.apply(_t(a, 'log'))
-def sqrt(a): "Square root"; return Sqrt.apply(_t(a, 'sqrt'))
-def relu(a): "max(a, 0)"; return ReLU.apply(_t(a, 'relu'))
-def sigmoid(a): "1 / (1 + e^-a), computed without overflow"; return Sigmoid.apply(_t(a, 'sigmoid'))
-def tanh(a): "Hyperbolic tangent"; return Tanh.apply(_t(a, 'tanh'))
+def neg(a): "-a"; return Neg.apply(a if type(a) is Tensor else _t(a, 'neg'))
+def exp(a): "e to the a"; return Exp.apply(a if type(a) is Tensor else _t(a, 'exp'))
+def log(a): "Natural logarithm"; return Log.apply(a if type(a) is Tensor else _t(a, 'log'))
+def sqrt(a): "Square root"; return Sqrt.apply(a if type(a) is Tensor else _t(a, 'sqrt'))
+def relu(a): "max(a, 0)"; return ReLU.apply(a if type(a) is Tensor else _t(a, 'relu'))
+def sigmoid(a):
+    "1 / (1 + e^-a), computed without overflow"
+    return Sigmoid.apply(a if type(a) is Tensor else _t(a, 'sigmoid'))
+def tanh(a): "Hyperbolic tangent"; return Tanh.apply(a if type(a) is Tensor else _t(a, 'tanh'))
 
 # %% ../nbs/00_graph.ipynb #418598df
 _clamp_with_tensors = []           # chapter 01b registers here the clamp whose bounds are tensors
@@ -912,13 +920,20 @@ Tensor.__array_ufunc__ = _array_ufunc
 import weakref
 
 # --- version counters: every in-place write is stamped on the memory it changes (a view shares its base's) ---
-_writes = {}                        # id(root array) -> [weak reference to it, number of writes, stamp of the last]
+class _Entry(weakref.ref):
+    "A weak reference to a written array (calling it gives the array, or None once it is gone), with its counts."
+    __slots__ = ('key', 'count', 'stamp')
+
+_writes = {}                        # id(root array) -> its _Entry: the number of writes, the stamp of the last
 _last_write = [-1]                  # the stamp of the newest in-place write anywhere
+
+def _forget(entry):                 # the array is gone: so is its entry (unless a new array took the id)
+    if _writes.get(entry.key) is entry: del _writes[entry.key]
 
 def _root(a):
     "The array that owns `a`'s memory (a view's base, followed to the end)."
     while True:
-        b = getattr(a, 'base', None)
+        b = a.base
         if b is None or not hasattr(b, 'dtype'): return a
         a = b
 
@@ -927,28 +942,25 @@ def _record_write(a, count=True):
     root, stamp = _root(a), _next_seq()
     key = id(root)
     entry = _writes.get(key)
-    if entry is None or entry[0]() is not root:
-        def forget(ref, key=key):
-            if _writes.get(key, (None,))[0] is ref: del _writes[key]
-        try: ref = weakref.ref(root, forget)
-        except TypeError: ref = lambda root=root: root     # no weak references to it: keep it
-        entry = _writes[key] = [ref, 0, -1]
-    entry[1] += count
-    entry[2] = _last_write[0] = stamp
+    if entry is None or entry() is not root:
+        entry = _writes[key] = _Entry(root, _forget)
+        entry.key, entry.count = key, 0
+    entry.count += count
+    entry.stamp = _last_write[0] = stamp
 
 def _written_since(a, seq):
     "True when the memory of array `a` was written in place after the op numbered `seq` was recorded."
     if a is None or not hasattr(a, 'base'): return False
     root = _root(a)
     entry = _writes.get(id(root))
-    return entry is not None and entry[0]() is root and entry[2] > seq
+    return entry is not None and entry() is root and entry.stamp > seq
 
 def _version(t):
     "`t._version`: how many in-place writes the tensor's memory has seen (PyTorch's version counter)."
     if t._data is None: return 0
     root = _root(t._data)
     entry = _writes.get(id(root))
-    return entry[1] if entry is not None and entry[0]() is root else 0
+    return entry.count if entry is not None and entry() is root else 0
 Tensor._version = property(_version)
 
 
