@@ -402,6 +402,8 @@ def _device_name(a):
     if type(a).__module__.startswith('cupy'): return f"cuda:{a.device.id}"
     return None
 
+_device_hooks = {}                  # chapter 05 registers here what devices need (e.g. 'host_scalar')
+
 def _check_devices(op, inputs):
     """Refuse an op whose inputs live on different devices (called only when their array types differ), and return
     the inputs to compute with: as in PyTorch, a 0-d CPU tensor may meet GPU tensors; it takes part as a NumPy
@@ -412,8 +414,8 @@ def _check_devices(op, inputs):
         raise RuntimeError(f"{op.name}: expected all tensors on the same device, but found {' and '.join(devices)} "
                            f"(inputs: {', '.join(_describe(t) for t in inputs)}); move them with .to(device) first")
     if devices and devices[0] != 'cpu' and 'cpu' in where:
-        from deeplearning101.gpu import _host_scalar    # GPU arrays exist, so chapter 05 is loaded
-        inputs = tuple(_host_scalar(t) if d == 'cpu' else t for d, t in zip(where, inputs))
+        host_scalar = _device_hooks['host_scalar']      # GPU arrays exist: chapter 05 has registered it
+        inputs = tuple(host_scalar(t) if d == 'cpu' else t for d, t in zip(where, inputs))
     return inputs
 
 # %% ../nbs/00_graph.ipynb #87bdd78b
