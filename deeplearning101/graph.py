@@ -924,13 +924,15 @@ import weakref
 # --- version counters: every in-place write is stamped on the memory it changes (a view shares its base's) ---
 class _Entry(weakref.ref):
     "A weak reference to a written array (calling it gives the array, or None once it is gone), with its counts."
-    __slots__ = ('key', 'count', 'stamp')
+    __slots__ = ('count', 'stamp')
 
 _writes = {}                        # id(root array) -> its _Entry: the number of writes, the stamp of the last
 _last_write = [-1]                  # the stamp of the newest in-place write anywhere
+_sweep_at = [64]                    # entries of arrays that are gone are dropped when the table doubles
 
-def _forget(entry):                 # the array is gone: so is its entry (unless a new array took the id)
-    if _writes.get(entry.key) is entry: del _writes[entry.key]
+def _sweep():
+    for key in [k for k, e in _writes.items() if e() is None]: del _writes[key]
+    _sweep_at[0] = max(64, 2 * len(_writes))
 
 def _root(a):
     "The array that owns `a`'s memory (a view's base, followed to the end)."
@@ -941,14 +943,15 @@ def _root(a):
 
 def _record_write(a, count=True):
     "Note an in-place write to array `a`: bump the version of its memory, stamp it with the op counter's next value."
-    root, stamp = _root(a), _next_seq()
+    root = a if a.base is None else _root(a)
     key = id(root)
     entry = _writes.get(key)
-    if entry is None or entry() is not root:
-        entry = _writes[key] = _Entry(root, _forget)
-        entry.key, entry.count = key, 0
+    if entry is None or entry() is not root:        # a new array (perhaps at a dead one's address)
+        if len(_writes) >= _sweep_at[0]: _sweep()
+        entry = _writes[key] = _Entry(root)
+        entry.count = 0
     entry.count += count
-    entry.stamp = _last_write[0] = stamp
+    entry.stamp = _last_write[0] = _next_seq()
 
 def _written_since(a, seq):
     "True when the memory of array `a` was written in place after the op numbered `seq` was recorded."
@@ -1046,8 +1049,8 @@ def _binary_(cls, ufunc, name):
         elif type(other) in (float, int): b, rg = other, False
         else: b = None
         if (b is not None and type(a) is np.ndarray and (b is other or type(b) is np.ndarray)
-                and not (GradMode.enabled and (self._requires_grad or rg)) and a.flags.writeable):
-            try: ufunc(a, b, out=a, casting='same_kind')
+                and not (GradMode.enabled and (self._requires_grad or rg))):
+            try: ufunc(a, b, out=a)                   # same_kind casting, NumPy's default
             except (ValueError, TypeError, OverflowError): pass      # the general path explains it
             else:
                 _record_write(a); return self

@@ -930,6 +930,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     class labels or class probabilities `target` (`torch.nn.functional.cross_entropy`,
     with PyTorch's class weights, ignored labels and label smoothing)."""
     where = 'cross_entropy'
+    if (weight is None and not label_smoothing and size_average is None and reduce is None
+            and type(input) is Tensor and input._data is not None and input._data.ndim == 2
+            and reduction in ('mean', 'sum', 'none')):      # the common case, checked quickly
+        y = target._data if type(target) is Tensor else target
+        if (type(y) is np.ndarray and type(input._data) is np.ndarray and y.dtype.kind in 'iu'
+                and y.shape == input._data.shape[:1] and _all_classes(y, input._data.shape[1], ignore_index, where)):
+            return CrossEntropyOp.apply(input, target=y, reduction=reduction)
     reduction = _legacy_reduction(size_average, reduce, reduction, where)
     z, shape = _class_layout(input, where)
     c = z.shape[1]
