@@ -786,8 +786,9 @@ def _class_targets(target, input, shape, where):
 
 def _all_classes(y, c, ignore_index, where):
     """True when every label is a class; False when some equal `ignore_index`; other
-    labels raise. Labels on a GPU are not read here (that would wait for the GPU)."""
-    if not (len(y) and isinstance(y, np.ndarray)): return True
+    labels raise. Labels on a GPU are read too: one reduction, a short wait for the GPU,
+    so that an ignored label never reaches the fused kernel as a class."""
+    if not len(y): return True
     # one reduction checks both bounds: read as unsigned, a negative label becomes huge
     if y.view(y.dtype.str.replace('i', 'u')).max() < c: return True
     bad = (y < 0) | (y >= c)

@@ -673,3 +673,15 @@ def test_default_device_places_new_tensors(gpu, default_device):
         dl.manual_seed(1); a = dl.randn(4)
     dl.manual_seed(1); b = dl.randn(4)
     assert b.device == 'cpu' and np.array_equal(host(a), b.numpy())   # the same numbers
+
+
+def test_cross_entropy_ignores_labels_on_the_gpu_as_on_the_cpu(gpu):
+    "A label equal to ignore_index must not reach the fused kernel as a class (it would give NaN there)."
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((6, 4)).astype(np.float32)
+    y = np.array([0, 3, -100, 1, -100, 2])
+    want = dl.nn.functional.cross_entropy(dl.tensor(z), dl.tensor(y)).item()
+    got = dl.nn.functional.cross_entropy(dl.tensor(z).to('cuda'), dl.tensor(y).to('cuda'))
+    assert np.isclose(float(host(got)), want, rtol=1e-5)
+    with pytest.raises(IndexError, match="out of bounds"):
+        dl.nn.functional.cross_entropy(dl.tensor(z).to('cuda'), dl.tensor(np.array([0, 1, 2, 9, 0, 0])).to('cuda'))
