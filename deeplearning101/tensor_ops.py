@@ -11,7 +11,7 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc', 'Sign', 'Round',
            'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide', 'remainder', 'fmod',
            'Clamp', 'clamp', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm', 'norm', 'split', 'chunk', 'unbind',
-           't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Tril', 'Triu', 'tril', 'triu', 'numel']
+           't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Tril', 'Triu', 'tril', 'triu', 'numel', 'nonzero', 'unique']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -1139,3 +1139,57 @@ Tensor.tril, Tensor.triu, Tensor.tril_, Tensor.triu_ = tril, triu, _tril_, _triu
 def numel(input):
     "The number of entries (`torch.numel`)."
     return _t(input, 'numel').numel()
+
+# %% ../nbs/01b_tensor_ops.ipynb #af0c6786
+def _add(self, other, *, alpha=1):
+    "`x.add(y, alpha=a)` is x + a*y (`torch.Tensor.add`)."
+    return self + (other if alpha == 1 else other * alpha)
+def _sub(self, other, *, alpha=1):
+    "`x.sub(y, alpha=a)` is x - a*y."
+    return self - (other if alpha == 1 else other * alpha)
+def _div(self, other, *, rounding_mode=None):
+    "`x.div(y)` is x / y; rounding_mode='trunc' or 'floor' rounds the quotient, as `torch.div`."
+    if rounding_mode is None: return self / other
+    if rounding_mode == 'floor': return floor_divide(self, other)
+    if rounding_mode == 'trunc':
+        other = other if isinstance(other, Tensor) else _const(other, self)
+        q = (self / other).trunc()
+        dt = _graph._result_dtype(self._data, other._data)
+        return q if dt.kind == 'f' else q.to(dt)      # integers stay integers, as in PyTorch
+    raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+Tensor.add, Tensor.sub, Tensor.subtract, Tensor.div, Tensor.divide = _add, _sub, _sub, _div, _div
+Tensor.mul = Tensor.multiply = lambda self, other: self * other
+Tensor.matmul = lambda self, other: self @ other
+Tensor.neg = Tensor.negative = lambda self: -self
+Tensor.where = lambda self, condition, other: where(condition, self, other)
+
+def _new(self, make, *args, dtype=None, device=None, requires_grad=False):
+    kwargs = dict(dtype=dtype if dtype is not None else self._data.dtype, requires_grad=requires_grad,
+                  device=device if device is not None else _graph._dev(self, None))
+    return make(*args, **kwargs)
+Tensor.new_zeros = lambda self, *size, **kw: _new(self, zeros, *size, **kw)
+Tensor.new_ones = lambda self, *size, **kw: _new(self, ones, *size, **kw)
+Tensor.new_empty = lambda self, *size, **kw: _new(self, empty, *size, **kw)
+Tensor.new_full = lambda self, size, fill_value, **kw: _new(self, full, size, fill_value, **kw)
+Tensor.new_tensor = lambda self, data, **kw: _new(self, tensor, data, **kw)
+Tensor.type_as = lambda self, other: self.to(other.dtype)
+
+def nonzero(input, *, as_tuple=False):
+    "The indices of the nonzero entries: an [n, ndim] int64 tensor, or one index tensor per axis."
+    a = _t(input, 'nonzero')._data
+    idx = get_array_module(a).nonzero(a)
+    if as_tuple: return tuple(Tensor._make(i.astype(np.int64)) for i in idx)
+    return Tensor._make(get_array_module(a).stack(idx, axis=-1).astype(np.int64))
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    "The distinct values, sorted (`torch.unique`); optionally where each entry went and how often each occurs."
+    a = _t(input, 'unique')._data
+    xp = get_array_module(a)
+    if dim is not None: dim = _dim(dim, a.ndim, 'unique')
+    out = xp.unique(a, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
+    if not (return_inverse or return_counts): return Tensor._make(out)
+    values, *rest = out
+    if return_inverse and dim is None: rest[0] = rest[0].reshape(a.shape)
+    return (Tensor._make(values),) + tuple(Tensor._make(r.astype(np.int64)) for r in rest)
+Tensor.nonzero, Tensor.unique = nonzero, unique
+

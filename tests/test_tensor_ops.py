@@ -984,3 +984,19 @@ def test_on_a_simulated_gpu(name, monkeypatch):
         cpu += [x.grad.numpy() for x in xs if x.requires_grad]
     assert len(cpu) == len(cuda)
     for a, b in zip(cpu, cuda): np.testing.assert_allclose(b, a, rtol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x, y: x.add(y, alpha=2), lambda m, x, y: x.sub(y, alpha=0.5), lambda m, x, y: x.mul(y),
+    lambda m, x, y: x.div(y), lambda m, x, y: x.div(y, rounding_mode='floor'),
+    lambda m, x, y: x.div(y, rounding_mode='trunc'), lambda m, x, y: x.matmul(y.t()), lambda m, x, y: x.neg(),
+    lambda m, x, y: x.where(x > 0, y), lambda m, x, y: x.new_zeros(2, 3), lambda m, x, y: x.new_full((2,), 4.0),
+    lambda m, x, y: x.new_tensor([1, 2]), lambda m, x, y: (x > 0).type_as(y), lambda m, x, y: (x > 0).nonzero(),
+    lambda m, x, y: x.round().unique(), lambda m, x, y: x.round().unique(return_counts=True)[1],
+])
+def test_method_forms_match_torch(call):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((3, 4)).astype(np.float32) * 3, rng.uniform(0.5, 2, (3, 4)).astype(np.float32)
+    d, t = call(dl, dl.tensor(a), dl.tensor(b)), call(torch, torch.tensor(a), torch.tensor(b))
+    assert tuple(d.shape) == tuple(t.shape) and np_dtype(d) == np_dtype(t)
+    np.testing.assert_allclose(np.asarray(d, np.float64), t.double().numpy(), rtol=1e-6, atol=1e-6)
