@@ -355,7 +355,8 @@ def test_parity_table_covers_every_public_function():
     "Each public function and each new Tensor method of the chapter appears in a parity case (by its name)."
     sources = ' '.join(CASES) + ' ' + ' '.join(
         fn.__code__.co_names.__repr__() for fn, _ in CASES.values())
-    ops = [n for n in TO.__all__ if n[0].islower() and n not in ('numel', 'allclose', 'equal')]
+    ops = [n for n in TO.__all__ if n[0].islower() and n not in ('numel', 'allclose', 'equal',
+                                                                 'nonzero', 'unique')]   # the last two: test_method_forms_match_torch
     missing = [n for n in ops if n not in sources]
     assert not missing, f"no parity case uses {missing}"
 
