@@ -722,27 +722,7 @@ class ModuleDict(Module):
 
 
 # %% ../nbs/03_mlp.ipynb #7fc87855
-def _check_reduction(reduction, where):
-    if reduction not in ('mean', 'sum', 'none'):
-        raise ValueError(f"{where}: reduction must be 'mean', 'sum' or 'none', "
-                         f"got {reduction!r}")
-    return reduction
-
-def _legacy_reduction(size_average, reduce, reduction, where):
-    """PyTorch's deprecated size_average and reduce flags as a `reduction`, as PyTorch
-    does."""
-    if size_average is None and reduce is None:
-        return _check_reduction(reduction, where)
-    for flag in (size_average, reduce):
-        if isinstance(flag, str):
-            raise TypeError(f"{where}: got the string {flag!r} for size_average or "
-                            "reduce; pass the reduction by keyword "
-                            f"(reduction={flag!r})")
-    warnings.warn(f"{where}: size_average and reduce are deprecated, use reduction=",
-                  UserWarning, stacklevel=3)
-    size_average = size_average is None or size_average
-    reduce = reduce is None or reduce
-    return 'mean' if size_average and reduce else 'sum' if reduce else 'none'
+from .perceptron import _check_reduction, _legacy_reduction   # chapter 02's, shared
 
 def _reduce(loss, reduction):
     if reduction == 'mean': return loss.mean()

@@ -84,12 +84,18 @@ def _check_reduction(reduction, where):
     return reduction
 
 def _legacy_reduction(size_average, reduce, reduction, where):
-    "PyTorch's deprecated flags `size_average` and `reduce`, turned into a `reduction`."
+    "PyTorch's deprecated flags `size_average` and `reduce`, turned into a `reduction` (chapter 03 too)."
     if size_average is None and reduce is None:
         return _check_reduction(reduction, where)
+    for flag in (size_average, reduce):
+        if isinstance(flag, str):
+            raise TypeError(f"{where}: got the string {flag!r} for size_average or "
+                            "reduce; pass the reduction by keyword "
+                            f"(reduction={flag!r})")
     warnings.warn(f"{where}: size_average and reduce are deprecated; use reduction= "
-                  f"instead", UserWarning)
-    size_average, reduce = size_average is not False, reduce is not False
+                  f"instead", UserWarning, stacklevel=3)
+    size_average = size_average is None or size_average      # PyTorch's rule: None counts as True
+    reduce = reduce is None or reduce
     return 'mean' if size_average and reduce else 'sum' if reduce else 'none'
 
 def _reduce(loss, reduction, where):
