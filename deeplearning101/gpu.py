@@ -176,38 +176,16 @@ def _host_scalar_backward_arrays(op, grad, out):
 
 
 # %% ../nbs/05_gpu.ipynb #32c9c7f5
-def _is_dtype(x):
-    "Whether an argument of `Tensor.to` is a dtype: dl.float64, np.float64, 'float64'."
-    if isinstance(x, (_graph.dtype, np.dtype)): return True
-    if isinstance(x, str):
-        return x.removeprefix('torch.').removeprefix('dl.') in _graph._DTYPE_NAMES
-    if isinstance(x, type): return issubclass(x, np.generic) or x in (float, int, bool)
-    return False
+def _tensor_to_device(t, device):
+    """`t` on `device`, for chapter 00's `Tensor.to` (which parses PyTorch's overloads):
+    itself when it is there already, else a `ToDevice` node that autodiff follows back."""
+    dev = _as_device(device, 'Tensor.to')
+    dev = _CPU if dev.type == 'cpu' else dev if dev.index is not None else _CUDA0
+    return t if _tensor_device(t) == dev else ToDevice.apply(t, device=dev)
 
-@patch_to(Tensor, 'to')
-def _tensor_to(self, *args, device=None, dtype=None, non_blocking=False, copy=False):
-    """This tensor on `device` and/or with `dtype` (`torch.Tensor.to`): `t.to('cuda')`,
-    `t.to(dl.float64)`, `t.to('cuda', dl.float16)`, `t.to(other)` (its device, dtype).
-    Itself when nothing changes (unless `copy`), else a new tensor that autodiff follows
-    back to the original device and dtype. `non_blocking` is accepted (copies: sync)."""
-    rest = list(args)      # PyTorch's overloads: (dtype, ...), (device, dtype, ...) and
-    if rest and isinstance(rest[0], Tensor):    # (other, ...); then non_blocking, copy
-        other = rest.pop(0)
-        device, dtype = _tensor_device(other), other._data.dtype
-    elif rest and _is_dtype(rest[0]): dtype = rest.pop(0)
-    elif rest:
-        device = rest.pop(0)
-        if rest and not isinstance(rest[0], bool): dtype = rest.pop(0)
-    if rest: non_blocking = rest.pop(0)
-    if rest: copy = rest.pop(0)
-    if rest: raise TypeError(f"Tensor.to: too many arguments {args!r:.80}")
-    t = self
-    if device is not None:
-        dev = _as_device(device, 'Tensor.to')
-        dev = _CPU if dev.type == 'cpu' else dev if dev.index is not None else _CUDA0
-        if _tensor_device(t) != dev: t = ToDevice.apply(t, device=dev)
-    if dtype is not None: t = _graph._cast(t, dtype, 'Tensor.to')   # float casts: an op
-    return t.clone() if copy and t is self else t
+_graph._device_hooks['tensor_to'] = _tensor_to_device    # Tensor.to and .numpy(force=True)
+_graph._device_hooks['to_device'] = to_device            # dl.tensor(..., device=), as_tensor
+_graph._device_hooks['device_converter'] = device_converter   # Module.to (chapter 03)
 
 @patch_to(Tensor, 'cuda')
 def _tensor_cuda(self, device=None, non_blocking=False):
@@ -218,47 +196,6 @@ def _tensor_cuda(self, device=None, non_blocking=False):
 def _tensor_cpu(self):
     "This tensor in the computer's main memory (`torch.Tensor.cpu`): itself if it is there already."
     return self.to('cpu')
-
-def _on_gpu(t):
-    a = t._data
-    return type(a) is not np.ndarray and _device_name(a) not in (None, 'cpu')
-
-def _no_numpy(t):                                   # PyTorch's words
-    return (f"can't convert {_device_name(t._data)} device type tensor to numpy. "
-            f"Use Tensor.cpu() to copy the tensor to host memory first.")
-
-_plain_numpy = getattr(Tensor.numpy, '__wrapped__', Tensor.numpy)
-
-@patch_to(Tensor, 'numpy')
-def _tensor_numpy(self, *, force=False):
-    """The values as a NumPy array sharing memory with the tensor (`Tensor.numpy`).
-    As in PyTorch, a tensor on a GPU is refused (copy it first: `t.cpu().numpy()`), and
-    so is one that requires grad (`t.detach().numpy()`); `force=True` does both."""
-    if force: self = self.detach().cpu()
-    elif _on_gpu(self): raise TypeError(_no_numpy(self))
-    a = _plain_numpy(self)
-    return a if type(a) is np.ndarray else np.asarray(a)    # a NumPy scalar: an array
-_tensor_numpy.__wrapped__ = _plain_numpy
-
-_plain_array = getattr(Tensor.__array__, '__wrapped__', Tensor.__array__)
-
-@patch_to(Tensor, '__array__')
-def _tensor_array(self, dtype=None, copy=None):
-    "`np.asarray(t)`: a CPU tensor's values; a GPU tensor must be copied (.cpu()) first"
-    if _on_gpu(self): raise TypeError(_no_numpy(self))
-    return _plain_array(self, dtype, copy)
-_tensor_array.__wrapped__ = _plain_array
-
-_plain_repr = getattr(Tensor.__repr__, '__wrapped__', Tensor.__repr__)
-
-@patch_to(Tensor, '__repr__')
-def _tensor_repr(self):
-    "As before, plus `device='cuda:0'` for a tensor on a GPU (its values are copied to the host to print them)."
-    where = _device_name(self._data)
-    if where in (None, 'cpu'): return _plain_repr(self)
-    host = Tensor._make(self._data.get(), self._requires_grad, self._op)
-    return _plain_repr(host)[:-1] + f", device='{where}')"
-_tensor_repr.__wrapped__ = _plain_repr
 
 
 # %% ../nbs/05_gpu.ipynb #92760648
@@ -446,49 +383,43 @@ def _fusable(*arrays):
     if not _use_fused[0] or xp is np or not hasattr(xp, 'ElementwiseKernel'): return None
     return xp if all(a.dtype.kind != 'f' or a.dtype.itemsize >= 4 for a in arrays) else None
 
-_plain_ce_forward = getattr(CrossEntropyOp.forward, '__wrapped__', CrossEntropyOp.forward)
-
 def _cross_entropy_forward(self, z):
-    "Chapter 03's forward on the CPU; on a GPU one kernel for the softmax and the per-row losses."
-    if type(z) is np.ndarray: return _plain_ce_forward(self, z)
+    """On a GPU, one kernel for the softmax and the per-row losses (chapter 03's forward
+    consults `_kernels` for arrays that are not NumPy's; NotImplemented: its own code)."""
     xp, t = _fusable(z), self.target
     if xp is None or len(t) == 0 or z.dtype.kind != 'f' or t.dtype.kind not in 'iu':
         bad = (t < 0) | (t >= z.shape[1])
         if bool(bad.any()):                         # a synchronization: the fused kernel gives NaN instead
             raise IndexError(f"target {t[bad][:5].tolist()} out of bounds for {z.shape[1]} classes "
                              f"(class indices must be in [0, {z.shape[1] - 1}])")
-        return _plain_ce_forward(self, z)
+        return NotImplemented
     z = xp.ascontiguousarray(z)
     self.probs, rows = xp.empty_like(z), xp.empty(len(t), z.dtype)
     _elementwise_kernel('ce_forward', _CE_FORWARD, xp)(z, t, z.shape[1], 1 / len(t) if self.reduction == 'mean' else 1.0,
                                                        self.probs, rows)
     return rows if self.reduction == 'none' else rows.sum()
-_cross_entropy_forward.__wrapped__ = _plain_ce_forward
-CrossEntropyOp.forward = _cross_entropy_forward
 
-_plain_ce_backward = getattr(CrossEntropyOp.backward.on_arrays, '__wrapped__', CrossEntropyOp.backward.on_arrays)
-
-@array_gradient_of(CrossEntropyOp)
-def _cross_entropy_backward_arrays(op, grad, out):
-    "On a GPU, (softmax - onehot) * grad in one kernel; elsewhere chapter 03's array rule."
+def _cross_entropy_backward_kernel(op, grad, out):
+    "On a GPU, (softmax - onehot) * grad in one kernel; NotImplemented: chapter 03's rule."
     xp = None if type(op.probs) is np.ndarray else _fusable(op.probs)
-    if xp is None: return _plain_ce_backward(op, grad, out)
+    if xp is None: return NotImplemented
     d = xp.empty_like(op.probs)
     _elementwise_kernel('ce_backward', _CE_BACKWARD, xp)(
         op.probs, op.target, xp.ascontiguousarray(grad, op.probs.dtype).reshape(-1), op.probs.shape[1],
         len(op.target) if op.reduction == 'mean' else 1, op.reduction == 'none', d)
     return (d,)
-_cross_entropy_backward_arrays.__wrapped__ = _plain_ce_backward
 
-_plain_relu_backward = getattr(_ReLUOp.backward.on_arrays, '__wrapped__', _ReLUOp.backward.on_arrays)
-
-@array_gradient_of(_ReLUOp)
-def _relu_backward_arrays(op, grad, out):
+def _relu_backward_kernel(op, grad, out):
     "grad where the output is positive, else 0: one kernel on a GPU instead of a comparison and a product."
     if type(out) is not np.ndarray and grad.dtype == out.dtype and _fusable(grad, out) is not None:
         return (_elementwise_kernel('relu_backward', _RELU_BACKWARD, get_array_module(out))(grad, out),)
-    return _plain_relu_backward(op, grad, out)
-_relu_backward_arrays.__wrapped__ = _plain_relu_backward
+    return NotImplemented
+
+# registered, not replaced: chapter 03's forward and chapter 01's backward pass consult `_kernels`
+# for arrays that are not NumPy's, and fall back to their own code on NotImplemented
+_graph._kernels[CrossEntropyOp, 'forward'] = _cross_entropy_forward
+_graph._kernels[CrossEntropyOp, 'backward'] = _cross_entropy_backward_kernel
+_graph._kernels[_ReLUOp, 'backward'] = _relu_backward_kernel
 
 # %% ../nbs/05_gpu.ipynb #b151e14d
 class DeviceLoader:

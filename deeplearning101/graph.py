@@ -38,6 +38,8 @@ def is_grad_enabled(): return GradMode.enabled
 
 
 # %% ../nbs/00_graph.ipynb #b8e519dd
+_HOST = (np.ndarray, np.generic)    # arrays in main memory (chapter 05 adds GPU arrays)
+
 class Tensor:
     "An array plus what autodiff needs: `requires_grad`, `.grad`, and the op (`_op`) that produced it."
     __slots__ = ('_data', '_requires_grad', 'grad', '_op', 'name', '_retains_grad', '__weakref__')
@@ -108,8 +110,11 @@ class Tensor:
             raise TypeError(f"only integer tensors of a single element can be converted to an index "
                             f"(got {self.dtype} of shape {tuple(self.shape)})")
         return int(self._data.item())
-    def numpy(self):
-        "The values as a NumPy array that shares memory with the tensor (`torch.Tensor.numpy`)."
+    def numpy(self, *, force=False):
+        """The values as a NumPy array that shares memory with the tensor (`torch.Tensor.numpy`).
+        As in PyTorch, refused for a tensor that requires grad or lives on a GPU; `force=True` copies."""
+        if force: self = self.detach().to('cpu')
+        elif not isinstance(self._data, _HOST): raise TypeError(_no_numpy(self))   # on a GPU
         if self._requires_grad:
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad: "
                                "use tensor.detach().numpy() instead")
@@ -121,6 +126,7 @@ class Tensor:
         return self._data.item()
     def tolist(self): return self._data.tolist()
     def __array__(self, dtype=None, copy=None):
+        if not isinstance(self._data, _HOST): raise TypeError(_no_numpy(self))   # on a GPU
         a = self._data if dtype is None else self._data.astype(dtype)
         return a.copy() if copy else a
     def detach(self): return Tensor._make(self._data)
@@ -134,12 +140,16 @@ class Tensor:
 
     def __repr__(self):
         if self._data is None: return f"placeholder({self.name!r})"
-        body = np.array2string(np.asarray(self._data), separator=', ', prefix='tensor(', precision=4)
+        a = self._data
+        where = None if isinstance(a, _HOST) else _device_name(a)
+        if where is not None: a = a.get()             # a GPU array (chapter 05): copied to print it
+        body = np.array2string(np.asarray(a), separator=', ', prefix='tensor(', precision=4)
         extra = (f", op={self._op.name!r}" if self._op is not None else
                  ", requires_grad=True" if self._requires_grad else "")
         dt = self._data.dtype
         dt = '' if dt in (np.float32, np.int64, np.bool_) else f", dtype={_DTYPES[dt]!r}"
-        return f"tensor({body}{dt}{extra})"
+        dev = f", device='{where}'" if where is not None else ''
+        return f"tensor({body}{dev}{dt}{extra})"
 
 
 # %% ../nbs/00_graph.ipynb #5818bfcc
@@ -278,9 +288,11 @@ def as_tensor(data, dtype=None, device=None):
     return Tensor._make(a)
 
 def _to_device(a, device, where):
-    "`a` on `device` ('cpu', 'cuda', 'cuda:0', or a `dl.device`): the device machinery is chapter 05's."
-    from deeplearning101.gpu import to_device      # imported when first needed: gpu.py builds on this module
-    return to_device(a, device, where)
+    "`a` on `device` ('cpu', 'cuda', 'cuda:0', or a `dl.device`): chapter 05 registers how."
+    move = _device_hooks.get('to_device')
+    if move is not None: return move(a, device, where)
+    if str(device) == 'cpu': return a
+    raise RuntimeError(f"{where}: device {device!r} needs chapter 05's GPU support")
 
 
 # %% ../nbs/00_graph.ipynb #8ab6e59f
@@ -402,7 +414,13 @@ def _device_name(a):
     if type(a).__module__.startswith('cupy'): return f"cuda:{a.device.id}"
     return None
 
-_device_hooks = {}                  # chapter 05 registers here what devices need (e.g. 'host_scalar')
+_device_hooks = {}                  # chapter 05 registers here what devices need: 'host_scalar', 'to_device', 'tensor_to'
+_kernels = {}                       # (op class, 'forward' or 'backward') -> a fused GPU kernel (chapter 05): consulted
+                                    # for arrays that are not NumPy's; it returns NotImplemented to decline
+
+def _no_numpy(t):                   # PyTorch's words
+    return (f"can't convert {_device_name(t._data)} device type tensor to numpy. "
+            f"Use Tensor.cpu() to copy the tensor to host memory first.")
 
 def _check_devices(op, inputs):
     """Refuse an op whose inputs live on different devices (called only when their array types differ), and return
@@ -879,16 +897,37 @@ def _type(a, dtype=None):
     return _cast(a, dtype, 'type')
 Tensor.type = _type
 
-def _to(a, *args, dtype=None, device=None, copy=False, non_blocking=False):
-    "`t.to(dtype)`, `t.to(other)` (its dtype) or `t.to(device)`: chapter 05 adds devices."
-    for x in args:
-        if isinstance(x, Tensor): dtype = x._data.dtype
-        elif isinstance(x, (str,)) and x.split(':')[0] in ('cpu', 'cuda'): device = x
-        else: dtype = x
-    if device is not None and str(device) != 'cpu':
-        raise RuntimeError(f"to: device {device!r} needs chapter 05 (import deeplearning101.gpu)")
-    out = a if dtype is None else _cast(a, dtype, 'to')
-    return out.clone() if copy and out is a else out
+def _is_dtype(x):
+    "Whether an argument of `Tensor.to` is a dtype: dl.float64, np.float64, 'float64'."
+    if isinstance(x, (dtype, np.dtype)): return True
+    if isinstance(x, str): return x.removeprefix('torch.').removeprefix('dl.') in _DTYPE_NAMES
+    if isinstance(x, type): return issubclass(x, np.generic) or x in (float, int, bool)
+    return False
+
+def _to(a, *args, device=None, dtype=None, non_blocking=False, copy=False):
+    """This tensor on `device` and/or with `dtype` (`torch.Tensor.to`): `t.to(dl.float64)`,
+    `t.to(other)` (its device and dtype), `t.to('cuda')`, `t.to('cuda', dl.float16)`. Itself
+    when nothing changes (unless `copy`); float casts and moves are ops autodiff follows back.
+    Devices are chapter 05's: it registers the move in `_device_hooks['tensor_to']`."""
+    rest = list(args)       # PyTorch's overloads: (dtype, ...), (device, dtype, ...) and
+    if rest and isinstance(rest[0], Tensor):    # (other, ...); then non_blocking, copy
+        other = rest.pop(0)
+        device, dtype = _device_name(other._data) or 'cpu', other._data.dtype
+    elif rest and _is_dtype(rest[0]): dtype = rest.pop(0)
+    elif rest:
+        device = rest.pop(0)
+        if rest and not isinstance(rest[0], bool): dtype = rest.pop(0)
+    if rest: non_blocking = rest.pop(0)
+    if rest: copy = rest.pop(0)
+    if rest: raise TypeError(f"Tensor.to: too many arguments {args!r:.80}")
+    t = a
+    if device is not None:
+        move = _device_hooks.get('tensor_to')
+        if move is not None: t = move(t, device)
+        elif str(device) != 'cpu':
+            raise RuntimeError(f"Tensor.to: device {device!r} needs chapter 05's GPU support")
+    if dtype is not None: t = _cast(t, dtype, 'Tensor.to')     # float casts: an op
+    return t.clone() if copy and t is a else t
 Tensor.to = _to
 
 

@@ -9,10 +9,10 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'Identity', 'Flatten', 'Unflatten', 'Sequential', 'ModuleList', 'ModuleDict', 'CrossEntropyOp',
            'WeightedCrossEntropyOp', 'cross_entropy', 'nll_loss', 'mse_loss', 'l1_loss', 'BinaryCrossEntropyOp',
            'binary_cross_entropy', 'MSELoss', 'L1Loss', 'BCELoss', 'BCEWithLogitsLoss', 'NLLLoss', 'CrossEntropyLoss',
-           'Optimizer', 'SGD', 'dropout', 'Dropout', 'BatchNormOp', 'BatchNorm1d', 'one_hot', 'PadOp', 'pad',
-           'EmbeddingOp', 'Embedding', 'LayerNormOp', 'layer_norm', 'LayerNorm', 'Erf', 'erf', 'GeluOp', 'SiLUOp',
-           'LeakyReLUOp', 'SoftplusOp', 'gelu', 'silu', 'leaky_relu', 'softplus', 'GELU', 'SiLU', 'LeakyReLU',
-           'Softplus', 'CheckpointError', 'save', 'load']
+           'dropout', 'Dropout', 'BatchNormOp', 'BatchNorm1d', 'one_hot', 'PadOp', 'pad', 'EmbeddingOp', 'Embedding',
+           'LayerNormOp', 'layer_norm', 'LayerNorm', 'Erf', 'erf', 'GeluOp', 'SiLUOp', 'LeakyReLUOp', 'SoftplusOp',
+           'gelu', 'silu', 'leaky_relu', 'softplus', 'GELU', 'SiLU', 'LeakyReLU', 'Softplus', 'CheckpointError', 'save',
+           'load']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, tempfile, warnings, zipfile, zlib
@@ -24,7 +24,7 @@ from .graph import *
 from .graph import (Op, Tensor, _device_name, _describe, _dim, _dl_dtype,
                                    _np_dtype, _record_write)
 from .autodiff import *
-from .autodiff import _mm, array_gradient_of, gradient_of
+from .autodiff import _mm, _zero_grad, array_gradient_of, gradient_of
 from .perceptron import binary_cross_entropy_with_logits
 
 
@@ -51,9 +51,12 @@ _IncompatibleKeys = namedtuple('IncompatibleKeys', ['missing_keys', 'unexpected_
 def _join(prefix, name): return f"{prefix}.{name}" if prefix else name
 
 def _device_converter(device, where):
-    "The function that moves one array to `device` (chapter 05's, which checks it)."
-    from deeplearning101.gpu import device_converter   # here: gpu.py builds on us
-    return device_converter(device, where)
+    """The function that moves one array to `device`, after checking the device (chapter 05
+    registers it; without it, only the CPU exists)."""
+    converter = _graph._device_hooks.get('device_converter')
+    if converter is not None: return converter(device, where)
+    if str(device) == 'cpu': return lambda a: a
+    raise RuntimeError(f"{where}: device {device!r} needs chapter 05's GPU support")
 
 def _like(a, ref):
     "`a` as an array on `ref`'s device: copied to or from the GPU when they differ."
@@ -253,10 +256,6 @@ def _is_dtype(a):
     try: _np_dtype(a, 'to'); return True
     except TypeError: return False
 
-def _zero_grad(p, set_to_none):
-    if set_to_none or p.grad is None: p.grad = None
-    elif getattr(p.grad._data.flags, 'writeable', True): p.grad._data.fill(0)   # torch
-    else: p.grad = Tensor._make(get_array_module(p._data).zeros_like(p._data))
 
 
 # %% ../nbs/03_mlp.ipynb #a921195f
@@ -722,7 +721,7 @@ class ModuleDict(Module):
 
 
 # %% ../nbs/03_mlp.ipynb #7fc87855
-from .perceptron import _check_reduction, _legacy_reduction   # chapter 02's, shared
+from .perceptron import _check_hyper, _check_reduction, _legacy_reduction   # chapter 02's, shared
 
 def _reduce(loss, reduction):
     if reduction == 'mean': return loss.mean()
@@ -805,6 +804,10 @@ class CrossEntropyOp(Op):
     def __init__(self, target, reduction='mean'):
         self.target, self.reduction = target, reduction
     def forward(self, z):
+        if type(z) is not np.ndarray:        # a GPU array: chapter 05's fused kernel, if any
+            kernel = _graph._kernels.get((CrossEntropyOp, 'forward'))
+            out = NotImplemented if kernel is None else kernel(self, z)
+            if out is not NotImplemented: return out
         # the max trick: every exponent <= 0
         s = z - z.max(axis=1, keepdims=True)
         e = np.exp(s)
@@ -1118,106 +1121,6 @@ class CrossEntropyLoss(_WeightedLoss):
         return cross_entropy(input, target, weight=self.weight,
                              ignore_index=self.ignore_index, reduction=self.reduction,
                              label_smoothing=self.label_smoothing)
-
-
-# %% ../nbs/03_mlp.ipynb #c224e161
-def _check_hyper(value, name, where, low=0.0):
-    number = (int, float, np.integer, np.floating)
-    ok = not isinstance(value, bool) and isinstance(value, number)
-    if not ok or not math.isfinite(value) or value < low:
-        raise ValueError(f"{where}: invalid {name}={value!r}: expected a finite number "
-                         f">= {low}")
-    return value
-
-class Optimizer:
-    """Base class of optimizers (`torch.optim.Optimizer`): parameter groups with
-    hyperparameters, per-parameter state."""
-    def __init__(self, params, defaults):
-        where = type(self).__name__
-        if isinstance(params, (Tensor, Module)):
-            raise TypeError(f"{where}: params must be an iterable of tensors (e.g. "
-                            "model.parameters()) or of dicts, got a "
-                            f"{type(params).__name__}")
-        self.defaults, self.state, self.param_groups = dict(defaults), {}, []
-        groups = list(params)
-        if not groups: raise ValueError(f"{where}: got an empty parameter list (does "
-                                        "the model have any Parameter?)")
-        if not isinstance(groups[0], dict): groups = [{'params': groups}]
-        for g in groups: self.add_param_group(g)
-
-    def add_param_group(self, group):
-        """Add a dict with 'params' and optional hyperparameters (missing ones come from
-        the defaults)."""
-        where = type(self).__name__
-        group = dict(group)
-        ps = group.get('params')
-        ps = [ps] if isinstance(ps, Tensor) else list(ps) if ps is not None else []
-        if not ps: raise ValueError(f"{where}: a parameter group has an empty "
-                                    "parameter list")
-        taken = {id(p) for g in self.param_groups for p in g['params']}
-        for i, p in enumerate(ps):
-            if not isinstance(p, Tensor):
-                raise TypeError(f"{where}: parameter {i} is a {type(p).__name__}, not "
-                                "a tensor")
-            # a frozen parameter (requires_grad False) is welcome: it never gets a
-            # .grad, so step() skips it; a computed tensor can't be updated in place
-            if not p.is_leaf:
-                raise ValueError(f"{where}: can't optimize a non-leaf Tensor: "
-                                 f"parameter {i} (shape {list(p.shape)}) was computed "
-                                 "by an operation; pass the leaf it came from")
-            if id(p) in taken:
-                raise ValueError(f"{where}: parameter {i} (shape {list(p.shape)}) "
-                                 "appears more than once")
-            taken.add(id(p))
-        group['params'] = ps
-        for k, v in self.defaults.items(): group.setdefault(k, v)
-        self.param_groups.append(group)
-
-    def zero_grad(self, set_to_none=True):
-        """Forget the gradients: set them to None (PyTorch's default) or fill them with
-        zeros in place."""
-        for g in self.param_groups:
-            for p in g['params']: _zero_grad(p, set_to_none)
-
-    def _grad(self, p, i):
-        """p.grad, refused when its shape is not p's (PyTorch refuses such a gradient
-        when it is assigned)."""
-        g = p.grad
-        if g is not None and g.shape != p.shape:
-            raise RuntimeError(f"{type(self).__name__}.step: parameter {i} has shape "
-                               f"{list(p.shape)} but its .grad has shape "
-                               f"{list(g.shape)}; a gradient must have its parameter's "
-                               "shape")
-        return g
-
-    def step(self, closure=None):
-        raise NotImplementedError(f"{type(self).__name__}: define step()")
-
-    def __repr__(self):
-        groups = [f"  group {i}: {len(g['params'])} tensors, " +
-                  ", ".join(f"{k}={v}" for k, v in g.items() if k != 'params')
-                  for i, g in enumerate(self.param_groups)]
-        return f"{type(self).__name__}(\n" + "\n".join(groups) + "\n)"
-
-class SGD(Optimizer):
-    """Stochastic gradient descent, p <- p - lr * p.grad, in place (`torch.optim.SGD`;
-    chapter 04 adds momentum)."""
-    def __init__(self, params, lr=1e-3):
-        super().__init__(params, dict(lr=_check_hyper(lr, 'lr', 'SGD')))
-
-    @no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; `closure` (optional) recomputes
-        and returns the loss first."""
-        loss = None
-        if closure is not None:
-            with enable_grad(): loss = closure()
-        for group in self.param_groups:
-            for i, p in enumerate(group['params']):
-                g = self._grad(p, i)
-                # the manual update, for every parameter
-                if g is not None: p -= group['lr'] * g
-        return loss
 
 
 # %% ../nbs/03_mlp.ipynb #761e6269

@@ -77,6 +77,15 @@ def _softplus(z):
 
     return logsumexp(stack([zeros_like(z), z], axis=-1), axis=-1)
 
+def _check_hyper(value, name, where, low=0.0):
+    "A hyperparameter (learning rate, momentum, ...): a finite number >= `low`, or a ValueError naming it."
+    number = (int, float, np.integer, np.floating)
+    ok = not isinstance(value, bool) and isinstance(value, number)
+    if not ok or not np.isfinite(value) or value < low:
+        raise ValueError(f"{where}: invalid {name}={value!r}: expected a finite number "
+                         f">= {low}")
+    return value
+
 def _check_reduction(reduction, where):
     if reduction not in ('mean', 'sum', 'none'):
         raise ValueError(f"{where}: {reduction!r} is not a valid value for reduction "
