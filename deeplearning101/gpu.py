@@ -13,7 +13,7 @@ import numpy as np
 from . import graph as _graph
 from .graph import Op, Tensor, tensor, get_array_module, _device_name
 from .graph import _record_write
-from .autodiff import gradient_of, array_gradient_of
+from .autodiff import gradient_of
 from .optim import patch_to, _fused_updates
 
 
@@ -145,10 +145,10 @@ class ToDevice(Op):
         return to_device(a, self.device, 'Tensor.to')
 
 @gradient_of(ToDevice)
-def _to_device_backward(op, grad, out): return (grad.to(op.source),)
-
-@array_gradient_of(ToDevice)
-def _to_device_backward_arrays(op, grad, out): return (to_device(grad, op.source, 'backward'),)
+def _to_device_backward(op, grad, out, a):
+    "The gradient goes back to the input's device (Tensor.to, or to_device on arrays)."
+    if isinstance(grad, Tensor): return (grad.to(op.source),)
+    return (to_device(grad, op.source, 'backward'),)
 class HostScalar(Op):
     "A 0-d CPU tensor in an op on GPU tensors, as a NumPy scalar; its gradient returns."
     name = 'scalar'
@@ -165,14 +165,11 @@ def _host_scalar(t):
 _graph._device_hooks['host_scalar'] = _host_scalar   # chapter 00's device check calls it
 
 @gradient_of(HostScalar)
-def _host_scalar_backward(op, grad, out):
-    return (grad.to('cpu').type(op.inputs[0].dtype).reshape(()),)
-
-@array_gradient_of(HostScalar)
-def _host_scalar_backward_arrays(op, grad, out):
+def _host_scalar_backward(op, grad, out, a):
+    "Back to the 0-d CPU input, in its dtype."
+    if isinstance(grad, Tensor): return (grad.to('cpu').type(a.dtype).reshape(()),)
     g = grad if _device_name(grad) is None else to_device(grad, 'cpu', 'backward')
-    g = np.asarray(g)
-    return (g.astype(op.inputs[0]._data.dtype, copy=False).reshape(()),)
+    return (np.asarray(g).astype(a.dtype, copy=False).reshape(()),)
 
 
 # %% ../nbs/05_gpu.ipynb #32c9c7f5

@@ -24,7 +24,7 @@ from .graph import *
 from .graph import (Op, Tensor, _device_name, _describe, _dim, _dl_dtype,
                                    _np_dtype, _record_write)
 from .autodiff import *
-from .autodiff import _mm, _zero_grad, array_gradient_of, gradient_of
+from .autodiff import _apply, _mm, _needs, _zero_grad, gradient_of
 from .perceptron import binary_cross_entropy_with_logits
 
 
@@ -422,28 +422,15 @@ class LinearOp(Op):
         return out
 
 @gradient_of(LinearOp)
-def _linear_backward(op, grad, out):
-    x, w = op.inputs[0], op.inputs[1]
+def _linear_backward(op, grad, out, x, w, b=None):
+    "Equation eq-linear-grad: the same three lines on arrays and on tensors."
     # leading axes: one batch axis
     g2 = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[0])
     x2 = x if x.ndim == 2 else x.reshape(-1, w.shape[1])
-    gx = grad @ w if x.requires_grad else None
-    gw = g2.T @ x2 if w.requires_grad else None
-    if len(op.inputs) == 2: return gx, gw
-    b = op.inputs[2]
-    return gx, gw, (unbroadcast(grad, b.shape) if b.requires_grad else None)
-
-@array_gradient_of(LinearOp)
-def _linear_backward_arrays(op, grad, out):
-    """Equation eq-linear-grad on raw arrays: the same three products, no tensor
-    wrappers."""
-    x, w = op.inputs[0], op.inputs[1]
-    g2 = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[0])
-    gx = grad @ w._data if x.requires_grad else None
-    x2 = x._data if x.ndim == 2 else x._data.reshape(-1, w.shape[1])
-    gw = g2.T @ x2 if w.requires_grad else None
-    if len(op.inputs) == 2: return gx, gw
-    return gx, gw, (g2.sum(axis=0) if op.inputs[2].requires_grad else None)
+    gx = grad @ w if _needs(op, 0) else None
+    gw = g2.T @ x2 if _needs(op, 1) else None
+    if b is None: return gx, gw
+    return gx, gw, (g2.sum(axis=0) if _needs(op, 2) else None)
 
 def _same_dtype(where, x, weight, bias=None):
     """PyTorch multiplies only matching dtypes: a float64 batch into a float32 layer is
@@ -823,28 +810,16 @@ class CrossEntropyOp(Op):
         return loss.sum(keepdims=True).reshape(()) / n
 
 @gradient_of(CrossEntropyOp)
-def _cross_entropy_backward(op, grad, out):
-    z = op.inputs[0]
-    # the softmax is recorded only for a gradient of the gradient
-    p = softmax(z, axis=1) if is_grad_enabled() else Tensor._make(op.probs)
-    onehot = np.zeros_like(op.probs)
-    np.put_along_axis(onehot, op.target[:, None], 1, axis=1)
-    d = p - Tensor._make(onehot)
-    if op.reduction == 'mean': return (d * (grad / len(op.target)),)
-    return (d * (grad if op.reduction == 'sum' else grad.reshape(-1, 1)),)
-
-@array_gradient_of(CrossEntropyOp)
-def _cross_entropy_backward_arrays(op, grad, out):
-    """Equation eq-ce-grad on arrays: the saved softmax times the scale, minus it at the
-    label."""
+def _cross_entropy_backward(op, grad, out, z):
+    """Equation eq-ce-grad: (softmax - one-hot label) times the scale. On arrays the
+    saved softmax; on tensors it is rebuilt from z, for a gradient of the gradient."""
     n = len(op.target)
     if op.reduction == 'none': scale = grad.reshape(-1, 1)
     else: scale = grad / n if op.reduction == 'mean' else grad
-    # a fresh array: the softmax stays as it is
-    d = op.probs * scale
-    rows = get_array_module(d).arange(n)
-    d[rows, op.target] -= grad if op.reduction == 'none' else scale
-    return (d,)
+    p = softmax(z, axis=1) if isinstance(z, Tensor) else op.probs
+    onehot = np.zeros_like(op.probs)
+    onehot[get_array_module(onehot).arange(n), op.target] = 1
+    return ((p - onehot) * scale,)
 
 class WeightedCrossEntropyOp(Op):
     """Cross-entropy with what `CrossEntropyOp` leaves out: class weights, ignored
@@ -884,15 +859,11 @@ def _weighted_scale(op, grad):
     return grad / op.norm if op.reduction == 'mean' else grad
 
 @gradient_of(WeightedCrossEntropyOp)
-def _weighted_cross_entropy_backward(op, grad, out):
-    p = softmax(op.inputs[0], axis=1) if is_grad_enabled() else Tensor._make(op.probs)
-    d = p * Tensor._make(op.qsum) - Tensor._make(op.q)
-    return (d * _weighted_scale(op, grad),)
-
-@array_gradient_of(WeightedCrossEntropyOp)
-def _weighted_cross_entropy_backward_arrays(op, grad, out):
-    "d loss / d z = p sum(q) - q per row: the gradient of -sum_k q_k log softmax(z)_k."
-    return ((op.probs * op.qsum - op.q) * _weighted_scale(op, grad),)
+def _weighted_cross_entropy_backward(op, grad, out, z):
+    """d loss / d z = p sum(q) - q per row: the gradient of -sum_k q_k log softmax(z)_k
+    (p rebuilt from z on tensors, for a gradient of the gradient)."""
+    p = softmax(z, axis=1) if isinstance(z, Tensor) else op.probs
+    return ((p * op.qsum - op.q) * _weighted_scale(op, grad),)
 
 def _soft_cross_entropy(input, target, weight, reduction, smoothing):
     """Cross-entropy against class probabilities (a target shaped like the input), by
@@ -1009,20 +980,11 @@ class BinaryCrossEntropyOp(Op):
         return -(t * log_x + (1 - t) * log_1mx)
 
 @gradient_of(BinaryCrossEntropyOp)
-def _bce_backward(op, grad, out):
-    x, t = op.inputs
-    gx = grad * (x - t) / clip((1 - x) * x, min=1e-12) if x.requires_grad else None
-    gt = grad * ((1 - x).log() - x.log()) if t.requires_grad else None   # -logit(x)
-    return gx, gt
-
-@array_gradient_of(BinaryCrossEntropyOp)
-def _bce_backward_arrays(op, grad, out):
-    x, t = op.inputs[0]._data, op.inputs[1]._data
-    gx = None
-    if op.inputs[0].requires_grad: gx = grad * (x - t) / np.maximum((1 - x) * x, 1e-12)
-    if not op.inputs[1].requires_grad: return gx, None
+def _bce_backward(op, grad, out, x, t):
+    gx = grad * (x - t) / np.maximum((1 - x) * x, 1e-12) if _needs(op, 0) else None
+    if not _needs(op, 1): return gx, None
     with np.errstate(divide='ignore'):
-        return gx, grad * (np.log1p(-x) - np.log(x))
+        return gx, grad * (np.log(1 - x) - np.log(x))                   # -logit(x)
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction='mean'):
@@ -1173,27 +1135,24 @@ def _batch_norm_input_grad(g, xhat, inv, axes, n):
     "Equation eq-bn-grad: dL/dx from g = dL/dxhat. The same code runs on arrays and on tensors."
     return (g * n - g.sum(axis=axes, keepdims=True) - xhat * (g * xhat).sum(axis=axes, keepdims=True)) * (inv / n)
 
-def _batch_norm_grads(op, g, xhat, inv, w):
-    "Equations eq-bn-grad and the gamma/beta sums, for arrays or tensors: the adjoints of x, weight, bias."
-    x, affine = op.inputs[0], len(op.inputs) == 3
-    n = x._data.size // op.inv.size
-    gx = _batch_norm_input_grad(g * w if affine else g, xhat, inv, op.axes, n) if x.requires_grad else None
-    if not affine: return (gx,)
-    return (gx, (g * xhat).sum(axis=op.axes) if op.inputs[1].requires_grad else None,
-            g.sum(axis=op.axes) if op.inputs[2].requires_grad else None)
+def _normalized(op, x):
+    """xhat and 1/s: saved by the forward pass (arrays), or rebuilt from x as tensors,
+    so that a gradient of the gradient flows through them (saved arrays are constants)."""
+    if not isinstance(x, Tensor): return op.xhat, op.inv
+    xc = x - x.mean(axis=op.axes, keepdims=True)
+    inv = 1 / np.sqrt((xc * xc).mean(axis=op.axes, keepdims=True) + op.eps)
+    return xc * inv, inv
 
 @gradient_of(BatchNormOp)
-def _batch_norm_backward(op, grad, out):
-    "A graph of the gradient is wanted: xhat and 1/s are rebuilt from x as tensors (the saved arrays would be constants)."
-    x = op.inputs[0]
-    xc = x - x.mean(axis=op.axes, keepdims=True)
-    inv = 1 / ((xc * xc).mean(axis=op.axes, keepdims=True) + op.eps).sqrt()
-    return _batch_norm_grads(op, grad, xc * inv, inv, op.inputs[1].reshape(op.shape) if len(op.inputs) == 3 else None)
-
-@array_gradient_of(BatchNormOp)
-def _batch_norm_backward_arrays(op, grad, out):
-    "Nothing records: the same formulas on the arrays the forward pass saved."
-    return _batch_norm_grads(op, grad, op.xhat, op.inv, op.inputs[1]._data.reshape(op.shape) if len(op.inputs) == 3 else None)
+def _batch_norm_backward(op, grad, out, x, w=None, b=None):
+    "Equations eq-bn-grad and the gamma/beta sums: the adjoints of x, weight, bias."
+    xhat, inv = _normalized(op, x)
+    g, n = grad, math.prod(x.shape) // op.inv.size
+    gw = g * w.reshape(op.shape) if w is not None else g
+    gx = _batch_norm_input_grad(gw, xhat, inv, op.axes, n) if _needs(op, 0) else None
+    if w is None: return (gx,)
+    return (gx, (g * xhat).sum(axis=op.axes) if _needs(op, 1) else None,
+            g.sum(axis=op.axes) if _needs(op, 2) else None)
 
 # %% ../nbs/03_mlp.ipynb #c8fef526
 class BatchNorm1d(Module):
@@ -1330,7 +1289,7 @@ class PadOp(Op):
         return out if self.maps else a.copy()
 
 @gradient_of(PadOp)
-def _pad_backward(op, grad, out):
+def _pad_backward(op, grad, out, x):
     """Each input position collects the gradients of the output positions that copied it
     (a scatter-add)."""
     xp, g = get_array_module(grad), grad
@@ -1339,11 +1298,8 @@ def _pad_backward(op, grad, out):
         pick = (slice(None),) * axis + (xp.asarray(kept),)
         shape = g.shape[:axis] + (n,) + g.shape[axis + 1:]
         scatter = (slice(None),) * axis + (xp.asarray(m[kept]),)
-        if isinstance(g, Tensor):
-            g = IndexGrad.apply(g[pick], index=scatter, shape=shape)
-        else: g = IndexGrad(scatter, shape).forward(g[pick])
+        g = _apply(IndexGrad, g[pick], index=scatter, shape=shape)
     return (g,)
-array_gradient_of(PadOp)(_pad_backward)
 
 _PAD_MODES = ('constant', 'reflect', 'replicate', 'circular')
 
@@ -1427,17 +1383,11 @@ def _embedding_row_scale(op, dtype):
     return None if scale is None else scale[..., None]
 
 @gradient_of(EmbeddingOp)
-def _embedding_backward(op, grad, out):
-    "Equation eq-emb's adjoint Y^T grad, as a recorded scatter-add (IndexGrad)."
-    scale = _embedding_row_scale(op, grad.dtype)
-    if scale is not None: grad = grad * Tensor._make(scale)
-    return (IndexGrad.apply(grad, index=op.index, shape=op.inputs[0].shape),)
-
-@array_gradient_of(EmbeddingOp)
-def _embedding_backward_arrays(op, grad, out):
+def _embedding_backward(op, grad, out, weight):
+    "Equation eq-emb's adjoint Y^T grad: a scatter-add (IndexGrad)."
     scale = _embedding_row_scale(op, grad.dtype)
     if scale is not None: grad = grad * scale
-    return (IndexGrad(op.index, op.inputs[0].shape).forward(grad),)
+    return (_apply(IndexGrad, grad, index=op.index, shape=weight.shape),)
 
 def _padding_index(padding_idx, n, where):
     "PyTorch's rule: a padding index in [-n, n), a negative one counting from the end."
@@ -1597,18 +1547,10 @@ def _layer_norm_grads(op, g, xhat, inv, w):
     return tuple(grads)
 
 @gradient_of(LayerNormOp)
-def _layer_norm_backward(op, grad, out):
-    "For a gradient of the gradient: xhat and 1/s rebuilt from x as graph nodes."
-    x = op.inputs[0]
-    xc = x - x.mean(axis=op.axes, keepdims=True)
-    inv = 1 / ((xc * xc).mean(axis=op.axes, keepdims=True) + op.eps).sqrt()
-    w = op.inputs[1] if op.has_weight else None
-    return _layer_norm_grads(op, grad, xc * inv, inv, w)
-
-@array_gradient_of(LayerNormOp)
-def _layer_norm_backward_arrays(op, grad, out):
-    w = op.inputs[1]._data if op.has_weight else None
-    return _layer_norm_grads(op, grad, op.xhat, op.inv, w)
+def _layer_norm_backward(op, grad, out, x, *affine):
+    "xhat and 1/s saved (arrays) or rebuilt from x (tensors), as for batch norm."
+    xhat, inv = _normalized(op, x)
+    return _layer_norm_grads(op, grad, xhat, inv, affine[0] if op.has_weight else None)
 
 def _normalized_shape(shape, where):
     if isinstance(shape, (int, np.integer)): shape = (shape,)
@@ -1728,10 +1670,7 @@ _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 def _erf_slope(x): return np.exp(x * x * -1.0) * _TWO_OVER_SQRT_PI   # arrays, tensors
 
 @gradient_of(Erf)
-def _erf_backward(op, grad, out): return (grad * _erf_slope(op.inputs[0]),)
-
-@array_gradient_of(Erf)
-def _erf_backward_arrays(op, grad, out): return (grad * _erf_slope(op.inputs[0]._data),)
+def _erf_backward(op, grad, out, x): return (grad * _erf_slope(x),)
 
 def erf(input):
     "erf(x) = 2/sqrt(pi) integral_0^x exp(-t^2) dt, element-wise (`torch.erf`)."
@@ -1775,14 +1714,10 @@ class GeluOp(Op):
         return x * self.cdf
 
 @gradient_of(GeluOp)
-def _gelu_backward(op, grad, out):
-    "For a gradient of the gradient: Phi rebuilt from x with tensor ops."
-    x = op.inputs[0]
-    return (grad * _gelu_slope(x, _gelu_cdf(x, op.approximate), op.approximate),)
-
-@array_gradient_of(GeluOp)
-def _gelu_backward_arrays(op, grad, out):
-    return (grad * _gelu_slope(op.inputs[0]._data, op.cdf, op.approximate),)
+def _gelu_backward(op, grad, out, x):
+    "Phi saved (arrays) or rebuilt from x (tensors: a gradient of the gradient)."
+    cdf = _gelu_cdf(x, op.approximate) if isinstance(x, Tensor) else op.cdf
+    return (grad * _gelu_slope(x, cdf, op.approximate),)
 
 class SiLUOp(Op):
     "x sigmoid(x), the 'swish' (`torch.nn.functional.silu`)."
@@ -1794,11 +1729,7 @@ def _silu_slope(x):
     return s * ((1 - s) * x + 1)
 
 @gradient_of(SiLUOp)
-def _silu_backward(op, grad, out): return (grad * _silu_slope(op.inputs[0]),)
-
-@array_gradient_of(SiLUOp)
-def _silu_backward_arrays(op, grad, out):
-    return (grad * _silu_slope(op.inputs[0]._data),)
+def _silu_backward(op, grad, out, x): return (grad * _silu_slope(x),)
 
 class LeakyReLUOp(Op):
     "x where x > 0, negative_slope * x elsewhere (`torch.nn.functional.leaky_relu`)."
@@ -1809,12 +1740,11 @@ class LeakyReLUOp(Op):
         return get_array_module(x).where(x > 0, x, x * self.negative_slope)
 
 @gradient_of(LeakyReLUOp)
-def _leaky_relu_backward(op, grad, out):
+def _leaky_relu_backward(op, grad, out, x):
     "Piecewise linear: the slope is a constant (1 or negative_slope) per entry."
-    a = _raw(op.inputs[0])
+    a = _raw(x)
     slope = get_array_module(a).where(a > 0, 1.0, op.negative_slope).astype(a.dtype)
     return (grad * _constant_like(slope, grad),)
-array_gradient_of(LeakyReLUOp)(_leaky_relu_backward)
 
 class SoftplusOp(Op):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold
@@ -1838,12 +1768,7 @@ def _softplus_slope(op, x):
     return s * _constant_like(keep, x) + _constant_like(one, x)
 
 @gradient_of(SoftplusOp)
-def _softplus_backward(op, grad, out):
-    return (grad * _softplus_slope(op, op.inputs[0]),)
-
-@array_gradient_of(SoftplusOp)
-def _softplus_backward_arrays(op, grad, out):
-    return (grad * _softplus_slope(op, op.inputs[0]._data),)
+def _softplus_backward(op, grad, out, x): return (grad * _softplus_slope(op, x),)
 
 def _float_tensor(input, where):
     return _floating_input(input if isinstance(input, Tensor) else tensor(input), where)

@@ -24,6 +24,7 @@ from .graph import _binary, _cast, _const, _dim, _dl_dtype, _inplace, _t
 from .graph import _CATEGORY, _promote_types
 from .autodiff import *
 from .autodiff import _expand as _unreduce
+from .autodiff import _apply, _astype, _needs, _raw, _where
 
 
 # %% ../nbs/01b_tensor_ops.ipynb #c9593b78
@@ -269,8 +270,7 @@ class Repeat(Op):
     def forward(self, a): return np.tile(a, self.reps)
 
 @gradient_of(Repeat)
-def _repeat_backward(op, grad, out):
-    x = op.inputs[0]
+def _repeat_backward(op, grad, out, x):
     n = (1,) * (len(op.reps) - x.ndim) + tuple(x.shape)       # the input's axes, padded
     pairs = grad.reshape(tuple(k for r, m in zip(op.reps, n) for k in (r, m)))
     return (pairs.sum(axis=tuple(range(0, 2 * len(n), 2))).reshape(x.shape),)
@@ -324,21 +324,20 @@ class ScatterAdd(Op):
         return out
 
 @gradient_of(Gather)
-def _gather_backward(op, grad, out):
-    x = op.inputs[0]
-    zeros = Tensor._make(get_array_module(grad._data).zeros(x.shape, grad._data.dtype))
-    return (ScatterAdd.apply(zeros, grad, axis=op.axis, index=op.index),)
+def _gather_backward(op, grad, out, x):
+    g = _raw(grad)
+    zeros = get_array_module(g).zeros(x.shape, g.dtype)
+    return (_apply(ScatterAdd, zeros, grad, axis=op.axis, index=op.index),)
 
 @gradient_of(ScatterAdd)
-def _scatter_add_backward(op, grad, out):
-    a, src = op.inputs
+def _scatter_add_backward(op, grad, out, a, src):
     g = None
-    if src.requires_grad:
-        g = Gather.apply(grad, axis=op.axis, index=op.index)
+    if _needs(op, 1):
+        g = _apply(Gather, grad, axis=op.axis, index=op.index)
         if g.shape != src.shape:                # the unused part of a larger src: zeros
             corner = tuple(slice(0, n) for n in g.shape)
-            g = IndexGrad.apply(g, index=corner, shape=src.shape)
-    return (grad if a.requires_grad else None, g)
+            g = _apply(IndexGrad, g, index=corner, shape=src.shape)
+    return (grad if _needs(op, 0) else None, g)
 
 # %% ../nbs/01b_tensor_ops.ipynb #5e820f81
 def _index_array(index, x, where, dim=None, same_rank=True):
@@ -439,11 +438,10 @@ class MaskedFill(Op):
         return get_array_module(a).where(self.mask, value, a)
 
 @gradient_of(MaskedFill)
-def _masked_fill_backward(op, grad, out):
-    a, value = op.inputs
-    mask = Tensor._make(op.mask)
-    ga = unbroadcast(where(mask, 0.0, grad), a.shape) if a.requires_grad else None
-    gv = where(mask, grad, 0.0).sum().type(value.dtype) if value.requires_grad else None
+def _masked_fill_backward(op, grad, out, a, value):
+    mask = op.mask
+    ga = unbroadcast(_where(mask, 0.0, grad), a.shape) if _needs(op, 0) else None
+    gv = _astype(_where(mask, grad, 0.0).sum(), value.dtype) if _needs(op, 1) else None
     return ga, gv
 
 def _fill_value(value, x, where):
@@ -517,7 +515,7 @@ class Flip(Op):
     def forward(self, a): return np.flip(a, self.axes).copy()
 
 @gradient_of(Flip)
-def _flip_backward(op, grad, out): return (Flip.apply(grad, axes=op.axes),)
+def _flip_backward(op, grad, out, x): return (_apply(Flip, grad, axes=op.axes),)
 
 def flip(input, dims):
     "`input` with its entries in reverse order along each axis in `dims`."
@@ -535,10 +533,10 @@ class Cumsum(Op):
         return a.cumsum(axis=self.axis, dtype=dt)
 
 @gradient_of(Cumsum)
-def _cumsum_backward(op, grad, out):
+def _cumsum_backward(op, grad, out, x):
     back = (op.axis,)
-    reversed_sums = Cumsum.apply(Flip.apply(grad, axes=back), axis=op.axis)
-    return (Flip.apply(reversed_sums, axes=back),)
+    reversed_sums = _apply(Cumsum, _apply(Flip, grad, axes=back), axis=op.axis)
+    return (_apply(Flip, reversed_sums, axes=back),)
 
 def cumsum(input, dim, *, dtype=None):
     "Running sums along `dim` (`torch.cumsum`); `dtype` casts the input first."
@@ -581,23 +579,23 @@ class Reciprocal(Op):
 
 # %% ../nbs/01b_tensor_ops.ipynb #57e6e5e8
 @gradient_of(Sin)
-def _sin_backward(op, grad, out): return (grad * cos(op.inputs[0]),)
+def _sin_backward(op, grad, out, x): return (grad * _apply(Cos, x),)
 @gradient_of(Cos)
-def _cos_backward(op, grad, out): return (-grad * sin(op.inputs[0]),)
+def _cos_backward(op, grad, out, x): return (-grad * _apply(Sin, x),)
 @gradient_of(Log2)
-def _log2_backward(op, grad, out): return (grad / (op.inputs[0] * math.log(2)),)
+def _log2_backward(op, grad, out, x): return (grad / (x * math.log(2)),)
 @gradient_of(Log10)
-def _log10_backward(op, grad, out): return (grad / (op.inputs[0] * math.log(10)),)
+def _log10_backward(op, grad, out, x): return (grad / (x * math.log(10)),)
 @gradient_of(Log1p)
-def _log1p_backward(op, grad, out): return (grad / (op.inputs[0] + 1),)
+def _log1p_backward(op, grad, out, x): return (grad / (x + 1),)
 @gradient_of(Exp2)
-def _exp2_backward(op, grad, out): return (grad * out * math.log(2),)
+def _exp2_backward(op, grad, out, x): return (grad * out * math.log(2),)
 @gradient_of(Expm1)
-def _expm1_backward(op, grad, out): return (grad * (out + 1),)
+def _expm1_backward(op, grad, out, x): return (grad * (out + 1),)
 @gradient_of(Rsqrt)
-def _rsqrt_backward(op, grad, out): return (grad * out * out * out * -0.5,)
+def _rsqrt_backward(op, grad, out, x): return (grad * out * out * out * -0.5,)
 @gradient_of(Reciprocal)
-def _reciprocal_backward(op, grad, out): return (-grad * out * out,)
+def _reciprocal_backward(op, grad, out, x): return (-grad * out * out,)
 
 # %% ../nbs/01b_tensor_ops.ipynb #3e6e5569
 def _float_op(cls):
@@ -652,9 +650,10 @@ class Round(_Stepwise):
         if a.dtype.kind in 'biu': return a.copy()
         return np.round(a, self.decimals)
 
-def _zero_backward(op, grad, out):
+def _zero_backward(op, grad, out, x):
     "Flat between the jumps, undefined at them: PyTorch's gradient is 0 everywhere."
-    return (Tensor._make(get_array_module(grad._data).zeros_like(grad._data)),)
+    zeros = get_array_module(_raw(grad)).zeros_like(_raw(grad))
+    return (Tensor._make(zeros) if isinstance(grad, Tensor) else zeros,)
 for _c in (Floor, Ceil, Trunc, Sign, Round): gradient_of(_c)(_zero_backward)
 
 def floor(input): "The largest integer <= x"; return Floor.apply(_t(input, 'floor'))
@@ -710,23 +709,22 @@ class Fmod(Op):
         with np.errstate(**_quiet): return np.fmod(a, b)
 
 @gradient_of(FloorDivide)
-def _floor_divide_backward(op, grad, out):
+def _floor_divide_backward(op, grad, out, a, b):
     raise RuntimeError("floor_divide: the derivative for 'floor_divide' is not "
                        "implemented, as in PyTorch; for a zero gradient write "
                        "floor(a / b), for none detach() the result")
 
 def _quotient(op, out):
     "floor(a / b) (remainder) or trunc(a / b) (fmod) of the op's inputs: a constant."
-    a, b = (x._data.astype(out._data.dtype, copy=False) for x in op.inputs)
+    a, b = (x._data.astype(_raw(out).dtype, copy=False) for x in op.inputs)
     with np.errstate(**_quiet):
         q = np.floor_divide(a, b) if isinstance(op, Remainder) else np.trunc(a / b)
-    return Tensor._make(q)
+    return Tensor._make(q) if isinstance(out, Tensor) else q
 
 @gradient_of(Remainder)
-def _remainder_backward(op, grad, out):
-    a, b = op.inputs
-    gb = unbroadcast(-grad * _quotient(op, out), b.shape) if b.requires_grad else None
-    return (unbroadcast(grad, a.shape) if a.requires_grad else None, gb)
+def _remainder_backward(op, grad, out, a, b):
+    gb = unbroadcast(-grad * _quotient(op, out), b.shape) if _needs(op, 1) else None
+    return (unbroadcast(grad, a.shape) if _needs(op, 0) else None, gb)
 gradient_of(Fmod)(_remainder_backward)
 
 def floor_divide(input, other):
@@ -788,15 +786,15 @@ class Clamp(Op):
         return np.clip(x, lo, hi)
 
 @gradient_of(Clamp)
-def _clamp_backward(op, grad, out):
-    x, *bounds = op.inputs
+def _clamp_backward(op, grad, out, x, *bounds):
     lo, hi = bounds[0] if op.lo else None, bounds[-1] if op.hi else None
-    def pick(mask, t):                          # the adjoint where t was chosen
-        return unbroadcast(where(mask, grad, 0.0), t.shape) if t.requires_grad else None
-    if lo is None: return pick(x <= hi, x), pick(x > hi, hi)
-    if hi is None: return pick(x >= lo, x), pick(x < lo, lo)
-    return (pick((x >= lo) & (x <= hi), x), pick((x < lo) & (lo < hi), lo),
-            pick((x > hi) | (hi < lo), hi))
+    last = len(bounds)                          # the position of hi among the inputs
+    def pick(mask, t, i):                       # the adjoint where input i (t) was chosen
+        return unbroadcast(_where(mask, grad, 0.0), t.shape) if _needs(op, i) else None
+    if lo is None: return pick(x <= hi, x, 0), pick(x > hi, hi, 1)
+    if hi is None: return pick(x >= lo, x, 0), pick(x < lo, lo, 1)
+    return (pick((x >= lo) & (x <= hi), x, 0), pick((x < lo) & (lo < hi), lo, 1),
+            pick((x > hi) | (hi < lo), hi, last))
 
 def _result_type(*tensors):
     "`torch.result_type` of tensors: 0-d ones decide only if of a higher category."
@@ -861,16 +859,15 @@ class Std(Var):
     def forward(self, a): return np.sqrt(Var.forward(self, a))
 
 @gradient_of(Var)
-def _var_backward(op, grad, out):
-    x = op.inputs[0]
+def _var_backward(op, grad, out, x):
     with np.errstate(divide='ignore'): scale = np.float64(2) / _dof(op, x.shape)
     centred = x - x.mean(axis=op.axis, keepdims=True)
     return (_unreduce(grad, op, x.shape) * centred * scale,)
 
 @gradient_of(Std)
-def _std_backward(op, grad, out):
+def _std_backward(op, grad, out, x):
     with np.errstate(divide='ignore', invalid='ignore'):
-        return _var_backward(op, where(out == 0, 0.0, grad / (out * 2)), out)
+        return _var_backward(op, _where(out == 0, 0.0, grad / (out * 2)), out, x)
 
 def _moment(cls, input, dim, unbiased, keepdim, correction, numpy):
     x = _t(input, cls.name)
@@ -914,13 +911,13 @@ class Prod(Reduce):
         return a.prod(axis=self.axis, keepdims=self.keepdims, dtype=dt)
 
 @gradient_of(Prod)
-def _prod_backward(op, grad, out):
-    x = op.inputs[0]
+def _prod_backward(op, grad, out, x):
     zero = x == 0
-    nonzero = where(zero, 1.0, x)                              # zeros replaced by ones
-    p = Prod.apply(nonzero, axis=op.axis, keepdims=True)       # product of the nonzero
+    nonzero = _where(zero, 1.0, x)                             # zeros replaced by ones
+    p = _apply(Prod, nonzero, axis=op.axis, keepdims=True)     # product of the nonzero
     count = zero.sum(axis=op.axis, keepdims=True)              # zeros per product
-    others = where(zero, where(count == 1, p, 0.0), where(count == 0, p / nonzero, 0.0))
+    others = _where(zero, _where(count == 1, p, 0.0),
+                    _where(count == 0, p / nonzero, 0.0))
     return (_unreduce(grad, op, x.shape) * others,)
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None,
@@ -946,10 +943,9 @@ class Norm(Reduce):
         return np.sqrt((a * a).sum(axis=self.axis, keepdims=self.keepdims))
 
 @gradient_of(Norm)
-def _norm_backward(op, grad, out):
-    x = op.inputs[0]
+def _norm_backward(op, grad, out, x):
     with np.errstate(divide='ignore', invalid='ignore'):
-        return (_unreduce(where(out == 0, 0.0, grad / out), op, x.shape) * x,)
+        return (_unreduce(_where(out == 0, 0.0, grad / out), op, x.shape) * x,)
 
 def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
     "The p-norm over `dim` (all entries by default); p: 2 or 'fro', 1, inf, ..."
@@ -1099,8 +1095,8 @@ class Triu(Tril):
     def forward(self, a): return np.triu(a, self.diagonal)
 
 @gradient_of(Tril)
-def _triangle_backward(op, grad, out):
-    return (type(op).apply(grad, diagonal=op.diagonal),)     # the same mask, on grad
+def _triangle_backward(op, grad, out, x):
+    return (_apply(type(op), grad, diagonal=op.diagonal),)   # the same mask, on grad
 gradient_of(Triu)(_triangle_backward)
 
 def _diagonal(x, diagonal, where):

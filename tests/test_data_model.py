@@ -289,7 +289,7 @@ def test_gradcheck_fails_on_a_wrong_rule_even_with_a_nan_entry():
     class Bad(dl.Op):
         name = "bad"
         def forward(self, a): return np.sqrt(a)
-        def backward(self, grad, out): return (grad * 7.0 / (out * 2),)
+        def backward(self, grad, out, a): return (grad * 7.0 / (out * 2),)
     x = dl.tensor([-1.0, 4.0, 9.0], dtype=dl.float64, requires_grad=True)   # sqrt(-1) is NaN
     with pytest.raises(dl.GradcheckError):
         dl.gradcheck(lambda t: Bad.apply(t), x)

@@ -235,7 +235,7 @@ def test_gradcheck_error_says_where_it_disagrees():
     class Square(dl.Op):
         name = "bad_square"
         def forward(self, a): return a * a
-        def backward(self, grad, out): return (grad * self.inputs[0],)     # missing factor 2
+        def backward(self, grad, out, a): return (grad * a,)     # missing factor 2
 
     with pytest.raises(dl.GradcheckError) as info:
         dl.gradcheck(lambda t: Square.apply(t), dl.tensor(np.array([1.0, 2.0]), requires_grad=True))

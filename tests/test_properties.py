@@ -197,7 +197,7 @@ def test_checkers_reject_a_wrong_gradient():
     class Twice(dl.Op):                 # forward 2a, backward claims 3*grad
         name = "twice"
         def forward(self, a): return 2 * a
-        def backward(self, grad, out): return (grad * 3.0,)
+        def backward(self, grad, out, a): return (grad * 3.0,)
 
     x = np.array([0.5, -1.0, 2.0])
     f = lambda t: Twice.apply(t)
@@ -770,8 +770,8 @@ def test_second_derivatives_match_autograd(name, data):
 # --------------------------------------------------------------------------- the two kinds of rule
 
 def both_kinds_of_rule(f, arrays_, dtype=F64, seed=0):
-    """The input gradients of sum(f(xs) * w), twice: as `backward` computes them (each op's rule on raw arrays,
-    `rule.on_arrays` or the wrapped tensor rule) and with create_graph=True (each op's tensor rule, `backward`)."""
+    """The input gradients of sum(f(xs) * w), twice: as `backward` computes them (each op's rule on raw arrays)
+    and with create_graph=True (the same rules on tensors)."""
     xs = [dl.tensor(np.array(a, dtype=dtype), requires_grad=True) for a in arrays_]
     out = f(*xs)
     loss = (out * dl.tensor(_weights(out.shape, seed).astype(dtype))).sum()
@@ -873,49 +873,50 @@ def _engine_ops():
     return sorted(found - {dl.Op, graph.Reduce, autodiff._FunctionOp}, key=lambda c: c.name)   # user Functions aside
 
 
-def test_every_builtin_op_has_both_kinds_of_rule():
-    "Every op has a tensor rule; all but pow, max and min also have a version of it that runs on raw arrays."
+def test_every_builtin_op_has_one_rule():
+    "Every op has one gradient rule (no separate array version), used by both kinds of backward."
     ops = _engine_ops()
     assert len(ops) >= 30
     for c in ops:
         assert c.backward is not dl.Op.backward, f"{c.name} has no gradient rule"
-    wrapped = {c.name for c in ops if getattr(c.backward, "on_arrays", None) is None}
-    assert wrapped == {"pow", "max", "min"}, wrapped
+        assert getattr(c.backward, "on_arrays", None) is None, c.name
+    assert not hasattr(dl, "array_gradient_of")
 
 
-def test_gradcheck_checks_both_kinds_of_rule():
+def test_gradcheck_checks_both_kinds_of_backward():
     class Twice(dl.Op):
         name = "twice"
         def forward(self, a): return 2 * a
-        def backward(self, grad, out): return (grad * 2.0,)
+        def backward(self, grad, out, a): return (grad * 2.0,)
 
     f = lambda t: Twice.apply(t)
     x = dl.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
-    assert dl.gradcheck(f, x)                       # the default array rule wraps the (right) tensor rule
+    assert dl.gradcheck(f, x)                       # one rule, right on arrays and on tensors
 
-    @dl.array_gradient_of(Twice)
-    def _wrong_on_arrays(op, grad, out): return (grad * 3.0,)
-    assert Twice.backward.on_arrays is _wrong_on_arrays
+    def wrong_on_arrays(op, grad, out, a):
+        return (grad * (2.0 if isinstance(grad, dl.Tensor) else 3.0),)
+    Twice.backward = wrong_on_arrays
     with pytest.raises(dl.GradcheckError, match=r": backward gives"):
         dl.gradcheck(f, x)
 
-    wrong = lambda op, grad, out: (grad * 3.0,)
-    wrong.on_arrays = lambda op, grad, out: (grad * 2.0,)
-    Twice.backward = wrong                          # a wrong tensor rule with a right array version
+    def wrong_on_tensors(op, grad, out, a):
+        return (grad * (3.0 if isinstance(grad, dl.Tensor) else 2.0),)
+    Twice.backward = wrong_on_tensors
     with pytest.raises(dl.GradcheckError, match=r"backward with create_graph=True gives"):
         dl.gradcheck(f, x)
 
 
-def test_a_new_tensor_rule_drops_the_old_array_version():
-    "Array versions hang on the tensor rule: a subclass overriding `backward` is not run with its parent's."
+def test_a_subclass_rule_is_used_by_both_kinds_of_backward():
+    "A subclass overriding `backward` is run with its own rule, on arrays and on tensors."
     class Doubled(dl.Exp):                          # claims exp's forward, with a (wrong) rule of its own
         name = "doubled"
-        def backward(self, grad, out): return (grad * out * 2.0,)
+        def backward(self, grad, out, a): return (grad * out * 2.0,)
 
     x = dl.tensor(np.array([0.5, -1.0]), requires_grad=True)
     Doubled.apply(x).sum().backward()
-    np.testing.assert_allclose(x.grad.detach().numpy(), 2 * np.exp(x.detach().numpy()))      # its own rule, not exp's array version
-    assert getattr(Doubled.backward, "on_arrays", None) is None and dl.Exp.backward.on_arrays is dl.Exp.backward
+    np.testing.assert_allclose(x.grad.detach().numpy(), 2 * np.exp(x.detach().numpy()))
+    g, = dl.grad(Doubled.apply(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), 2 * np.exp(x.detach().numpy()))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
