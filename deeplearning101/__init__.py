@@ -20,6 +20,7 @@ from .gpu import *
 from .graph import float, double, half, long, int, short, bool, sum, max, min, abs, all, any
 # PyTorch's module layout: dl.nn (with nn.functional, nn.init, nn.utils), dl.utils.data; dl.optim is chapter 04's
 from . import nn, utils, autograd
+from .compiler import _compile as compile   # dl.compile, as torch.compile (chapter 06b)
 from .optim import lr_scheduler   # dl.optim.lr_scheduler, as in torch (a file that gathers chapter 04's schedules)
 
 def __getattr__(name):

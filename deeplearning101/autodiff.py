@@ -15,6 +15,7 @@ import numpy as np
 from .graph import *
 from .graph import GradMode, Op, Tensor, _device_name, _describe, _last_write, _written_since, _const, _next_seq
 from .graph import _kernels
+from . import graph as _graph
 
 # %% ../nbs/01_autodiff.ipynb #3bf3187f
 def unbroadcast(grad, shape):
@@ -382,6 +383,7 @@ def _as_tensor(g): return g if isinstance(g, Tensor) else Tensor._make(g)
 # %% ../nbs/01_autodiff.ipynb #62421e69
 def _zero_grad(p, set_to_none):
     "Forget `p`'s gradient: None (PyTorch's default), or zeros written into it (`set_to_none=False`)."
+    if _graph._tracers: _graph._tracers[-1].zero_grad(p, set_to_none)   # chapter 06b
     if set_to_none or p.grad is None: p.grad = None
     elif getattr(p.grad._data.flags, 'writeable', True): p.grad._data.fill(0)   # torch
     else: p.grad = Tensor._make(get_array_module(p._data).zeros_like(p._data))
@@ -389,6 +391,7 @@ def _zero_grad(p, set_to_none):
 def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad (`torch.Tensor.backward`);
     with `inputs`, into those tensors' `.grad` only (leaves or not)."""
+    if _graph._tracers: _graph._tracers[-1].backward(self, gradient, inputs, create_graph)
     seen = set()
     wanted = None if inputs is None else {id(t) for t in ([inputs] if isinstance(inputs, Tensor) else inputs)}
     def visit(node, g):

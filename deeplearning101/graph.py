@@ -55,12 +55,15 @@ class Tensor:
 # %% ../nbs/00_graph.ipynb #e7dd88ae
 _HOST = (np.ndarray, np.generic)    # arrays in main memory (chapter 05 adds GPU arrays)
 
+_tracers = []   # chapter 06b's dl.compile puts a tracer here while it records a step
+
 def _make(data, requires_grad=False, op=None):
     "Fast constructor used by ops: no conversion, no checks."
     t = object.__new__(Tensor)
     t._data, t._requires_grad, t._op = data, requires_grad, op
     t.grad = t.name = None
     t._retains_grad = False
+    if _tracers: _tracers[-1].created(t)        # a tensor made by code that is no op
     return t
 Tensor._make = staticmethod(_make)
 
@@ -100,6 +103,7 @@ def _bool(self):
     if self._data.size != 1:
         raise RuntimeError(f"bool: a tensor of shape {self.shape} has "
                            f"{self._data.size} values, so its truth is ambiguous")
+    if _tracers: _tracers[-1].read(self, 'bool', None)     # a value read into Python
     return bool(self._data)
 def _as_index(self):
     if self._data.size != 1 or self._data.dtype.kind not in 'biu':
@@ -115,22 +119,29 @@ def _numpy(self, *, force=False):
     if self._requires_grad:
         raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad: "
                            "use tensor.detach().numpy() instead")
+    if _tracers: _tracers[-1].read(self, 'numpy', self._data)
     return self._data
 def _item(self):
     "The value of a one-element tensor as a Python number."
     if self._data.size != 1:
         raise RuntimeError(f"item: a tensor with {self._data.size} elements cannot be "
                            f"converted to a number")
-    return self._data.item()
+    v = self._data.item()
+    if _tracers: _tracers[-1].read(self, 'item', v)
+    return v
 def _array(self, dtype=None, copy=None):
     if not isinstance(self._data, _HOST): raise TypeError(_no_numpy(self))   # on a GPU
+    if _tracers: _tracers[-1].read(self, 'numpy', None)
     a = self._data if dtype is None else self._data.astype(dtype)
     return a.copy() if copy else a
 Tensor.__bool__, Tensor.__index__, Tensor.__array__ = _bool, _as_index, _array
 Tensor.__float__ = lambda self: float(self.item())
 Tensor.__int__ = lambda self: int(self.item())
 Tensor.numpy, Tensor.item = _numpy, _item
-Tensor.tolist = lambda self: self._data.tolist()
+def _tolist(self):
+    if _tracers: _tracers[-1].read(self, 'tolist', None)
+    return self._data.tolist()
+Tensor.tolist = _tolist
 
 def _retain_grad(self):
     "Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."
@@ -284,6 +295,7 @@ def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
     t = Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
     if device is None: device = _defaults.device
     if device is not None: t._data = _to_device(t._data, device, 'tensor')
+    if _tracers: _tracers[-1].created(t)        # made inside a step that is traced
     return t
 
 def from_numpy(ndarray):
@@ -378,6 +390,7 @@ def _apply(cls, *inputs, **params):
         op.inputs, op.seq = inputs, _next_seq()     # the edges of the graph, the time
         out._requires_grad, out._op = True, op
     else: out._requires_grad, out._op = False, None     # nothing to differentiate
+    if _tracers: _tracers[-1].op(op, inputs, out)        # chapter 06b records the step
     return out
 Op.apply = classmethod(_apply)
 
@@ -1106,6 +1119,7 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
     except (ValueError, TypeError) as e:            # NumPy's casting and broadcasting refusals, in PyTorch's words
         raise RuntimeError(f"{where}: {e} (inputs: {', '.join(_describe(x) for x in (t,) + others)})") from None
     _record_write(a)
+    if _tracers: _tracers[-1].inplace(t, cls, others, where, ufunc, casting, params, recording)
     if recording:
         op = cls(**params)
         op.inputs, op.seq = (prev,) + others, _next_seq()
@@ -1120,7 +1134,7 @@ def _binary_(cls, ufunc, name):
         elif type(other) in (float, int): b, rg = other, False
         else: b = None
         if (b is not None and type(a) is np.ndarray and (b is other or type(b) is np.ndarray)
-                and not (GradMode.enabled and (self._requires_grad or rg))):
+                and not (GradMode.enabled and (self._requires_grad or rg)) and not _tracers):
             try: ufunc(a, b, out=a)                   # same_kind casting, NumPy's default
             except (ValueError, TypeError, OverflowError): pass      # the general path explains it
             else:

@@ -1100,11 +1100,19 @@ def dropout(input, p=0.5, training=True, inplace=False):
     p = _check_probability(p)
     if not training or p == 0: return input
     if p == 1: return input.zero_() if inplace else input * 0.0
-    # drawn on the CPU
-    keep = _graph._rng_of(None, 'dropout').random(input.shape) >= p
-    scaled = (keep * (1 / (1 - p))).astype(input._data.dtype)
-    mask = Tensor._make(_like(scaled, input._data))
+    with no_grad(): mask = _DropoutMask.apply(input, p=p)
     return input.mul_(mask) if inplace else input * mask
+
+class _DropoutMask(Op):
+    """Dropout's mask, 1/(1-p) where an entry is kept and 0 where it is dropped, drawn
+    (on the CPU) from the default generator each time the op runs: an op, so that a
+    compiled step (chapter 06b) draws a new mask at every step, as eager mode does."""
+    __slots__ = ('p',)
+    name = 'dropout_mask'
+    def __init__(self, p): self.p = p
+    def forward(self, a):
+        keep = _graph._rng_of(None, 'dropout').random(a.shape) >= self.p
+        return _like((keep * (1 / (1 - self.p))).astype(a.dtype), a)
 
 class Dropout(Module):
     """Inverted dropout (`torch.nn.Dropout`): `dropout` in training mode, the identity
@@ -1116,6 +1124,15 @@ class Dropout(Module):
 
 
 # %% ../nbs/03_mlp.ipynb #7d769e3a
+class _Moment(Op):
+    """A batch statistic over `axes` — the mean, or the (biased) variance — as an op
+    without a gradient rule of its own: BatchNormOp's rule differentiates through it."""
+    __slots__ = ('axes', 'which')
+    name = 'batch_moment'
+    def __init__(self, axes, which): self.axes, self.which = axes, which
+    def forward(self, x):
+        return (x.mean if self.which == 'mean' else x.var)(axis=self.axes, keepdims=True)
+
 class BatchNormOp(Op):
     "Batch normalisation with given batch statistics in one node: (x - mean) / sqrt(var + eps) [* weight + bias]."
     __slots__ = ('mean', 'var', 'eps', 'axes', 'shape', 'xhat', 'inv')
@@ -1206,28 +1223,29 @@ class BatchNorm1d(Module):
             if n <= 1:
                 raise ValueError(f"{where}: Expected more than 1 value per channel "
                                  f"when training, got input size {list(x.shape)}")
-            mean = x._data.mean(axis=axes, keepdims=True)
-            var = x._data.var(axis=axes, keepdims=True)
+            with no_grad():     # the batch statistics, as ops (BatchNormOp's rule
+                mean = _Moment.apply(x, axes=axes, which='mean')   # differentiates them)
+                var = _Moment.apply(x, axes=axes, which='var')
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, n)
-            return BatchNormOp.apply(x, *params, mean=mean, var=var, eps=self.eps,
-                                     axes=axes, shape=shape)
-        # evaluation: the running statistics are constants: an affine map of x
-        inv = 1 / np.sqrt(self.running_var._data + self.eps)
-        centred = x - Tensor._make(self.running_mean._data.reshape(shape))
-        out = centred * Tensor._make(inv.reshape(shape))
+            return BatchNormOp.apply(x, *params, mean=mean._data, var=var._data,
+                                     eps=self.eps, axes=axes, shape=shape)
+        # evaluation: an affine map of x by the running statistics (ops on the buffers)
+        inv = 1 / (self.running_var.reshape(shape) + self.eps).sqrt()
+        out = (x - self.running_mean.reshape(shape)) * inv
         if not self.affine: return out
         if x.ndim == 2: return out * self.weight + self.bias
         return out * self.weight.reshape(shape) + self.bias.reshape(shape)
 
     def _update_running_stats(self, mean, var, n):
-        count = self.num_batches_tracked._data
-        count += 1
-        m = self.momentum if self.momentum is not None else 1.0 / float(count)
-        rm, rv = self.running_mean._data, self.running_var._data
-        rm *= 1 - m; rm += (m * mean.reshape(-1)).astype(rm.dtype)
-        rv *= 1 - m; rv += (m * n / (n - 1) * var.reshape(-1)).astype(rv.dtype)
-        for a in (rm, rv, count): _record_write(a)     # in-place writes, stamped
+        "Exponential averages of the batch statistics, with in-place tensor ops."
+        with no_grad():
+            count, rm, rv = self.num_batches_tracked, self.running_mean, self.running_var
+            count.add_(1)
+            # momentum None: a cumulative average, m = 1 / count (an op on the counter)
+            m = self.momentum if self.momentum is not None else 1.0 / count.double()
+            rm.mul_(1 - m); rm.add_((m * mean.reshape(-1)).to(rm.dtype))
+            rv.mul_(1 - m); rv.add_((m * n / (n - 1) * var.reshape(-1)).to(rv.dtype))
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
 import numpy as np
+from .. import graph as _graph
 from ..graph import Tensor, tensor, _record_write, _device_name
 from ..autodiff import set_grad_enabled
 from ..autodiff import _zero_grad
@@ -51,6 +52,7 @@ def _check_grads(opt):
     """Refuse a `.grad` whose shape, dtype or device differs from its parameter's, as
     PyTorch does, rather than broadcast it into a wrong update. A step checks every
     gradient before it changes anything."""
+    if _graph._tracers: _graph._tracers[-1].step(opt)   # chapter 06b: a step is recorded
     for group in opt.param_groups:
         for p in group['params']:
             g = p.grad
