@@ -1476,8 +1476,9 @@ def _label(t):
     lines = [title]
     if t._data is not None:
         lines.append(f"{np.shape(t._data)} {np.result_type(t._data)}")
-    lines.append("value " + _summary(t._data))
-    if t.grad is not None: lines.append("grad " + _summary(t.grad._data))
+    for what, a in [("value", t._data)] + ([("grad", t.grad._data)] if t.grad is not None else []):
+        head, cut, rest = _summary(a).partition(' [')   # a summary's range gets a line
+        lines += [f"{what} {head}"] + ([f"  [{rest}"] if cut else [])   # of its own
     return lines
 
 class GraphDrawing:
