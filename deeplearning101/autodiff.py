@@ -340,7 +340,12 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False, eve
                                    f"of {op.name!r} were freed by the first backward; pass retain_graph=True to it")
             if _last_write[0] > op.seq: _check_saved(op, node)   # something was changed in place since
             if create_graph: igs = op.backward(g, node, *inputs)  # on tensors: recorded
-            else: igs = array_backward(op, g, node._data)           # raw arrays in, raw arrays out
+            elif type(g) is np.ndarray:                     # raw arrays (array_backward, inlined)
+                if len(inputs) == 2:
+                    igs = op.backward(g, node._data, inputs[0]._data, inputs[1]._data)
+                elif len(inputs) == 1: igs = op.backward(g, node._data, inputs[0]._data)
+                else: igs = op.backward(g, node._data, *[t._data for t in inputs])
+            else: igs = array_backward(op, g, node._data)           # a GPU array: kernels first
             for inp, ig in zip(inputs, igs):
                 if ig is None or not inp._requires_grad: continue
                 old = grads.get(inp)                # `arrive`, spelled out: this loop is the hot path
@@ -401,8 +406,10 @@ def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=
         if node._op is not None:               # a non-leaf that retains its grad: its own copy
             node.grad = g if create_graph else Tensor._make(g.copy()); return
         if create_graph: pass
-        elif type(g) is np.ndarray and g.base is None and g.dtype == node._data.dtype and id(g) not in seen:
-            seen.add(id(g)); g = Tensor._make(g)    # the usual case: a fresh array of the right dtype, kept as is
+        elif type(g) is np.ndarray and g.dtype == node._data.dtype:   # the usual cases:
+            if g.base is None and id(g) not in seen: seen.add(id(g))   # a fresh array, kept as is
+            else: g = g.copy()                      # a view, or an array another leaf got
+            g = Tensor._make(g)
         else: g = _fresh(g, node, seen)
         if node.grad is None: node.grad = g
         elif create_graph or not getattr(node.grad._data.flags, 'writeable', True): node.grad = node.grad + g
