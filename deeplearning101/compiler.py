@@ -29,22 +29,26 @@ class Tracer:
 
     def op(self, op, inputs, out):
         self._settle()
-        attrs = {n: getattr(op, n, None) for n in _op_attrs(op)}   # before backward frees them
+        # read the attributes now: backward frees them
+        attrs = {n: getattr(op, n, None) for n in _op_attrs(op)}
         self.events.append(('op', op, tuple(inputs), out, attrs))
 
     def inplace(self, t, cls, others, where, ufunc, casting, params, recording):
         self._settle()
         if recording:
-            raise TraceError(f"dl.compile: the in-place {where!r} changes a tensor that "
-                             "requires grad, recorded for autograd; a compiled step can't "
-                             "replay that")
-        self.events.append(('inplace', t, cls, tuple(others), where, ufunc, casting, params))
+            raise TraceError(
+                f"dl.compile: the in-place {where!r} changes a tensor that "
+                "requires grad, recorded for autograd; a compiled step can't "
+                "replay that")
+        self.events.append(
+            ('inplace', t, cls, tuple(others), where, ufunc, casting, params))
 
     def backward(self, root, gradient, inputs, create_graph):
         self._settle()
         if create_graph or inputs is not None:
-            raise TraceError("dl.compile: backward(create_graph=True) and backward(inputs=...) "
-                             "are not supported in a compiled step")
+            raise TraceError(
+                "dl.compile: backward(create_graph=True) and backward(inputs=...) "
+                "are not supported in a compiled step")
         order = _graph.topological_order([root])
         self._leaves = [t for t in order if t._op is None and t._requires_grad]
         self.events.append(('backward', root, gradient, self._leaves))
@@ -64,20 +68,22 @@ class Tracer:
         self._settle(); self.reads.append((t, what, value))
 
 def _op_attrs(op):
-    "The names of an op's own attributes: its __slots__ along the class hierarchy, __dict__."
+    "The names of an op's own attributes: its __slots__ along the MRO, then __dict__."
     names = [n for c in type(op).__mro__ for n in getattr(c, '__slots__', ())
              if n not in ('inputs', 'seq')]
     return names + list(getattr(op, '__dict__', {}))
 
 # %% ../nbs/06b_compile.ipynb #3779ccd9
 def _held_elsewhere(obj, ours, depth=3):
-    """True when something that outlives the step refers to `obj` (a module, a closure,
-    a tensor, a global): state, not a value computed inside the step. Frames are ignored;
-    temporary tuples, lists and iterators are looked through to what holds them."""
+    """True when something that outlives the step refers to `obj` (a module, a
+    closure, a tensor, a global): state, not a value computed inside the step. Frames
+    are ignored; temporary tuples, lists and iterators are looked through to what
+    holds them."""
     refs = gc.get_referrers(obj)
     ours = ours | {id(refs)}
     for r in refs:
-        if id(r) in ours or isinstance(r, (types.FrameType, types.GeneratorType)): continue
+        if id(r) in ours or isinstance(r, (types.FrameType, types.GeneratorType)):
+            continue
         if isinstance(r, (tuple, list)) or type(r).__name__.endswith('iterator'):
             if depth and _held_elsewhere(r, ours, depth - 1): return True
             continue
@@ -91,9 +97,10 @@ def _short(a):
     return f"{kind}{bits}[{','.join(map(str, a.shape))}]"
 
 class Program:
-    """A step traced once, as a list of instructions: forward ops, one unrolled backward
-    pass, in-place updates, calls such as `optimizer.step()`. `_lower` writes them as the
-    source of one Python function over raw arrays, which replays the step."""
+    """A step traced once, as a list of instructions: forward ops, one unrolled
+    backward pass, in-place updates, calls such as `optimizer.step()`. `_lower` writes
+    them as the source of one Python function over raw arrays, which replays the
+    step."""
     def __init__(self, tracer, arg_tensors, result):
         self.arg_tensors, self.fresh = list(arg_tensors), tracer.fresh
         self.names, self.code, self.ops_in = {}, [], {}
@@ -108,7 +115,7 @@ class Program:
         for ev in tracer.events: getattr(self, '_on_' + ev[0])(*ev[1:])
         reads = {id(v): (t, what) for t, what, v in tracer.reads}
         self.out = self._outputs(result, reads)
-        # a .grad that the step leaves at None (p.grad = None at its end) ends so here too
+        # a .grad that the step leaves at None (p.grad = None at its end) ends so here
         cleared = [p for ev in tracer.events if ev[0] == 'backward' for p in ev[3]
                    if p.grad is None]
         if cleared: self.code.append(('clear', cleared))
@@ -136,7 +143,8 @@ class Program:
 
     def _on_backward(self, root, gradient, leaves):
         if id(root) not in self.produced:
-            raise TraceError("dl.compile: backward() of a tensor that no traced op made")
+            raise TraceError(
+                "dl.compile: backward() of a tensor that no traced op made")
         seen, stack, nodes = {id(root)}, [root], []
         while stack:                                   # the recorded graph behind root
             t = stack.pop(); nodes.append(t)
@@ -158,30 +166,31 @@ class Program:
 # %% ../nbs/06b_compile.ipynb #3e7d2ba0
 def _input(self, t, where):
     """The tensor an instruction reads when the program replays: a value the program
-    computes or is given, a parameter's `.grad`, state kept outside the step (parameters,
-    buffers) or a constant. A tensor computed inside the step by code the tracer can't
-    see (NumPy, `.numpy()`, a random mask drawn outside an op) is refused."""
+    computes or is given, a parameter's `.grad`, state kept outside the step
+    (parameters, buffers) or a constant. A tensor computed inside the step by code the
+    tracer can't see (NumPy, `.numpy()`, a random mask drawn outside an op) is
+    refused."""
     if id(t) in self.produced or any(t is a for a in self.arg_tensors): return t
     p = self.grad_of.get(id(t))
-    if p is not None:                         # a .grad that the step's backward made
+    if p is not None:                    # a .grad that the step's backward made
         proxy = Tensor._make(t._data)
         self.names[id(proxy)] = f"{self._name(p, 'p')}.grad"
         self.grad_owner[id(proxy)] = p
         return proxy
     src = self.known.get(id(t._data))
-    if src is not None:                       # another tensor on a value's array (detach)
+    if src is not None:                  # another tensor on a value's array (detach)
         proxy = Tensor._make(t._data, t._requires_grad)
         self.names[id(proxy)] = self.names[id(src)]
         self.alias_src[id(proxy)] = src
         return proxy
-    if id(t) not in self.fresh:               # made before the step: parameters, state
+    if id(t) not in self.fresh:          # made before the step: parameters, state
         self._name(t, 'p' if t._requires_grad else 's'); return t
     if t._data is not None and t._data.size <= 1:
         self._name(t, 'c'); return t          # a constant, as the 2 of 2 * x
     raise TraceError(
-        f"dl.compile: {where!r} reads a tensor of shape {list(t.shape)} computed inside "
-        "the step by code that is not an op (NumPy, .numpy(), a Python loop); the "
-        "program would freeze its value. Compute it with tensor ops, or pass it in")
+        f"dl.compile: {where!r} reads a tensor of shape {list(t.shape)} computed "
+        "inside the step by code that is not an op (NumPy, .numpy(), a Python loop); "
+        "the program would freeze its value. Compute it with tensor ops, or pass it in")
 Program._input = _input
 
 def _dynamic(self, op, attrs, ins):
@@ -191,7 +200,7 @@ def _dynamic(self, op, attrs, ins):
     forward once more on a copy, and left out (so such forwards must not have side
     effects: the book's do not)."""
     saved, by_forward = getattr(op, 'saved', ()), set()
-    if saved:                                 # only such ops have attributes their forward sets
+    if saved:                         # only such ops have attributes their forward sets
         probe = copy.copy(op)
         for name, v in attrs.items(): setattr(probe, name, v)
         probe.forward(*[t._data for t in ins])
@@ -209,8 +218,8 @@ def _dynamic(self, op, attrs, ins):
                     not _held_elsewhere(x, self.ours | {id(op), id(v), id(attrs)})):
                 raise TraceError(
                     f"dl.compile: the op {op.name!r} holds an array of shape "
-                    f"{list(x.shape)} ({name}) computed inside the step by code that is "
-                    "not an op; the program would freeze its value")
+                    f"{list(x.shape)} ({name}) computed inside the step by code that "
+                    "is not an op; the program would freeze its value")
             srcs.append(src)
         if any(s is not None for s in srcs):
             dyn.append((name, isinstance(v, tuple), tuple(items), tuple(srcs)))
@@ -218,8 +227,8 @@ def _dynamic(self, op, attrs, ins):
 Program._dynamic = _dynamic
 
 def _outputs(self, result, reads):
-    """How to rebuild the step's return value after a run: tensors it computed, numbers
-    read from them with `.item()`; any other read of a value is refused."""
+    """How to rebuild the step's return value after a run: tensors it computed,
+    numbers read from them with `.item()`; any other read of a value is refused."""
     self.returned, self.read_back = [], []
     def conv(r):
         if isinstance(r, Tensor):
@@ -252,15 +261,18 @@ def _outputs(self, result, reads):
             f"dl.compile: the step reads a value into Python ({what} of a tensor of "
             f"shape {list(t.shape)}) and does not return it. Python code that depends "
             "on values (an `if` on the loss, a print) runs only while the step is "
-            "traced, not when the program replays: return the tensor, read it outside")
+            "traced, not when the program replays: return the tensor, read it "
+            "outside")
     return out
 Program._outputs = _outputs
 
 # %% ../nbs/06b_compile.ipynb #d49c340f
-# what each op's gradient rule reads besides the gradient: (its inputs' values, its output's)
-_READS = {Add: (False, False), Sub: (False, False), Neg: (False, False), Mul: (True, False),
-          MatMul: (True, False), LinearOp: (True, False), ReLU: (False, True),
-          Tanh: (False, True), Sigmoid: (False, True), Exp: (False, True),
+# what each op's gradient rule reads besides the gradient:
+# (its inputs' values, its output's)
+_READS = {Add: (False, False), Sub: (False, False), Neg: (False, False),
+          Mul: (True, False), MatMul: (True, False), LinearOp: (True, False),
+          ReLU: (False, True), Tanh: (False, True), Sigmoid: (False, True),
+          Exp: (False, True),
           CrossEntropyOp: (False, False)}       # the softmax it saved, and the labels
 def _reads(op): return _READS.get(type(op), (True, True))   # unknown ops: everything
 
@@ -288,15 +300,17 @@ def _uses(code, returned):
     return uses
 
 # %% ../nbs/06b_compile.ipynb #66f7466e
-# element-wise ops that can write into an input's buffer, with the NumPy call that does it
+# element-wise ops that can write into an input's buffer, with the NumPy call doing it
 _IN_PLACE = {Add: 'np.add', Sub: 'np.subtract', Mul: 'np.multiply', ReLU: 'np.maximum',
              Tanh: 'np.tanh', Exp: 'np.exp'}
 _COMMUTATIVE = {Add, Mul}
 
 def _emit_forward(op, a, ins, into):
-    """The NumPy expression of one op over the local arrays `a` (`into`: the index of the
-    input whose buffer receives the result, or None); None: call the op's own forward."""
+    """The NumPy expression of one op over the local arrays `a` (`into`: the index of
+    the input whose buffer receives the result, or None); None: call the op's own
+    forward."""
     kind, x = type(op), ins[0]._data
+    if type(x) is not np.ndarray: return None      # a GPU array: the op's own forward
     if kind in _IN_PLACE and into is not None:
         extra = ', 0' if kind is ReLU else ''
         rest = ''.join(f", {b}" for b in a[1:])
@@ -314,7 +328,7 @@ def _emit_forward(op, a, ins, into):
     return None
 
 def _linear(x, w, b=None, out=None):
-    "x @ w.T + b, into `out` (a preallocated buffer, or None: a new array), the bias in place."
+    "x @ w.T + b into `out` (a buffer, or None: a new array); the bias added in place."
     out = np.matmul(x, w.T, out=out)
     if b is not None: out += b
     return out
@@ -329,14 +343,15 @@ def _sum_to(ins, i, g):
     return f"_unbroadcast({g}, {shape!r})", True
 
 def _inline_cross_entropy(op, ins):
-    "True when the fused cross-entropy is written out in the program (2-D NumPy logits)."
+    "True when the program writes out the fused cross-entropy (2-D NumPy logits)."
     x = ins[0]._data
     return (type(op) is CrossEntropyOp and op.reduction in ('mean', 'sum')
             and type(x) is np.ndarray and x.ndim == 2)
 
 def _emit_cross_entropy(src, op, z, v, n, in_place):
-    """Chapter 03's fused forward, statement for statement; the softmax stays in a local
-    array `p_v` for the backward pass. `in_place`: the logits' buffer takes z - max."""
+    """Chapter 03's fused forward, statement for statement; the softmax stays in a
+    local array `p_v` for the backward pass. `in_place`: the logits' buffer takes
+    z - max."""
     rows, y = src.obj(np.arange(n), 'rows'), src.label(op)
     scale = f" / {n}" if op.reduction == 'mean' else ''
     s = f"s_{v}"
@@ -345,33 +360,40 @@ def _emit_cross_entropy(src, op, z, v, n, in_place):
             f"p_{v} = np.exp({s})",
             f"t_{v} = p_{v}.sum(axis=1, keepdims=True)",
             f"p_{v} /= t_{v}",
-            f"{v} = (np.log(t_{v}[:, 0]) - {s}[{rows}, {y}]).sum(keepdims=True).reshape(())"
-            + scale]
+            f"{v} = (np.log(t_{v}[:, 0]) - {s}[{rows}, {y}])"
+            ".sum(keepdims=True).reshape(())" + scale]
 
 def _emit_backward(src, op, g, v, a, ins, needs, owned):
-    """Statements and (input index, expression, is it a new array) of one op's gradient,
-    over local arrays: `g` the gradient of its output `v`, `a` its inputs. `owned`: no
-    other name refers to g's array, so it may be changed in place. None: the op's rule."""
+    """Statements and (input index, expression, is it a new array) of one op's
+    gradient, over local arrays: `g` the gradient of its output `v`, `a` its inputs.
+    `owned`: no other name refers to g's array, so it may be changed in place. None:
+    the op's rule."""
     kind, x = type(op), ins[0]._data
+    if type(x) is not np.ndarray: return None      # a GPU array: the op's own rule
     if kind is Add: return [], [(i,) + _sum_to(ins, i, g) for i in (0, 1) if needs[i]]
     if kind is Sub:
         res = [(0,) + _sum_to(ins, 0, g)] if needs[0] else []
         if needs[1]: res.append((1, f"-{_sum_to(ins, 1, g)[0]}", True))
         return [], res
     if kind is Mul:
-        return [], [(i, f"_unbroadcast({g} * {a[1 - i]}, {ins[i]._data.shape!r})", True)
-                    for i in (0, 1) if needs[i]]
+        return [], [(i, f"_unbroadcast({g} * {a[1 - i]}, {ins[i]._data.shape!r})",
+                     True) for i in (0, 1) if needs[i]]
     if kind is ReLU:
-        if owned: return [f"np.multiply({g}, {v} > 0, out={g})"], [(0, g, True)]
+        if owned:                                  # in place, the mask in a buffer too
+            m = src.buffer(np.empty(x.shape, bool))
+            return [f"np.greater({v}, 0, out={m}); np.multiply({g}, {m}, out={g})"], \
+                   [(0, g, True)]
         return [], [(0, f"{g} * ({v} > 0)", True)]
     if kind is Tanh: return [], [(0, f"{g} * (1 - {v} * {v})", True)]
     if kind is MatMul and x.ndim == 2 and ins[1]._data.ndim == 2:
         res = [(0, f"np.matmul({g}, {a[1]}.T, out=OUT)", True)] if needs[0] else []
-        return [], res + ([(1, f"np.matmul({a[0]}.T, {g}, out=OUT)", True)] if needs[1] else [])
+        if needs[1]: res.append((1, f"np.matmul({a[0]}.T, {g}, out=OUT)", True))
+        return [], res
     if kind is LinearOp and x.ndim == 2:
         res = [(0, f"np.matmul({g}, {a[1]}, out=OUT)", True)] if needs[0] else []
         if needs[1]: res.append((1, f"np.matmul({g}.T, {a[0]}, out=OUT)", True))
-        if len(ins) == 3 and needs[2]: res.append((2, f"np.add.reduce({g}, axis=0, out=OUT)", True))
+        if len(ins) == 3 and needs[2]:
+            res.append((2, f"np.add.reduce({g}, axis=0, out=OUT)", True))
         return [], res
     if _inline_cross_entropy(op, ins):
         d, y = f"p_{v}", src.label(op)
@@ -383,13 +405,15 @@ def _emit_backward(src, op, g, v, a, ins, needs, owned):
 
 # %% ../nbs/06b_compile.ipynb #e36deb65
 class _Source:
-    "Names in the generated source: local arrays, and the objects it refers to (ops, tensors)."
+    "Names in the generated source: local arrays, and the ops and tensors it uses."
     def __init__(self, prog):
         self.p, self.ns, self.locals, self.objs = prog, {}, {}, {}
+        self.cleared, self.has_grad = set(), set()   # parameters whose .grad is known
     def obj(self, o, prefix):
         if id(o) not in self.objs:
             base = self.p.names.get(id(o)) if isinstance(o, Tensor) else None
-            name = f"{base.replace('.', '_')}_" if base else f"{prefix}{len(self.objs)}"
+            name = (f"{base.replace('.', '_')}_" if base
+                    else f"{prefix}{len(self.objs)}")
             self.objs[id(o)] = name; self.ns[name] = o
         return self.objs[id(o)]
     def local(self, t):
@@ -403,7 +427,7 @@ class _Source:
         return name
     def show(self, t): return self.p.names.get(id(t), '?')
     def expr(self, t):
-        "How the program reads `t`: its local array, or a tensor's array read when needed."
+        "How the program reads `t`: its local array, or a tensor's array when used."
         if id(t) in self.locals: return self.locals[id(t)]
         if id(t) in self.p.alias_src: return self.expr(self.p.alias_src[id(t)])
         if id(t) in self.p.grad_owner:
@@ -415,14 +439,14 @@ class _Source:
             if name == 'target' and srcs[0] is not None: return self.expr(srcs[0])
         return self.obj(op.target, 'labels')
     def number(self, t, dtype):
-        "A constant of `dtype` made inside the step (the 0.1 of 0.1 * g) as a Python number."
+        "A constant of `dtype` made in the step (0.1 in 0.1 * g), as a Python number."
         if (id(t) in self.p.fresh and id(t) not in self.locals and t._data is not None
                 and t._data.ndim == 0 and t._data.dtype == dtype):
             return repr(t._data.item())
         return self.expr(t)
 
 def _grad_tensor(g, p, owned):
-    "The tensor that becomes `p.grad`: the array itself when the program owns it, else a copy."
+    "The tensor that becomes `p.grad`: the array if the program owns it, else a copy."
     if owned and type(g) is np.ndarray and g.base is None and g.dtype == p._data.dtype:
         return Tensor._make(g)
     return Tensor._make(np.array(g, dtype=p._data.dtype))
@@ -431,18 +455,21 @@ _SIGN = {'add_': '+=', 'sub_': '-=', 'mul_': '*=', 'div_': '/='}
 
 # %% ../nbs/06b_compile.ipynb #d1986f71
 def _lower(self):
-    """Write the instructions as one Python function over raw arrays and compile it. On the
-    way: liveness decides which results go into an input's buffer, a gradient that no other
-    name refers to is changed in place, and `self.lines` gets the program as printed."""
+    """Write the instructions as one Python function over raw arrays and compile it. On
+    the way: liveness decides which results go into an input's buffer, a gradient that
+    no other name refers to is changed in place, and `self.lines` gets the program as
+    printed."""
     uses = _uses(self.code, self.returned)
     src = _Source(self)
-    need_tensor = {id(t) for t in self.returned + self.read_back}   # read through tensors
+    # values read through their tensors
+    need_tensor = {id(t) for t in self.returned + self.read_back}
     for kind, *rest in self.code:
         if kind == 'backward':
             for node, op, ins in rest[1]:
                 if _emit_backward(src, op, 'g', 'v', ['a'] * len(ins), ins,
                                   [False] * len(ins), False) is None:
-                    need_tensor.update(id(t) for t in (node,) + ins)   # the rule's tensors
+                    # the op's own rule reads these tensors
+                    need_tensor.update(id(t) for t in (node,) + ins)
     for p_ in self.alias_src.values(): need_tensor.add(id(p_))
     body, shown, owned = [], [], set()
     for kind, *rest in self.code:
@@ -457,8 +484,8 @@ def _lower(self):
                             and t._data.dtype == out._data.dtype
                             and (i == 0 or type(op) in _COMMUTATIVE)):
                         into = i; break
-            a = [src.number(t, out._data.dtype) if type(op) in (Add, Sub, Mul) else src.expr(t)
-                 for t in ins]
+            a = [src.number(t, out._data.dtype) if type(op) in (Add, Sub, Mul)
+                 else src.expr(t) for t in ins]
             v = src.local(out)
             if _inline_cross_entropy(op, ins):
                 z = ins[0]
@@ -467,36 +494,41 @@ def _lower(self):
                 body += _emit_cross_entropy(src, op, a[0], v, len(z._data), dead)
             else:
                 code = _emit_forward(op, a, ins, into)
-                if code is None:              # the op's own forward (a NumPy scalar: 0-d array)
+                if code is None:     # the op's own forward (a NumPy scalar: 0-d array)
                     code = f"{src.obj(op, 'op')}.forward({', '.join(a)})"
                     if out._data.ndim == 0: code = f"np.asarray({code})"
-                if 'OUT' in code:             # a buffer of its own, reused by every run
-                    keep = all(out is not r for r in self.returned)   # not handed out
-                    code = code.replace('OUT', src.buffer(out._data) if keep else 'None')
+                if 'OUT' in code:    # a buffer of its own, reused by every run
+                    keep = all(out is not r for r in self.returned)    # not handed out
+                    buf = src.buffer(out._data) if keep else 'None'
+                    code = code.replace('OUT', buf)
                 body.append(f"{v} = {code}")
             # its own buffer, unless it may be a view of an input's (reshape, indexing)
             if (type(op) in _IN_PLACE or type(op) in (MatMul, LinearOp, CrossEntropyOp)
                     or not any(np.may_share_memory(out._data, t._data) for t in ins)):
                 owned.add(v)
             if id(out) in need_tensor: body.append(f"{src.obj(out, 't')}._data = {v}")
+            note = f"   # into {a[into]}'s buffer" if into is not None else ''
             shown.append(f"{v}:{_short(out._data)} = {op.name} "
-                         + ' '.join(src.show(t) for t in ins)
-                         + (f"   # into {a[into]}'s buffer" if into is not None else ''))
+                         + ' '.join(src.show(t) for t in ins) + note)
         elif kind == 'setattr':
             op, dyn = rest
-            if _inline_cross_entropy(op, self.ops_in_of(op)): continue   # reads them itself
+            if _inline_cross_entropy(op, self.ops_in_of(op)):
+                continue                                  # it reads them itself
             for name, is_tuple, items, srcs in dyn:
-                vals = [src.obj(x, 'k') if s is None else src.expr(s) for x, s in zip(items, srcs)]
+                vals = [src.obj(x, 'k') if s is None else src.expr(s)
+                        for x, s in zip(items, srcs)]
                 body.append(f"{src.obj(op, 'op')}.{name} = "
                             + (f"({', '.join(vals)},)" if is_tuple else vals[0]))
         elif kind == 'inplace':
             t, cls, others, where, ufunc, casting, params = rest
             if ufunc is not None and len(others) == 1 and not params:
-                # a parameter's new values are stamped on its memory, as chapter 00's in-place
-                # ops do (a graph recorded before the step then refuses to backward)
+                # a parameter's new values are stamped on its memory, as chapter 00's
+                # in-place ops do (a graph recorded before the step then refuses to
+                # backward)
                 stamp = '' if id(t) in self.grad_owner else '; _record_write(a)'
                 body += [f"a = {src.expr(t)}",
-                         f"np.{ufunc.__name__}(a, {src.number(others[0], t._data.dtype)}, "
+                         f"np.{ufunc.__name__}"
+                         f"(a, {src.number(others[0], t._data.dtype)}, "
                          f"out=a, casting={casting!r}){stamp}"]
             else:
                 body.append(f"_inplace({src.obj(t, 't')}, {src.obj(cls, 'k')}, ("
@@ -511,6 +543,8 @@ def _lower(self):
             p, set_to_none = rest
             body.append(f"{src.obj(p, 'p')}.grad = None" if set_to_none else
                         f"_zero_grad({src.obj(p, 'p')}, False)")
+            if set_to_none: src.cleared.add(id(p))    # known to be None from here on
+            else: src.cleared.discard(id(p))
             shown.append(f"{src.show(p)}.grad = None" if set_to_none
                          else f"{src.show(p)}.grad.zero_()")
         elif kind == 'step':
@@ -522,7 +556,8 @@ def _lower(self):
     args = ', '.join(src.local(t) for t in self.arg_tensors)
     self.source = f"def program({args}):\n" + ''.join(f"    {l}\n" for l in body)
     self.lines = shown
-    ns = dict(src.ns, np=np, _refs=sys.getrefcount, _plain_sgd=_plain_sgd, _mm=_mm, _linear=_linear, _unbroadcast=unbroadcast,
+    ns = dict(src.ns, np=np, _refs=sys.getrefcount, _plain_sgd=_plain_sgd, _mm=_mm,
+              _linear=_linear, _unbroadcast=unbroadcast,
               _array_backward=array_backward, _grad_tensor=_grad_tensor,
               _zero_grad=_zero_grad, _record_write=_record_write, _inplace=_inplace)
     exec(compile(self.source, '<dl.compile program>', 'exec'), ns)
@@ -536,10 +571,12 @@ def _ops_in_of(self, op):
 Program.ops_in_of = _ops_in_of
 
 def _lower_backward(self, src, root, plan, leaves, seed, owned, shown):
-    "The backward pass, unrolled: one gradient expression per (op, input), sums where paths meet."
+    """The backward pass, unrolled: one gradient expression per (op, input), sums where
+    paths meet."""
     gname = {id(root): src.grad(root)}
-    body = [f"{gname[id(root)]} = " + (f"np.ones_like({src.local(root)})" if seed is None else
-            f"np.array({src.expr(seed)}, dtype={src.local(root)}.dtype)")]
+    body = [f"{gname[id(root)]} = "
+            + (f"np.ones_like({src.local(root)})" if seed is None else
+               f"np.array({src.expr(seed)}, dtype={src.local(root)}.dtype)")]
     owned.add(gname[id(root)])
     arrivals = {}
     for node, op, ins in plan:
@@ -550,13 +587,14 @@ def _lower_backward(self, src, root, plan, leaves, seed, owned, shown):
         g = gname.get(id(node))
         if g is None: continue
         needs = [t._requires_grad for t in ins]
-        res = _emit_backward(src, op, g, src.local(node), [src.expr(t) for t in ins], ins,
-                             needs, g in owned)
-        if res is None:                               # the op's own rule, on raw arrays
-            for t in ins:                             # it reads its inputs through tensors
+        res = _emit_backward(src, op, g, src.local(node), [src.expr(t) for t in ins],
+                             ins, needs, g in owned)
+        if res is None:                     # the op's own rule, on raw arrays
+            for t in ins:                   # it reads its inputs through tensors
                 if id(t) in self.alias_src or id(t) in self.grad_owner:
                     body.append(f"{src.obj(t, 't')}._data = {src.expr(t)}")
-            body.append(f"gs = _array_backward({src.obj(op, 'op')}, {g}, {src.local(node)})")
+            body.append(
+                f"gs = _array_backward({src.obj(op, 'op')}, {g}, {src.local(node)})")
             op.inputs = ins
             res = [], [(i, f"gs[{i}]", False) for i in range(len(ins)) if needs[i]]
         pre, grads = res
@@ -566,7 +604,7 @@ def _lower_backward(self, src, root, plan, leaves, seed, owned, shown):
             name = gname.get(id(t))
             if name is None:
                 name = gname[id(t)] = src.grad(t)
-                if 'OUT' in expr:             # a buffer of its own (a parameter's: when free)
+                if 'OUT' in expr:   # a buffer of its own (a parameter's: when free)
                     buf = src.buffer(t._data)
                     expr = expr.replace('OUT', buf if id(t) in self.produced else
                                         f"{buf} if _refs({buf}) == 2 else None")
@@ -574,30 +612,37 @@ def _lower_backward(self, src, root, plan, leaves, seed, owned, shown):
                 if new and arrivals.get(id(t)) == 1: owned.add(name)
                 else: owned.discard(name); owned.discard(expr)   # two names, one array
             else: body.append(f"{name} = {name} + {expr.replace('OUT', 'None')}")
-        shown.append(f"  {', '.join(src.show(t) + chr(39) for t, n in zip(ins, needs) if n)}"
-                      f" <- {op.name}' {src.show(node)}'")
+        primed = ', '.join(src.show(t) + "'" for t, n in zip(ins, needs) if n)
+        shown.append(f"  {primed} <- {op.name}' {src.show(node)}'")
     given = set()
     for p in leaves:
         name = gname.get(id(p))
         if name is None: continue
         pt = src.obj(p, 'p')
-        body += [f"if {pt}.grad is None: "
-                 f"{pt}.grad = _grad_tensor({name}, {pt}, {name in owned and name not in given})",
-                 f"else: {pt}.grad._data += {name}"]
+        mine = name in owned and name not in given
+        if id(p) in src.cleared:                  # zero_grad ran in this program
+            body.append(f"{pt}.grad = _grad_tensor({name}, {pt}, {mine})")
+        else:
+            body += [f"if {pt}.grad is None: "
+                     f"{pt}.grad = _grad_tensor({name}, {pt}, {mine})",
+                     f"else: {pt}.grad._data += {name}"]
+        src.cleared.discard(id(p)); src.has_grad.add(id(p))
         given.add(name)
-    shown.append("  -> " + ', '.join(f"{src.show(p)}.grad" for p in leaves if id(p) in gname))
+    shown.append("  -> " + ', '.join(f"{src.show(p)}.grad" for p in leaves
+                                      if id(p) in gname))
     return body
 Program._lower_backward = _lower_backward
 
 def _plain_sgd(opt, sizes):
-    "True while `opt` is plain SGD (no momentum, no weight decay) over groups of these sizes."
+    "True while `opt` is plain SGD (no momentum, no weight decay), groups of `sizes`."
     groups = opt.param_groups
     return ([len(g['params']) for g in groups] == sizes and
             all(not g['momentum'] and not g['weight_decay'] for g in groups))
 
 def _lower_step(src, opt):
-    """`optimizer.step()`, as a call; plain SGD is written out (p <- p - lr * p.grad through
-    a scratch buffer, as SGD.step does), guarded: other settings at run time make the call."""
+    """`optimizer.step()`, as a call; plain SGD is written out (p <- p - lr * p.grad
+    through a scratch buffer, as SGD.step does), guarded: other settings at run time
+    make the call."""
     o = src.obj(opt, 'optimizer')
     if type(opt) is not SGD: return [f"{o}.step()"]
     sizes = [len(g['params']) for g in opt.param_groups]
@@ -606,14 +651,16 @@ def _lower_step(src, opt):
         body.append(f"    lr = {o}.param_groups[{i}]['lr']")
         for p in group['params']:
             pt, t = src.obj(p, 'p'), src.buffer(p._data)
-            body += [f"    if {pt}.grad is not None:",
-                     f"        w = {pt}._data",
-                     f"        np.multiply({pt}.grad._data, lr, out={t}); "
-                     f"np.subtract(w, {t}, out=w); _record_write(w)"]
+            known = id(p) in src.has_grad             # its .grad was just set
+            pad = '    ' if known else '        '
+            body += ([] if known else [f"    if {pt}.grad is not None:"]) + [
+                f"{pad}w = {pt}._data",
+                f"{pad}np.multiply({pt}.grad._data, lr, out={t}); "
+                f"np.subtract(w, {t}, out=w); _record_write(w)"]
     return body + [f"else: {o}.step()"]
 
 def _run(self, arg_tensors):
-    "Replay: the new arguments' arrays in, the generated function run, the results out."
+    "Replay: the new arguments' arrays in, the generated function run, results out."
     for shell, t in zip(self.arg_tensors, arg_tensors): shell._data = t._data
     self.run(*[t._data for t in arg_tensors])
     return self.out()
@@ -626,7 +673,7 @@ Program.__str__ = Program.__repr__ = _str
 
 # %% ../nbs/06b_compile.ipynb #b9d8ce89
 def _signature(x):
-    "What a program assumes about one argument: a tensor's shape, dtype, device; a value."
+    "What a program assumes of an argument: a tensor's shape, dtype, device; a value."
     if isinstance(x, Tensor):
         a = x._data
         return (a.shape, a.dtype.str, type(a), x._requires_grad)
@@ -642,7 +689,8 @@ def _tensors_in(args):
     return out
 
 def _modules_of(fn, args):
-    "The modules the function can reach (arguments, closure, globals it names): their train/eval mode is guarded."
+    """The modules the function can reach (arguments, closure, globals it names): their
+    train/eval mode is guarded."""
     found = [a for a in args if isinstance(a, Module)]
     for cell in getattr(fn, '__closure__', None) or ():
         try: v = cell.cell_contents
@@ -655,9 +703,10 @@ def _modules_of(fn, args):
     return list(mods.values())
 
 class Compiled:
-    """What `dl.compile(fn)` returns: a callable with fn's signature. Its first call for each
-    kind of input (shapes, dtypes, devices, Python values, grad mode, the modules' train or
-    eval mode) runs fn eagerly under a tracer and builds a `Program`; later calls replay it."""
+    """What `dl.compile(fn)` returns: a callable with fn's signature. Its first call for
+    each kind of input (shapes, dtypes, devices, Python values, grad mode, the modules'
+    train or eval mode) runs fn eagerly under a tracer and builds a `Program`; later
+    calls replay it."""
     def __init__(self, fn):
         self.fn, self.programs, self.traces, self._modules = fn, {}, 0, None
         self.__name__ = getattr(fn, '__name__', 'compiled')
@@ -665,9 +714,10 @@ class Compiled:
 
     def _key(self, args, kwargs):
         if self._modules is None: self._modules = _modules_of(self.fn, args)
-        return (tuple(_signature(a) for a in args),
-                tuple((k, _signature(v)) for k, v in sorted(kwargs.items())),
-                _graph.GradMode.enabled, tuple(m.training for m in self._modules))
+        sig = tuple([(a._data.shape, a._data.dtype, type(a._data), a._requires_grad)
+                     if type(a) is Tensor else _signature(a) for a in args])
+        if kwargs: sig += tuple((k, _signature(v)) for k, v in sorted(kwargs.items()))
+        return sig, _graph.GradMode.enabled, tuple([m.training for m in self._modules])
 
     def __call__(self, *args, **kwargs):
         key = self._key(args, kwargs)
@@ -678,7 +728,7 @@ class Compiled:
     def _trace(self, key, args, kwargs):
         tensors = _tensors_in(args) + _tensors_in(kwargs.values())
         shells = {id(t): Tensor._make(t._data, t._requires_grad) for t in tensors}
-        def swap(x):                       # the program's own input tensors replace the caller's
+        def swap(x):             # the program's own input tensors replace the caller's
             if isinstance(x, Tensor): return shells.get(id(x), x)
             if isinstance(x, (tuple, list)): return type(x)(swap(v) for v in x)
             return x
@@ -694,20 +744,22 @@ class Compiled:
 
     @property
     def program(self):
-        "The program traced last: print it to read it; `.source` is the generated Python."
+        "The program traced last: print it to read it; `.source`: the generated Python."
         return list(self.programs.values())[-1] if self.programs else None
 
 def _compile(model=None, *, fullgraph=False, dynamic=None, backend='deeplearning101',
              mode=None, options=None, disable=False):
-    """`dl.compile(fn)` (PyTorch's `torch.compile`): trace a training or inference step once
-    per kind of input and replay it as one generated Python function over arrays. Also a
-    decorator, bare or with arguments. The step is always captured whole (PyTorch's
-    `fullgraph=True`): what can't be captured raises `TraceError` instead of falling back."""
+    """`dl.compile(fn)` (PyTorch's `torch.compile`): trace a training or inference step
+    once per kind of input and replay it as one generated Python function over arrays.
+    Also a decorator, bare or with arguments. The step is always captured whole
+    (PyTorch's `fullgraph=True`): what can't be captured raises `TraceError` instead of
+    falling back."""
     if dynamic: raise ValueError("dl.compile: dynamic=True is not supported: each new "
                                  "shape is traced again (dynamic=None or False)")
     if model is None: return lambda f: _compile(f, disable=disable)
     if disable: return model
     if isinstance(model, Module):
-        raise TypeError("dl.compile: pass a step function (forward, backward and update), "
-                        "e.g. dl.compile(lambda x, y: step(model, x, y)), not a module")
+        raise TypeError(
+            "dl.compile: pass a step function (forward, backward and update), "
+            "e.g. dl.compile(lambda x, y: step(model, x, y)), not a module")
     return Compiled(model)
