@@ -685,3 +685,31 @@ def test_cross_entropy_ignores_labels_on_the_gpu_as_on_the_cpu(gpu):
     assert np.isclose(float(host(got)), want, rtol=1e-5)
     with pytest.raises(IndexError, match="out of bounds"):
         dl.nn.functional.cross_entropy(dl.tensor(z).to('cuda'), dl.tensor(np.array([0, 1, 2, 9, 0, 0])).to('cuda'))
+
+
+# ---------------------------------------------------------------- dl.compile on a GPU (chapter 06b)
+def test_compiled_step_on_the_gpu_equals_eager(gpu):
+    "The compiled program runs the ops' own forward and rules on GPU arrays: same losses and weights as eager."
+    import deeplearning101.nn.functional as F
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((64, 12)).astype(np.float32), rng.integers(0, 5, 64)
+
+    def run(compiled):
+        dl.manual_seed(0)
+        m = dl.nn.Sequential(dl.nn.Linear(12, 16), dl.nn.ReLU(), dl.nn.Linear(16, 5)).to('cuda')
+        opt = dl.optim.Adam(m.parameters(), lr=1e-2)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        f = dl.compile(step) if compiled else step
+        losses = [f(dl.tensor(X[i:i + 16], device='cuda'), dl.tensor(Y[i:i + 16], device='cuda')).item()
+                  for i in range(0, 64, 16)]
+        return losses, [host(p) for p in m.parameters()], f
+    l1, w1, _ = run(False)
+    l2, w2, f = run(True)
+    assert f.traces == 1 and np.allclose(l1, l2, atol=1e-6)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(w1, w2))
