@@ -422,6 +422,9 @@ def _emit_backward(src, op, g, v, a, ins, needs, owned):
         d, y = f"p_{v}", src.label(op)
         rows = src.obj(np.arange(len(x)), 'rows')
         scale = f"{g} / {len(x)}" if op.reduction == 'mean' else g
+        if g == src.one:                          # the root's 1: the scale, computed once
+            one = src.ns[g]
+            scale = src.obj(one / len(x) if op.reduction == 'mean' else one, 'scale')
         # the softmax the forward kept becomes the gradient: (p - onehot) * scale
         return [f"{d}[{rows}, {y}] -= 1", f"{d} *= {scale}"], [(0, d, True)]
     return None
@@ -432,6 +435,7 @@ class _Source:
     def __init__(self, prog):
         self.p, self.ns, self.locals, self.objs = prog, {}, {}, {}
         self.cleared, self.has_grad = set(), set()   # parameters whose .grad is known
+        self.one = None                                 # the name of the root's gradient, 1
     def obj(self, o, prefix):
         if id(o) not in self.objs:
             base = self.p.names.get(id(o)) if isinstance(o, Tensor) else None
@@ -606,10 +610,13 @@ def _lower_backward(self, src, root, plan, leaves, seed, owned, shown):
     """The backward pass, unrolled: one gradient expression per (op, input), sums where
     paths meet."""
     gname = {id(root): src.grad(root)}
-    body = [f"{gname[id(root)]} = "
-            + (f"np.ones_like({src.local(root)})" if seed is None else
-               f"np.array({src.expr(seed)}, dtype={src.local(root)}.dtype)")]
-    owned.add(gname[id(root)])
+    if seed is None:                          # d root / d root = 1: a constant array
+        gname[id(root)] = src.one = src.obj(np.ones_like(root._data), 'one')
+        body = []
+    else:
+        body = [f"{gname[id(root)]} = np.array({src.expr(seed)}, "
+                f"dtype={src.local(root)}.dtype)"]
+        owned.add(gname[id(root)])
     arrivals = {}
     for node, op, ins in plan:
         for t in ins:
