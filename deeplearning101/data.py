@@ -22,7 +22,8 @@ from .graph import (Tensor, Generator, tensor, as_tensor, stack,
 
 # %% ../nbs/A1_data.ipynb #c004
 def _finish(X, y, rng):
-    "Shuffle the samples together and give them the package's dtypes: X float32, y int64."
+    """Shuffle the samples together and give them the package's dtypes: X float32,
+    y int64."""
     order = rng.permutation(len(y))
     return np.asarray(X, np.float32)[order], np.asarray(y, np.int64)[order]
 
@@ -31,11 +32,13 @@ def _check_count(n, name, where, least=1):
         raise ValueError(f"{where}: {name} must be an integer >= {least}, got {n!r}")
 
 def make_blobs(n_per_class=100, centers=((-1.5, -1.5), (1.5, 1.5)), std=1.0, seed=0):
-    "Gaussian clouds, one per row of `centers`, `n_per_class` points each: (X float32 [n, d], y int64 [n])."
+    """Gaussian clouds, one per row of `centers`, `n_per_class` points each:
+    (X float32 [n, d], y int64 [n])."""
     _check_count(n_per_class, 'n_per_class', 'make_blobs')
     centers = np.asarray(centers, dtype=np.float64)
     if centers.ndim != 2 or len(centers) == 0:
-        raise ValueError(f"make_blobs: centers must be a [n_classes, n_features] array, got shape {centers.shape}")
+        raise ValueError(f"make_blobs: centers must be a [n_classes, n_features] "
+                         f"array, got shape {centers.shape}")
     if not std >= 0: raise ValueError(f"make_blobs: std must be >= 0, got {std}")
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(len(centers)), n_per_class)
@@ -44,17 +47,19 @@ def make_blobs(n_per_class=100, centers=((-1.5, -1.5), (1.5, 1.5)), std=1.0, see
 
 # %% ../nbs/A1_data.ipynb #c007
 def make_xor(n=200, noise=0.1, seed=0):
-    "Points around the corners (+-1, +-1), label = sign(x1) XOR sign(x2): (X float32 [n, 2], y int64 [n])."
+    """Points around the corners (+-1, +-1), label = sign(x1) XOR sign(x2):
+    (X float32 [n, 2], y int64 [n])."""
     _check_count(n, 'n', 'make_xor', least=4)
     rng = np.random.default_rng(seed)
     corners = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], np.float64)
     c = np.arange(n) % 4                                  # as balanced as n allows
     X = corners[c] + noise * rng.standard_normal((n, 2))
-    y = np.array([0, 1, 1, 0])[c]                         # opposite corners share a class
+    y = np.array([0, 1, 1, 0])[c]                     # opposite corners share a class
     return _finish(X, y, rng)
 
 def make_moons(n=200, noise=0.1, seed=0):
-    "Two interleaved half circles, n//2 and n - n//2 points: (X float32 [n, 2], y int64 [n])."
+    """Two interleaved half circles, n//2 and n - n//2 points:
+    (X float32 [n, 2], y int64 [n])."""
     _check_count(n, 'n', 'make_moons', least=2)
     rng = np.random.default_rng(seed)
     n0 = n // 2
@@ -66,7 +71,8 @@ def make_moons(n=200, noise=0.1, seed=0):
     return _finish(X, y, rng)
 
 def make_spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0):
-    "`n_classes` spiral arms around the origin (CS231n): (X float32 [n, 2], y int64 [n])."
+    """`n_classes` spiral arms around the origin (CS231n):
+    (X float32 [n, 2], y int64 [n])."""
     _check_count(n_per_class, 'n_per_class', 'make_spirals')
     _check_count(n_classes, 'n_classes', 'make_spirals')
     rng = np.random.default_rng(seed)
@@ -76,15 +82,18 @@ def make_spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0):
     return _finish(r[:, None] * np.stack([np.sin(theta), np.cos(theta)], 1), y, rng)
 
 # %% ../nbs/A1_data.ipynb #c010
-CLASS_COLORS = ('tab:red', 'tab:blue', 'tab:green', 'tab:orange', 'tab:purple', 'tab:brown',
-                'tab:pink', 'tab:gray', 'tab:olive', 'tab:cyan')
+CLASS_COLORS = ('tab:red', 'tab:blue', 'tab:green', 'tab:orange', 'tab:purple',
+                'tab:brown', 'tab:pink', 'tab:gray', 'tab:olive', 'tab:cyan')
 
 def _check_2d(X, y, where):
-    X, y = np.asarray(X._data if isinstance(X, Tensor) else X), np.asarray(y._data if isinstance(y, Tensor) else y)
+    X, y = (np.asarray(X._data if isinstance(X, Tensor) else X),
+            np.asarray(y._data if isinstance(y, Tensor) else y))
     if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"{where}: X must have shape [n, 2] (points in the plane), got {X.shape}")
+        raise ValueError(f"{where}: X must have shape [n, 2] (points in the plane), "
+                         f"got {X.shape}")
     if y.shape != (len(X),):
-        raise ValueError(f"{where}: y must have shape [{len(X)}] (one label per point), got {y.shape}")
+        raise ValueError(f"{where}: y must have shape [{len(X)}] "
+                         f"(one label per point), got {y.shape}")
     return X, y.astype(np.int64)
 
 def plot_data(X, y, ax=None):
@@ -93,13 +102,15 @@ def plot_data(X, y, ax=None):
     X, y = _check_2d(X, y, 'plot_data')
     ax = ax if ax is not None else plt.subplots(figsize=(4.5, 4))[1]
     for k in np.unique(y):
-        ax.scatter(*X[y == k].T, s=14, c=CLASS_COLORS[k % len(CLASS_COLORS)], edgecolors='k',
-                   linewidths=0.3, label=f'class {k}')
-    ax.set_xlabel('$x_1$'); ax.set_ylabel('$x_2$'); ax.legend(loc='best', fontsize='small')
+        ax.scatter(*X[y == k].T, s=14, c=CLASS_COLORS[k % len(CLASS_COLORS)],
+                   edgecolors='k', linewidths=0.3, label=f'class {k}')
+    ax.set_xlabel('$x_1$'); ax.set_ylabel('$x_2$')
+    ax.legend(loc='best', fontsize='small')
     return ax
 
 def plot_decision_boundary(predict_fn, X, y, ax=None, resolution=200, proba=False):
-    "Fill the plane with `predict_fn`'s class (or P(class 1) if `proba`) on a grid around `X`, data on top."
+    """Fill the plane with `predict_fn`'s class (or P(class 1) if `proba`) on a grid
+    around `X`, data on top."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     X, y = _check_2d(X, y, 'plot_decision_boundary')
@@ -111,40 +122,52 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, resolution=200, proba=Fals
     out = predict_fn(P)
     out = np.asarray(out._data if isinstance(out, Tensor) else out)
     if out.size != len(P):
-        raise ValueError(f"plot_decision_boundary: predict_fn returned {out.shape} for {len(P)} grid points; "
+        raise ValueError(f"plot_decision_boundary: predict_fn returned {out.shape} "
+                         f"for {len(P)} grid points; "
                          f"expected one value per point")
     Z = out.reshape(g1.shape).astype(np.float64)
     ax = ax if ax is not None else plt.subplots(figsize=(4.5, 4))[1]
     if proba:
-        cs = ax.contourf(g1, g2, Z, levels=np.linspace(0, 1, 11), cmap='RdBu', alpha=0.6)
+        cs = ax.contourf(g1, g2, Z, levels=np.linspace(0, 1, 11), cmap='RdBu',
+                         alpha=0.6)
         ax.contour(g1, g2, Z, levels=[0.5], colors='k', linewidths=1.2)
         ax.figure.colorbar(cs, ax=ax, label='P(class 1)')
     else:
         k = int(max(Z.max(), y.max())) + 1
         ax.contourf(g1, g2, Z, levels=np.arange(k + 1) - 0.5, alpha=0.3,
-                    cmap=ListedColormap([CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(k)]))
+                    cmap=ListedColormap([CLASS_COLORS[i % len(CLASS_COLORS)]
+                                         for i in range(k)]))
     return plot_data(X, y, ax)
 
 # %% ../nbs/A1_data.ipynb #c016
 def stratified_split(y, test_size=0.2, seed=0):
-    "Indices (train_idx, test_idx) that put round(test_size * n_c) samples of every class c in the test set."
+    """Indices (train_idx, test_idx) that put round(test_size * n_c) samples of every
+    class c in the test set."""
     y = np.asarray(y)
-    if y.ndim != 1: raise ValueError(f"stratified_split: labels must be one-dimensional, got shape {y.shape}")
-    if not 0 < test_size < 1: raise ValueError(f"stratified_split: test_size must be in (0, 1), got {test_size}")
+    if y.ndim != 1:
+        raise ValueError(f"stratified_split: labels must be one-dimensional, "
+                         f"got shape {y.shape}")
+    if not 0 < test_size < 1:
+        raise ValueError(f"stratified_split: test_size must be in (0, 1), "
+                         f"got {test_size}")
     rng = np.random.default_rng(seed)
     train, test = [], []
     for c in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == c))
-        k = int(np.floor(test_size * len(idx) + 0.5))    # round half up, the same for every class
+        # round half up, the same for every class
+        k = int(np.floor(test_size * len(idx) + 0.5))
         test.append(idx[:k]); train.append(idx[k:])
     train, test = np.concatenate(train), np.concatenate(test)
-    return rng.permutation(train), rng.permutation(test)  # classes interleaved, not one block after another
+    # classes interleaved, not one block after another
+    return rng.permutation(train), rng.permutation(test)
 
 def load_digits(test_size=0.2, seed=0):
-    "scikit-learn's 8x8 digits, stratified split: (X_train, y_train, X_test, y_test), X float32 [n, 64] in [0, 1]."
+    """scikit-learn's 8x8 digits, stratified split: (X_train, y_train, X_test, y_test),
+    X float32 [n, 64] in [0, 1]."""
     try: from sklearn.datasets import load_digits as _sk_load_digits
     except ImportError:
-        raise ImportError("load_digits: needs scikit-learn (its wheel ships the data): pip install scikit-learn") from None
+        raise ImportError("load_digits: needs scikit-learn (its wheel ships the data): "
+                          "pip install scikit-learn") from None
     d = _sk_load_digits()
     X, y = (d.data / 16.0).astype(np.float32), d.target.astype(np.int64)
     tr, te = stratified_split(y, test_size, seed)

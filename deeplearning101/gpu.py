@@ -19,27 +19,35 @@ from .optim import patch_to, _fused_updates
 
 # %% ../nbs/05_gpu.ipynb #d8102a12
 def _cpu_forced():
-    "The reason the environment forces the CPU, or '' (DL_DEVICE=cpu, or DEEPLEARNING101_FORCE_CPU=1)."
-    if os.environ.get('DL_DEVICE', '').strip().lower() == 'cpu': return "the environment sets DL_DEVICE=cpu"
-    if os.environ.get('DEEPLEARNING101_FORCE_CPU', '').strip().lower() not in ('', '0', 'false', 'no'):
+    """The reason the environment forces the CPU, or '' (DL_DEVICE=cpu, or
+    DEEPLEARNING101_FORCE_CPU=1)."""
+    if os.environ.get('DL_DEVICE', '').strip().lower() == 'cpu':
+        return "the environment sets DL_DEVICE=cpu"
+    if (os.environ.get('DEEPLEARNING101_FORCE_CPU', '').strip().lower()
+            not in ('', '0', 'false', 'no')):
         return "the environment sets DEEPLEARNING101_FORCE_CPU"
     return ''
 
 @functools.cache
 def _probe():
-    "(number of usable CUDA devices, why there are none): imports CuPy and runs one tiny kernel, once per process."
+    """(number of usable CUDA devices, why there are none): imports CuPy and runs one
+    tiny kernel, once per process."""
     try: import cupy
-    except Exception as e: return 0, f"CuPy is not installed ({type(e).__name__}: {e}); pip install cupy-cuda12x"
+    except Exception as e:
+        return 0, (f"CuPy is not installed ({type(e).__name__}: {e}); "
+                   f"pip install cupy-cuda12x")
     try:
         n = cupy.cuda.runtime.getDeviceCount()
         if n < 1: return 0, "CuPy found no CUDA device"
-        if int((cupy.arange(4, dtype=cupy.float32) * 2).sum()) != 12: return 0, "a test kernel gave a wrong result"
-    except Exception as e:                          # e.g. CUDARuntimeError: cudaErrorInsufficientDriver
+        if int((cupy.arange(4, dtype=cupy.float32) * 2).sum()) != 12:
+            return 0, "a test kernel gave a wrong result"
+    except Exception as e:          # e.g. CUDARuntimeError: cudaErrorInsufficientDriver
         return 0, f"CuPy is installed but cannot run on a GPU ({type(e).__name__}: {e})"
     return n, ''
 
 def cuda_available():
-    "True when CuPy imports, sees a CUDA device and runs a kernel on it, and the environment does not force the CPU."
+    """True when CuPy imports, sees a CUDA device and runs a kernel on it, and the
+    environment does not force the CPU."""
     return not _cpu_forced() and _probe()[0] > 0
 
 def device_count():
@@ -50,27 +58,41 @@ def _why_no_cuda(): return _cpu_forced() or _probe()[1]
 
 # %% ../nbs/05_gpu.ipynb #1ce8457a
 class device:
-    "Where a tensor's data lives (`torch.device`): device('cpu'), device('cuda'), device('cuda:0'), device('cuda', 0)."
+    """Where a tensor's data lives (`torch.device`): device('cpu'), device('cuda'),
+    device('cuda:0'), device('cuda', 0)."""
     __slots__ = ('type', 'index')
     def __init__(self, type, index=None):
         if isinstance(type, device):
-            if index is not None: raise ValueError(f"device: got a device {type} and an index {index!r}")
+            if index is not None:
+                raise ValueError(f"device: got a device {type} and an index {index!r}")
             type, index = type.type, type.index
         if not isinstance(type, str):
-            raise TypeError(f"device: expected a string such as 'cpu', 'cuda' or 'cuda:0', got {type!r}")
+            raise TypeError(f"device: expected a string such as 'cpu', 'cuda' or "
+                            f"'cuda:0', got {type!r}")
         kind, colon, number = type.strip().partition(':')
         if colon:
-            if index is not None: raise ValueError(f"device: {type!r} already has an index, and index={index!r} was given too")
-            if not number.isdigit(): raise ValueError(f"device: invalid device string {type!r}: the index after ':' must be an integer >= 0")
+            if index is not None:
+                raise ValueError(f"device: {type!r} already has an index, "
+                                 f"and index={index!r} was given too")
+            if not number.isdigit():
+                raise ValueError(f"device: invalid device string {type!r}: "
+                                 f"the index after ':' must be an integer >= 0")
             index = int(number)
         if kind not in ('cpu', 'cuda'):
-            raise ValueError(f"device: expected 'cpu' or 'cuda' at the start of the device string, got {type!r}")
-        if index is not None and (isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0):
-            raise ValueError(f"device: the index must be an integer >= 0, got {index!r}")
+            raise ValueError(f"device: expected 'cpu' or 'cuda' at the start of the "
+                             f"device string, got {type!r}")
+        if index is not None and (isinstance(index, bool)
+                                  or not isinstance(index, (int, np.integer))
+                                  or index < 0):
+            raise ValueError(f"device: the index must be an integer >= 0, "
+                             f"got {index!r}")
         self.type, self.index = kind, None if index is None else int(index)
 
-    def __str__(self): return self.type if self.index is None else f"{self.type}:{self.index}"
-    def __repr__(self): return f"device(type={self.type!r}" + ("" if self.index is None else f", index={self.index}") + ")"
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+    def __repr__(self):
+        return (f"device(type={self.type!r}"
+                + ("" if self.index is None else f", index={self.index}") + ")")
     def __eq__(self, other):
         if isinstance(other, str):
             try: other = device(other)
@@ -86,35 +108,41 @@ class device:
     def __exit__(self, *exc): _defaults.device = _saved_defaults().pop()
 
 def _as_device(d, where):
-    "A `device` from a string, a device or an integer (a CUDA index, as PyTorch accepts), with `where` in any error."
+    """A `device` from a string, a device or an integer (a CUDA index, as PyTorch
+    accepts), with `where` in any error."""
     if isinstance(d, int) and not isinstance(d, bool): d = f"cuda:{d}"
     try: return d if isinstance(d, device) else device(d)
     except (ValueError, TypeError) as e: raise type(e)(f"{where}: {e}") from None
 
 # %% ../nbs/05_gpu.ipynb #271773ab
 def _cupy_for(dev, where):
-    "The CuPy module, once we know that `dev` (a CUDA device) can be used; else a RuntimeError that says why not."
+    """The CuPy module, once we know that `dev` (a CUDA device) can be used; else a
+    RuntimeError that says why not."""
     n = device_count()
     if n == 0:
-        raise RuntimeError(f"{where}: cannot use device '{dev}': CUDA is not available, because {_why_no_cuda()} "
-                           f"(see chapter 05, GPU)")
+        raise RuntimeError(f"{where}: cannot use device '{dev}': CUDA is not "
+                           f"available, because {_why_no_cuda()} (see chapter 05, GPU)")
     if (dev.index or 0) >= n:
-        raise RuntimeError(f"{where}: device '{dev}' does not exist: this machine has {n} CUDA device"
-                           f"{'s' if n > 1 else ''} (cuda:0{f' to cuda:{n - 1}' if n > 1 else ''})")
+        raise RuntimeError(f"{where}: device '{dev}' does not exist: this machine has "
+                           f"{n} CUDA device{'s' if n > 1 else ''} "
+                           f"(cuda:0{f' to cuda:{n - 1}' if n > 1 else ''})")
     return sys.modules['cupy']
 
 def to_device(a, device, where='to_device'):
-    "The array `a` on `device`: `a` itself when it is already there, else a copy (NumPy <-> CuPy)."
+    """The array `a` on `device`: `a` itself when it is already there, else a copy
+    (NumPy <-> CuPy)."""
     dev, here = _as_device(device, where), _device_name(a)
     if dev.type == 'cpu': return a.get() if here not in (None, 'cpu') else a
     cupy = _cupy_for(dev, where)
     index = dev.index or 0
     if here == f"cuda:{index}": return a
     with cupy.cuda.Device(index):
-        return cupy.asarray(a) if here in (None, 'cpu') else cupy.array(a, copy=True)   # host -> GPU, or GPU -> GPU
+        # host -> GPU, or GPU -> GPU
+        return cupy.asarray(a) if here in (None, 'cpu') else cupy.array(a, copy=True)
 
 def device_converter(device, where='Module.to'):
-    "The function that moves one array to `device`, after checking that the device can be used (so nothing moves if not)."
+    """The function that moves one array to `device`, after checking that the device can
+    be used (so nothing moves if not)."""
     dev = _as_device(device, where)
     if dev.type == 'cuda': _cupy_for(dev, where)
     return lambda a: to_device(a, dev, where)
@@ -123,20 +151,23 @@ def device_converter(device, where='Module.to'):
 _CPU, _CUDA0, _CUDA = device('cpu'), device('cuda', 0), {}
 
 def _tensor_device(self):
-    "Where the tensor's data lives: device(type='cpu') or device(type='cuda', index=N) (`torch.Tensor.device`)."
+    """Where the tensor's data lives: device(type='cpu') or device(type='cuda', index=N)
+    (`torch.Tensor.device`)."""
     name = _device_name(self._data)
     if name is None or name == 'cpu': return _CPU
     d = _CUDA.get(name)
     if d is None: d = _CUDA[name] = device(name)
     return d
 Tensor.device = property(_tensor_device)
-Tensor.is_cuda = property(lambda self: _tensor_device(self).type == 'cuda', doc="True when the data is on a GPU.")
+Tensor.is_cuda = property(lambda self: _tensor_device(self).type == 'cuda',
+                          doc="True when the data is on a GPU.")
 Tensor.is_cpu = property(lambda self: _tensor_device(self) is _CPU,
                          doc="True when the data is in main memory.")
 Tensor.get_device = lambda self: -1 if self.is_cpu else _tensor_device(self).index
 
 class ToDevice(Op):
-    "Copy a tensor to another device; its gradient is copied back to where the input was."
+    """Copy a tensor to another device; its gradient is copied back to where the input
+    was."""
     __slots__ = ('device', 'source')
     name = 'to'
     def __init__(self, device): self.device = device
@@ -162,7 +193,7 @@ def _host_scalar(t):
         op.inputs, op.seq = (t,), _graph._next_seq()
         out._requires_grad, out._op = True, op
     return out
-_graph._device_hooks['host_scalar'] = _host_scalar   # chapter 00's device check calls it
+_graph._device_hooks['host_scalar'] = _host_scalar  # chapter 00's device check calls it
 
 @gradient_of(HostScalar)
 def _host_scalar_backward(op, grad, out, a):
@@ -175,28 +206,31 @@ def _host_scalar_backward(op, grad, out, a):
 # %% ../nbs/05_gpu.ipynb #32c9c7f5
 def _tensor_to_device(t, device):
     """`t` on `device`, for chapter 00's `Tensor.to` (which parses PyTorch's overloads):
-    itself when it is there already, else a `ToDevice` node that autodiff follows back."""
+    itself when it is there already, else a `ToDevice` node that autodiff follows
+    back."""
     dev = _as_device(device, 'Tensor.to')
     dev = _CPU if dev.type == 'cpu' else dev if dev.index is not None else _CUDA0
     return t if _tensor_device(t) == dev else ToDevice.apply(t, device=dev)
 
-_graph._device_hooks['tensor_to'] = _tensor_to_device    # Tensor.to and .numpy(force=True)
-_graph._device_hooks['to_device'] = to_device            # dl.tensor(..., device=), as_tensor
-_graph._device_hooks['device_converter'] = device_converter   # Module.to (chapter 03)
+_graph._device_hooks['tensor_to'] = _tensor_to_device  # Tensor.to, .numpy(force=True)
+_graph._device_hooks['to_device'] = to_device  # dl.tensor(..., device=), as_tensor
+_graph._device_hooks['device_converter'] = device_converter  # Module.to (chapter 03)
 
 @patch_to(Tensor, 'cuda')
 def _tensor_cuda(self, device=None, non_blocking=False):
-    "This tensor on a GPU (`torch.Tensor.cuda`): `device` is an index or 'cuda:N', cuda:0 by default."
+    """This tensor on a GPU (`torch.Tensor.cuda`): `device` is an index or 'cuda:N',
+    cuda:0 by default."""
     return self.to('cuda' if device is None else device)
 
 @patch_to(Tensor, 'cpu')
 def _tensor_cpu(self):
-    "This tensor in the computer's main memory (`torch.Tensor.cpu`): itself if it is there already."
+    """This tensor in the computer's main memory (`torch.Tensor.cpu`): itself if it is
+    there already."""
     return self.to('cpu')
 
 
 # %% ../nbs/05_gpu.ipynb #92760648
-_defaults = _graph._defaults       # per thread; chapter 00's creation functions read its `device`
+_defaults = _graph._defaults  # per thread; chapter 00's creation functions read .device
 _saved = threading.local()
 
 def _saved_defaults():
@@ -220,26 +254,31 @@ def get_default_device():
 
 # %% ../nbs/05_gpu.ipynb #059151b7
 def synchronize(device=None):
-    """Wait until the GPU has finished all the work queued so far (`torch.cuda.synchronize`). GPU calls return as soon
-    as the work is queued, so a clock read without this measures the queueing, not the work. A no-op without CUDA."""
+    """Wait until the GPU has finished all the work queued so far
+    (`torch.cuda.synchronize`). GPU calls return as soon as the work is queued, so a
+    clock read without this measures the queueing, not the work. A no-op without
+    CUDA."""
     cupy = sys.modules.get('cupy')
     if cupy is None or not cuda_available(): return       # nothing can have been queued
     dev = _as_device('cuda' if device is None else device, 'synchronize')
     cupy.cuda.Device(dev.index or 0).synchronize()
 
 class Timing:
-    "What `benchmark` measured: seconds per call, one value per sample (`times`), and their `median`."
+    """What `benchmark` measured: seconds per call, one value per sample (`times`), and
+    their `median`."""
     def __init__(self, times, number): self.times, self.number = list(times), number
     median = property(lambda self: statistics.median(self.times))
     best = property(lambda self: min(self.times))
     def iqr(self):
-        "The interquartile range of the samples, relative to the median (a measure of the noise)."
+        """The interquartile range of the samples, relative to the median (a measure of
+        the noise)."""
         if len(self.times) < 4: return float('nan')
         q = statistics.quantiles(self.times, n=4)
         return (q[2] - q[0]) / self.median
     def __repr__(self):
-        return (f"{format_time(self.median)} per call (median of {len(self.times)} samples of {self.number} "
-                f"call{'s' if self.number > 1 else ''}, IQR {100 * self.iqr():.0f}%)")
+        return (f"{format_time(self.median)} per call (median of {len(self.times)} "
+                f"samples of {self.number} call{'s' if self.number > 1 else ''}, "
+                f"IQR {100 * self.iqr():.0f}%)")
 
 def format_time(s):
     "Seconds as a short string: '12.3 µs', '4.56 ms', '1.20 s'."
@@ -252,19 +291,22 @@ def _calls_per_sample(fn, sync, min_sample_s):
         sync(); t0 = time.perf_counter()
         for _ in range(n): fn()
         sync(); dt = time.perf_counter() - t0
-        if dt >= min_sample_s / 2 or n >= 1 << 20: return max(1, round(n * min_sample_s / max(dt, 1e-9)))
+        if dt >= min_sample_s / 2 or n >= 1 << 20:
+            return max(1, round(n * min_sample_s / max(dt, 1e-9)))
         n *= 2
 
 def benchmark(fn, warmup=3, repeat=10, number=None, min_sample_s=0.02, sync=None):
-    """Time `fn()` honestly: `warmup` calls first (compilation, caches, the memory pool), then `repeat` samples of
-    `number` calls (by default as many as take about `min_sample_s`), synchronizing the GPU before each clock read.
-    Returns a `Timing`. Given a dict {name: fn}, times them interleaved (round-robin within each repetition, so that
-    a slow phase of the machine hits all of them) and returns {name: Timing}."""
+    """Time `fn()` honestly: `warmup` calls first (compilation, caches, the memory
+    pool), then `repeat` samples of `number` calls (by default as many as take about
+    `min_sample_s`), synchronizing the GPU before each clock read. Returns a `Timing`.
+    Given a dict {name: fn}, times them interleaved (round-robin within each repetition,
+    so that a slow phase of the machine hits all of them) and returns {name: Timing}."""
     sync = synchronize if sync is None else sync
     fns = fn if isinstance(fn, dict) else {'fn': fn}
     for f in fns.values():
         for _ in range(warmup): f()
-    numbers = {k: number or _calls_per_sample(f, sync, min_sample_s) for k, f in fns.items()}
+    numbers = {k: number or _calls_per_sample(f, sync, min_sample_s)
+               for k, f in fns.items()}
     times, names = {k: [] for k in fns}, list(fns)
     for r in range(repeat):
         for k in names[r % len(names):] + names[:r % len(names)]:
@@ -314,15 +356,19 @@ sys.modules[cuda.__name__] = cuda           # `import deeplearning101.cuda` work
 _use_fused = [True]
 
 def use_fused_kernels(enabled=True):
-    "Switch the fused GPU kernels (the Adam update) on or off; returns the previous setting. NumPy never uses them."
+    """Switch the fused GPU kernels (the Adam update) on or off; returns the previous
+    setting. NumPy never uses them."""
     prev, _use_fused[0] = _use_fused[0], bool(enabled)
     return prev
 
-_ADAM_SOURCE = ('T g, T l2, T shrink, T one_minus_b1, T b2, T one_minus_b2, T eps_hat, T step_size',   # inputs
-                'T w, T m, T v',                                                                        # updated in place
+_ADAM_SOURCE = ('T g, T l2, T shrink, T one_minus_b1, T b2, T one_minus_b2, '
+                'T eps_hat, T step_size',                       # inputs
+                'T w, T m, T v',                                # updated in place
                 '''
-                T d = g + l2 * w;                         // + weight_decay * w: Adam's L2 penalty (0 for AdamW)
-                w = w * shrink;                           // AdamW's decoupled decay (1 for Adam)
+                // + weight_decay * w: Adam's L2 penalty (0 for AdamW)
+                T d = g + l2 * w;
+                // AdamW's decoupled decay (1 for Adam)
+                w = w * shrink;
                 m = m + (d - m) * one_minus_b1;           // first moment
                 v = v * b2 + (d * d) * one_minus_b2;      // second moment
                 w = w - m / (sqrt(v) + eps_hat) * step_size;
@@ -330,7 +376,8 @@ _ADAM_SOURCE = ('T g, T l2, T shrink, T one_minus_b1, T b2, T one_minus_b2, T ep
 _kernels = {}
 
 def _elementwise_kernel(name, source, xp):
-    "A CuPy ElementwiseKernel, compiled on first use and cached; None when `xp` has none (not a real CuPy)."
+    """A CuPy ElementwiseKernel, compiled on first use and cached; None when `xp` has
+    none (not a real CuPy)."""
     k = _kernels.get((name, id(xp)))
     if k is None:
         make = getattr(xp, 'ElementwiseKernel', None)
@@ -339,17 +386,21 @@ def _elementwise_kernel(name, source, xp):
     return k
 
 def _adam_fused(w, g, m, v, lr, b1, b2, eps, wd, decoupled, step):
-    "One Adam (or AdamW) update of a GPU parameter in one kernel; False when it cannot run (the ufunc code runs)."
-    if not _use_fused[0] or w.dtype.kind != 'f' or w.dtype.itemsize < 4 or g.dtype != w.dtype: return False
+    """One Adam (or AdamW) update of a GPU parameter in one kernel; False when it cannot
+    run (the ufunc code runs)."""
+    if (not _use_fused[0] or w.dtype.kind != 'f' or w.dtype.itemsize < 4
+            or g.dtype != w.dtype):
+        return False
     if not (type(m) is type(v) is type(w)):
-        raise RuntimeError(f"Adam.step: a parameter is on {_device_name(w)} but its optimizer state is on "
-                           f"{_device_name(m)}: create the optimizer after model.to(device), or move the state "
+        raise RuntimeError(f"Adam.step: a parameter is on {_device_name(w)} but its "
+                           f"optimizer state is on {_device_name(m)}: create the "
+                           f"optimizer after model.to(device), or move the state "
                            f"with opt.load_state_dict(opt.state_dict())")
     k = _elementwise_kernel('adam', _ADAM_SOURCE, get_array_module(w))
     if k is None: return False
     bc1, bc2_sqrt = 1 - b1 ** step, math.sqrt(1 - b2 ** step)
-    k(g, 0.0 if decoupled else wd, 1 - lr * wd if decoupled else 1.0, 1 - b1, b2, 1 - b2,
-      eps * bc2_sqrt, lr * bc2_sqrt / bc1, w, m, v)
+    k(g, 0.0 if decoupled else wd, 1 - lr * wd if decoupled else 1.0,
+      1 - b1, b2, 1 - b2, eps * bc2_sqrt, lr * bc2_sqrt / bc1, w, m, v)
     _record_write(w)        # written in place: a backward through older graphs refuses
     return True
 
@@ -362,11 +413,15 @@ from .layers import CrossEntropyOp
 _CE_FORWARD = ('raw T z, I t, int64 C, T scale', 'raw T probs, T loss', '''
     const ptrdiff_t row = i * C;
     T m = z[row];
-    for (ptrdiff_t c = 1; c < C; c++) m = max(m, z[row + c]);          // the max trick, as on the CPU
+    // the max trick, as on the CPU
+    for (ptrdiff_t c = 1; c < C; c++) m = max(m, z[row + c]);
     T s = 0;
-    for (ptrdiff_t c = 0; c < C; c++) { T e = exp(z[row + c] - m); probs[row + c] = e; s += e; }
+    for (ptrdiff_t c = 0; c < C; c++) {
+        T e = exp(z[row + c] - m); probs[row + c] = e; s += e;
+    }
     for (ptrdiff_t c = 0; c < C; c++) probs[row + c] = probs[row + c] / s;
-    loss = (t >= 0 && t < C) ? (log(s) - (z[row + t] - m)) * scale : (T)nan("");   // a bad label: NaN
+    // a bad label: NaN
+    loss = (t >= 0 && t < C) ? (log(s) - (z[row + t] - m)) * scale : (T)nan("");
     ''')
 _CE_BACKWARD = ('T p, raw I t, raw T g, int64 C, T div, bool per_row', 'T d', '''
     const ptrdiff_t row = i / C;
@@ -375,56 +430,71 @@ _CE_BACKWARD = ('T p, raw I t, raw T g, int64 C, T div, bool per_row', 'T d', ''
 _RELU_BACKWARD = ('T g, T y', 'T dx', 'dx = y > 0 ? g : (T)0')
 
 def _fusable(*arrays):
-    "The CuPy module when a fused kernel may run on these arrays (fusion on, real CuPy, float32/64), else None."
+    """The CuPy module when a fused kernel may run on these arrays (fusion on, real
+    CuPy, float32/64), else None."""
     xp = get_array_module(*arrays)
-    if not _use_fused[0] or xp is np or not hasattr(xp, 'ElementwiseKernel'): return None
-    return xp if all(a.dtype.kind != 'f' or a.dtype.itemsize >= 4 for a in arrays) else None
+    if not _use_fused[0] or xp is np or not hasattr(xp, 'ElementwiseKernel'):
+        return None
+    return (xp if all(a.dtype.kind != 'f' or a.dtype.itemsize >= 4 for a in arrays)
+            else None)
 
 def _cross_entropy_forward(self, z):
     """On a GPU, one kernel for the softmax and the per-row losses (chapter 03's forward
-    consults `_kernels` for arrays that are not NumPy's; NotImplemented: its own code)."""
+    consults `_kernels` for arrays that are not NumPy's; NotImplemented: its own
+    code)."""
     xp, t = _fusable(z), self.target
     if xp is None or len(t) == 0 or z.dtype.kind != 'f' or t.dtype.kind not in 'iu':
         bad = (t < 0) | (t >= z.shape[1])
-        if bool(bad.any()):                         # a synchronization: the fused kernel gives NaN instead
-            raise IndexError(f"target {t[bad][:5].tolist()} out of bounds for {z.shape[1]} classes "
+        # a synchronization: the fused kernel gives NaN instead
+        if bool(bad.any()):
+            raise IndexError(f"target {t[bad][:5].tolist()} out of bounds for "
+                             f"{z.shape[1]} classes "
                              f"(class indices must be in [0, {z.shape[1] - 1}])")
         return NotImplemented
     z = xp.ascontiguousarray(z)
     self.probs, rows = xp.empty_like(z), xp.empty(len(t), z.dtype)
-    _elementwise_kernel('ce_forward', _CE_FORWARD, xp)(z, t, z.shape[1], 1 / len(t) if self.reduction == 'mean' else 1.0,
-                                                       self.probs, rows)
+    _elementwise_kernel('ce_forward', _CE_FORWARD, xp)(
+        z, t, z.shape[1], 1 / len(t) if self.reduction == 'mean' else 1.0,
+        self.probs, rows)
     return rows if self.reduction == 'none' else rows.sum()
 
 def _cross_entropy_backward_kernel(op, grad, out):
-    "On a GPU, (softmax - onehot) * grad in one kernel; NotImplemented: chapter 03's rule."
+    """On a GPU, (softmax - onehot) * grad in one kernel; NotImplemented: chapter 03's
+    rule."""
     xp = None if type(op.probs) is np.ndarray else _fusable(op.probs)
     if xp is None: return NotImplemented
     d = xp.empty_like(op.probs)
     _elementwise_kernel('ce_backward', _CE_BACKWARD, xp)(
-        op.probs, op.target, xp.ascontiguousarray(grad, op.probs.dtype).reshape(-1), op.probs.shape[1],
-        len(op.target) if op.reduction == 'mean' else 1, op.reduction == 'none', d)
+        op.probs, op.target, xp.ascontiguousarray(grad, op.probs.dtype).reshape(-1),
+        op.probs.shape[1], len(op.target) if op.reduction == 'mean' else 1,
+        op.reduction == 'none', d)
     return (d,)
 
 def _relu_backward_kernel(op, grad, out):
-    "grad where the output is positive, else 0: one kernel on a GPU instead of a comparison and a product."
-    if type(out) is not np.ndarray and grad.dtype == out.dtype and _fusable(grad, out) is not None:
-        return (_elementwise_kernel('relu_backward', _RELU_BACKWARD, get_array_module(out))(grad, out),)
+    """grad where the output is positive, else 0: one kernel on a GPU instead of a
+    comparison and a product."""
+    if (type(out) is not np.ndarray and grad.dtype == out.dtype
+            and _fusable(grad, out) is not None):
+        return (_elementwise_kernel('relu_backward', _RELU_BACKWARD,
+                                    get_array_module(out))(grad, out),)
     return NotImplemented
 
-# registered, not replaced: chapter 03's forward and chapter 01's backward pass consult `_kernels`
-# for arrays that are not NumPy's, and fall back to their own code on NotImplemented
+# registered, not replaced: chapter 03's forward and chapter 01's backward pass consult
+# `_kernels` for arrays that are not NumPy's, and fall back to their own code on
+# NotImplemented
 _graph._kernels[CrossEntropyOp, 'forward'] = _cross_entropy_forward
 _graph._kernels[CrossEntropyOp, 'backward'] = _cross_entropy_backward_kernel
 _graph._kernels[_ReLUOp, 'backward'] = _relu_backward_kernel
 
 # %% ../nbs/05_gpu.ipynb #b151e14d
 class DeviceLoader:
-    "Wrap a data loader so that every batch arrives on `device` (the `x.to(device)` line of PyTorch training loops)."
+    """Wrap a data loader so that every batch arrives on `device` (the `x.to(device)`
+    line of PyTorch training loops)."""
     def __init__(self, loader, device):
         self.loader, self.device = loader, _as_device(device, 'DeviceLoader')
     def __len__(self): return len(self.loader)
     def __iter__(self):
         for batch in self.loader:
-            yield tuple(b.to(self.device) if isinstance(b, Tensor) else tensor(b, device=self.device) for b in batch)
+            yield tuple(b.to(self.device) if isinstance(b, Tensor)
+                        else tensor(b, device=self.device) for b in batch)
     def __repr__(self): return f"DeviceLoader({self.loader!r}, device='{self.device}')"

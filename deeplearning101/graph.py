@@ -171,8 +171,9 @@ Tensor.__format__, Tensor.__repr__ = _format, _repr
 
 # %% ../nbs/00_graph.ipynb #5818bfcc
 class dtype:
-    """A tensor's element type (`torch.dtype`): `dl.float32`, `dl.int64`, ... . NumPy accepts one wherever it takes a
-    dtype (`np.zeros(3, dl.float32)`), and it compares equal to NumPy's (`t.dtype == np.float32`)."""
+    """A tensor's element type (`torch.dtype`): `dl.float32`, `dl.int64`, ... .
+    NumPy accepts one wherever it takes a dtype (`np.zeros(3, dl.float32)`), and it
+    compares equal to NumPy's (`t.dtype == np.float32`)."""
     __slots__ = ('dtype', 'name')
     def __init__(self, np_dtype, name): self.dtype, self.name = np.dtype(np_dtype), name
     is_floating_point = property(lambda self: self.dtype.kind == 'f')
@@ -183,73 +184,97 @@ class dtype:
     type = property(lambda self: self.dtype.type)
     def __eq__(self, other):
         if isinstance(other, dtype): return self.dtype == other.dtype
-        if other is None or isinstance(other, (Tensor, str)) and other not in _DTYPE_NAMES: return False
-        try: return self.dtype == np.dtype(_DTYPE_NAMES.get(other, other) if isinstance(other, str) else other)
+        if (other is None
+                or isinstance(other, (Tensor, str)) and other not in _DTYPE_NAMES):
+            return False
+        try:
+            return self.dtype == np.dtype(_DTYPE_NAMES.get(other, other)
+                                          if isinstance(other, str) else other)
         except TypeError: return NotImplemented
     def __hash__(self): return hash(self.dtype)
     def __repr__(self): return f"dl.{self.name}"
     def __reduce__(self): return (_dtype_by_name, (self.name,))
 
-float32, float64, float16 = dtype(np.float32, 'float32'), dtype(np.float64, 'float64'), dtype(np.float16, 'float16')
-int64, int32, int16, int8 = (dtype(t, t.__name__) for t in (np.int64, np.int32, np.int16, np.int8))
+float32, float64, float16 = (dtype(np.float32, 'float32'), dtype(np.float64, 'float64'),
+                             dtype(np.float16, 'float16'))
+int64, int32, int16, int8 = (dtype(t, t.__name__)
+                             for t in (np.int64, np.int32, np.int16, np.int8))
 uint8, bool_ = dtype(np.uint8, 'uint8'), dtype(np.bool_, 'bool')
 class _DTypeTable(dict):
     def __missing__(self, nd): return _dl_dtype(nd)     # e.g. a big-endian float32
-_DTYPES = _DTypeTable({d.dtype: d for d in (float32, float64, float16, int64, int32, int16, int8, uint8, bool_)})
+_DTYPES = _DTypeTable({d.dtype: d for d in (float32, float64, float16, int64, int32,
+                                            int16, int8, uint8, bool_)})
 _DTYPE_NAMES = {d.name: d.dtype for d in _DTYPES.values()}
-_ALIASES = dict(float=float32, double=float64, half=float16, long=int64, int=int32, short=int16, bool=bool_)
+_ALIASES = dict(float=float32, double=float64, half=float16, long=int64, int=int32,
+                short=int16, bool=bool_)
 _DTYPE_NAMES.update({k: v.dtype for k, v in _ALIASES.items()})
 def _dtype_by_name(name): return _ALIASES.get(name) or globals()[name]
 
 def __getattr__(name):
-    "`dl.float`, `dl.long`, `dl.sum`, `dl.max`, ...: module attributes, not globals, so Python's own stay intact here."
+    """`dl.float`, `dl.long`, `dl.sum`, `dl.max`, ...: module attributes, not globals,
+    so Python's own stay intact here."""
     if name in _ALIASES: return _ALIASES[name]
     if name in _BUILTIN_NAMES: return _BUILTIN_NAMES[name]
     raise _missing(f"module {__name__!r}", name)
 
-# PyTorch features this book leaves out: asking for one says so, instead of a bare AttributeError
-_OUT_OF_SCOPE = dict.fromkeys(['sparse_coo_tensor', 'sparse_csr_tensor', 'to_sparse', 'to_sparse_csr', 'sparse',
-                               'coalesce'], 'sparse tensors')
-_OUT_OF_SCOPE.update(dict.fromkeys(['complex64', 'complex128', 'cfloat', 'cdouble', 'complex', 'polar',
-                                    'view_as_complex', 'view_as_real', 'imag'], 'complex tensors'))
-_OUT_OF_SCOPE.update(dict.fromkeys(['bfloat16', 'qint8', 'quint8', 'quantize_per_tensor', 'quantization'],
+# PyTorch features this book leaves out: asking for one says so, instead of a bare
+# AttributeError
+_OUT_OF_SCOPE = dict.fromkeys(['sparse_coo_tensor', 'sparse_csr_tensor', 'to_sparse',
+                               'to_sparse_csr', 'sparse', 'coalesce'], 'sparse tensors')
+_OUT_OF_SCOPE.update(dict.fromkeys(['complex64', 'complex128', 'cfloat', 'cdouble',
+                                    'complex', 'polar', 'view_as_complex',
+                                    'view_as_real', 'imag'], 'complex tensors'))
+_OUT_OF_SCOPE.update(dict.fromkeys(['bfloat16', 'qint8', 'quint8',
+                                    'quantize_per_tensor', 'quantization'],
                                    'bfloat16 and quantized dtypes'))
-_OUT_OF_SCOPE.update(dict.fromkeys(['Stream', 'Event', 'stream', 'current_stream', 'amp', 'autocast'],
+_OUT_OF_SCOPE.update(dict.fromkeys(['Stream', 'Event', 'stream', 'current_stream',
+                                    'amp', 'autocast'],
                                    'CUDA streams, events and mixed-precision autocast'))
-_OUT_OF_SCOPE.update(dict.fromkeys(['jit', 'fx', 'distributed', 'multiprocessing', 'onnx', 'export', 'vmap',
-                                    'func', 'pin_memory', 'share_memory_', 'storage', 'untyped_storage',
-                                    'refine_names', 'rename', 'names'], 'this part of PyTorch'))
+_OUT_OF_SCOPE.update(dict.fromkeys(['jit', 'fx', 'distributed', 'multiprocessing',
+                                    'onnx', 'export', 'vmap', 'func', 'pin_memory',
+                                    'share_memory_', 'storage', 'untyped_storage',
+                                    'refine_names', 'rename', 'names'],
+                                   'this part of PyTorch'))
 
 def _missing(owner, name):
-    "The AttributeError for a name we don't have: it says so plainly when PyTorch has it and the book doesn't."
+    """The AttributeError for a name we don't have: it says so plainly when PyTorch has
+    it and the book doesn't."""
     what = _OUT_OF_SCOPE.get(name)
     if what is None: return AttributeError(f"{owner} has no attribute {name!r}")
-    return AttributeError(f"{name}: {what} are not part of deeplearning101 (PyTorch has them); see the page "
+    return AttributeError(f"{name}: {what} are not part of deeplearning101 "
+                          f"(PyTorch has them); see the page "
                           f"'From deeplearning101 to PyTorch' for the differences")
 
-def _unsupported(name):                             # a property per name: a __getattr__ on Tensor would
-    def get(self): raise _missing("'Tensor' object", name)   # slow down every attribute read of every tensor
+# a property per name: a __getattr__ on Tensor would slow down every attribute read of
+# every tensor
+def _unsupported(name):
+    def get(self): raise _missing("'Tensor' object", name)
     return property(get, doc=f"Not in deeplearning101: {_OUT_OF_SCOPE[name]}.")
 for _n in _OUT_OF_SCOPE:
     if _n not in Tensor.__dict__: setattr(Tensor, _n, _unsupported(_n))
-Tensor.is_sparse, Tensor.is_quantized = False, False          # what PyTorch code often checks
+Tensor.is_sparse, Tensor.is_quantized = False, False    # what PyTorch code often checks
 Tensor.is_complex = lambda self: False
 
 def _np_dtype(d, where):
-    "NumPy's dtype for a user's `dtype=` argument: a `dl.dtype`, a NumPy dtype or type, Python's float/int/bool, a name."
+    """NumPy's dtype for a user's `dtype=` argument: a `dl.dtype`, a NumPy dtype or
+    type, Python's float/int/bool, a name."""
     if d is None or isinstance(d, np.dtype): return d
     if isinstance(d, dtype): return d.dtype
-    if d is float: return np.dtype(np.float64)      # torch.tensor(x, dtype=float) is float64, as NumPy's
-    if isinstance(d, str): d = _DTYPE_NAMES.get(d.removeprefix('torch.').removeprefix('dl.'), d)
+    # torch.tensor(x, dtype=float) is float64, as NumPy's
+    if d is float: return np.dtype(np.float64)
+    if isinstance(d, str):
+        d = _DTYPE_NAMES.get(d.removeprefix('torch.').removeprefix('dl.'), d)
     try: nd = np.dtype(d)
     except TypeError: nd = None
     if nd is None or nd.kind not in 'biuf':
-        raise TypeError(f"{where}: {d!r} is not a dtype deeplearning101 supports: use dl.float32, dl.float64, "
-                        f"dl.float16, dl.int64, dl.int32, dl.int16, dl.int8, dl.uint8 or dl.bool")
+        raise TypeError(f"{where}: {d!r} is not a dtype deeplearning101 supports: "
+                        f"use dl.float32, dl.float64, dl.float16, dl.int64, dl.int32, "
+                        f"dl.int16, dl.int8, dl.uint8 or dl.bool")
     return nd
 
 def _dl_dtype(nd):
-    "The `dl.dtype` of a NumPy dtype (of either byte order), or a TypeError for one we don't support."
+    """The `dl.dtype` of a NumPy dtype (of either byte order), or a TypeError for one
+    we don't support."""
     d = _DTYPES.get(nd)
     if d is None and not nd.isnative: d = _DTYPES.get(nd.newbyteorder('='))
     if d is None: raise TypeError(f"{nd} is not a dtype deeplearning101 supports")
@@ -265,33 +290,40 @@ class _Defaults(threading.local):
 _defaults = _Defaults()
 
 def _as_array(data, dtype, where, copy=False):
-    "Convert user data to an array: Python floats become float32, NumPy arrays keep their dtype (copied if `copy`)."
+    """Convert user data to an array: Python floats become float32, NumPy arrays keep
+    their dtype (copied if `copy`)."""
     dtype = _np_dtype(dtype, where)
     if isinstance(data, Tensor): data = data._data
-    if isinstance(data, (np.ndarray, np.generic)) or hasattr(data, '__cuda_array_interface__'):
+    if (isinstance(data, (np.ndarray, np.generic))
+            or hasattr(data, '__cuda_array_interface__')):
         arr = data if dtype is None else data.astype(dtype, copy=False)
         if isinstance(arr, np.generic): arr = np.asarray(arr)
         elif copy and arr is data: arr = arr.copy()
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
-            data = [x._data if isinstance(x, Tensor) else x for x in data]    # a list of 0-d tensors
+            # a list of 0-d tensors
+            data = [x._data if isinstance(x, Tensor) else x for x in data]
         try: arr = np.asarray(data, dtype=dtype)
         except (ValueError, TypeError, OverflowError) as e:
-            raise TypeError(f"{where}: cannot make a tensor from {type(data).__name__} {data!r:.60}: {e}") from None
+            raise TypeError(f"{where}: cannot make a tensor from "
+                            f"{type(data).__name__} {data!r:.60}: {e}") from None
         if dtype is None and arr.dtype == np.float64: arr = arr.astype(np.float32)
     if arr.dtype.kind == 'c':
-        raise TypeError(f"{where}: complex tensors are not part of deeplearning101 (got {arr.dtype}); "
+        raise TypeError(f"{where}: complex tensors are not part of deeplearning101 "
+                        f"(got {arr.dtype}); "
                         f"see 'From deeplearning101 to PyTorch'")
     if arr.dtype.kind not in 'biuf':
-        raise TypeError(f"{where}: expected numbers, got {type(data).__name__} with dtype {arr.dtype} ({data!r:.60})")
+        raise TypeError(f"{where}: expected numbers, got {type(data).__name__} "
+                        f"with dtype {arr.dtype} ({data!r:.60})")
     if arr.dtype not in _DTYPES and arr.dtype.newbyteorder('=') not in _DTYPES:
-        raise TypeError(f"{where}: {arr.dtype} is not a dtype deeplearning101 supports (convert it: "
+        raise TypeError(f"{where}: {arr.dtype} is not a dtype deeplearning101 supports "
+                        f"(convert it: "
                         f".astype(np.int64) or np.float32)")
     return arr
 
 def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
-    """Make a leaf tensor from data, always copying it (`torch.tensor`): Python floats become float32, NumPy arrays
-    keep their dtype; `device`: chapter 05."""
+    """Make a leaf tensor from data, always copying it (`torch.tensor`): Python floats
+    become float32, NumPy arrays keep their dtype; `device`: chapter 05."""
     t = Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
     if device is None: device = _defaults.device
     if device is not None: t._data = _to_device(t._data, device, 'tensor')
@@ -299,13 +331,16 @@ def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
     return t
 
 def from_numpy(ndarray):
-    "A tensor that shares memory with the NumPy array (`torch.from_numpy`): writes to one show in the other."
+    """A tensor that shares memory with the NumPy array (`torch.from_numpy`): writes to
+    one show in the other."""
     if not isinstance(ndarray, np.ndarray):
-        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(ndarray).__name__}")
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, "
+                        f"got {type(ndarray).__name__}")
     return Tensor._make(_as_array(ndarray, None, 'from_numpy'))
 
 def as_tensor(data, dtype=None, device=None):
-    "A tensor that shares memory with `data` when it can (same dtype and device), else a copy (`torch.as_tensor`)."
+    """A tensor that shares memory with `data` when it can (same dtype and device), else
+    a copy (`torch.as_tensor`)."""
     if device is None: device = _defaults.device
     if isinstance(data, Tensor) and dtype is None and device is None: return data
     a = _as_array(data, dtype, 'as_tensor')
@@ -313,7 +348,8 @@ def as_tensor(data, dtype=None, device=None):
     return Tensor._make(a)
 
 def _to_device(a, device, where):
-    "`a` on `device` ('cpu', 'cuda', 'cuda:0', or a `dl.device`): chapter 05 registers how."
+    """`a` on `device` ('cpu', 'cuda', 'cuda:0', or a `dl.device`): chapter 05 registers
+    how."""
     move = _device_hooks.get('to_device')
     if move is not None: return move(a, device, where)
     if str(device) == 'cpu': return a
@@ -395,18 +431,21 @@ def _apply(cls, *inputs, **params):
 Op.apply = classmethod(_apply)
 
 _new = object.__new__
-_next_seq = itertools.count().__next__              # 0, 1, 2, ...: recorded ops are numbered in creation order
+# 0, 1, 2, ...: recorded ops are numbered in creation order
+_next_seq = itertools.count().__next__
 
 def _deferred(op, inputs):
     "An op on a placeholder: record it now, compute it when a Session runs the graph."
     op.inputs, op.seq = inputs, _next_seq()
-    return Tensor._make(None, GradMode.enabled and any(t._requires_grad for t in inputs), op)
+    return Tensor._make(None,
+                        GradMode.enabled and any(t._requires_grad for t in inputs), op)
 
 def _describe(t):
     if t._data is None: return f"placeholder {t.name!r}"
     a, where = t._data, _device_name(t._data)
     if not hasattr(a, 'dtype'): a = np.asarray(a)          # a Python number
-    return f"{a.dtype}{list(a.shape)}" + (f" on {where}" if where not in (None, 'cpu') else '')
+    return (f"{a.dtype}{list(a.shape)}"
+            + (f" on {where}" if where not in (None, 'cpu') else ''))
 
 def _op_error(op, inputs, e):
     "An error that names the op and the shapes and dtypes of its inputs."
@@ -414,27 +453,34 @@ def _op_error(op, inputs, e):
     return type(e)(msg)
 
 def _const(x, like):
-    "Wrap a Python number as a constant of `like`'s dtype (floats stay float32), anything else via `tensor`."
+    """Wrap a Python number as a constant of `like`'s dtype (floats stay float32),
+    anything else via `tensor`."""
     if isinstance(x, Tensor): return x
     if isinstance(x, (bool, int, float)):
         dt = getattr(like._data, 'dtype', None)
-        if dt is None:                              # beside a placeholder: a Python number, typed when fed
+        if dt is None:      # beside a placeholder: a Python number, typed when fed
             return Tensor._make(x if like._data is None else np.asarray(x))
         if isinstance(x, float) and dt.kind not in 'fc': dt = np.dtype(np.float32)
-        elif isinstance(x, int) and not isinstance(x, bool) and dt.kind == 'b': dt = np.dtype(np.int64)
-        if type(like._data) is not np.ndarray: return Tensor._make(dt.type(x))   # a NumPy scalar: fits a GPU array too
+        elif isinstance(x, int) and not isinstance(x, bool) and dt.kind == 'b':
+            dt = np.dtype(np.int64)
+        if type(like._data) is not np.ndarray:
+            return Tensor._make(dt.type(x))   # a NumPy scalar: fits a GPU array too
         return Tensor._make(np.asarray(x, dt))
     if x is None or isinstance(x, (str, bytes, dict, set)) or callable(x):
-        raise TypeError(f"expected a tensor or a number, got {type(x).__name__} {x!r:.40}")
+        raise TypeError(f"expected a tensor or a number, "
+                        f"got {type(x).__name__} {x!r:.40}")
     return tensor(x)
 
-# PyTorch's type promotion: categories bool < integer < floating; a 0-d operand decides only with a higher category
+# PyTorch's type promotion: categories bool < integer < floating; a 0-d operand decides
+# only with a higher category
 _CATEGORY = {'b': 0, 'u': 1, 'i': 1, 'f': 2, 'c': 3}
 
 def _promote_types(d1, d2):
-    "The dtype that holds both: within a category NumPy's rule (int8 + uint8 = int16), across it the higher one."
+    """The dtype that holds both: within a category NumPy's rule (int8 + uint8 = int16),
+    across it the higher one."""
     c1, c2 = _CATEGORY[d1.kind], _CATEGORY[d2.kind]
-    if c1 != c2: return d1 if c1 > c2 else d2   # int64 + float32 = float32 (NumPy would say float64)
+    # int64 + float32 = float32 (NumPy would say float64)
+    if c1 != c2: return d1 if c1 > c2 else d2
     return np.promote_types(d1, d2)
 
 def _result_dtype(a, b):
@@ -442,48 +488,60 @@ def _result_dtype(a, b):
     da, db = a.dtype, b.dtype
     if (a.ndim == 0) == (b.ndim == 0): return _promote_types(da, db)
     dim, zero = (db, da) if a.ndim == 0 else (da, db)
-    return dim if _CATEGORY[zero.kind] <= _CATEGORY[dim.kind] else _promote_types(dim, zero)
+    return (dim if _CATEGORY[zero.kind] <= _CATEGORY[dim.kind]
+            else _promote_types(dim, zero))
 
 def _promote_arrays(a, b):
     dt = _result_dtype(a, b)
-    return (a if a.dtype == dt else a.astype(dt)), (b if b.dtype == dt else b.astype(dt))
+    return ((a if a.dtype == dt else a.astype(dt)),
+            (b if b.dtype == dt else b.astype(dt)))
 
 # %% ../nbs/00_graph.ipynb #303f2628
 import sys
 
 def get_array_module(*arrays):
-    "NumPy, or CuPy when any argument is a CuPy array (`cupy.get_array_module`): where ops create arrays, they ask this."
+    """NumPy, or CuPy when any argument is a CuPy array (`cupy.get_array_module`): where
+    ops create arrays, they ask this."""
     for a in arrays:
         if isinstance(a, Tensor): a = a._data
         if type(a).__module__.startswith('cupy'): return sys.modules['cupy']
     return np
 
 def _device_name(a):
-    "'cpu' for a NumPy array, 'cuda:N' for a CuPy array, None for a scalar (a NumPy scalar or a number fits anywhere)."
+    """'cpu' for a NumPy array, 'cuda:N' for a CuPy array, None for a scalar (a NumPy
+    scalar or a number fits anywhere)."""
     if isinstance(a, np.ndarray): return 'cpu'
     if type(a).__module__.startswith('cupy'): return f"cuda:{a.device.id}"
     return None
 
-_device_hooks = {}                  # chapter 05 registers here what devices need: 'host_scalar', 'to_device', 'tensor_to'
-_kernels = {}                       # (op class, 'forward' or 'backward') -> a fused GPU kernel (chapter 05): consulted
-                                    # for arrays that are not NumPy's; it returns NotImplemented to decline
+# chapter 05 registers here what devices need: 'host_scalar', 'to_device', 'tensor_to'
+_device_hooks = {}
+# (op class, 'forward' or 'backward') -> a fused GPU kernel (chapter 05): consulted for
+# arrays that are not NumPy's; it returns NotImplemented to decline
+_kernels = {}
 
 def _no_numpy(t):                   # PyTorch's words
     return (f"can't convert {_device_name(t._data)} device type tensor to numpy. "
             f"Use Tensor.cpu() to copy the tensor to host memory first.")
 
 def _check_devices(op, inputs):
-    """Refuse an op whose inputs live on different devices (called only when their array types differ), and return
-    the inputs to compute with: as in PyTorch, a 0-d CPU tensor may meet GPU tensors; it takes part as a NumPy
-    scalar (chapter 05's `_host_scalar`), since CuPy accepts NumPy scalars but no NumPy arrays."""
+    """Refuse an op whose inputs live on different devices (called only when their array
+    types differ), and return the inputs to compute with: as in PyTorch, a 0-d CPU
+    tensor may meet GPU tensors; it takes part as a NumPy scalar (chapter 05's
+    `_host_scalar`), since CuPy accepts NumPy scalars but no NumPy arrays."""
     where = [_device_name(t._data) for t in inputs]
-    devices = sorted({d for d, t in zip(where, inputs) if d is not None and (d != 'cpu' or t._data.ndim)})
+    devices = sorted({d for d, t in zip(where, inputs)
+                      if d is not None and (d != 'cpu' or t._data.ndim)})
     if len(devices) > 1:
-        raise RuntimeError(f"{op.name}: expected all tensors on the same device, but found {' and '.join(devices)} "
-                           f"(inputs: {', '.join(_describe(t) for t in inputs)}); move them with .to(device) first")
+        raise RuntimeError(f"{op.name}: expected all tensors on the same device, "
+                           f"but found {' and '.join(devices)} "
+                           f"(inputs: {', '.join(_describe(t) for t in inputs)}); "
+                           f"move them with .to(device) first")
     if devices and devices[0] != 'cpu' and 'cpu' in where:
-        host_scalar = _device_hooks['host_scalar']      # GPU arrays exist: chapter 05 has registered it
-        inputs = tuple(host_scalar(t) if d == 'cpu' else t for d, t in zip(where, inputs))
+        # GPU arrays exist: chapter 05 has registered it
+        host_scalar = _device_hooks['host_scalar']
+        inputs = tuple(host_scalar(t) if d == 'cpu' else t
+                       for d, t in zip(where, inputs))
     return inputs
 
 # %% ../nbs/00_graph.ipynb #8705c662
@@ -516,24 +574,32 @@ class Maximum(Op):
 class MatMul(Op):
     name = 'matmul'
     def forward(self, a, b):
-        if a.dtype is not b.dtype and a.dtype != b.dtype:   # PyTorch multiplies matrices of one dtype only
-            raise TypeError(f"expected both operands to have the same dtype, got {a.dtype} and {b.dtype} "
+        # PyTorch multiplies matrices of one dtype only
+        if a.dtype is not b.dtype and a.dtype != b.dtype:
+            raise TypeError(f"expected both operands to have the same dtype, "
+                            f"got {a.dtype} and {b.dtype} "
                             f"(convert one with .to(dtype), .float() or .double())")
         try: return a @ b
-        except ValueError as e: numpy_error = e     # explain in words, only once NumPy has refused
-        if a.ndim == 0 or b.ndim == 0: raise ValueError("both operands need at least one dimension")
+        # explain in words, only once NumPy has refused
+        except ValueError as e: numpy_error = e
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("both operands need at least one dimension")
         k_a, k_b = a.shape[-1], b.shape[0 if b.ndim == 1 else -2]
         if k_a != k_b:
             raise ValueError(f"shapes {a.shape} and {b.shape} are not aligned: "
-                             f"{k_a} (last dim of the left) != {k_b} ({'first' if b.ndim == 1 else 'second-to-last'} dim of the right)")
+                             f"{k_a} (last dim of the left) != {k_b} "
+                             f"({'first' if b.ndim == 1 else 'second-to-last'} "
+                             f"dim of the right)")
         raise numpy_error
 
 # %% ../nbs/00_graph.ipynb #4d28e339
 # --- elementwise unary ops ---
 _F64 = np.dtype(np.float64)
 def _floating(out, a):
-    "NumPy computes a function of integers in float64; PyTorch in float32 (its default float dtype)."
-    return out.astype(np.float32) if out.dtype is _F64 and a.dtype.kind in 'biu' else out
+    """NumPy computes a function of integers in float64; PyTorch in float32 (its default
+    float dtype)."""
+    return (out.astype(np.float32) if out.dtype is _F64 and a.dtype.kind in 'biu'
+            else out)
 class Neg(Op):
     name = 'neg'
     def forward(self, a): return -a
@@ -557,7 +623,7 @@ class ReLU(Op):
 class Sigmoid(Op):
     name = 'sigmoid'
     def forward(self, a):
-        out = np.exp(-np.logaddexp(0, -a))          # exp(-log(1 + e^-a)): never overflows
+        out = np.exp(-np.logaddexp(0, -a))      # exp(-log(1 + e^-a)): never overflows
         return out if out.dtype is not _F64 else _floating(out, a)
 class Tanh(Op):
     name = 'tanh'
@@ -586,10 +652,12 @@ def _axis(axis, dim, keepdims, keepdim):
 
 class Reduce(Op):
     __slots__ = ('axis', 'keepdims')
-    def __init__(self, axis=None, keepdims=False): self.axis, self.keepdims = axis, keepdims
+    def __init__(self, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
 _F16 = np.dtype(np.float16)
 def _acc(a):
-    "The accumulator dtype of a sum: float32 for float16 (whose range ends at 65504), as PyTorch does."
+    """The accumulator dtype of a sum: float32 for float16 (whose range ends at 65504),
+    as PyTorch does."""
     return np.float32 if a.dtype is _F16 else None
 
 class Sum(Reduce):
@@ -601,12 +669,15 @@ class Sum(Reduce):
 class Mean(Reduce):
     name = 'mean'
     def forward(self, a):
-        if a.dtype.kind not in 'fc':                # as PyTorch: (pred == y).float().mean(), not .mean()
-            raise RuntimeError(f"mean: could not infer output dtype: the input must be floating point, got {a.dtype} "
-                            f"(convert it first: .float())")
+        # as PyTorch: (pred == y).float().mean(), not .mean()
+        if a.dtype.kind not in 'fc':
+            raise RuntimeError(f"mean: could not infer output dtype: the input must be "
+                               f"floating point, got {a.dtype} "
+                               f"(convert it first: .float())")
         s = a.sum(axis=self.axis, keepdims=self.keepdims, dtype=_acc(a))
         n = a.size // s.size if s.size else 1      # the number of summed entries
-        if n == 0: return np.full_like(s, np.nan, dtype=a.dtype)   # the mean of nothing: NaN, as in PyTorch
+        # the mean of nothing: NaN, as in PyTorch
+        if n == 0: return np.full_like(s, np.nan, dtype=a.dtype)
         return (s / n).astype(a.dtype, copy=False)
 class Max(Reduce):
     name = 'max'
@@ -694,13 +765,16 @@ Tensor.__matmul__, Tensor.__rmatmul__ = _operators(MatMul)
 
 # %% ../nbs/00_graph.ipynb #68aba0ad
 def _promote(t, x):
-    "A tensor and a Python number: an integer tensor meeting a float becomes float32, as in PyTorch."
+    """A tensor and a Python number: an integer tensor meeting a float becomes float32,
+    as in PyTorch."""
     dt = getattr(t._data, 'dtype', None)
-    if isinstance(x, float) and dt is not None and dt.kind in 'biu': t = Cast.apply(t, dtype=np.float32)
+    if isinstance(x, float) and dt is not None and dt.kind in 'biu':
+        t = Cast.apply(t, dtype=np.float32)
     return t, _const(x, t)
 
 def _binary(cls, a, b):
-    "Apply a binary op, turning a Python number on either side into a constant of the other's dtype."
+    """Apply a binary op, turning a Python number on either side into a constant of the
+    other's dtype."""
     try:
         if not isinstance(a, Tensor):
             if not isinstance(b, Tensor): b = _t(b, cls.name)
@@ -710,111 +784,147 @@ def _binary(cls, a, b):
     return cls.apply(a, b)
 
 def _t(a, where):
-    "A function's argument as a tensor: tensors pass, array-likes (lists, NumPy arrays, numbers) are converted."
+    """A function's argument as a tensor: tensors pass, array-likes (lists, NumPy
+    arrays, numbers) are converted."""
     if isinstance(a, Tensor): return a
     try: return tensor(a)
     except TypeError: pass
-    raise TypeError(f"{where}: expected a tensor (or an array-like of numbers), got {type(a).__name__} {a!r:.40}")
+    raise TypeError(f"{where}: expected a tensor (or an array-like of numbers), "
+                    f"got {type(a).__name__} {a!r:.40}")
 
 def add(a, b): "a + b, broadcasting"; return _binary(Add, a, b)
 def sub(a, b): "a - b, broadcasting"; return _binary(Sub, a, b)
 def mul(a, b): "a * b, broadcasting"; return _binary(Mul, a, b)
 def div(a, b): "a / b, broadcasting"; return _binary(Div, a, b)
-def maximum(a, b): "Element-wise maximum (`torch.maximum`)"; return _binary(Maximum, a, b)
+def maximum(a, b):
+    "Element-wise maximum (`torch.maximum`)"; return _binary(Maximum, a, b)
 def matmul(a, b): "Matrix product with NumPy's `@` rules"; return _binary(MatMul, a, b)
 def neg(a): "-a"; return Neg.apply(a if type(a) is Tensor else _t(a, 'neg'))
 def exp(a): "e to the a"; return Exp.apply(a if type(a) is Tensor else _t(a, 'exp'))
-def log(a): "Natural logarithm"; return Log.apply(a if type(a) is Tensor else _t(a, 'log'))
+def log(a):
+    "Natural logarithm"; return Log.apply(a if type(a) is Tensor else _t(a, 'log'))
 def sqrt(a): "Square root"; return Sqrt.apply(a if type(a) is Tensor else _t(a, 'sqrt'))
 def relu(a): "max(a, 0)"; return ReLU.apply(a if type(a) is Tensor else _t(a, 'relu'))
 def sigmoid(a):
     "1 / (1 + e^-a), computed without overflow"
     return Sigmoid.apply(a if type(a) is Tensor else _t(a, 'sigmoid'))
-def tanh(a): "Hyperbolic tangent"; return Tanh.apply(a if type(a) is Tensor else _t(a, 'tanh'))
+def tanh(a):
+    "Hyperbolic tangent"; return Tanh.apply(a if type(a) is Tensor else _t(a, 'tanh'))
 
-_clamp_with_tensors = []           # chapter 01b registers here the clamp whose bounds are tensors
+# chapter 01b registers here the clamp whose bounds are tensors
+_clamp_with_tensors = []
 
 def clip(a, min=None, max=None):
-    "Limit values to [min, max] (`torch.clamp`); either bound may be None. Tensor bounds: chapter 01b."
-    if min is None and max is None: raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    """Limit values to [min, max] (`torch.clamp`); either bound may be None. Tensor
+    bounds: chapter 01b."""
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         if _clamp_with_tensors: return _clamp_with_tensors[0](a, min, max)
-        raise TypeError("clamp: tensor bounds are chapter 01b's (import deeplearning101 to have them)")
+        raise TypeError("clamp: tensor bounds are chapter 01b's "
+                        "(import deeplearning101 to have them)")
     a = _t(a, 'clamp')
-    if a._data is not None and a._data.dtype.kind in 'biu' and any(isinstance(x, float) for x in (min, max)):
-        a = _cast(a, np.float32, 'clamp')           # a float bound makes an integer tensor float32
+    if (a._data is not None and a._data.dtype.kind in 'biu'
+            and any(isinstance(x, float) for x in (min, max))):
+        # a float bound makes an integer tensor float32
+        a = _cast(a, np.float32, 'clamp')
     return Clip.apply(a, lo=min, hi=max)
 
 def _reduction(cls):
-    def reduce(a, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None, out=None):
+    def reduce(a, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None,
+               out=None):
         axis, keepdims = _axis(axis, dim, keepdims, keepdim)
-        if out is not None: raise TypeError(f"{cls.name}: out= is not supported; use the returned tensor")
+        if out is not None:
+            raise TypeError(f"{cls.name}: out= is not supported; "
+                            f"use the returned tensor")
         a = _t(a, cls.name)
         if dtype is not None: a = _cast(a, dtype, cls.name)
         return cls.apply(a, axis=axis, keepdims=keepdims)
     reduce.__name__ = reduce.__qualname__ = cls.name
-    reduce.__doc__ = f"`{cls.name}` over `dim` (all dims by default), also called `axis`; `keepdim` keeps them as size 1."
+    reduce.__doc__ = (f"`{cls.name}` over `dim` (all dims by default), "
+                      f"also called `axis`; `keepdim` keeps them as size 1.")
     return reduce
 
-_sum, mean, logsumexp = _reduction(Sum), _reduction(Mean), _reduction(LogSumExp)   # dl.sum: see _BUILTIN_NAMES
+# dl.sum: see _BUILTIN_NAMES
+_sum, mean, logsumexp = _reduction(Sum), _reduction(Mean), _reduction(LogSumExp)
 amax, amin = _reduction(Max), _reduction(Min)
 amax.__name__, amin.__name__ = 'amax', 'amin'
 
 from collections import namedtuple
-_values_indices = namedtuple('values_indices', ['values', 'indices'])   # torch.return_types.max and friends
+# torch.return_types.max and friends
+_values_indices = namedtuple('values_indices', ['values', 'indices'])
 
 def _result(r):
-    "A method's result as a tensor's array: a NumPy scalar becomes a 0-d array; an array (NumPy's or CuPy's) stays."
+    """A method's result as a tensor's array: a NumPy scalar becomes a 0-d array; an
+    array (NumPy's or CuPy's) stays."""
     return np.asarray(r) if isinstance(r, np.generic) else r
 
 def argmax(input, dim=None, keepdim=False):
-    "The index of the largest entry (of the flattened tensor when `dim` is None); int64, outside the graph."
+    """The index of the largest entry (of the flattened tensor when `dim` is None);
+    int64, outside the graph."""
     a = _t(input, 'argmax')._data
     if dim is not None: dim = _dim(dim, a.ndim, 'argmax')
-    return Tensor._make(_result(a.argmax(axis=dim, keepdims=bool(keepdim) and dim is not None)))
+    return Tensor._make(_result(a.argmax(axis=dim,
+                                         keepdims=bool(keepdim) and dim is not None)))
 def argmin(input, dim=None, keepdim=False):
     "The index of the smallest entry; int64, outside the graph."
     a = _t(input, 'argmin')._data
     if dim is not None: dim = _dim(dim, a.ndim, 'argmin')
-    return Tensor._make(_result(a.argmin(axis=dim, keepdims=bool(keepdim) and dim is not None)))
+    return Tensor._make(_result(a.argmin(axis=dim,
+                                         keepdims=bool(keepdim) and dim is not None)))
 
-def minimum(a, b): "Element-wise minimum (`torch.minimum`)"; return neg(maximum(neg(_t(a, 'minimum')), neg(_t(b, 'minimum'))))
+def minimum(a, b):
+    "Element-wise minimum (`torch.minimum`)"
+    return neg(maximum(neg(_t(a, 'minimum')), neg(_t(b, 'minimum'))))
 
 def _extreme(cls, arg, pair):
     def reduce(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
-        "`max()`: the largest entry. `max(dim)`: (values, indices) along dim. `max(other)`: the element-wise maximum."
+        """`max()`: the largest entry. `max(dim)`: (values, indices) along dim.
+        `max(other)`: the element-wise maximum."""
         if isinstance(dim, Tensor): return pair(input, dim)
         if axis is not None: dim = axis
         if keepdims is not None: keepdim = keepdims
-        if out is not None: raise TypeError(f"{cls.name}: out= is not supported; use the returned tensor")
+        if out is not None:
+            raise TypeError(f"{cls.name}: out= is not supported; "
+                            f"use the returned tensor")
         input = _t(input, cls.name)
         if dim is None: return cls.apply(input, axis=None, keepdims=False)
-        if isinstance(dim, (tuple, list)): return cls.apply(input, axis=tuple(dim), keepdims=bool(keepdim))   # as amax
+        if isinstance(dim, (tuple, list)):      # as amax
+            return cls.apply(input, axis=tuple(dim), keepdims=bool(keepdim))
         dim = _dim(dim, input.ndim, cls.name)
-        idx = arg(input, dim, True)                 # the values are the entries at the indices, so the
-        shape = input.shape                         # gradient goes to that one entry, as in PyTorch
-        at = tuple(idx._data if i == dim else np.arange(n).reshape([-1 if j == i else 1 for j in range(len(shape))])
+        # the values are the entries at the indices, so the gradient goes to that one
+        # entry, as in PyTorch
+        idx = arg(input, dim, True)
+        shape = input.shape
+        at = tuple(idx._data if i == dim
+                   else np.arange(n).reshape([-1 if j == i else 1
+                                              for j in range(len(shape))])
                    for i, n in enumerate(shape))
         values, idx = _index(input, at), idx
-        if not keepdim: values, idx = values.reshape(values.shape[:dim] + values.shape[dim + 1:]), \
-                                      Tensor._make(idx._data.squeeze(dim))
+        if not keepdim:
+            values, idx = (values.reshape(values.shape[:dim] + values.shape[dim + 1:]),
+                           Tensor._make(idx._data.squeeze(dim)))
         return _values_indices(values, idx)
     reduce.__name__ = reduce.__qualname__ = cls.name
     return reduce
 _max, _min = _extreme(Max, argmax, maximum), _extreme(Min, argmin, minimum)
 _abs = lambda input: Abs.apply(_t(input, 'abs'))
 _abs.__name__ = 'abs'
-# PyTorch names that are also Python builtins (dl.sum, dl.max, dl.float, ...): the package exports them, but
-# they are not globals here, where they would hide Python's own sum, max and float from this module's code.
+# PyTorch names that are also Python builtins (dl.sum, dl.max, dl.float, ...): the
+# package exports them, but they are not globals here, where they would hide Python's
+# own sum, max and float from this module's code.
 def _truth(name, reduce):
     def f(input, dim=None, keepdim=False, *, axis=None, keepdims=None, out=None):
-        "Whether all (any) entries are true (nonzero), over `dim` or everything: a bool tensor, outside the graph."
+        """Whether all (any) entries are true (nonzero), over `dim` or everything: a
+        bool tensor, outside the graph."""
         if axis is not None: dim = axis
         if keepdims is not None: keepdim = keepdims
-        if out is not None: raise TypeError(f"{name}: out= is not supported; use the returned tensor")
+        if out is not None:
+            raise TypeError(f"{name}: out= is not supported; use the returned tensor")
         a = _t(input, name)._data
         if dim is not None: dim = _dim(dim, a.ndim, name)
-        return Tensor._make(_result(reduce(a, axis=dim, keepdims=bool(keepdim) and dim is not None)))
+        return Tensor._make(_result(reduce(a, axis=dim,
+                                           keepdims=bool(keepdim) and dim is not None)))
     f.__name__ = f.__qualname__ = name
     return f
 _all, _any = _truth('all', np.all), _truth('any', np.any)
@@ -833,26 +943,35 @@ def reshape(a, *shape):
     return Reshape.apply(a, shape=shape)
 
 def transpose(a, *dims):
-    "No dims: reverse the axes (NumPy, `.T`). Two dims: swap them (`torch.transpose`). A tuple: permute."
-    if len(dims) == 1 and isinstance(dims[0], (tuple, list)): return permute(a, *dims[0])
+    """No dims: reverse the axes (NumPy, `.T`). Two dims: swap them (`torch.transpose`).
+    A tuple: permute."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        return permute(a, *dims[0])
     if not dims: return Transpose.apply(a, axes=None)
-    if len(dims) != 2: raise ValueError(f"transpose: give no dims, two dims to swap, or a tuple; got {dims}")
+    if len(dims) != 2:
+        raise ValueError(f"transpose: give no dims, two dims to swap, or a tuple; "
+                         f"got {dims}")
     axes = list(range(a.ndim)); d0, d1 = (_dim(d, a.ndim, 'transpose') for d in dims)
     axes[d0], axes[d1] = axes[d1], axes[d0]
     return Transpose.apply(a, axes=tuple(axes))
 
 def permute(a, *dims):
-    "Reorder the axes: output axis i is input axis dims[i] (`torch.permute`, NumPy's `transpose(axes)`)."
+    """Reorder the axes: output axis i is input axis dims[i] (`torch.permute`, NumPy's
+    `transpose(axes)`)."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)): dims = tuple(dims[0])
-    if len(dims) != a.ndim or sorted(_dim(d, a.ndim, 'permute') for d in dims) != list(range(a.ndim)):
-        raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} axes of shape {tuple(a.shape)}")
+    if (len(dims) != a.ndim
+            or sorted(_dim(d, a.ndim, 'permute') for d in dims) != list(range(a.ndim))):
+        raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} axes "
+                         f"of shape {tuple(a.shape)}")
     return Transpose.apply(a, axes=tuple(_dim(d, a.ndim, 'permute') for d in dims))
 
 def _dim(d, ndim, where):
-    "Dimension `d` (negative counts from the end) of a tensor with `ndim` axes, or an IndexError naming `where`."
-    n = max(ndim, 1)                                # a 0-d tensor accepts 0 and -1, as in PyTorch
+    """Dimension `d` (negative counts from the end) of a tensor with `ndim` axes, or an
+    IndexError naming `where`."""
+    n = max(ndim, 1)                # a 0-d tensor accepts 0 and -1, as in PyTorch
     if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or not -n <= d < n:
-        raise IndexError(f"{where}: dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+        raise IndexError(f"{where}: dimension out of range "
+                         f"(expected to be in range of [{-n}, {n - 1}], "
                          f"but got {d!r})")
     return int(d) % n
 
@@ -867,7 +986,8 @@ def _tensors(seq, where):
 
 def concatenate(tensors, axis=0, *, dim=None):
     "Join tensors along an existing axis (`torch.cat`)."
-    return Concatenate.apply(*_tensors(tensors, 'concatenate'), axis=axis if dim is None else dim)
+    return Concatenate.apply(*_tensors(tensors, 'concatenate'),
+                             axis=axis if dim is None else dim)
 cat = concatenate
 
 def stack(tensors, axis=0, *, dim=None):
@@ -875,14 +995,17 @@ def stack(tensors, axis=0, *, dim=None):
     return Stack.apply(*_tensors(tensors, 'stack'), axis=axis if dim is None else dim)
 
 def where(condition, input, other):
-    "Pick `input` where `condition` is true, else `other` (broadcasting, numbers on either side); no gradient to `condition`."
+    """Pick `input` where `condition` is true, else `other` (broadcasting, numbers on
+    either side); no gradient to `condition`."""
     cond = condition if isinstance(condition, Tensor) else tensor(condition, dtype=bool)
     if cond._data is not None and cond._data.dtype != np.bool_:
-        raise RuntimeError(f"where: expected condition to be a boolean tensor, but got a tensor with dtype "
+        raise RuntimeError(f"where: expected condition to be a boolean tensor, "
+                           f"but got a tensor with dtype "
                            f"{cond.dtype!r} (compare first, e.g. x != 0)")
     a, b = input, other
     try:
-        if not isinstance(a, Tensor) and not isinstance(b, Tensor): a = tensor(a)   # two numbers: as torch.where
+        # two numbers: as torch.where
+        if not isinstance(a, Tensor) and not isinstance(b, Tensor): a = tensor(a)
         if not isinstance(a, Tensor): b, a = _promote(b, a)
         elif not isinstance(b, Tensor): a, b = _promote(a, b)
     except TypeError as e: raise TypeError(f"where: {e}") from None
@@ -897,22 +1020,29 @@ def _index(a, index):
 
 def _index_arrays(a, index):
     "The index with tensors and lists turned into arrays on `a`'s device."
-    conv = lambda i: i._data if isinstance(i, Tensor) else (np.asarray(i) if isinstance(i, list) else i)
+    conv = lambda i: (i._data if isinstance(i, Tensor)
+                      else (np.asarray(i) if isinstance(i, list) else i))
     index = tuple(conv(i) for i in index) if isinstance(index, tuple) else conv(index)
-    if type(a._data) is not np.ndarray and _device_name(a._data) is not None:   # a GPU tensor: its indices go there too
+    # a GPU tensor: its indices go there too
+    if type(a._data) is not np.ndarray and _device_name(a._data) is not None:
         xp = get_array_module(a._data)
         move = lambda i: xp.asarray(i) if isinstance(i, np.ndarray) else i
-        index = tuple(move(i) for i in index) if isinstance(index, tuple) else move(index)
+        index = (tuple(move(i) for i in index) if isinstance(index, tuple)
+                 else move(index))
     return index
 
 def _compare(ufunc):
     def compare(a, b):
-        if b is None or isinstance(b, (str, bytes)): return NotImplemented   # Python decides, as for torch
+        # Python decides, as for torch
+        if b is None or isinstance(b, (str, bytes)): return NotImplemented
         b = b._data if isinstance(b, Tensor) else b
-        try: return Tensor._make(ufunc(a._data, b))   # not differentiable: never recorded
+        # not differentiable: never recorded
+        try: return Tensor._make(ufunc(a._data, b))
         except (ValueError, TypeError) as e:
-            raise type(e)(f"{name}: {e} (inputs: {_describe(a)}, {type(b).__name__} {np.shape(b)})") from None
-    name = dict(equal='eq', not_equal='ne', less='lt', less_equal='le', greater='gt').get(ufunc.__name__, 'ge')
+            raise type(e)(f"{name}: {e} (inputs: {_describe(a)}, "
+                          f"{type(b).__name__} {np.shape(b)})") from None
+    name = dict(equal='eq', not_equal='ne', less='lt', less_equal='le',
+                greater='gt').get(ufunc.__name__, 'ge')
     return compare
 
 # %% ../nbs/00_graph.ipynb #595c32db
@@ -920,27 +1050,35 @@ Tensor.__neg__, Tensor.__getitem__ = neg, _index
 Tensor.__eq__, Tensor.__ne__ = _compare(np.equal), _compare(np.not_equal)
 Tensor.__lt__, Tensor.__le__ = _compare(np.less), _compare(np.less_equal)
 Tensor.__gt__, Tensor.__ge__ = _compare(np.greater), _compare(np.greater_equal)
-for _f in (exp, log, sqrt, relu, sigmoid, tanh, clip, mean, logsumexp, softmax, log_softmax, reshape, transpose, broadcast_to):
+for _f in (exp, log, sqrt, relu, sigmoid, tanh, clip, mean, logsumexp, softmax,
+           log_softmax, reshape, transpose, broadcast_to):
     setattr(Tensor, _f.__name__, _f)
-Tensor.sum, Tensor.max, Tensor.min, Tensor.amax, Tensor.amin = _sum, _max, _min, amax, amin
+Tensor.sum, Tensor.max, Tensor.min, Tensor.amax, Tensor.amin = (_sum, _max, _min,
+                                                                amax, amin)
 Tensor.argmax, Tensor.argmin, Tensor.all, Tensor.any = argmax, argmin, _all, _any
 Tensor.abs = Tensor.__abs__ = _abs
 Tensor.clamp, Tensor.permute = clip, permute   # Tensor.view: chapter 01b
 Tensor.T = property(lambda a: transpose(a))
 
 def _cast(a, dtype, where='to'):
-    "`a` as `dtype`: itself if it already is; a float cast stays in the graph, a cast to integers or bool leaves it."
+    """`a` as `dtype`: itself if it already is; a float cast stays in the graph, a cast
+    to integers or bool leaves it."""
     nd = _np_dtype(dtype, where)
     if a._data.dtype == nd: return a
     if nd.kind == 'f': return Cast.apply(a, dtype=nd)
     return Tensor._make(a._data.astype(nd))         # no gradient flows through rounding
-Tensor.float, Tensor.double = lambda a: _cast(a, np.float32, 'float'), lambda a: _cast(a, np.float64, 'double')
-Tensor.half, Tensor.long = lambda a: _cast(a, np.float16, 'half'), lambda a: _cast(a, np.int64, 'long')
-Tensor.int, Tensor.bool = lambda a: _cast(a, np.int32, 'int'), lambda a: _cast(a, np.bool_, 'bool')
-Tensor.short, Tensor.byte = lambda a: _cast(a, np.int16, 'short'), lambda a: _cast(a, np.uint8, 'byte')
+Tensor.float, Tensor.double = (lambda a: _cast(a, np.float32, 'float'),
+                               lambda a: _cast(a, np.float64, 'double'))
+Tensor.half, Tensor.long = (lambda a: _cast(a, np.float16, 'half'),
+                            lambda a: _cast(a, np.int64, 'long'))
+Tensor.int, Tensor.bool = (lambda a: _cast(a, np.int32, 'int'),
+                           lambda a: _cast(a, np.bool_, 'bool'))
+Tensor.short, Tensor.byte = (lambda a: _cast(a, np.int16, 'short'),
+                             lambda a: _cast(a, np.uint8, 'byte'))
 
 def _type(a, dtype=None):
-    "`t.type(dtype)`: the tensor as `dtype` (`torch.Tensor.type`); without an argument, the type's name."
+    """`t.type(dtype)`: the tensor as `dtype` (`torch.Tensor.type`); without an
+    argument, the type's name."""
     if dtype is None: return f"deeplearning101.{_DTYPES[a._data.dtype].name}"
     return _cast(a, dtype, 'type')
 Tensor.type = _type
@@ -948,16 +1086,18 @@ Tensor.type = _type
 def _is_dtype(x):
     "Whether an argument of `Tensor.to` is a dtype: dl.float64, np.float64, 'float64'."
     if isinstance(x, (dtype, np.dtype)): return True
-    if isinstance(x, str): return x.removeprefix('torch.').removeprefix('dl.') in _DTYPE_NAMES
+    if isinstance(x, str):
+        return x.removeprefix('torch.').removeprefix('dl.') in _DTYPE_NAMES
     if isinstance(x, type): return issubclass(x, np.generic) or x in (float, int, bool)
     return False
 
 def _to(a, *args, device=None, dtype=None, non_blocking=False, copy=False):
-    """This tensor on `device` and/or with `dtype` (`torch.Tensor.to`): `t.to(dl.float64)`,
-    `t.to(other)` (its device and dtype), `t.to('cuda')`, `t.to('cuda', dl.float16)`. Itself
-    when nothing changes (unless `copy`); float casts and moves are ops autodiff follows back.
-    Devices are chapter 05's: it registers the move in `_device_hooks['tensor_to']`."""
-    rest = list(args)       # PyTorch's overloads: (dtype, ...), (device, dtype, ...) and
+    """This tensor on `device` and/or with `dtype` (`torch.Tensor.to`):
+    `t.to(dl.float64)`, `t.to(other)` (its device and dtype), `t.to('cuda')`,
+    `t.to('cuda', dl.float16)`. Itself when nothing changes (unless `copy`); float casts
+    and moves are ops autodiff follows back. Devices are chapter 05's: it registers the
+    move in `_device_hooks['tensor_to']`."""
+    rest = list(args)      # PyTorch's overloads: (dtype, ...), (device, dtype, ...) and
     if rest and isinstance(rest[0], Tensor):    # (other, ...); then non_blocking, copy
         other = rest.pop(0)
         device, dtype = _device_name(other._data) or 'cpu', other._data.dtype
@@ -973,33 +1113,43 @@ def _to(a, *args, device=None, dtype=None, non_blocking=False, copy=False):
         move = _device_hooks.get('tensor_to')
         if move is not None: t = move(t, device)
         elif str(device) != 'cpu':
-            raise RuntimeError(f"Tensor.to: device {device!r} needs chapter 05's GPU support")
+            raise RuntimeError(f"Tensor.to: device {device!r} "
+                               f"needs chapter 05's GPU support")
     if dtype is not None: t = _cast(t, dtype, 'Tensor.to')     # float casts: an op
     return t.clone() if copy and t is a else t
 Tensor.to = _to
 
 # %% ../nbs/00_graph.ipynb #572b9415
-# NumPy meets tensors: `ndarray + tensor`, `np.exp(tensor)`. A ufunc that is one of our ops runs as that op (so an
-# ndarray on the left still builds the graph); any other ufunc runs on the arrays, and refuses a tensor that
-# requires grad, whose gradient it could not follow.
-_UFUNC_OPS = {np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div, np.power: lambda a, b: a ** b,
-              np.matmul: matmul, np.maximum: maximum, np.negative: neg, np.exp: exp, np.log: log, np.sqrt: sqrt,
+# NumPy meets tensors: `ndarray + tensor`, `np.exp(tensor)`. A ufunc that is one of our
+# ops runs as that op (so an ndarray on the left still builds the graph); any other
+# ufunc runs on the arrays, and refuses a tensor that requires grad, whose gradient it
+# could not follow.
+_UFUNC_OPS = {np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div,
+              np.power: lambda a, b: a ** b,
+              np.matmul: matmul, np.maximum: maximum, np.negative: neg, np.exp: exp,
+              np.log: log, np.sqrt: sqrt,
               np.tanh: tanh, np.absolute: lambda a: Abs.apply(_t(a, 'abs')),
-              np.equal: lambda a, b: _t(a, 'eq') == b, np.not_equal: lambda a, b: _t(a, 'ne') != b,
-              np.less: lambda a, b: _t(a, 'lt') < b, np.less_equal: lambda a, b: _t(a, 'le') <= b,
-              np.greater: lambda a, b: _t(a, 'gt') > b, np.greater_equal: lambda a, b: _t(a, 'ge') >= b}
+              np.equal: lambda a, b: _t(a, 'eq') == b,
+              np.not_equal: lambda a, b: _t(a, 'ne') != b,
+              np.less: lambda a, b: _t(a, 'lt') < b,
+              np.less_equal: lambda a, b: _t(a, 'le') <= b,
+              np.greater: lambda a, b: _t(a, 'gt') > b,
+              np.greater_equal: lambda a, b: _t(a, 'ge') >= b}
 
 def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    if method == '__call__' and not kwargs and ufunc in _UFUNC_OPS: return _UFUNC_OPS[ufunc](*inputs)
+    if method == '__call__' and not kwargs and ufunc in _UFUNC_OPS:
+        return _UFUNC_OPS[ufunc](*inputs)
     for x in inputs + tuple(kwargs.get('out', ())):
         if isinstance(x, Tensor) and x._requires_grad:
-            raise RuntimeError(f"{ufunc.__name__}: NumPy can't follow the gradient of a tensor that requires grad: "
+            raise RuntimeError(f"{ufunc.__name__}: NumPy can't follow the gradient "
+                               f"of a tensor that requires grad: "
                                f"use the tensor op, or call .detach() first")
     conv = lambda x: x._data if isinstance(x, Tensor) else x
     if 'out' in kwargs: kwargs['out'] = tuple(conv(x) for x in kwargs['out'])
     result = getattr(ufunc, method)(*map(conv, inputs), **kwargs)
     if 'out' in kwargs: return result
-    wrap = lambda r: Tensor._make(np.asarray(r)) if isinstance(r, (np.ndarray, np.generic)) else r
+    wrap = lambda r: (Tensor._make(np.asarray(r))
+                      if isinstance(r, (np.ndarray, np.generic)) else r)
     return tuple(map(wrap, result)) if isinstance(result, tuple) else wrap(result)
 Tensor.__array_ufunc__ = _array_ufunc
 
@@ -1007,14 +1157,18 @@ Tensor.__array_ufunc__ = _array_ufunc
 # %% ../nbs/00_graph.ipynb #3c77832c
 import weakref
 
-# --- version counters: every in-place write is stamped on the memory it changes (a view shares its base's) ---
+# --- version counters: every in-place write is stamped on the memory it changes
+# (a view shares its base's) ---
 class _Entry(weakref.ref):
-    "A weak reference to a written array (calling it gives the array, or None once it is gone), with its counts."
+    """A weak reference to a written array (calling it gives the array, or None once it
+    is gone), with its counts."""
     __slots__ = ('count', 'stamp')
 
-_writes = {}                        # id(root array) -> its _Entry: the number of writes, the stamp of the last
+# id(root array) -> its _Entry: the number of writes, the stamp of the last
+_writes = {}
 _last_write = [-1]                  # the stamp of the newest in-place write anywhere
-_sweep_at = [64]                    # entries of arrays that are gone are dropped when the table doubles
+# entries of arrays that are gone are dropped when the table doubles
+_sweep_at = [64]
 
 def _sweep():
     for key in [k for k, e in _writes.items() if e() is None]: del _writes[key]
@@ -1028,11 +1182,13 @@ def _root(a):
         a = b
 
 def _record_write(a, count=True):
-    "Note an in-place write to array `a`: bump the version of its memory, stamp it with the op counter's next value."
+    """Note an in-place write to array `a`: bump the version of its memory, stamp it
+    with the op counter's next value."""
     root = a if a.base is None else _root(a)
     key = id(root)
     entry = _writes.get(key)
-    if entry is None or entry() is not root:        # a new array (perhaps at a dead one's address)
+    # a new array (perhaps at a dead one's address)
+    if entry is None or entry() is not root:
         if len(_writes) >= _sweep_at[0]: _sweep()
         entry = _writes[key] = _Entry(root)
         entry.count = 0
@@ -1040,26 +1196,30 @@ def _record_write(a, count=True):
     entry.stamp = _last_write[0] = _next_seq()
 
 def _written_since(a, seq):
-    "True when the memory of array `a` was written in place after the op numbered `seq` was recorded."
+    """True when the memory of array `a` was written in place after the op numbered
+    `seq` was recorded."""
     if a is None or not hasattr(a, 'base'): return False
     root = _root(a)
     entry = _writes.get(id(root))
     return entry is not None and entry() is root and entry.stamp > seq
 
 def _version(t):
-    "`t._version`: how many in-place writes the tensor's memory has seen (PyTorch's version counter)."
+    """`t._version`: how many in-place writes the tensor's memory has seen (PyTorch's
+    version counter)."""
     if t._data is None: return 0
     root = _root(t._data)
     entry = _writes.get(id(root))
     return entry.count if entry is not None and entry() is root else 0
 Tensor._version = property(_version)
 
-# --- in-place operations: `t += x`, `t.add_(x)`, `t[i] = v` and `t.zero_()` change the tensor's own array ---
+# --- in-place operations: `t += x`, `t.add_(x)`, `t[i] = v` and `t.zero_()` change the
+# tensor's own array ---
 class Clone(Op):
     name = 'clone'
     def forward(self, a): return a.copy()
 class Fill(Op):
-    "Overwrite every entry with `value` (a number, or an array of the tensor's shape): `zero_`, `fill_`, `normal_`."
+    """Overwrite every entry with `value` (a number, or an array of the tensor's shape):
+    `zero_`, `fill_`, `normal_`."""
     __slots__ = ('value',)
     name = 'fill_'
     def __init__(self, value): self.value = value
@@ -1068,14 +1228,16 @@ class Fill(Op):
         out[...] = self.value
         return out
 class Copy(Op):
-    "`a.copy_(src)`: a's entries become src's (broadcast to a's shape, cast to a's dtype)."
+    """`a.copy_(src)`: a's entries become src's (broadcast to a's shape, cast to a's
+    dtype)."""
     name = 'copy_'
     def forward(self, a, src):
         out = get_array_module(a).empty_like(a)
         out[...] = src
         return out
 class SetItem(Op):
-    "`a[index] = v`, as an op: a copy of `a` with the entries at `index` replaced by `v`."
+    """`a[index] = v`, as an op: a copy of `a` with the entries at `index` replaced by
+    `v`."""
     __slots__ = ('index',)
     name = 'setitem'
     def __init__(self, index): self.index = index
@@ -1085,41 +1247,55 @@ class SetItem(Op):
         return out
 
 def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **params):
-    """Write `cls(t, *others)` into `t`'s own array, with PyTorch's autograd rules: a leaf that requires grad
-    can't be changed while grad mode is on; otherwise the new value is recorded as an op whose input is a copy
-    of the old one, and the write is stamped on the memory, so that backward can tell if a saved value changed."""
+    """Write `cls(t, *others)` into `t`'s own array, with PyTorch's autograd rules: a
+    leaf that requires grad can't be changed while grad mode is on; otherwise the new
+    value is recorded as an op whose input is a copy of the old one, and the write is
+    stamped on the memory, so that backward can tell if a saved value changed."""
     where = where or cls.name + '_'
     a = t._data
-    if a is None: raise RuntimeError(f"{where}: a placeholder has no values to change in place")
+    if a is None:
+        raise RuntimeError(f"{where}: a placeholder has no values to change in place")
     others = tuple(o if isinstance(o, Tensor) else _const(o, t) for o in others)
-    recording = GradMode.enabled and (t._requires_grad or any(o._requires_grad for o in others))
+    recording = GradMode.enabled and (t._requires_grad
+                                      or any(o._requires_grad for o in others))
     if recording and t._op is None and t._requires_grad:
-        raise RuntimeError(f"{where}: a leaf tensor that requires grad ({_describe(t)}) is being used in an in-place "
-                           f"operation; change it under `with dl.no_grad():` (or work on a copy: .clone())")
+        raise RuntimeError(f"{where}: a leaf tensor that requires grad "
+                           f"({_describe(t)}) is being used in an in-place "
+                           f"operation; change it under `with dl.no_grad():` "
+                           f"(or work on a copy: .clone())")
     if not getattr(getattr(a, 'flags', None), 'writeable', True):
-        raise RuntimeError(f"{where}: the tensor ({_describe(t)}) is a read-only view (e.g. from expand or "
+        raise RuntimeError(f"{where}: the tensor ({_describe(t)}) is a read-only view "
+                           f"(e.g. from expand or "
                            f"broadcast_to); change a .clone() of it instead")
     arrays = [o._data for o in others]
     if any(type(x) is not type(a) for x in arrays):
         others = _check_devices(cls(**params), (t,) + others)[1:]
         arrays = [o._data for o in others]
     try:
-        if ufunc is not None and not recording:     # the fast path: NumPy writes the result straight into `a`
+        # the fast path: NumPy writes the result straight into `a`
+        if ufunc is not None and not recording:
             ufunc(a, *arrays, out=a, casting=casting)
         else:
             data = cls(**params).forward(a, *arrays)
             if data.shape != a.shape:
-                raise RuntimeError(f"{where}: output with shape {list(a.shape)} doesn't match the broadcast shape "
+                raise RuntimeError(f"{where}: output with shape {list(a.shape)} "
+                                   f"doesn't match the broadcast shape "
                                    f"{list(data.shape)}")
             if not np.can_cast(data.dtype, a.dtype, casting):
-                raise RuntimeError(f"{where}: result type {_dl_dtype(data.dtype)!r} can't be cast to the desired "
+                raise RuntimeError(f"{where}: result type {_dl_dtype(data.dtype)!r} "
+                                   f"can't be cast to the desired "
                                    f"output type {_dl_dtype(a.dtype)!r}")
-            if recording: prev = Tensor._make(a.copy(), t._requires_grad, t._op)   # the old value keeps its history
+            if recording:       # the old value keeps its history
+                prev = Tensor._make(a.copy(), t._requires_grad, t._op)
             a[...] = data
-    except (ValueError, TypeError) as e:            # NumPy's casting and broadcasting refusals, in PyTorch's words
-        raise RuntimeError(f"{where}: {e} (inputs: {', '.join(_describe(x) for x in (t,) + others)})") from None
+    # NumPy's casting and broadcasting refusals, in PyTorch's words
+    except (ValueError, TypeError) as e:
+        raise RuntimeError(
+            f"{where}: {e} (inputs: "
+            f"{', '.join(_describe(x) for x in (t,) + others)})") from None
     _record_write(a)
-    if _tracers: _tracers[-1].inplace(t, cls, others, where, ufunc, casting, params, recording)
+    if _tracers:
+        _tracers[-1].inplace(t, cls, others, where, ufunc, casting, params, recording)
     if recording:
         op = cls(**params)
         op.inputs, op.seq = (prev,) + others, _next_seq()
@@ -1129,19 +1305,24 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
 def _binary_(cls, ufunc, name):
     def method(self, other, *, alpha=None):
         if alpha is not None: other = other * alpha
-        a = self._data                              # the common case, an update under no_grad, made short:
+        a = self._data          # the common case, an update under no_grad, made short:
         if type(other) is Tensor: b, rg = other._data, other._requires_grad
         elif type(other) in (float, int): b, rg = other, False
         else: b = None
-        if (b is not None and type(a) is np.ndarray and (b is other or type(b) is np.ndarray)
-                and not (GradMode.enabled and (self._requires_grad or rg)) and not _tracers):
-            try: ufunc(a, b, out=a)                   # same_kind casting, NumPy's default
-            except (ValueError, TypeError, OverflowError): pass      # the general path explains it
+        if (b is not None and type(a) is np.ndarray
+                and (b is other or type(b) is np.ndarray)
+                and not (GradMode.enabled and (self._requires_grad or rg))
+                and not _tracers):
+            try: ufunc(a, b, out=a)             # same_kind casting, NumPy's default
+            # the general path explains it
+            except (ValueError, TypeError, OverflowError): pass
             else:
                 _record_write(a); return self
         return _inplace(self, cls, (other,), name, ufunc)
     method.__name__ = name
-    method.__doc__ = f"In-place `{cls.name}`: `t.{name}(x)` is `t {dict(add='+', sub='-', mul='*', div='/', pow='**')[cls.name]}= x`."
+    method.__doc__ = (f"In-place `{cls.name}`: `t.{name}(x)` is `t "
+                      + dict(add='+', sub='-', mul='*', div='/', pow='**')[cls.name]
+                      + "= x`.")
     return method
 Tensor.add_ = Tensor.__iadd__ = _binary_(Add, np.add, 'add_')
 Tensor.sub_ = Tensor.__isub__ = _binary_(Sub, np.subtract, 'sub_')
@@ -1150,27 +1331,34 @@ Tensor.div_ = Tensor.__itruediv__ = _binary_(Div, np.true_divide, 'div_')
 Tensor.pow_ = Tensor.__ipow__ = _binary_(Pow, np.power, 'pow_')
 Tensor.__imatmul__ = lambda a, b: _no_inplace_matmul(a, b)
 def _no_inplace_matmul(a, b):
-    raise RuntimeError("matmul: in-place matrix multiplication (@=) is not supported, as in PyTorch: write a = a @ b")
+    raise RuntimeError("matmul: in-place matrix multiplication (@=) is not supported, "
+                       "as in PyTorch: write a = a @ b")
 
 def _unary_(cls, name, **params):
     def method(self): return _inplace(self, cls, (), name, **params)
     method.__name__ = name
     method.__doc__ = f"In-place `{cls.name}`."
     return method
-Tensor.neg_, Tensor.exp_, Tensor.log_ = _unary_(Neg, 'neg_'), _unary_(Exp, 'exp_'), _unary_(Log, 'log_')
+Tensor.neg_, Tensor.exp_, Tensor.log_ = (_unary_(Neg, 'neg_'), _unary_(Exp, 'exp_'),
+                                         _unary_(Log, 'log_'))
 Tensor.sqrt_, Tensor.abs_ = _unary_(Sqrt, 'sqrt_'), _unary_(Abs, 'abs_')
-Tensor.relu_, Tensor.sigmoid_, Tensor.tanh_ = _unary_(ReLU, 'relu_'), _unary_(Sigmoid, 'sigmoid_'), _unary_(Tanh, 'tanh_')
+Tensor.relu_, Tensor.sigmoid_, Tensor.tanh_ = (_unary_(ReLU, 'relu_'),
+                                               _unary_(Sigmoid, 'sigmoid_'),
+                                               _unary_(Tanh, 'tanh_'))
 
 def _clamp_(self, min=None, max=None):
     "In-place `clamp`."
-    if min is None and max is None: raise ValueError("clamp_: give at least one of min and max")
+    if min is None and max is None:
+        raise ValueError("clamp_: give at least one of min and max")
     return _inplace(self, Clip, (), 'clamp_', lo=min, hi=max)
 Tensor.clamp_ = Tensor.clip_ = _clamp_
 
 def _fill(t, value, where):
     "Overwrite `t` with `value` (a number or an array of its shape)."
     if isinstance(value, Tensor):
-        if value._data.size != 1: raise RuntimeError(f"{where}: the value must be a number or a 1-element tensor")
+        if value._data.size != 1:
+            raise RuntimeError(f"{where}: the value must be a number or a 1-element "
+                               f"tensor")
         value = value._data.item()
     return _inplace(t, Fill, (), where, value=value, casting='unsafe')
 Tensor.zero_ = lambda self: _fill(self, 0, 'zero_')
@@ -1178,19 +1366,24 @@ Tensor.fill_ = lambda self, value: _fill(self, value, 'fill_')
 
 def _uniform_(self, a=0.0, b=1.0, *, generator=None):
     "Fill with samples uniform in [a, b) (`torch.Tensor.uniform_`)."
-    return _fill(self, _rng_of(generator, 'uniform_').uniform(a, b, self.shape), 'uniform_')
+    return _fill(self, _rng_of(generator, 'uniform_').uniform(a, b, self.shape),
+                 'uniform_')
 def _normal_(self, mean=0.0, std=1.0, *, generator=None):
     "Fill with normal samples (`torch.Tensor.normal_`)."
     if std < 0: raise RuntimeError(f"normal_: expected std >= 0.0, got {std}")
-    return _fill(self, mean + std * _rng_of(generator, 'normal_').standard_normal(self.shape), 'normal_')
+    return _fill(self,
+                 mean + std * _rng_of(generator, 'normal_').standard_normal(self.shape),
+                 'normal_')
 def _bernoulli_(self, p=0.5, *, generator=None):
     "Fill with 0/1 samples, 1 with probability p."
     if not 0 <= p <= 1: raise RuntimeError(f"bernoulli_: expected 0 <= p <= 1, got {p}")
-    return _fill(self, _rng_of(generator, 'bernoulli_').random(self.shape) < p, 'bernoulli_')
+    return _fill(self, _rng_of(generator, 'bernoulli_').random(self.shape) < p,
+                 'bernoulli_')
 Tensor.uniform_, Tensor.normal_, Tensor.bernoulli_ = _uniform_, _normal_, _bernoulli_
 
 def _copy_(self, src, non_blocking=False):
-    "Copy `src`'s values into this tensor (broadcast to its shape, cast to its dtype), as `torch.Tensor.copy_`."
+    """Copy `src`'s values into this tensor (broadcast to its shape, cast to its dtype),
+    as `torch.Tensor.copy_`."""
     if not isinstance(src, Tensor): src = tensor(src)
     return _inplace(self, Copy, (src,), 'copy_', casting='unsafe')
 Tensor.copy_ = _copy_
@@ -1199,13 +1392,17 @@ def _setitem(self, index, value):
     "`t[index] = value`: an in-place write, recorded like the other in-place ops."
     i = _index_arrays(self, index)
     if not isinstance(value, Tensor):
-        value = _const(value, self) if isinstance(value, (bool, int, float)) else tensor(value)
+        value = (_const(value, self) if isinstance(value, (bool, int, float))
+                 else tensor(value))
     a = self._data
-    if a is not None and not (GradMode.enabled and (self._requires_grad or value._requires_grad)) \
-            and getattr(getattr(a, 'flags', None), 'writeable', True) and type(value._data) is type(a):
-        try: a[i] = value._data                     # nothing to record: write straight into the array
+    if (a is not None
+            and not (GradMode.enabled and (self._requires_grad or value._requires_grad))
+            and getattr(getattr(a, 'flags', None), 'writeable', True)
+            and type(value._data) is type(a)):
+        try: a[i] = value._data     # nothing to record: write straight into the array
         except (ValueError, TypeError, IndexError) as e:
-            raise type(e)(f"setitem: {e} (inputs: {_describe(self)}, {_describe(value)})") from None
+            raise type(e)(f"setitem: {e} "
+                          f"(inputs: {_describe(self)}, {_describe(value)})") from None
         _record_write(a)
         return
     _inplace(self, SetItem, (value,), 'setitem', casting='unsafe', index=i)
@@ -1223,13 +1420,18 @@ clone = _clone
 
 # %% ../nbs/00_graph.ipynb #78cb866e
 def _shape(shape, where='size'):
-    "The size arguments of `zeros(2, 3)` or `zeros((2, 3))` as a tuple of non-negative ints, checked."
+    """The size arguments of `zeros(2, 3)` or `zeros((2, 3))` as a tuple of non-negative
+    ints, checked."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)): shape = tuple(shape[0])
     for n in shape:
-        if isinstance(n, Tensor) and n._data.ndim == 0 and n._data.dtype.kind in 'iu': n = int(n)
+        if isinstance(n, Tensor) and n._data.ndim == 0 and n._data.dtype.kind in 'iu':
+            n = int(n)
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
-            raise TypeError(f"{where}: the size must be integers, got {type(n).__name__} {n!r:.30} in {shape!r:.60}")
-        if n < 0: raise RuntimeError(f"{where}: trying to create a tensor with negative dimension {n}: {shape}")
+            raise TypeError(f"{where}: the size must be integers, "
+                            f"got {type(n).__name__} {n!r:.30} in {shape!r:.60}")
+        if n < 0:
+            raise RuntimeError(f"{where}: trying to create a tensor with negative "
+                               f"dimension {n}: {shape}")
     return tuple(int(n) for n in shape)
 
 def _made(arr, dtype, requires_grad, device, where):
@@ -1243,81 +1445,117 @@ def _made(arr, dtype, requires_grad, device, where):
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
     "A tensor of zeros (float32 unless `dtype` says otherwise)."
-    return _made(np.zeros(_shape(size, 'zeros'), _np_dtype(dtype, 'zeros') or np.float32), None, requires_grad, device, 'zeros')
+    return _made(np.zeros(_shape(size, 'zeros'),
+                          _np_dtype(dtype, 'zeros') or np.float32),
+                 None, requires_grad, device, 'zeros')
 def ones(*size, dtype=None, requires_grad=False, device=None):
     "A tensor of ones."
-    return _made(np.ones(_shape(size, 'ones'), _np_dtype(dtype, 'ones') or np.float32), None, requires_grad, device, 'ones')
+    return _made(np.ones(_shape(size, 'ones'), _np_dtype(dtype, 'ones') or np.float32),
+                 None, requires_grad, device, 'ones')
 def empty(*size, dtype=None, requires_grad=False, device=None):
-    "A tensor whose values are whatever the memory held (`torch.empty`): fill it before reading."
-    return _made(np.empty(_shape(size, 'empty'), _np_dtype(dtype, 'empty') or np.float32), None, requires_grad, device, 'empty')
+    """A tensor whose values are whatever the memory held (`torch.empty`): fill it
+    before reading."""
+    return _made(np.empty(_shape(size, 'empty'),
+                          _np_dtype(dtype, 'empty') or np.float32),
+                 None, requires_grad, device, 'empty')
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
-    "A tensor filled with `fill_value`: its dtype follows the value (float32 for a float, int64 for an int)."
-    if dtype is None: dtype = np.bool_ if isinstance(fill_value, bool) else np.int64 if isinstance(fill_value, int) else np.float32
-    size = _shape((size,) if isinstance(size, (int, np.integer)) else tuple(size), 'full')
-    return _made(np.full(size, fill_value, _np_dtype(dtype, 'full')), None, requires_grad, device, 'full')
+    """A tensor filled with `fill_value`: its dtype follows the value (float32 for a
+    float, int64 for an int)."""
+    if dtype is None:
+        dtype = (np.bool_ if isinstance(fill_value, bool)
+                 else np.int64 if isinstance(fill_value, int) else np.float32)
+    size = _shape((size,) if isinstance(size, (int, np.integer)) else tuple(size),
+                  'full')
+    return _made(np.full(size, fill_value, _np_dtype(dtype, 'full')), None,
+                 requires_grad, device, 'full')
 def eye(n, m=None, *, dtype=None, requires_grad=False, device=None):
     "The n×m identity matrix."
     _shape((n,) if m is None else (n, m), 'eye')
-    return _made(np.eye(n, m, dtype=_np_dtype(dtype, 'eye') or np.float32), None, requires_grad, device, 'eye')
+    return _made(np.eye(n, m, dtype=_np_dtype(dtype, 'eye') or np.float32), None,
+                 requires_grad, device, 'eye')
 
 def _dev(t, device):
-    "`device`, or else the device of `t`: a `*_like` result lives beside its input, whatever the default device."
+    """`device`, or else the device of `t`: a `*_like` result lives beside its input,
+    whatever the default device."""
     if device is not None: return device
     name = _device_name(t._data)
-    return name if name not in (None, 'cpu') else 'cpu' if _defaults.device is not None else None
+    return (name if name not in (None, 'cpu')
+            else 'cpu' if _defaults.device is not None else None)
 
 def _like(t, where):
-    if not isinstance(t, Tensor): raise TypeError(f"{where}: expected a tensor, got {type(t).__name__}")
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{where}: expected a tensor, got {type(t).__name__}")
     return t
 def zeros_like(input, *, dtype=None, requires_grad=False, device=None):
-    return zeros(_like(input, 'zeros_like').shape, dtype=dtype or input._data.dtype, requires_grad=requires_grad, device=_dev(input, device))
+    return zeros(_like(input, 'zeros_like').shape, dtype=dtype or input._data.dtype,
+                 requires_grad=requires_grad, device=_dev(input, device))
 def ones_like(input, *, dtype=None, requires_grad=False, device=None):
-    return ones(_like(input, 'ones_like').shape, dtype=dtype or input._data.dtype, requires_grad=requires_grad, device=_dev(input, device))
-def empty_like(input, *, dtype=None, requires_grad=False, device=None):
-    return empty(_like(input, 'empty_like').shape, dtype=dtype or input._data.dtype, requires_grad=requires_grad, device=_dev(input, device))
-def full_like(input, fill_value, *, dtype=None, requires_grad=False, device=None):
-    return full(_like(input, 'full_like').shape, fill_value, dtype=dtype or input._data.dtype,
+    return ones(_like(input, 'ones_like').shape, dtype=dtype or input._data.dtype,
                 requires_grad=requires_grad, device=_dev(input, device))
+def empty_like(input, *, dtype=None, requires_grad=False, device=None):
+    return empty(_like(input, 'empty_like').shape, dtype=dtype or input._data.dtype,
+                 requires_grad=requires_grad, device=_dev(input, device))
+def full_like(input, fill_value, *, dtype=None, requires_grad=False, device=None):
+    return full(_like(input, 'full_like').shape, fill_value,
+                dtype=dtype or input._data.dtype, requires_grad=requires_grad,
+                device=_dev(input, device))
 
 def arange(start, end=None, step=1, *, dtype=None, requires_grad=False, device=None):
-    "Evenly spaced values in [start, end) (`torch.arange`): float32 when any argument is a float, else int64."
+    """Evenly spaced values in [start, end) (`torch.arange`): float32 when any argument
+    is a float, else int64."""
     if end is None: start, end = 0, start
     args = [float(x) if isinstance(x, Tensor) else x for x in (start, end, step)]
-    if any(not isinstance(x, (int, float, np.integer, np.floating)) or isinstance(x, bool) for x in args):
-        raise TypeError(f"arange: start, end and step must be numbers, got {args!r:.80}")
+    if any(not isinstance(x, (int, float, np.integer, np.floating))
+           or isinstance(x, bool) for x in args):
+        raise TypeError(f"arange: start, end and step must be numbers, "
+                        f"got {args!r:.80}")
     if step == 0: raise RuntimeError("arange: step must be nonzero")
-    if dtype is None: dtype = np.float32 if any(isinstance(x, (float, np.floating)) for x in args) else np.int64
-    return _made(np.arange(*args, dtype=_np_dtype(dtype, 'arange')), None, requires_grad, device, 'arange')
+    if dtype is None:
+        dtype = (np.float32 if any(isinstance(x, (float, np.floating)) for x in args)
+                 else np.int64)
+    return _made(np.arange(*args, dtype=_np_dtype(dtype, 'arange')), None,
+                 requires_grad, device, 'arange')
 def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None):
     "`steps` evenly spaced values from `start` to `end`, both included."
     _shape((steps,), 'linspace')
-    return _made(np.linspace(start, end, steps), dtype or np.float32, requires_grad, device, 'linspace')
-def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False, device=None):
+    return _made(np.linspace(start, end, steps), dtype or np.float32, requires_grad,
+                 device, 'linspace')
+def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False,
+             device=None):
     "`steps` values from base**start to base**end, evenly spaced on a log scale."
     _shape((steps,), 'logspace')
-    return _made(np.logspace(start, end, steps, base=base), dtype or np.float32, requires_grad, device, 'logspace')
+    return _made(np.logspace(start, end, steps, base=base), dtype or np.float32,
+                 requires_grad, device, 'logspace')
 
-# --- randomness: a Generator object, and one default generator that `manual_seed` seeds ---
+# --- randomness: a Generator object, and one default generator that `manual_seed`
+# seeds ---
 class Generator:
-    "A source of random numbers (`torch.Generator`): `g = dl.Generator().manual_seed(0)`, then `generator=g`."
-    def __init__(self, device='cpu'): self.device = device; self.manual_seed(67280421310721)
+    """A source of random numbers (`torch.Generator`): `g =
+    dl.Generator().manual_seed(0)`, then `generator=g`."""
+    def __init__(self, device='cpu'):
+        self.device = device; self.manual_seed(67280421310721)
     def manual_seed(self, seed):
-        "Restart the stream from `seed` (an int); returns the generator, as PyTorch's does."
+        """Restart the stream from `seed` (an int); returns the generator, as PyTorch's
+        does."""
         if isinstance(seed, Tensor): seed = int(seed)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise TypeError(f"manual_seed: the seed must be an int, got {type(seed).__name__} {seed!r:.30}")
-        self._seed, self._rng = int(seed), np.random.default_rng(int(seed) & (2**64 - 1))
+            raise TypeError(f"manual_seed: the seed must be an int, "
+                            f"got {type(seed).__name__} {seed!r:.30}")
+        self._seed, self._rng = (int(seed),
+                                 np.random.default_rng(int(seed) & (2**64 - 1)))
         return self
     def seed(self):
         "Seed from the operating system's entropy; returns the new seed."
-        s = int(np.random.SeedSequence().entropy) & (2**63 - 1); self.manual_seed(s); return s
+        s = int(np.random.SeedSequence().entropy) & (2**63 - 1)
+        self.manual_seed(s); return s
     def initial_seed(self): return self._seed
     def get_state(self): return self._rng.bit_generator.state
     def set_state(self, state): self._rng.bit_generator.state = state; return self
 
 default_generator = Generator()
 def manual_seed(seed):
-    "Seed the default generator: `randn`, `rand`, parameter initialisation, Dropout and DataLoader shuffling."
+    """Seed the default generator: `randn`, `rand`, parameter initialisation, Dropout
+    and DataLoader shuffling."""
     return default_generator.manual_seed(seed)
 def seed(): return default_generator.seed()
 def initial_seed(): return default_generator.initial_seed()
@@ -1326,72 +1564,104 @@ def _rng_of(generator, where='random'):
     "The NumPy generator behind `generator=` (the default one when None)."
     if generator is None: return default_generator._rng
     if not isinstance(generator, Generator):
-        raise TypeError(f"{where}: generator must be a dl.Generator, got {type(generator).__name__}")
+        raise TypeError(f"{where}: generator must be a dl.Generator, "
+                        f"got {type(generator).__name__}")
     return generator._rng
 
 def randn(*size, generator=None, dtype=None, requires_grad=False, device=None):
-    "Standard-normal samples (drawn on the CPU, so a seed gives the same numbers on every device)."
-    return _made(_rng_of(generator, 'randn').standard_normal(_shape(size, 'randn'), np.float32), dtype,
-                 requires_grad, device, 'randn')
+    """Standard-normal samples (drawn on the CPU, so a seed gives the same numbers on
+    every device)."""
+    return _made(_rng_of(generator, 'randn').standard_normal(_shape(size, 'randn'),
+                                                             np.float32),
+                 dtype, requires_grad, device, 'randn')
 def rand(*size, generator=None, dtype=None, requires_grad=False, device=None):
     "Uniform samples in [0, 1)."
-    return _made(_rng_of(generator, 'rand').random(_shape(size, 'rand'), np.float32), dtype, requires_grad, device, 'rand')
-def randint(low=0, high=None, size=None, *, generator=None, dtype=None, requires_grad=False, device=None):
-    "Random integers in [low, high) (`torch.randint(low, high, size)` or `torch.randint(high, size)`), int64."
-    if size is None: low, high, size = 0, low, high                 # randint(high, size)
-    if size is None: raise TypeError("randint: missing the size argument: randint(low, high, size)")
-    if high is None or low >= high: raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
-    size = _shape(tuple(size) if isinstance(size, (tuple, list)) else (size,), 'randint')
-    return _made(_rng_of(generator, 'randint').integers(low, high, size, dtype=np.int64), dtype or np.int64,
-                 requires_grad, device, 'randint')
+    return _made(_rng_of(generator, 'rand').random(_shape(size, 'rand'), np.float32),
+                 dtype, requires_grad, device, 'rand')
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None,
+            requires_grad=False, device=None):
+    """Random integers in [low, high) (`torch.randint(low, high, size)` or
+    `torch.randint(high, size)`), int64."""
+    if size is None: low, high, size = 0, low, high         # randint(high, size)
+    if size is None:
+        raise TypeError("randint: missing the size argument: randint(low, high, size)")
+    if high is None or low >= high:
+        raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    size = _shape(tuple(size) if isinstance(size, (tuple, list)) else (size,),
+                  'randint')
+    return _made(_rng_of(generator, 'randint').integers(low, high, size,
+                                                        dtype=np.int64),
+                 dtype or np.int64, requires_grad, device, 'randint')
 def randperm(n, *, generator=None, dtype=None, requires_grad=False, device=None):
     "A random permutation of 0, ..., n-1 (int64)."
     _shape((n,), 'randperm')
-    return _made(_rng_of(generator, 'randperm').permutation(n), dtype or np.int64, requires_grad, device, 'randperm')
+    return _made(_rng_of(generator, 'randperm').permutation(n), dtype or np.int64,
+                 requires_grad, device, 'randperm')
 def randn_like(input, *, dtype=None, requires_grad=False, device=None):
-    return randn(_like(input, 'randn_like').shape, dtype=dtype or input._data.dtype, requires_grad=requires_grad, device=_dev(input, device))
+    return randn(_like(input, 'randn_like').shape, dtype=dtype or input._data.dtype,
+                 requires_grad=requires_grad, device=_dev(input, device))
 def rand_like(input, *, dtype=None, requires_grad=False, device=None):
-    return rand(_like(input, 'rand_like').shape, dtype=dtype or input._data.dtype, requires_grad=requires_grad, device=_dev(input, device))
-def randint_like(input, low=0, high=None, *, dtype=None, requires_grad=False, device=None):
+    return rand(_like(input, 'rand_like').shape, dtype=dtype or input._data.dtype,
+                requires_grad=requires_grad, device=_dev(input, device))
+def randint_like(input, low=0, high=None, *, dtype=None, requires_grad=False,
+                 device=None):
     if high is None: low, high = 0, low
-    return randint(low, high, _like(input, 'randint_like').shape, dtype=dtype or input._data.dtype, device=_dev(input, device))
+    return randint(low, high, _like(input, 'randint_like').shape,
+                   dtype=dtype or input._data.dtype, device=_dev(input, device))
 
-def normal(mean, std=1.0, size=None, *, generator=None, requires_grad=False, device=None):
-    "Normal samples: `normal(mean, std, size)` with numbers, or element-wise with tensors of means/stds."
+def normal(mean, std=1.0, size=None, *, generator=None, requires_grad=False,
+           device=None):
+    """Normal samples: `normal(mean, std, size)` with numbers, or element-wise with
+    tensors of means/stds."""
     rng = _rng_of(generator, 'normal')
     m = mean._data if isinstance(mean, Tensor) else mean
     s = std._data if isinstance(std, Tensor) else std
-    if np.any(np.asarray(s) < 0): raise RuntimeError(f"normal: expected all std >= 0.0, got {std!r:.40}")
-    shape = _shape(tuple(size) if isinstance(size, (tuple, list)) else (size,), 'normal') if size is not None \
-            else np.broadcast_shapes(np.shape(m), np.shape(s))
-    dt = next((x._data.dtype for x in (mean, std) if isinstance(x, Tensor) and x._data.dtype.kind == 'f'), np.float32)
-    return _made(np.asarray(m + s * rng.standard_normal(shape), dt), None, requires_grad, device, 'normal')
+    if np.any(np.asarray(s) < 0):
+        raise RuntimeError(f"normal: expected all std >= 0.0, got {std!r:.40}")
+    shape = (_shape(tuple(size) if isinstance(size, (tuple, list)) else (size,),
+                    'normal')
+             if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s)))
+    dt = next((x._data.dtype for x in (mean, std)
+               if isinstance(x, Tensor) and x._data.dtype.kind == 'f'), np.float32)
+    return _made(np.asarray(m + s * rng.standard_normal(shape), dt), None,
+                 requires_grad, device, 'normal')
 
 def bernoulli(input, p=None, *, generator=None):
-    "0/1 samples: 1 with probability `input` (entry-wise), or with probability `p` when given."
+    """0/1 samples: 1 with probability `input` (entry-wise), or with probability `p`
+    when given."""
     x = _like(input, 'bernoulli')._data
     prob = x if p is None else np.full(x.shape, p)
     if np.any((prob < 0) | (prob > 1)) or np.isnan(prob).any():
         raise RuntimeError("bernoulli: expected all probabilities to be in [0, 1]")
-    return Tensor._make((_rng_of(generator, 'bernoulli').random(x.shape) < prob).astype(x.dtype))
+    return Tensor._make((_rng_of(generator, 'bernoulli').random(x.shape) < prob)
+                        .astype(x.dtype))
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
-    "Indices drawn with the (unnormalised) weights of each row of `input` (`torch.multinomial`), int64."
+    """Indices drawn with the (unnormalised) weights of each row of `input`
+    (`torch.multinomial`), int64."""
     w = np.asarray(_like(input, 'multinomial')._data, np.float64)
-    if w.ndim not in (1, 2): raise RuntimeError(f"multinomial: expected a 1-d or 2-d weight tensor, got shape {w.shape}")
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial: expected a 1-d or 2-d weight tensor, "
+                           f"got shape {w.shape}")
     rows, rng = np.atleast_2d(w), _rng_of(generator, 'multinomial')
     if (rows < 0).any() or not np.isfinite(rows).all() or (rows.sum(1) <= 0).any():
-        raise RuntimeError("multinomial: the weights must be finite, non-negative, with a positive sum per row")
+        raise RuntimeError("multinomial: the weights must be finite, non-negative, "
+                           "with a positive sum per row")
     if not replacement and num_samples > (rows > 0).sum(1).min():
-        raise RuntimeError(f"multinomial: cannot draw {num_samples} samples without replacement from "
-                           f"{int((rows > 0).sum(1).min())} categories with a positive weight")
-    out = np.stack([rng.choice(len(r), num_samples, replace=replacement, p=r / r.sum()) for r in rows])
-    return Tensor._make(out.astype(np.int64) if w.ndim == 2 else out[0].astype(np.int64))
+        raise RuntimeError(f"multinomial: cannot draw {num_samples} samples "
+                           f"without replacement from "
+                           f"{int((rows > 0).sum(1).min())} categories "
+                           f"with a positive weight")
+    out = np.stack([rng.choice(len(r), num_samples, replace=replacement, p=r / r.sum())
+                    for r in rows])
+    return Tensor._make(out.astype(np.int64) if w.ndim == 2
+                        else out[0].astype(np.int64))
 
 
 # %% ../nbs/00_graph.ipynb #790ec9ed
 def topological_order(roots):
-    "Every node reachable from `roots`, each after all of its inputs (iterative DFS: deep graphs are fine)."
+    """Every node reachable from `roots`, each after all of its inputs (iterative DFS:
+    deep graphs are fine)."""
     order, seen = [], set()
     stack = [(r, False) for r in reversed(roots)]
     while stack:
@@ -1399,10 +1669,11 @@ def topological_order(roots):
         if expanded: order.append(node); continue
         if id(node) in seen: continue
         seen.add(id(node))
-        stack.append((node, True))                  # emitted after everything pushed above it
+        stack.append((node, True))          # emitted after everything pushed above it
         op = node._op
         if op is not None and op.inputs is not None:
-            for p in reversed(op.inputs):           # reversed: the first input is expanded first
+            # reversed: the first input is expanded first
+            for p in reversed(op.inputs):
                 if id(p) not in seen: stack.append((p, False))
     return order
 
@@ -1411,22 +1682,28 @@ class Placeholder(Tensor):
     "A named input whose value is given at `Session.run` time (TF1's `tf.placeholder`)."
     __slots__ = ()
     def __init__(self, name=None):
-        self._data, self._requires_grad, self.grad, self._op, self._retains_grad = None, False, None, None, False
+        self._data, self._requires_grad, self.grad, self._op, self._retains_grad = (
+            None, False, None, None, False)
         self.name = name or 'placeholder'
 
 def placeholder(name=None):
-    "An input node without a value yet: ops on it are recorded, and computed by `Session.run`."
+    """An input node without a value yet: ops on it are recorded, and computed by
+    `Session.run`."""
     return Placeholder(name)
 
 class Variable(Tensor):
-    "A trainable leaf (TF1's `tf.Variable`): a tensor that requires grad and keeps its value between runs."
+    """A trainable leaf (TF1's `tf.Variable`): a tensor that requires grad and keeps its
+    value between runs."""
     __slots__ = ()
-    def __init__(self, value, name=None, dtype=None): super().__init__(value, requires_grad=True, dtype=dtype, name=name)
+    def __init__(self, value, name=None, dtype=None):
+        super().__init__(value, requires_grad=True, dtype=dtype, name=name)
 
 # %% ../nbs/00_graph.ipynb #bdc90be9
 class Operation:
-    "A fetchable action, such as a training step: `Session.run` evaluates `inputs`, then calls `action()`."
-    def __init__(self, inputs, action, name='operation'): self.inputs, self.action, self.name = list(inputs), action, name
+    """A fetchable action, such as a training step: `Session.run` evaluates `inputs`,
+    then calls `action()`."""
+    def __init__(self, inputs, action, name='operation'):
+        self.inputs, self.action, self.name = list(inputs), action, name
     def __repr__(self): return f"<Operation {self.name}>"
 
 # %% ../nbs/00_graph.ipynb #cc72e2d8
@@ -1436,36 +1713,49 @@ class Session:
     def __exit__(self, *exc): pass
 
     def run(self, fetches, feed_dict=None):
-        "Feed the placeholders, recompute every node the fetches depend on, return their values (NumPy arrays)."
+        """Feed the placeholders, recompute every node the fetches depend on, return
+        their values (NumPy arrays)."""
         many = isinstance(fetches, (list, tuple))
         fetches, feed_dict = (list(fetches) if many else [fetches]), (feed_dict or {})
         for ph, value in feed_dict.items():
             if not isinstance(ph, Placeholder):
-                raise TypeError(f"Session.run: feed_dict keys must be placeholders, got {ph!r:.60}")
+                raise TypeError(f"Session.run: feed_dict keys must be placeholders, "
+                                f"got {ph!r:.60}")
             ph._data = _as_array(value, None, f"Session.run (feed for {ph.name!r})")
         try:
-            targets = [t for f in fetches for t in (f.inputs if isinstance(f, Operation) else [f])]
+            targets = [t for f in fetches
+                       for t in (f.inputs if isinstance(f, Operation) else [f])]
             for node in topological_order(targets): self._evaluate(node)
-            return (lambda r: r if many else r[0])([f.action() if isinstance(f, Operation) else f._data for f in fetches])
+            return (lambda r: r if many else r[0])(
+                [f.action() if isinstance(f, Operation) else f._data for f in fetches])
         finally:
-            for ph in feed_dict: ph._data = None     # the graph stays symbolic for the next run
+            # the graph stays symbolic for the next run
+            for ph in feed_dict: ph._data = None
 
     @staticmethod
     def _evaluate(node):
         if isinstance(node, Placeholder) and node._data is None:
-            raise RuntimeError(f"Session.run: placeholder {node.name!r} was not fed; pass feed_dict={{{node.name}: value}}")
+            raise RuntimeError(f"Session.run: placeholder {node.name!r} was not fed; "
+                               f"pass feed_dict={{{node.name}: value}}")
         op = node._op
         if op is None: return                       # a leaf: its value is already there
-        if op.inputs is None: raise RuntimeError(f"Session.run: the graph at {op.name!r} was freed by backward()")
+        if op.inputs is None:
+            raise RuntimeError(f"Session.run: the graph at {op.name!r} was freed by "
+                               f"backward()")
         try: node._data = op.forward(*[p._data for p in op.inputs])
-        except (ValueError, TypeError, IndexError) as e: raise _op_error(op, op.inputs, e) from None
+        except (ValueError, TypeError, IndexError) as e:
+            raise _op_error(op, op.inputs, e) from None
 
 # %% ../nbs/00_graph.ipynb #a679b128
 def _summary(a):
-    "A short text for an array: the values when there are few, else the mean μ and the [min, max] range."
+    """A short text for an array: the values when there are few, else the mean μ and the
+    [min, max] range."""
     if a is None: return "?"
-    a = a.get() if _device_name(a) not in (None, 'cpu') else np.asarray(a)   # GPU values are copied to print them
-    if a.size <= 4: return np.array2string(a.ravel() if a.ndim > 1 else a, precision=3, separator=' ', suppress_small=True)
+    # GPU values are copied to print them
+    a = a.get() if _device_name(a) not in (None, 'cpu') else np.asarray(a)
+    if a.size <= 4:
+        return np.array2string(a.ravel() if a.ndim > 1 else a, precision=3,
+                               separator=' ', suppress_small=True)
     return f"μ={a.mean():.3g} [{a.min():.2g}, {a.max():.2g}]"
 
 def _label(t):
@@ -1476,7 +1766,8 @@ def _label(t):
     lines = [title]
     if t._data is not None:
         lines.append(f"{np.shape(t._data)} {np.result_type(t._data)}")
-    for what, a in [("value", t._data)] + ([("grad", t.grad._data)] if t.grad is not None else []):
+    for what, a in ([("value", t._data)]
+                    + ([("grad", t.grad._data)] if t.grad is not None else [])):
         head, cut, rest = _summary(a).partition(' [')   # a summary's range gets a line
         lines += [f"{what} {head}"] + ([f"  [{rest}"] if cut else [])   # of its own
     return lines
@@ -1488,19 +1779,25 @@ class GraphDrawing:
     def save(self, path):
         with open(path, 'w') as f: f.write(self.svg)
 
-_FILL = dict(op='#d1fae5', parameter='#dbeafe', placeholder='#fef3c7', constant='#f3f4f6')
+_FILL = dict(op='#d1fae5', parameter='#dbeafe', placeholder='#fef3c7',
+             constant='#f3f4f6')
 _drawings = [0]
 
 def draw_graph(root, line_height=15, char_width=6.8, gap=(48, 14)):
-    "Draw the graph behind `root`, inputs on the left: op names, shapes, values and grads where known."
+    """Draw the graph behind `root`, inputs on the left: op names, shapes, values and
+    grads where known."""
     from html import escape
     nodes = topological_order([root] if isinstance(root, Tensor) else list(root))
-    inputs = {id(n): (n._op.inputs if n._op is not None and n._op.inputs is not None else ()) for n in nodes}
+    inputs = {id(n): (n._op.inputs if n._op is not None and n._op.inputs is not None
+                      else ())
+              for n in nodes}
     depth = {}
-    for n in nodes: depth[id(n)] = 1 + max([depth[id(p)] for p in inputs[id(n)]], default=-1)
-    first_use = {}                                  # a leaf sits just left of its first consumer
     for n in nodes:
-        for p in inputs[id(n)]: first_use[id(p)] = min(first_use.get(id(p), depth[id(n)]), depth[id(n)])
+        depth[id(n)] = 1 + max([depth[id(p)] for p in inputs[id(n)]], default=-1)
+    first_use = {}                      # a leaf sits just left of its first consumer
+    for n in nodes:
+        for p in inputs[id(n)]:
+            first_use[id(p)] = min(first_use.get(id(p), depth[id(n)]), depth[id(n)])
     for n in nodes:
         if not inputs[id(n)] and id(n) in first_use: depth[id(n)] = first_use[id(n)] - 1
     labels = {id(n): _label(n) for n in nodes}
@@ -1508,33 +1805,42 @@ def draw_graph(root, line_height=15, char_width=6.8, gap=(48, 14)):
     heights = {k: line_height * len(ls) + 10 for k, ls in labels.items()}
     columns = {}
     for n in nodes: columns.setdefault(depth[id(n)], []).append(n)
-    col_h = {d: sum(heights[id(n)] + gap[1] for n in col) - gap[1] for d, col in columns.items()}
+    col_h = {d: sum(heights[id(n)] + gap[1] for n in col) - gap[1]
+             for d, col in columns.items()}
     H = max(col_h.values()) + 20
     pos = {}
     for d, col in columns.items():
         y = 10 + (H - 20 - col_h[d]) / 2
-        for n in col: pos[id(n)] = (10 + d * (box_w + gap[0]), y); y += heights[id(n)] + gap[1]
+        for n in col:
+            pos[id(n)] = (10 + d * (box_w + gap[0]), y); y += heights[id(n)] + gap[1]
     W = 20 + len(columns) * box_w + (len(columns) - 1) * gap[0]
     _drawings[0] += 1; mid = f"dl-arrow-{_drawings[0]}"
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W:.0f}" height="{H:.0f}" viewBox="0 0 {W:.0f} {H:.0f}" '
-           f'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="11">',
-           f'<defs><marker id="{mid}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W:.0f}" height="{H:.0f}" '
+           f'viewBox="0 0 {W:.0f} {H:.0f}" '
+           f'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" '
+           f'font-size="11">',
+           f'<defs><marker id="{mid}" viewBox="0 0 10 10" refX="10" refY="5" '
+           f'markerWidth="7" markerHeight="7" '
            f'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
     for n in nodes:                                 # edges first, so boxes sit on top
         x2, y2 = pos[id(n)]; y2 += heights[id(n)] / 2
         for p in inputs[id(n)]:
             x1, y1 = pos[id(p)]; x1 += box_w; y1 += heights[id(p)] / 2
             c = (x1 + x2) / 2
-            out.append(f'<path d="M{x1:.1f},{y1:.1f} C{c:.1f},{y1:.1f} {c:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" fill="none" '
+            out.append(f'<path d="M{x1:.1f},{y1:.1f} C{c:.1f},{y1:.1f} '
+                       f'{c:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" fill="none" '
                        f'stroke="#555" stroke-width="1.2" marker-end="url(#{mid})"/>')
     for n in nodes:
         x, y = pos[id(n)]
-        kind = 'op' if n._op is not None else 'placeholder' if isinstance(n, Placeholder) else \
-               'parameter' if n._requires_grad else 'constant'
-        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w:.1f}" height="{heights[id(n)]}" rx="6" '
+        kind = ('op' if n._op is not None
+                else 'placeholder' if isinstance(n, Placeholder)
+                else 'parameter' if n._requires_grad else 'constant')
+        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{box_w:.1f}" '
+                   f'height="{heights[id(n)]}" rx="6" '
                    f'fill="{_FILL[kind]}" stroke="#374151"/>')
         for i, line in enumerate(labels[id(n)]):
             weight = ' font-weight="bold"' if i == 0 else ''
-            out.append(f'<text x="{x + 8:.1f}" y="{y + 17 + i * line_height:.1f}"{weight}>{escape(line)}</text>')
+            out.append(f'<text x="{x + 8:.1f}" y="{y + 17 + i * line_height:.1f}"'
+                       f'{weight}>{escape(line)}</text>')
     out.append('</svg>')
     return GraphDrawing('\n'.join(out))

@@ -51,8 +51,8 @@ _IncompatibleKeys = namedtuple('IncompatibleKeys', ['missing_keys', 'unexpected_
 def _join(prefix, name): return f"{prefix}.{name}" if prefix else name
 
 def _device_converter(device, where):
-    """The function that moves one array to `device`, after checking the device (chapter 05
-    registers it; without it, only the CPU exists)."""
+    """The function that moves one array to `device`, after checking the device
+    (chapter 05 registers it; without it, only the CPU exists)."""
     converter = _graph._device_hooks.get('device_converter')
     if converter is not None: return converter(device, where)
     if str(device) == 'cpu': return lambda a: a
@@ -514,14 +514,16 @@ class Linear(Module):
 
 # %% ../nbs/03_mlp.ipynb #31d9688a
 def gradcheck_module(module, *inputs, **kwargs):
-    "`gradcheck` a module (converted to float64) w.r.t. its inputs that require grad and all its parameters."
+    """`gradcheck` a module (converted to float64) w.r.t. its inputs that require grad
+    and all its parameters."""
     module.double()
     slots = []
     for name, p in module.named_parameters():
         owner, _, attr = name.rpartition('.')
         slots.append((module.get_submodule(owner), attr, p))
     def f(*args):
-        for (owner, attr, _), t in zip(slots, args[len(inputs):]): owner.__dict__[attr] = t
+        for (owner, attr, _), t in zip(slots, args[len(inputs):]):
+            owner.__dict__[attr] = t
         try: return module(*args[:len(inputs)])
         finally:
             for owner, attr, p in slots: owner.__dict__[attr] = p
@@ -708,7 +710,8 @@ class ModuleDict(Module):
 
 
 # %% ../nbs/03_mlp.ipynb #7fc87855
-from .perceptron import _check_hyper, _check_reduction, _legacy_reduction   # chapter 02's, shared
+# chapter 02's, shared
+from .perceptron import _check_hyper, _check_reduction, _legacy_reduction
 
 def _reduce(loss, reduction):
     if reduction == 'mean': return loss.mean()
@@ -791,7 +794,7 @@ class CrossEntropyOp(Op):
     def __init__(self, target, reduction='mean'):
         self.target, self.reduction = target, reduction
     def forward(self, z):
-        if type(z) is not np.ndarray:        # a GPU array: chapter 05's fused kernel, if any
+        if type(z) is not np.ndarray:   # a GPU array: chapter 05's fused kernel, if any
             kernel = _graph._kernels.get((CrossEntropyOp, 'forward'))
             out = NotImplemented if kernel is None else kernel(self, z)
             if out is not NotImplemented: return out
@@ -885,12 +888,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     class labels or class probabilities `target` (`torch.nn.functional.cross_entropy`,
     with PyTorch's class weights, ignored labels and label smoothing)."""
     where = 'cross_entropy'
-    if (weight is None and not label_smoothing and size_average is None and reduce is None
-            and type(input) is Tensor and input._data is not None and input._data.ndim == 2
-            and reduction in ('mean', 'sum', 'none')):      # the common case, checked quickly
+    # the common case, checked quickly
+    if (weight is None and not label_smoothing and size_average is None
+            and reduce is None and type(input) is Tensor and input._data is not None
+            and input._data.ndim == 2 and reduction in ('mean', 'sum', 'none')):
         y = target._data if type(target) is Tensor else target
-        if (type(y) is np.ndarray and type(input._data) is np.ndarray and y.dtype.kind in 'iu'
-                and y.shape == input._data.shape[:1] and _all_classes(y, input._data.shape[1], ignore_index, where)):
+        if (type(y) is np.ndarray and type(input._data) is np.ndarray
+                and y.dtype.kind in 'iu' and y.shape == input._data.shape[:1]
+                and _all_classes(y, input._data.shape[1], ignore_index, where)):
             return CrossEntropyOp.apply(input, target=y, reduction=reduction)
     reduction = _legacy_reduction(size_average, reduce, reduction, where)
     z, shape = _class_layout(input, where)
@@ -1131,15 +1136,18 @@ class _Moment(Op):
     name = 'batch_moment'
     def __init__(self, axes, which): self.axes, self.which = axes, which
     def forward(self, x):
-        return (x.mean if self.which == 'mean' else x.var)(axis=self.axes, keepdims=True)
+        return (x.mean if self.which == 'mean' else x.var)(axis=self.axes,
+                                                            keepdims=True)
 
 class BatchNormOp(Op):
-    "Batch normalisation with given batch statistics in one node: (x - mean) / sqrt(var + eps) [* weight + bias]."
+    """Batch normalisation with given batch statistics in one node:
+    (x - mean) / sqrt(var + eps) [* weight + bias]."""
     __slots__ = ('mean', 'var', 'eps', 'axes', 'shape', 'xhat', 'inv')
     saved = ('mean', 'var', 'xhat', 'inv')         # freed by backward
     name = 'batch_norm'
     def __init__(self, mean, var, eps, axes, shape):
-        self.mean, self.var, self.eps, self.axes, self.shape = mean, var, eps, axes, shape
+        self.mean, self.var, self.eps = mean, var, eps
+        self.axes, self.shape = axes, shape
     def forward(self, x, w=None, b=None):
         self.inv = 1 / np.sqrt(self.var + self.eps)
         self.xhat = (x - self.mean) * self.inv
@@ -1149,12 +1157,15 @@ class BatchNormOp(Op):
         return out
 
 def _batch_norm_input_grad(g, xhat, inv, axes, n):
-    "Equation eq-bn-grad: dL/dx from g = dL/dxhat. The same code runs on arrays and on tensors."
-    return (g * n - g.sum(axis=axes, keepdims=True) - xhat * (g * xhat).sum(axis=axes, keepdims=True)) * (inv / n)
+    """Equation eq-bn-grad: dL/dx from g = dL/dxhat. The same code runs on arrays and on
+    tensors."""
+    return (g * n - g.sum(axis=axes, keepdims=True)
+            - xhat * (g * xhat).sum(axis=axes, keepdims=True)) * (inv / n)
 
 def _normalized(op, x):
     """xhat and 1/s: saved by the forward pass (arrays), or rebuilt from x as tensors,
-    so that a gradient of the gradient flows through them (saved arrays are constants)."""
+    so that a gradient of the gradient flows through them (saved arrays are
+    constants)."""
     if not isinstance(x, Tensor): return op.xhat, op.inv
     xc = x - x.mean(axis=op.axes, keepdims=True)
     inv = 1 / np.sqrt((xc * xc).mean(axis=op.axes, keepdims=True) + op.eps)
@@ -1223,8 +1234,9 @@ class BatchNorm1d(Module):
             if n <= 1:
                 raise ValueError(f"{where}: Expected more than 1 value per channel "
                                  f"when training, got input size {list(x.shape)}")
-            with no_grad():     # the batch statistics, as ops (BatchNormOp's rule
-                mean = _Moment.apply(x, axes=axes, which='mean')   # differentiates them)
+            # the batch statistics, as ops (BatchNormOp's rule differentiates them)
+            with no_grad():
+                mean = _Moment.apply(x, axes=axes, which='mean')
                 var = _Moment.apply(x, axes=axes, which='var')
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, n)
@@ -1240,7 +1252,8 @@ class BatchNorm1d(Module):
     def _update_running_stats(self, mean, var, n):
         "Exponential averages of the batch statistics, with in-place tensor ops."
         with no_grad():
-            count, rm, rv = self.num_batches_tracked, self.running_mean, self.running_var
+            count = self.num_batches_tracked
+            rm, rv = self.running_mean, self.running_var
             count.add_(1)
             # momentum None: a cumulative average, m = 1 / count (an op on the counter)
             m = self.momentum if self.momentum is not None else 1.0 / count.double()

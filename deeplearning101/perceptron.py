@@ -16,29 +16,38 @@ def _as_numpy(a): return np.asarray(a._data if isinstance(a, Tensor) else a)
 
 def _check_features(X, where, n_features=None):
     X = _as_numpy(X)
-    if X.ndim != 2: raise ValueError(f"{where}: X must be a matrix [n_samples, n_features], got shape {X.shape}")
+    if X.ndim != 2:
+        raise ValueError(f"{where}: X must be a matrix [n_samples, n_features], "
+                         f"got shape {X.shape}")
     if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{where}: X has {X.shape[1]} features (shape {X.shape}) but the model was fit "
+        raise ValueError(f"{where}: X has {X.shape[1]} features (shape {X.shape}) "
+                         f"but the model was fit "
                          f"on {n_features}")
     return X
 
 def _check_labels(X, y, where):
     y = _as_numpy(y)
     if y.ndim != 1 or len(y) != len(X):
-        raise ValueError(f"{where}: X has {len(X)} samples (shape {X.shape}) but y has shape {y.shape}; "
+        raise ValueError(f"{where}: X has {len(X)} samples (shape {X.shape}) "
+                         f"but y has shape {y.shape}; "
                          f"expected one label per sample, shape ({len(X)},)")
     bad = np.setdiff1d(np.unique(y), [0, 1])
     if bad.size:
-        raise ValueError(f"{where}: labels must be 0 or 1 (for -1/+1 labels t use (t + 1) // 2), "
+        raise ValueError(f"{where}: labels must be 0 or 1 "
+                         f"(for -1/+1 labels t use (t + 1) // 2), "
                          f"got the values {bad[:5].tolist()}")
     return y.astype(np.int64)
 
 # %% ../nbs/02_perceptron.ipynb #c007
 class Perceptron:
-    "Rosenblatt's perceptron: predicts H(w.x + b) with labels 0/1, learns by the error-driven rule."
+    """Rosenblatt's perceptron: predicts H(w.x + b) with labels 0/1, learns by the
+    error-driven rule."""
     def __init__(self, lr=1.0):
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) or not 0 < lr < np.inf:
-            raise ValueError(f"Perceptron: lr must be a positive finite number, got {lr!r}")
+        if (isinstance(lr, bool)
+                or not isinstance(lr, (int, float, np.integer, np.floating))
+                or not 0 < lr < np.inf):
+            raise ValueError(f"Perceptron: lr must be a positive finite number, "
+                             f"got {lr!r}")
         self.lr, self.w, self.b = lr, None, None
 
     def decision_function(self, X):
@@ -51,11 +60,13 @@ class Perceptron:
         return (self.decision_function(X) >= 0).astype(np.int64)
 
     def fit(self, X, y, max_epochs=100):
-        "Train from w = 0, b = 0 until an epoch makes no update (or `max_epochs`); return the number of updates."
+        """Train from w = 0, b = 0 until an epoch makes no update (or `max_epochs`);
+        return the number of updates."""
         X = _check_features(X, 'Perceptron.fit').astype(np.float64)
         y = _check_labels(X, y, 'Perceptron.fit')
         self.w, self.b = np.zeros(X.shape[1]), 0.0
-        self.history = [(self.w.copy(), self.b)]        # (w, b) after every update, for pictures
+        # (w, b) after every update, for pictures
+        self.history = [(self.w.copy(), self.b)]
         self.updates_per_epoch = []
         for _ in range(max_epochs):
             updates = 0
@@ -78,7 +89,8 @@ def _softplus(z):
     return logsumexp(stack([zeros_like(z), z], axis=-1), axis=-1)
 
 def _check_hyper(value, name, where, low=0.0):
-    "A hyperparameter (learning rate, momentum, ...): a finite number >= `low`, or a ValueError naming it."
+    """A hyperparameter (learning rate, momentum, ...): a finite number >= `low`, or a
+    ValueError naming it."""
     number = (int, float, np.integer, np.floating)
     ok = not isinstance(value, bool) and isinstance(value, number)
     if not ok or not np.isfinite(value) or value < low:
@@ -93,7 +105,8 @@ def _check_reduction(reduction, where):
     return reduction
 
 def _legacy_reduction(size_average, reduce, reduction, where):
-    "PyTorch's deprecated flags `size_average` and `reduce`, turned into a `reduction` (chapter 03 too)."
+    """PyTorch's deprecated flags `size_average` and `reduce`, turned into a `reduction`
+    (chapter 03 too)."""
     if size_average is None and reduce is None:
         return _check_reduction(reduction, where)
     for flag in (size_average, reduce):
@@ -103,7 +116,8 @@ def _legacy_reduction(size_average, reduce, reduction, where):
                             f"(reduction={flag!r})")
     warnings.warn(f"{where}: size_average and reduce are deprecated; use reduction= "
                   f"instead", UserWarning, stacklevel=3)
-    size_average = size_average is None or size_average      # PyTorch's rule: None counts as True
+    # PyTorch's rule: None counts as True
+    size_average = size_average is None or size_average
     reduce = reduce is None or reduce
     return 'mean' if size_average and reduce else 'sum' if reduce else 'none'
 

@@ -789,7 +789,7 @@ class Clamp(Op):
 def _clamp_backward(op, grad, out, x, *bounds):
     lo, hi = bounds[0] if op.lo else None, bounds[-1] if op.hi else None
     last = len(bounds)                          # the position of hi among the inputs
-    def pick(mask, t, i):                       # the adjoint where input i (t) was chosen
+    def pick(mask, t, i):                   # the adjoint where input i (t) was chosen
         return unbroadcast(_where(mask, grad, 0.0), t.shape) if _needs(op, i) else None
     if lo is None: return pick(x <= hi, x, 0), pick(x > hi, hi, 1)
     if hi is None: return pick(x >= lo, x, 0), pick(x < lo, lo, 1)
@@ -832,7 +832,8 @@ def clamp(input, min=None, max=None):
     return Clamp.apply(*ins, lo=min is not None, hi=max is not None)
 
 import deeplearning101.graph as _graph
-_graph._clamp_with_tensors.append(clamp)   # chapter 00's clamp and clip pass tensor bounds to this one
+# chapter 00's clamp and clip pass tensor bounds to this one
+_graph._clamp_with_tensors.append(clamp)
 
 # %% ../nbs/01b_tensor_ops.ipynb #ceb177e0
 def _dof(op, shape):
@@ -1144,48 +1145,58 @@ def _sub(self, other, *, alpha=1):
     "`x.sub(y, alpha=a)` is x - a*y."
     return self - (other if alpha == 1 else other * alpha)
 def _div(self, other, *, rounding_mode=None):
-    "`x.div(y)` is x / y; rounding_mode='trunc' or 'floor' rounds the quotient, as `torch.div`."
+    """`x.div(y)` is x / y; rounding_mode='trunc' or 'floor' rounds the quotient, as
+    `torch.div`."""
     if rounding_mode is None: return self / other
     if rounding_mode == 'floor': return floor_divide(self, other)
     if rounding_mode == 'trunc':
         other = other if isinstance(other, Tensor) else _const(other, self)
         q = (self / other).trunc()
         dt = _graph._result_dtype(self._data, other._data)
-        return q if dt.kind == 'f' else q.to(dt)      # integers stay integers, as in PyTorch
-    raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
-Tensor.add, Tensor.sub, Tensor.subtract, Tensor.div, Tensor.divide = _add, _sub, _sub, _div, _div
+        # integers stay integers, as in PyTorch
+        return q if dt.kind == 'f' else q.to(dt)
+    raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', "
+                     f"got {rounding_mode!r}")
+Tensor.add, Tensor.sub, Tensor.subtract = _add, _sub, _sub
+Tensor.div, Tensor.divide = _div, _div
 Tensor.mul = Tensor.multiply = lambda self, other: self * other
 Tensor.matmul = lambda self, other: self @ other
 Tensor.neg = Tensor.negative = lambda self: -self
 Tensor.where = lambda self, condition, other: where(condition, self, other)
 
 def _new(self, make, *args, dtype=None, device=None, requires_grad=False):
-    kwargs = dict(dtype=dtype if dtype is not None else self._data.dtype, requires_grad=requires_grad,
+    kwargs = dict(dtype=dtype if dtype is not None else self._data.dtype,
+                  requires_grad=requires_grad,
                   device=device if device is not None else _graph._dev(self, None))
     return make(*args, **kwargs)
 Tensor.new_zeros = lambda self, *size, **kw: _new(self, zeros, *size, **kw)
 Tensor.new_ones = lambda self, *size, **kw: _new(self, ones, *size, **kw)
 Tensor.new_empty = lambda self, *size, **kw: _new(self, empty, *size, **kw)
-Tensor.new_full = lambda self, size, fill_value, **kw: _new(self, full, size, fill_value, **kw)
+Tensor.new_full = (lambda self, size, fill_value, **kw:
+                   _new(self, full, size, fill_value, **kw))
 Tensor.new_tensor = lambda self, data, **kw: _new(self, tensor, data, **kw)
 Tensor.type_as = lambda self, other: self.to(other.dtype)
 
 def nonzero(input, *, as_tuple=False):
-    "The indices of the nonzero entries: an [n, ndim] int64 tensor, or one index tensor per axis."
+    """The indices of the nonzero entries: an [n, ndim] int64 tensor, or one index
+    tensor per axis."""
     a = _t(input, 'nonzero')._data
     idx = get_array_module(a).nonzero(a)
     if as_tuple: return tuple(Tensor._make(i.astype(np.int64)) for i in idx)
     return Tensor._make(get_array_module(a).stack(idx, axis=-1).astype(np.int64))
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    "The distinct values, sorted (`torch.unique`); optionally where each entry went and how often each occurs."
+    """The distinct values, sorted (`torch.unique`); optionally where each entry went
+    and how often each occurs."""
     a = _t(input, 'unique')._data
     xp = get_array_module(a)
     if dim is not None: dim = _dim(dim, a.ndim, 'unique')
-    out = xp.unique(a, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
+    out = xp.unique(a, return_inverse=return_inverse, return_counts=return_counts,
+                    axis=dim)
     if not (return_inverse or return_counts): return Tensor._make(out)
     values, *rest = out
     if return_inverse and dim is None: rest[0] = rest[0].reshape(a.shape)
-    return (Tensor._make(values),) + tuple(Tensor._make(r.astype(np.int64)) for r in rest)
+    return ((Tensor._make(values),)
+            + tuple(Tensor._make(r.astype(np.int64)) for r in rest))
 Tensor.nonzero, Tensor.unique = nonzero, unique
 

@@ -21,7 +21,8 @@ from ..perceptron import _check_hyper      # chapter 02's, shared
 
 # %% ../../nbs/04_optim.ipynb #5db33fba
 def patch_to(cls, name=None):
-    "Decorator: install the function as the method `name` (default: its own name) of `cls`, like fastcore's `@patch`."
+    """Decorator: install the function as the method `name` (default: its own name) of
+    `cls`, like fastcore's `@patch`."""
     def install(fn):
         attr = name or fn.__name__
         fn.__name__, fn.__qualname__ = attr, f"{cls.__name__}.{attr}"
@@ -30,17 +31,25 @@ def patch_to(cls, name=None):
     return install
 
 # %% ../../nbs/04_optim.ipynb #dfe95310
-def _where(opt, index): return type(opt).__name__ + (f" (param group {index})" if index else "")
+def _where(opt, index):
+    return type(opt).__name__ + (f" (param group {index})" if index else "")
 
 def _check_range(value, name, where, low=0.0, high=1.0, closed=False):
-    "A number in [low, high) (or [low, high] if `closed`): betas, alpha. NaN fails every comparison: refused too."
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    """A number in [low, high) (or [low, high] if `closed`): betas, alpha. NaN fails
+    every comparison: refused too."""
+    ok = not isinstance(value, bool) and isinstance(
+        value, (int, float, np.integer, np.floating)
+    )
     if not ok or not (low <= value <= high if closed else low <= value < high):
-        raise ValueError(f"{where}: invalid {name}={value!r}: expected a number in [{low}, {high}{']' if closed else ')'}")
+        raise ValueError(
+            f"{where}: invalid {name}={value!r}: expected a number in [{low}, "
+            f"{high}{']' if closed else ')'}"
+        )
     return value
 
 def _check_flag(value, name, where):
-    if not isinstance(value, (bool, np.bool_)): raise ValueError(f"{where}: {name} must be True or False, got {value!r}")
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{where}: {name} must be True or False, got {value!r}")
     return value
 
 def _closure_loss(closure):
@@ -52,7 +61,7 @@ def _check_grads(opt):
     """Refuse a `.grad` whose shape, dtype or device differs from its parameter's, as
     PyTorch does, rather than broadcast it into a wrong update. A step checks every
     gradient before it changes anything."""
-    if _graph._tracers: _graph._tracers[-1].step(opt)   # chapter 06b: a step is recorded
+    if _graph._tracers: _graph._tracers[-1].step(opt)  # chapter 06b: a step is recorded
     for group in opt.param_groups:
         for p in group['params']:
             g = p.grad
@@ -83,7 +92,8 @@ class Optimizer:
     """Base class of optimizers (`torch.optim.Optimizer`): parameter groups with
     hyperparameters, per-parameter state, scratch buffers. It sees parameters, never
     modules: pass `model.parameters()`."""
-    _state_keys = None      # the per-parameter state entries a subclass keeps (None: anything)
+    # the per-parameter state entries a subclass keeps (None: anything)
+    _state_keys = None
 
     def __init__(self, params, defaults):
         where = type(self).__name__
@@ -92,9 +102,11 @@ class Optimizer:
                             "model.parameters()) or of dicts, got a "
                             f"{type(params).__name__}")
         if isinstance(params, (set, frozenset)):
-            raise TypeError(f"{where}: params must be an ordered sequence (a list), not a "
-                            "set: a set's order changes between runs, and the state_dict "
-                            "refers to parameters by position")
+            raise TypeError(
+                f"{where}: params must be an ordered sequence (a list), not a "
+                "set: a set's order changes between runs, and the state_dict "
+                "refers to parameters by position"
+            )
         self.defaults, self.state, self.param_groups = dict(defaults), {}, []
         groups = list(params)
         if not groups: raise ValueError(f"{where}: got an empty parameter list (does "
@@ -112,9 +124,11 @@ class Optimizer:
         group = dict(param_group)
         ps = group.get('params')
         if isinstance(ps, (set, frozenset)):
-            raise TypeError(f"{where}: parameters must be an ordered sequence (a list), "
-                            "not a set: a set's order changes between runs, and the "
-                            "state_dict refers to parameters by position")
+            raise TypeError(
+                f"{where}: parameters must be an ordered sequence (a list), "
+                "not a set: a set's order changes between runs, and the "
+                "state_dict refers to parameters by position"
+            )
         ps = [ps] if isinstance(ps, Tensor) else list(ps) if ps is not None else []
         if not ps: raise ValueError(f"{where}: a parameter group has an empty "
                                     "parameter list")
@@ -131,9 +145,11 @@ class Optimizer:
                                  f"parameter {i} (shape {list(p.shape)}) was computed "
                                  "by an operation; pass the leaf it came from")
             if id(p) in owner:
-                raise ValueError(f"{where}: parameter {i} of the new group (shape "
-                                 f"{list(p.shape)}) is already in parameter group "
-                                 f"{owner[id(p)]}: a parameter can belong to one group only")
+                raise ValueError(
+                    f"{where}: parameter {i} of the new group (shape "
+                    f"{list(p.shape)}) is already in parameter group "
+                    f"{owner[id(p)]}: a parameter can belong to one group only"
+                )
             if id(p) in seen:
                 raise ValueError(f"{where}: parameter {i} (shape {list(p.shape)}) "
                                  "appears more than once")
@@ -144,8 +160,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_group(self, group, index=0):
-        """Check one group's hyperparameters (subclasses check theirs); a ValueError names
-        the optimizer and the value."""
+        """Check one group's hyperparameters (subclasses check theirs); a ValueError
+        names the optimizer and the value."""
         _check_hyper(group['lr'], 'learning rate lr', _where(self, index))
 
     def zero_grad(self, set_to_none=True):
@@ -178,11 +194,13 @@ class Optimizer:
 
 # %% ../../nbs/04_optim.ipynb #15848f64
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and
-    weight decay, updated in place (`torch.optim.SGD`)."""
+    """Stochastic gradient descent with optional momentum, dampening, Nesterov momentum
+    and weight decay, updated in place (`torch.optim.SGD`)."""
     _state_keys = ('momentum_buffer',)
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
+    def __init__(
+        self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False
+    ):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
@@ -194,32 +212,42 @@ class SGD(Optimizer):
         _check_hyper(group['weight_decay'], 'weight_decay', where)
         _check_flag(group['nesterov'], 'nesterov', where)
         if group['nesterov'] and (group['momentum'] <= 0 or group['dampening'] != 0):
-            raise ValueError(f"{where}: Nesterov momentum needs momentum > 0 and dampening = 0, got momentum="
-                             f"{group['momentum']}, dampening={group['dampening']}")
+            raise ValueError(
+                f"{where}: Nesterov momentum needs momentum > 0 and dampening = 0, got "
+                f"momentum={group['momentum']}, dampening={group['dampening']}"
+            )
 
     def step(self, closure=None):
-        "One update of every parameter that has a gradient; `closure` (optional) re-evaluates and returns the loss first."
+        """One update of every parameter that has a gradient; `closure` (optional)
+        re-evaluates and returns the loss first."""
         loss = _closure_loss(closure)
-        _check_grads(self)                      # all of them first: on error nothing moves
+        _check_grads(self)                   # all of them first: on error nothing moves
         for group in self.param_groups:
-            lr, mu, damp, wd, nesterov = (group[k] for k in ('lr', 'momentum', 'dampening', 'weight_decay', 'nesterov'))
+            lr, mu, damp, wd, nesterov = (
+                group[k]
+                for k in ('lr', 'momentum', 'dampening', 'weight_decay', 'nesterov')
+            )
             for p in group['params']:
-                if p.grad is None: continue                         # not used in this forward pass: skipped
+                if p.grad is None: continue     # not used in this forward pass: skipped
                 w, g = p._data, p.grad._data
                 t = self._scratch(w)
-                if wd:                                              # g <- g + wd * w, the L2 penalty's gradient
+                if wd:                      # g <- g + wd * w, the L2 penalty's gradient
                     d = self._scratch(w, 1)
                     np.multiply(w, wd, out=d); np.add(d, g, out=d); g = d
                 if mu:
                     state = self.state.setdefault(p, {})
                     b = state.get('momentum_buffer')
-                    if b is None: b = state['momentum_buffer'] = g.copy()           # b_1 = g_1
-                    else:                                                          # b <- mu b + (1 - dampening) g
+                    if b is None: b = state['momentum_buffer'] = g.copy()    # b_1 = g_1
+                    else:                                # b <- mu b + (1 - dampening) g
                         np.multiply(b, mu, out=b)
                         if damp: np.multiply(g, 1 - damp, out=t); np.add(b, t, out=b)
                         else: np.add(b, g, out=b)
-                    if nesterov: np.multiply(b, mu, out=t); np.add(g, t, out=t); g = t   # g + mu b
-                    else: g = b
+                    if nesterov:
+                        np.multiply(b, mu, out=t)
+                        np.add(g, t, out=t)
+                        g = t  # g + mu b
+                    else:
+                        g = b
                 np.multiply(g, lr, out=t)
                 np.subtract(w, t, out=w)                            # w <- w - lr * g
                 _record_write(w)                # a graph that used w is stale now
@@ -228,15 +256,38 @@ class SGD(Optimizer):
 
 # %% ../../nbs/04_optim.ipynb #5473a603
 class Adagrad(Optimizer):
-    "AdaGrad: per-coordinate steps lr / (sqrt(sum of squared gradients) + eps) (`torch.optim.Adagrad`)."
+    """AdaGrad: per-coordinate steps lr / (sqrt(sum of squared gradients) + eps)
+    (`torch.optim.Adagrad`)."""
     _state_keys = ('step', 'sum')
-    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        lr_decay=0,
+        weight_decay=0,
+        initial_accumulator_value=0,
+        eps=1e-10,
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+            ),
+        )
 
     def _check_group(self, group, index=0):
         where = _where(self, index)
-        for key in ('lr', 'lr_decay', 'weight_decay', 'initial_accumulator_value', 'eps'):
+        for key in (
+            'lr',
+            'lr_decay',
+            'weight_decay',
+            'initial_accumulator_value',
+            'eps',
+        ):
             _check_hyper(group[key], 'learning rate lr' if key == 'lr' else key, where)
 
     def step(self, closure=None):
@@ -244,18 +295,29 @@ class Adagrad(Optimizer):
         loss = _closure_loss(closure)
         _check_grads(self)                  # all of them first: on error nothing moves
         for group in self.param_groups:
-            lr, decay, wd, eps = group['lr'], group['lr_decay'], group['weight_decay'], group['eps']
+            lr, decay, wd, eps = (
+                group['lr'],
+                group['lr_decay'],
+                group['weight_decay'],
+                group['eps'],
+            )
             for p in group['params']:
                 if p.grad is None: continue
                 w, g = p._data, p.grad._data
                 state = self.state.get(p)
                 if state is None:
-                    state = self.state[p] = dict(step=0, sum=np.full_like(w, group['initial_accumulator_value']))
+                    state = self.state[p] = dict(
+                        step=0, sum=np.full_like(w, group['initial_accumulator_value'])
+                    )
                 state['step'] += 1
                 s, t = state['sum'], self._scratch(w)
-                if wd: d = self._scratch(w, 1); np.multiply(w, wd, out=d); np.add(d, g, out=d); g = d
-                np.multiply(g, g, out=t); np.add(s, t, out=s)                  # s <- s + g^2
-                np.sqrt(s, out=t); np.add(t, eps, out=t)                       # sqrt(s) + eps
+                if wd:
+                    d = self._scratch(w, 1)
+                    np.multiply(w, wd, out=d)
+                    np.add(d, g, out=d)
+                    g = d
+                np.multiply(g, g, out=t); np.add(s, t, out=s)             # s <- s + g^2
+                np.sqrt(s, out=t); np.add(t, eps, out=t)                 # sqrt(s) + eps
                 np.divide(g, t, out=t)
                 np.multiply(t, lr / (1 + (state['step'] - 1) * decay), out=t)
                 np.subtract(w, t, out=w)
@@ -264,17 +326,37 @@ class Adagrad(Optimizer):
 
 # %% ../../nbs/04_optim.ipynb #63afa4d8
 class RMSprop(Optimizer):
-    "RMSprop: steps lr / (sqrt(moving average of g^2) + eps), optionally centered and with momentum (`torch.optim.RMSprop`)."
+    """RMSprop: steps lr / (sqrt(moving average of g^2) + eps), optionally centered and
+    with momentum (`torch.optim.RMSprop`)."""
     _state_keys = ('step', 'square_avg', 'momentum_buffer', 'grad_avg')
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered))
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0,
+        momentum=0,
+        centered=False,
+    ):
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+            ),
+        )
 
     def _check_group(self, group, index=0):
         where = _where(self, index)
         _check_hyper(group['lr'], 'learning rate lr', where)
         _check_range(group['alpha'], 'alpha', where, 0.0, 1.0, closed=True)
-        for key in ('eps', 'weight_decay', 'momentum'): _check_hyper(group[key], key, where)
+        for key in ('eps', 'weight_decay', 'momentum'):
+            _check_hyper(group[key], key, where)
         _check_flag(group['centered'], 'centered', where)
 
     def step(self, closure=None):
@@ -282,25 +364,38 @@ class RMSprop(Optimizer):
         loss = _closure_loss(closure)
         _check_grads(self)                  # all of them first: on error nothing moves
         for group in self.param_groups:
-            lr, alpha, eps, wd, mu, centered = (group[k] for k in ('lr', 'alpha', 'eps', 'weight_decay', 'momentum', 'centered'))
+            lr, alpha, eps, wd, mu, centered = (
+                group[k]
+                for k in ('lr', 'alpha', 'eps', 'weight_decay', 'momentum', 'centered')
+            )
             for p in group['params']:
                 if p.grad is None: continue
                 w, g = p._data, p.grad._data
                 state = self.state.get(p)
-                if state is None: state = self.state[p] = dict(step=0, square_avg=np.zeros_like(w))
+                if state is None:
+                    state = self.state[p] = dict(step=0, square_avg=np.zeros_like(w))
                 state['step'] += 1
                 v, t = state['square_avg'], self._scratch(w)
-                if wd: d = self._scratch(w, 1); np.multiply(w, wd, out=d); np.add(d, g, out=d); g = d
+                if wd:
+                    d = self._scratch(w, 1)
+                    np.multiply(w, wd, out=d)
+                    np.add(d, g, out=d)
+                    g = d
                 np.multiply(v, alpha, out=v); np.multiply(g, g, out=t)
-                np.multiply(t, 1 - alpha, out=t); np.add(v, t, out=v)         # v <- alpha v + (1 - alpha) g^2
+                # v <- alpha v + (1 - alpha) g^2
+                np.multiply(t, 1 - alpha, out=t); np.add(v, t, out=v)
                 if centered:
                     ga = state.get('grad_avg')
                     if ga is None: ga = state['grad_avg'] = np.zeros_like(w)
-                    np.subtract(g, ga, out=t); np.multiply(t, 1 - alpha, out=t); np.add(ga, t, out=ga)
-                    np.multiply(ga, ga, out=t); np.subtract(v, t, out=t); np.sqrt(t, out=t)   # sqrt(v - mean^2)
+                    np.subtract(g, ga, out=t)
+                    np.multiply(t, 1 - alpha, out=t)
+                    np.add(ga, t, out=ga)
+                    np.multiply(ga, ga, out=t)
+                    np.subtract(v, t, out=t)
+                    np.sqrt(t, out=t)  # sqrt(v - mean^2)
                 else: np.sqrt(v, out=t)
                 np.add(t, eps, out=t)
-                np.divide(g, t, out=t)                                         # g / (sqrt(v) + eps)
+                np.divide(g, t, out=t)                             # g / (sqrt(v) + eps)
                 if mu:
                     b = state.get('momentum_buffer')
                     if b is None: b = state['momentum_buffer'] = np.zeros_like(w)
@@ -312,26 +407,51 @@ class RMSprop(Optimizer):
         return loss
 
 # %% ../../nbs/04_optim.ipynb #ad9ddb6e
-_fused_updates = {}    # name -> fused GPU update, registered by chapter 05; returns False when it cannot run
+# name -> fused GPU update, registered by chapter 05; returns False when it cannot run
+_fused_updates = {}
 
 class Adam(Optimizer):
-    "Adam: bias-corrected moving averages of g and g^2, step lr * m_hat / (sqrt(v_hat) + eps) (`torch.optim.Adam`)."
+    """Adam: bias-corrected moving averages of g and g^2, step lr * m_hat / (sqrt(v_hat)
+    + eps) (`torch.optim.Adam`)."""
     _state_keys = ('step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq')
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
-                 decoupled_weight_decay=False):
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0,
+        amsgrad=False,
+        decoupled_weight_decay=False,
+    ):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+            raise ValueError(
+                f"{type(self).__name__}: betas must be a pair (beta1, beta2), got "
+                f"{betas!r}"
+            )
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                decoupled_weight_decay=decoupled_weight_decay,
+            ),
+        )
 
     def _check_group(self, group, index=0):
         where = _where(self, index)
         _check_hyper(group['lr'], 'learning rate lr', where)
         betas = group['betas']
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
+            raise ValueError(
+                f"{where}: betas must be a pair (beta1, beta2), got {betas!r}"
+            )
         for i, b in enumerate(betas): _check_range(b, f"betas[{i}]", where)
-        _check_hyper(group['eps'], 'eps', where); _check_hyper(group['weight_decay'], 'weight_decay', where)
+        _check_hyper(group['eps'], 'eps', where)
+        _check_hyper(group['weight_decay'], 'weight_decay', where)
         _check_flag(group['amsgrad'], 'amsgrad', where)
         _check_flag(group['decoupled_weight_decay'], 'decoupled_weight_decay', where)
 
@@ -340,30 +460,53 @@ class Adam(Optimizer):
         loss = _closure_loss(closure)
         _check_grads(self)                  # all of them first: on error nothing moves
         for group in self.param_groups:
-            lr, (b1, b2), eps, wd = group['lr'], group['betas'], group['eps'], group['weight_decay']
+            lr, (b1, b2), eps, wd = (
+                group['lr'],
+                group['betas'],
+                group['eps'],
+                group['weight_decay'],
+            )
             amsgrad, decoupled = group['amsgrad'], group['decoupled_weight_decay']
             for p in group['params']:
                 if p.grad is None: continue
                 w, g = p._data, p.grad._data
                 state = self.state.get(p)
-                if state is None: state = self.state[p] = dict(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
+                if state is None:
+                    state = self.state[p] = dict(
+                        step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w)
+                    )
                 state['step'] += 1
                 m, v, t = state['exp_avg'], state['exp_avg_sq'], self._scratch(w)
-                if _fused_updates and type(w) is not np.ndarray and not amsgrad and \
-                        _fused_updates['adam'](w, g, m, v, lr, b1, b2, eps, wd, decoupled, state['step']):
-                    continue                        # GPU: one fused kernel (ch. 05), which records its write
+                if (
+                    _fused_updates
+                    and type(w) is not np.ndarray
+                    and not amsgrad
+                    and _fused_updates['adam'](
+                        w, g, m, v, lr, b1, b2, eps, wd, decoupled, state['step']
+                    )
+                ):
+                    continue   # GPU: one fused kernel (ch. 05), which records its write
                 if wd:
-                    if decoupled: np.multiply(w, 1 - lr * wd, out=w)                          # AdamW: shrink w
-                    else: d = self._scratch(w, 1); np.multiply(w, wd, out=d); np.add(d, g, out=d); g = d
-                np.subtract(g, m, out=t); np.multiply(t, 1 - b1, out=t); np.add(m, t, out=m)   # m += (1-b1)(g - m)
+                    if decoupled:
+                        np.multiply(w, 1 - lr * wd, out=w)  # AdamW: shrink w
+                    else:
+                        d = self._scratch(w, 1)
+                        np.multiply(w, wd, out=d)
+                        np.add(d, g, out=d)
+                        g = d
+                np.subtract(g, m, out=t)
+                np.multiply(t, 1 - b1, out=t)
+                np.add(m, t, out=m)  # m += (1-b1)(g - m)
                 np.multiply(g, g, out=t); np.multiply(t, 1 - b2, out=t)
-                np.multiply(v, b2, out=v); np.add(v, t, out=v)                                 # v <- b2 v + (1-b2) g^2
+                np.multiply(v, b2, out=v); np.add(v, t, out=v)  # v <- b2 v + (1-b2) g^2
                 if amsgrad:
                     vmax = state.get('max_exp_avg_sq')
                     if vmax is None: vmax = state['max_exp_avg_sq'] = np.zeros_like(w)
                     np.maximum(vmax, v, out=vmax); v = vmax
-                bc1, bc2_sqrt = 1 - b1 ** state['step'], math.sqrt(1 - b2 ** state['step'])
-                np.sqrt(v, out=t); np.add(t, eps * bc2_sqrt, out=t)                            # eq. (opt-adam-folded)
+                bc1, bc2_sqrt = (1 - b1 ** state['step'],
+                                 math.sqrt(1 - b2 ** state['step']))
+                # eq. (opt-adam-folded)
+                np.sqrt(v, out=t); np.add(t, eps * bc2_sqrt, out=t)
                 np.divide(m, t, out=t); np.multiply(t, lr * bc2_sqrt / bc1, out=t)
                 np.subtract(w, t, out=w)
                 _record_write(w)            # a graph that used w is stale now
@@ -371,56 +514,97 @@ class Adam(Optimizer):
 
 # %% ../../nbs/04_optim.ipynb #7f9dce39
 class AdamW(Adam):
-    "Adam with decoupled weight decay: w <- (1 - lr * weight_decay) w before the Adam step (`torch.optim.AdamW`)."
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)
+    """Adam with decoupled weight decay: w <- (1 - lr * weight_decay) w before the Adam
+    step (`torch.optim.AdamW`)."""
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=1e-2,
+        amsgrad=False,
+    ):
+        super().__init__(
+            params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True
+        )
 
     def _check_group(self, group, index=0):
         super()._check_group(group, index)
         if not group['decoupled_weight_decay']:
-            raise ValueError(f"{_where(self, index)}: AdamW always decouples its weight decay "
-                             f"(decoupled_weight_decay=True); use Adam for the L2-penalty form")
+            raise ValueError(
+                f"{_where(self, index)}: AdamW always decouples its weight decay "
+                f"(decoupled_weight_decay=True); use Adam for the L2-penalty form"
+            )
 
 # %% ../../nbs/04_optim.ipynb #f296d92b
-_SCHEDULER_KEYS = {'initial_lr', 'max_lr', 'min_lr', 'base_momentum', 'max_momentum'}   # added to groups by schedulers
+# added to groups by schedulers
+_SCHEDULER_KEYS = {'initial_lr', 'max_lr', 'min_lr', 'base_momentum', 'max_momentum'}
 # torch.optim's switches between implementations of one update: ignored here
 _TORCH_SWITCHES = {'foreach', 'fused', 'capturable', 'differentiable', 'maximize',
                    'param_names'}
 
 @patch_to(Optimizer, 'state_dict')
 def _optimizer_state_dict(self):
-    """The optimizer as plain data (PyTorch's layout): {'state': {index: {name: array or number}}, 'param_groups':
-    [{hyperparameters, 'params': [indices]}]}; parameters are numbered across the groups. Arrays are copies."""
+    """The optimizer as plain data (PyTorch's layout): {'state': {index: {name: array or
+    number}}, 'param_groups': [{hyperparameters, 'params': [indices]}]}; parameters are
+    numbered across the groups. Arrays are copies."""
     index, groups = {}, []
     for g in self.param_groups:
         ids = [index.setdefault(id(p), len(index)) for p in g['params']]
         groups.append({**{k: v for k, v in g.items() if k != 'params'}, 'params': ids})
-    state = {index[id(p)]: {k: v.copy() if hasattr(v, 'shape') else v for k, v in s.items()}
-             for g in self.param_groups for p in g['params'] if (s := self.state.get(p))}
+    state = {
+        index[id(p)]: {k: v.copy() if hasattr(v, 'shape') else v for k, v in s.items()}
+        for g in self.param_groups
+        for p in g['params']
+        if (s := self.state.get(p))
+    }
     return {'state': state, 'param_groups': groups}
 
 def _restore(value, p, name, where):
-    "A state entry from a state dict, as an array like the parameter's (or a number: the step count)."
+    """A state entry from a state dict, as an array like the parameter's (or a number:
+    the step count)."""
     a = value._data if isinstance(value, Tensor) else value
-    if name == 'step' or isinstance(a, (bool, int, float)): return int(a) if name == 'step' else a
+    if name == 'step' or isinstance(a, (bool, int, float)):
+        return int(a) if name == 'step' else a
     if not hasattr(a, 'shape') or type(a).__module__.startswith('torch'):
         a = np.asarray(a)                           # a list, or a tensor of torch's
     if tuple(a.shape) != tuple(p.shape):
-        raise ValueError(f"{where}: state '{name}' has shape {list(a.shape)} in the state_dict, but the parameter "
-                         f"has shape {list(p.shape)}")
-    if isinstance(p._data, np.ndarray) and not isinstance(a, np.ndarray) and hasattr(a, 'get'): a = a.get()  # GPU -> CPU
-    return np.array(a, dtype=p._data.dtype, like=p._data)     # a copy, in the parameter's array module (NumPy or CuPy)
+        raise ValueError(
+            f"{where}: state '{name}' has shape {list(a.shape)} in the state_dict, but "
+            f"the parameter has shape {list(p.shape)}"
+        )
+    if (
+        isinstance(p._data, np.ndarray)
+        and not isinstance(a, np.ndarray)
+        and hasattr(a, 'get')
+    ):
+        a = a.get()  # GPU -> CPU
+    # a copy, in the parameter's array module (NumPy or CuPy)
+    return np.array(a, dtype=p._data.dtype, like=p._data)
 
 @patch_to(Optimizer, 'load_state_dict')
 def _optimizer_load_state_dict(self, state_dict):
-    "Restore the hyperparameters and state saved by `state_dict()` (checked; on error nothing changes)."
+    """Restore the hyperparameters and state saved by `state_dict()` (checked; on error
+    nothing changes)."""
     where, kind = f"{type(self).__name__}.load_state_dict", type(self).__name__
-    if not isinstance(state_dict, Mapping) or set(state_dict) != {'state', 'param_groups'}:
-        got = sorted(state_dict) if isinstance(state_dict, Mapping) else type(state_dict).__name__
-        raise ValueError(f"{where}: expected a dict with the keys 'param_groups' and 'state' (from Optimizer.state_dict()), got {got}")
+    if (not isinstance(state_dict, Mapping)
+            or set(state_dict) != {'state', 'param_groups'}):
+        got = (
+            sorted(state_dict)
+            if isinstance(state_dict, Mapping)
+            else type(state_dict).__name__
+        )
+        raise ValueError(
+            f"{where}: expected a dict with the keys 'param_groups' and 'state' (from "
+            f"Optimizer.state_dict()), got {got}"
+        )
     saved = list(state_dict['param_groups'])
     if len(saved) != len(self.param_groups):
-        raise ValueError(f"{where}: the state_dict has {len(saved)} parameter groups, this optimizer has {len(self.param_groups)}")
+        raise ValueError(
+            f"{where}: the state_dict has {len(saved)} parameter groups, this "
+            f"optimizer has {len(self.param_groups)}"
+        )
     groups, params = [], {}
     for i, (g, s) in enumerate(zip(self.param_groups, saved)):
         for flag in ('maximize', 'differentiable'):     # these would change the update
@@ -428,13 +612,19 @@ def _optimizer_load_state_dict(self, state_dict):
                 raise ValueError(f"{where}: parameter group {i} of the state_dict has "
                                  f"{flag}=True, which {kind} does not implement")
         keys = set(s) - {'params'} - _SCHEDULER_KEYS - _TORCH_SWITCHES
-        missing, extra = sorted(set(self.defaults) - keys), sorted(keys - set(self.defaults))
+        missing, extra = (sorted(set(self.defaults) - keys),
+                          sorted(keys - set(self.defaults)))
         if missing or extra:
-            raise ValueError(f"{where}: parameter group {i} of the state_dict was not saved by {kind} (it lacks "
-                             f"{missing} and has the unknown hyperparameters {extra})")
+            raise ValueError(
+                f"{where}: parameter group {i} of the state_dict was not saved by "
+                f"{kind} (it lacks "
+                f"{missing} and has the unknown hyperparameters {extra})"
+            )
         if len(s['params']) != len(g['params']):
-            raise ValueError(f"{where}: parameter group {i} has {len(s['params'])} parameters in the state_dict, "
-                             f"{len(g['params'])} in this optimizer")
+            raise ValueError(
+                f"{where}: parameter group {i} has {len(s['params'])} parameters in "
+                f"the state_dict, {len(g['params'])} in this optimizer"
+            )
         params.update(zip((int(k) for k in s['params']), g['params']))
         new = {k: tuple(v) if isinstance(self.defaults.get(k), tuple) else v
                for k, v in s.items() if k != 'params' and k not in _TORCH_SWITCHES}
@@ -444,53 +634,88 @@ def _optimizer_load_state_dict(self, state_dict):
     state = {}
     for k, entry in state_dict['state'].items():
         if int(k) not in params:
-            raise ValueError(f"{where}: the state_dict has state for parameter {k}, but its groups hold only {len(params)} parameters")
+            raise ValueError(
+                f"{where}: the state_dict has state for parameter {k}, but its groups "
+                f"hold only {len(params)} parameters"
+            )
         p = params[int(k)]
-        unknown = sorted(set(entry) - set(self._state_keys)) if self._state_keys is not None else []
+        unknown = (
+            sorted(set(entry) - set(self._state_keys))
+            if self._state_keys is not None
+            else []
+        )
         if unknown:
-            raise ValueError(f"{where}: the state of parameter {k} has entries {unknown} that a {kind} does not keep "
-                             f"(it keeps {list(self._state_keys)}): was it saved by another optimizer?")
+            raise ValueError(
+                f"{where}: the state of parameter {k} has entries {unknown} that a "
+                f"{kind} does not keep (it keeps {list(self._state_keys)}): was it "
+                "saved by another optimizer?"
+            )
         state[p] = {name: _restore(v, p, name, f"{where}: parameter {k}")
                     for name, v in entry.items() if v is not None}   # None: not yet
     self.param_groups, self.state = groups, state
 
 # %% ../../nbs/04_optim.ipynb #719b73ba
 def flatten_state_dict(state_dict):
-    """A nested state dict (dicts, lists, tuples, numbers, strings, None, arrays or tensors) as a flat {name: array}
-    that `np.savez` and `dl.save` store without pickle: arrays under dotted names ('state.0.exp_avg'), everything
-    else in one JSON text stored as bytes under '__structure__'. `unflatten_state_dict` inverts it exactly."""
+    """A nested state dict (dicts, lists, tuples, numbers, strings, None, arrays or
+    tensors) as a flat {name: array} that `np.savez` and `dl.save` store without pickle:
+    arrays under dotted names ('state.0.exp_avg'), everything else in one JSON text
+    stored as bytes under '__structure__'. `unflatten_state_dict` inverts it exactly."""
     arrays = {}
     def encode(x, path):
         if isinstance(x, Tensor): x = x._data
         if isinstance(x, Mapping):
-            return {'__dict__': [[k, encode(v, f"{path}.{k}" if path else str(k))] for k, v in x.items()]}
+            return {
+                '__dict__': [
+                    [k, encode(v, f"{path}.{k}" if path else str(k))]
+                    for k, v in x.items()
+                ]
+            }
         if isinstance(x, (tuple, list)):
-            items = [encode(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(x)]
+            items = [
+                encode(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(x)
+            ]
             return {'__tuple__': items} if isinstance(x, tuple) else items
         if x is None or isinstance(x, (bool, int, float, str)): return x
         if isinstance(x, np.generic): return x.item()
         if hasattr(x, 'shape') and hasattr(x, 'dtype'):
-            a = x if isinstance(x, np.ndarray) else x.get() if hasattr(x, 'get') else np.asarray(x)   # CuPy -> NumPy
+            a = (
+                x
+                if isinstance(x, np.ndarray)
+                else x.get() if hasattr(x, 'get') else np.asarray(x)
+            )  # CuPy -> NumPy
             if a.dtype.kind not in 'biufc':
-                raise TypeError(f"flatten_state_dict: the array at {path!r} has dtype {a.dtype}; only numbers can be stored")
+                raise TypeError(
+                    f"flatten_state_dict: the array at {path!r} has dtype {a.dtype}; "
+                    "only numbers can be stored"
+                )
             if path in arrays or path == '__structure__':
-                raise ValueError(f"flatten_state_dict: two entries map to the name {path!r} (keys containing '.'?)")
+                raise ValueError(
+                    f"flatten_state_dict: two entries map to the name {path!r} (keys "
+                    "containing '.'?)"
+                )
             arrays[path] = a
             return {'__array__': path}
-        raise TypeError(f"flatten_state_dict: cannot store a {type(x).__name__} at {path!r}: only dicts, lists, tuples, "
-                        f"numbers, strings, None and arrays")
+        raise TypeError(
+            f"flatten_state_dict: cannot store a {type(x).__name__} at {path!r}: only "
+            "dicts, lists, tuples, numbers, strings, None and arrays"
+        )
     text = json.dumps(encode(state_dict, ''))
     arrays['__structure__'] = np.frombuffer(text.encode(), np.uint8).copy()
     return arrays
 
 def unflatten_state_dict(flat):
-    "Rebuild the nested state dict from `flatten_state_dict`'s output (arrays, or tensors as `dl.load` returns them)."
+    """Rebuild the nested state dict from `flatten_state_dict`'s output (arrays, or
+    tensors as `dl.load` returns them)."""
     def array(name):
-        if name not in flat: raise ValueError(f"unflatten_state_dict: the array {name!r} is missing")
+        if name not in flat:
+            raise ValueError(f"unflatten_state_dict: the array {name!r} is missing")
         v = flat[name]
         return v._data if isinstance(v, Tensor) else np.asarray(v)
     if '__structure__' not in flat:
-        raise ValueError("unflatten_state_dict: no '__structure__' entry: not made by flatten_state_dict")
+        raise ValueError(
+            "unflatten_state_dict: no '__structure__' entry: not made by "
+            "flatten_state_dict"
+        )
     def decode(x):
         if isinstance(x, list): return [decode(v) for v in x]
         if isinstance(x, dict):
@@ -502,9 +727,10 @@ def unflatten_state_dict(flat):
 
 # %% ../../nbs/04_optim.ipynb #9cc95059
 def _track_optimizer_steps(opt):
-    "Wrap `opt.step` (on the instance) so that a scheduler can tell whether it was called, as PyTorch does."
+    """Wrap `opt.step` (on the instance) so that a scheduler can tell whether it was
+    called, as PyTorch does."""
     if getattr(opt.step, '_tracks_calls', False): return
-    ref = weakref.ref(opt)                       # no reference cycle optimizer -> wrapper -> optimizer
+    ref = weakref.ref(opt)        # no reference cycle optimizer -> wrapper -> optimizer
     def step(*args, **kwargs):
         o = ref(); o._opt_called = True
         return type(o).step(o, *args, **kwargs)
@@ -512,25 +738,36 @@ def _track_optimizer_steps(opt):
     opt.step = step
 
 def _check_int(value, name, where, low=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+    ):
         raise ValueError(f"{where}: {name} must be an integer >= {low}, got {value!r}")
     return int(value)
 
 class LRScheduler:
-    "Base class of learning-rate schedules (`torch.optim.lr_scheduler.LRScheduler`); call `step()` after `optimizer.step()`."
+    """Base class of learning-rate schedules (`torch.optim.lr_scheduler.LRScheduler`);
+    call `step()` after `optimizer.step()`."""
     _is_initial = False
     _steps_on_metrics = False       # True for ReduceLROnPlateau: step(metric)
     def __init__(self, optimizer, last_epoch=-1):
         where = type(self).__name__
-        if not isinstance(optimizer, Optimizer): raise TypeError(f"{where}: expected an Optimizer, got {type(optimizer).__name__}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{where}: expected an Optimizer, got {type(optimizer).__name__}"
+            )
         self.optimizer = optimizer
         if last_epoch == -1:
             for g in optimizer.param_groups: g.setdefault('initial_lr', g['lr'])
         else:
             for i, g in enumerate(optimizer.param_groups):
                 if 'initial_lr' not in g:
-                    raise KeyError(f"{where}: param group {i} has no 'initial_lr': resuming with last_epoch={last_epoch} "
-                                   f"needs the optimizer state of the run being resumed (load it first)")
+                    raise KeyError(
+                        f"{where}: param group {i} has no 'initial_lr': resuming with "
+                        f"last_epoch={last_epoch} needs the optimizer state of the run "
+                        "being resumed (load it first)"
+                    )
         self.base_lrs = [g['initial_lr'] for g in optimizer.param_groups]
         self.last_epoch = last_epoch
         _track_optimizer_steps(optimizer)
@@ -542,16 +779,24 @@ class LRScheduler:
         try: self.step()
         finally: self._is_initial = False
 
-    def get_lr(self): raise NotImplementedError(f"{type(self).__name__}: define get_lr()")
+    def get_lr(self):
+        raise NotImplementedError(f"{type(self).__name__}: define get_lr()")
     def get_last_lr(self):
-        "The learning rates the last `step()` wrote into the param groups, one per group."
+        """The learning rates the last `step()` wrote into the param groups, one per
+        group."""
         return self._last_lr
 
     def step(self, epoch=None):
-        "Advance the schedule by one step (an `epoch` jumps there with the closed form; deprecated in PyTorch)."
+        """Advance the schedule by one step (an `epoch` jumps there with the closed
+        form; deprecated in PyTorch)."""
         if self._step_count == 1 and not getattr(self.optimizer, '_opt_called', False):
-            warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`: call them in the opposite "
-                          "order, or the first value of the schedule is skipped (as in PyTorch).", UserWarning, stacklevel=2)
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`: "
+                "call them in the opposite "
+                "order, or the first value of the schedule is skipped (as in PyTorch).",
+                UserWarning,
+                stacklevel=2,
+            )
         self._step_count += 1
         self._update_lr(epoch)
 
@@ -561,7 +806,11 @@ class LRScheduler:
             values = self.get_lr()
         else:
             self.last_epoch = epoch
-            values = self._get_closed_form_lr() if hasattr(self, '_get_closed_form_lr') else self.get_lr()
+            values = (
+                self._get_closed_form_lr()
+                if hasattr(self, '_get_closed_form_lr')
+                else self.get_lr()
+            )
         for group, lr in zip(self.optimizer.param_groups, values): group['lr'] = lr
         self._last_lr = [g['lr'] for g in self.optimizer.param_groups]
 
@@ -573,7 +822,8 @@ class LRScheduler:
 
 # %% ../../nbs/04_optim.ipynb #a047214a
 class StepLR(LRScheduler):
-    "Multiply the learning rate by `gamma` every `step_size` steps (`torch.optim.lr_scheduler.StepLR`)."
+    """Multiply the learning rate by `gamma` every `step_size` steps
+    (`torch.optim.lr_scheduler.StepLR`)."""
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size = _check_int(step_size, 'step_size', 'StepLR')
         self.gamma = _check_hyper(gamma, 'gamma', 'StepLR')
@@ -581,20 +831,26 @@ class StepLR(LRScheduler):
     def get_lr(self):
         if self.last_epoch == 0 or self.last_epoch % self.step_size: return self._lrs()
         return [lr * self.gamma for lr in self._lrs()]
-    def _get_closed_form_lr(self): return [b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs]
+    def _get_closed_form_lr(self):
+        return [
+            b * self.gamma ** (self.last_epoch // self.step_size) for b in self.base_lrs
+        ]
 
 class ExponentialLR(LRScheduler):
-    "Multiply the learning rate by `gamma` at every step (`torch.optim.lr_scheduler.ExponentialLR`)."
+    """Multiply the learning rate by `gamma` at every step
+    (`torch.optim.lr_scheduler.ExponentialLR`)."""
     def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = _check_hyper(gamma, 'gamma', 'ExponentialLR')
         super().__init__(optimizer, last_epoch)
     def get_lr(self):
         if self._is_initial: return self._lrs()
         return [lr * self.gamma for lr in self._lrs()]
-    def _get_closed_form_lr(self): return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
+    def _get_closed_form_lr(self):
+        return [b * self.gamma ** self.last_epoch for b in self.base_lrs]
 
 class CosineAnnealingLR(LRScheduler):
-    "Cosine from the base rate down to `eta_min` over `T_max` steps, then back up (`torch.optim.lr_scheduler.CosineAnnealingLR`)."
+    """Cosine from the base rate down to `eta_min` over `T_max` steps, then back up
+    (`torch.optim.lr_scheduler.CosineAnnealingLR`)."""
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max = _check_int(T_max, 'T_max', 'CosineAnnealingLR')
         self.eta_min = _check_hyper(eta_min, 'eta_min', 'CosineAnnealingLR')
@@ -603,53 +859,109 @@ class CosineAnnealingLR(LRScheduler):
         t, T, lo = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial: return self._lrs()
         if self._step_count == 1 and t > 0:
-            return [lo + (b - lo) * (1 + math.cos(t * math.pi / T)) / 2 for b in self.base_lrs]
-        if (t - 1 - T) % (2 * T) == 0:                  # the bottom of the cosine: the ratio form would divide by 0
-            return [lr + (b - lo) * (1 - math.cos(math.pi / T)) / 2 for b, lr in zip(self.base_lrs, self._lrs())]
-        return [(1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (lr - lo) + lo
-                for lr in self._lrs()]
+            return [
+                lo + (b - lo) * (1 + math.cos(t * math.pi / T)) / 2
+                for b in self.base_lrs
+            ]
+        # the bottom of the cosine: the ratio form would divide by 0
+        if (t - 1 - T) % (2 * T) == 0:
+            return [
+                lr + (b - lo) * (1 - math.cos(math.pi / T)) / 2
+                for b, lr in zip(self.base_lrs, self._lrs())
+            ]
+        return [
+            (1 + math.cos(math.pi * t / T))
+            / (1 + math.cos(math.pi * (t - 1) / T))
+            * (lr - lo)
+            + lo
+            for lr in self._lrs()
+        ]
     def _get_closed_form_lr(self):
-        return [self.eta_min + (b - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
-                for b in self.base_lrs]
+        return [
+            self.eta_min
+            + (b - self.eta_min)
+            * (1 + math.cos(math.pi * self.last_epoch / self.T_max))
+            / 2
+            for b in self.base_lrs
+        ]
 
 class LinearLR(LRScheduler):
-    "Scale the base rate by a factor moving linearly from `start_factor` to `end_factor` in `total_iters` steps: a warm-up (`torch.optim.lr_scheduler.LinearLR`)."
-    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
-        if isinstance(start_factor, bool) or not isinstance(start_factor, (int, float)) or not 0 < start_factor <= 1:
-            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}")
-        if isinstance(end_factor, bool) or not isinstance(end_factor, (int, float)) or not 0 <= end_factor <= 1:
-            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
+    """Scale the base rate by a factor moving linearly from `start_factor` to
+    `end_factor` in `total_iters` steps: a warm-up
+    (`torch.optim.lr_scheduler.LinearLR`)."""
+    def __init__(
+        self,
+        optimizer,
+        start_factor=1.0 / 3,
+        end_factor=1.0,
+        total_iters=5,
+        last_epoch=-1,
+    ):
+        if (
+            isinstance(start_factor, bool)
+            or not isinstance(start_factor, (int, float))
+            or not 0 < start_factor <= 1
+        ):
+            raise ValueError(
+                f"LinearLR: start_factor must be in (0, 1], got {start_factor!r}"
+            )
+        if (
+            isinstance(end_factor, bool)
+            or not isinstance(end_factor, (int, float))
+            or not 0 <= end_factor <= 1
+        ):
+            raise ValueError(
+                f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}"
+            )
         self.start_factor, self.end_factor = start_factor, end_factor
         self.total_iters = _check_int(total_iters, 'total_iters', 'LinearLR')
         super().__init__(optimizer, last_epoch)
     def get_lr(self):
-        t, fs, fe, T = self.last_epoch, self.start_factor, self.end_factor, self.total_iters
+        t, fs, fe, T = (
+            self.last_epoch,
+            self.start_factor,
+            self.end_factor,
+            self.total_iters,
+        )
         if t == 0: return [lr * fs for lr in self._lrs()]
         if self._is_initial or t > T: return self._lrs()
-        return [lr * (1.0 + (fe - fs) / (T * fs + (t - 1) * (fe - fs))) for lr in self._lrs()]
+        return [
+            lr * (1.0 + (fe - fs) / (T * fs + (t - 1) * (fe - fs)))
+            for lr in self._lrs()
+        ]
     def _get_closed_form_lr(self):
         fs, fe, T = self.start_factor, self.end_factor, self.total_iters
-        return [b * (fs + (fe - fs) * min(T, self.last_epoch) / T) for b in self.base_lrs]
+        return [
+            b * (fs + (fe - fs) * min(T, self.last_epoch) / T) for b in self.base_lrs
+        ]
 
 class SequentialLR(LRScheduler):
-    "Run `schedulers` one after the other, switching at the `milestones` (`torch.optim.lr_scheduler.SequentialLR`)."
+    """Run `schedulers` one after the other, switching at the `milestones`
+    (`torch.optim.lr_scheduler.SequentialLR`)."""
     def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
         schedulers, milestones = list(schedulers), list(milestones)
-        if not schedulers: raise ValueError("SequentialLR: expects at least one scheduler")
+        if not schedulers:
+            raise ValueError("SequentialLR: expects at least one scheduler")
         for i, s in enumerate(schedulers):
             if not isinstance(s, LRScheduler) or s.optimizer is not optimizer:
-                raise ValueError(f"SequentialLR: scheduler {i} must be a scheduler of the same optimizer")
+                raise ValueError(
+                    f"SequentialLR: scheduler {i} must be a scheduler of the same "
+                    "optimizer"
+                )
             if s._steps_on_metrics:
                 raise ValueError(f"SequentialLR: scheduler {i} is a "
                                  f"{type(s).__name__}, which steps on a metric, not on "
                                  f"a count of steps: it cannot be chained")
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError(f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones, "
-                             f"got {len(milestones)}")
+            raise ValueError(
+                f"SequentialLR: {len(schedulers)} schedulers need "
+                f"{len(schedulers) - 1} milestones, got {len(milestones)}"
+            )
         self._schedulers, self._milestones = schedulers, milestones
         self.last_epoch, self.optimizer = last_epoch + 1, optimizer
         for g in optimizer.param_groups: g['lr'] = g['initial_lr']
-        for s in schedulers: s.last_epoch -= 1          # undo the initial steps the schedulers made when created
+        for s in schedulers:
+            s.last_epoch -= 1  # undo the initial steps the schedulers made when created
         idx = bisect_right(milestones, 0)
         schedulers[idx]._initial_step()
         self._last_lr = schedulers[idx].get_last_lr()
@@ -661,63 +973,126 @@ class SequentialLR(LRScheduler):
         else: s.step()
         self._last_lr = s.get_last_lr()
     def state_dict(self):
-        d = {k: v for k, v in self.__dict__.items() if k not in ('optimizer', '_schedulers')}
+        d = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ('optimizer', '_schedulers')
+        }
         d['_schedulers'] = [s.state_dict() for s in self._schedulers]
         return d
     def load_state_dict(self, state_dict):
         state_dict = dict(state_dict)
-        for s, sd in zip(self._schedulers, state_dict.pop('_schedulers')): s.load_state_dict(sd)
+        for s, sd in zip(self._schedulers, state_dict.pop('_schedulers')):
+            s.load_state_dict(sd)
         self.__dict__.update(state_dict)
 
 # %% ../../nbs/04_optim.ipynb #5ab8a994
 class OneCycleLR(LRScheduler):
-    "Smith's one-cycle policy: lr up to `max_lr` and down again, momentum the other way (`torch.optim.lr_scheduler.OneCycleLR`); step per batch."
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy='cos', cycle_momentum=True, base_momentum=0.85, max_momentum=0.95, div_factor=25.0,
-                 final_div_factor=1e4, three_phase=False, last_epoch=-1):
-        if not isinstance(optimizer, Optimizer): raise TypeError(f"OneCycleLR: expected an Optimizer, got {type(optimizer).__name__}")
+    """Smith's one-cycle policy: lr up to `max_lr` and down again, momentum the other
+    way (`torch.optim.lr_scheduler.OneCycleLR`); step per batch."""
+    def __init__(
+        self,
+        optimizer,
+        max_lr,
+        total_steps=None,
+        epochs=None,
+        steps_per_epoch=None,
+        pct_start=0.3,
+        anneal_strategy='cos',
+        cycle_momentum=True,
+        base_momentum=0.85,
+        max_momentum=0.95,
+        div_factor=25.0,
+        final_div_factor=1e4,
+        three_phase=False,
+        last_epoch=-1,
+    ):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"OneCycleLR: expected an Optimizer, got {type(optimizer).__name__}"
+            )
         self.optimizer = optimizer
-        if total_steps is not None: self.total_steps = _check_int(total_steps, 'total_steps', 'OneCycleLR')
+        if total_steps is not None:
+            self.total_steps = _check_int(total_steps, 'total_steps', 'OneCycleLR')
         elif epochs is not None and steps_per_epoch is not None:
-            self.total_steps = _check_int(epochs, 'epochs', 'OneCycleLR') * _check_int(steps_per_epoch, 'steps_per_epoch', 'OneCycleLR')
-        else: raise ValueError("OneCycleLR: give either total_steps or both epochs and steps_per_epoch")
+            self.total_steps = (
+                _check_int(epochs, 'epochs', 'OneCycleLR')
+                * _check_int(steps_per_epoch, 'steps_per_epoch', 'OneCycleLR'))
+        else:
+            raise ValueError(
+                "OneCycleLR: give either total_steps or both epochs and steps_per_epoch"
+            )
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}")
+            raise ValueError(
+                f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}"
+            )
         if anneal_strategy not in ('cos', 'linear'):
-            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+            raise ValueError(
+                "OneCycleLR: anneal_strategy must be 'cos' or 'linear', got "
+                f"{anneal_strategy!r}"
+            )
         self.anneal_strategy, n = anneal_strategy, self.total_steps
         up = float(pct_start * n) - 1
-        self._phases = ([(up, 'initial_lr', 'max_lr', 'max_momentum', 'base_momentum'),
-                         (float(2 * pct_start * n) - 2, 'max_lr', 'initial_lr', 'base_momentum', 'max_momentum'),
-                         (n - 1, 'initial_lr', 'min_lr', 'max_momentum', 'max_momentum')] if three_phase else
-                        [(up, 'initial_lr', 'max_lr', 'max_momentum', 'base_momentum'),
-                         (n - 1, 'max_lr', 'min_lr', 'base_momentum', 'max_momentum')])
+        self._phases = (
+            [
+                (up, 'initial_lr', 'max_lr', 'max_momentum', 'base_momentum'),
+                (
+                    float(2 * pct_start * n) - 2,
+                    'max_lr',
+                    'initial_lr',
+                    'base_momentum',
+                    'max_momentum',
+                ),
+                (n - 1, 'initial_lr', 'min_lr', 'max_momentum', 'max_momentum'),
+            ]
+            if three_phase
+            else [
+                (up, 'initial_lr', 'max_lr', 'max_momentum', 'base_momentum'),
+                (n - 1, 'max_lr', 'min_lr', 'base_momentum', 'max_momentum'),
+            ]
+        )
         groups = optimizer.param_groups
-        per_group = lambda name, v: list(v) if isinstance(v, (list, tuple)) else [v] * len(groups)
+        per_group = lambda name, v: (
+            list(v) if isinstance(v, (list, tuple)) else [v] * len(groups)
+        )
         if last_epoch == -1:
             for g, m in zip(groups, per_group('max_lr', max_lr)):
                 g['initial_lr'], g['max_lr'] = m / div_factor, m
                 g['min_lr'] = g['initial_lr'] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if 'momentum' not in optimizer.defaults and 'betas' not in optimizer.defaults:
-                raise ValueError("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas")
+            if (
+                'momentum' not in optimizer.defaults
+                and 'betas' not in optimizer.defaults
+            ):
+                raise ValueError(
+                    "OneCycleLR: cycle_momentum needs an optimizer with momentum or "
+                    "betas"
+                )
             self.use_beta1 = 'betas' in optimizer.defaults
             if last_epoch == -1:
-                for g, hi, lo in zip(groups, per_group('max_momentum', max_momentum), per_group('base_momentum', base_momentum)):
+                for g, hi, lo in zip(
+                    groups,
+                    per_group('max_momentum', max_momentum),
+                    per_group('base_momentum', base_momentum),
+                ):
                     if self.use_beta1: g['betas'] = (hi, *g['betas'][1:])
                     else: g['momentum'] = hi
                     g['max_momentum'], g['base_momentum'] = hi, lo
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start, end, pct):
-        if self.anneal_strategy == 'cos': return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        if self.anneal_strategy == 'cos':
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
     def get_lr(self):
         t = self.last_epoch
         if t > self.total_steps:
-            raise ValueError(f"OneCycleLR: tried to step {t} times; the schedule has total_steps={self.total_steps}")
+            raise ValueError(
+                f"OneCycleLR: tried to step {t} times; the schedule has "
+                f"total_steps={self.total_steps}"
+            )
         lrs = []
         for g in self.optimizer.param_groups:
             start = 0.0
@@ -880,32 +1255,48 @@ def _vector_norm(a, p):
 def _grads(parameters, where):
     ps = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     for i, p in enumerate(ps):
-        if not isinstance(p, Tensor): raise TypeError(f"{where}: parameter {i} is a {type(p).__name__}, not a tensor")
+        if not isinstance(p, Tensor):
+            raise TypeError(
+                f"{where}: parameter {i} is a {type(p).__name__}, not a tensor"
+            )
     return [p for p in ps if p.grad is not None]
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
-    """Scale all gradients together so that their joint `norm_type`-norm is at most `max_norm`, in place; returns the
-    norm before clipping as a tensor (`torch.nn.utils.clip_grad_norm_`)."""
+    """Scale all gradients together so that their joint `norm_type`-norm is at most
+    `max_norm`, in place; returns the norm before clipping as a tensor
+    (`torch.nn.utils.clip_grad_norm_`)."""
     ps = _grads(parameters, 'clip_grad_norm_')
-    max_norm, norm_type = float(_check_hyper(max_norm, 'max_norm', 'clip_grad_norm_')), float(norm_type)
+    max_norm, norm_type = (float(_check_hyper(max_norm, 'max_norm', 'clip_grad_norm_')),
+                           float(norm_type))
     if not ps: return tensor(np.float32(0.0))
-    total = _vector_norm(np.stack([_vector_norm(p.grad._data, norm_type) for p in ps]), norm_type)
+    total = _vector_norm(
+        np.stack([_vector_norm(p.grad._data, norm_type) for p in ps]), norm_type
+    )
     if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}, so they "
-                           f"cannot be clipped; pass error_if_nonfinite=False to scale them by it anyway")
-    coef = np.minimum(max_norm / (total + 1e-6), 1.0)      # NaN stays NaN, as with torch.clamp
-    if not coef >= 1.0:                                     # multiplying by 1 would change nothing
-        with np.errstate(invalid='ignore'):                 # inf * 0 = NaN: intended, as in PyTorch
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+            f"{total}, so they cannot be clipped; pass error_if_nonfinite=False to "
+            "scale them by it anyway"
+        )
+    # NaN stays NaN, as with torch.clamp
+    coef = np.minimum(max_norm / (total + 1e-6), 1.0)
+    if not coef >= 1.0:                          # multiplying by 1 would change nothing
+        with np.errstate(invalid='ignore'):     # inf * 0 = NaN: intended, as in PyTorch
             for p in ps:
                 g = p.grad._data
-                if getattr(getattr(g, 'flags', None), 'writeable', True): np.multiply(g, coef, out=g, casting='unsafe')
-                else: p.grad = Tensor._make((g * coef).astype(g.dtype))
+                if getattr(getattr(g, 'flags', None), 'writeable', True):
+                    np.multiply(g, coef, out=g, casting='unsafe')
+                else:
+                    p.grad = Tensor._make((g * coef).astype(g.dtype))
     return tensor(total)
 
 def clip_grad_value_(parameters, clip_value):
-    "Clip every gradient entry to [-clip_value, clip_value], in place (`torch.nn.utils.clip_grad_value_`)."
+    """Clip every gradient entry to [-clip_value, clip_value], in place
+    (`torch.nn.utils.clip_grad_value_`)."""
     c = float(_check_hyper(clip_value, 'clip_value', 'clip_grad_value_'))
     for p in _grads(parameters, 'clip_grad_value_'):
         g = p.grad._data
-        if getattr(getattr(g, 'flags', None), 'writeable', True): np.clip(g, -c, c, out=g)
-        else: p.grad = Tensor._make(np.clip(g, -c, c))
+        if getattr(getattr(g, 'flags', None), 'writeable', True):
+            np.clip(g, -c, c, out=g)
+        else:
+            p.grad = Tensor._make(np.clip(g, -c, c))
