@@ -3,7 +3,7 @@ cannot resolve and happily renders directive lines, so a successful build alone 
 on the files, without a browser (`make check-book` then looks at the pages in Chromium):
 
 - every chapter notebook in nbs/ is in book/_toc.yml and was rendered, shows no nbdev directive line (`#|`)
-  and no Python traceback, and is not nearly empty;
+  and no Python traceback, and is not nearly empty; no code line of it is longer than 88 characters;
 - every `#| code-fold: true` solution became a folded toggle, and the labelled equations of each chapter
   are numbered (1), (2), ... in order;
 - every chapter page has the launch buttons (Binder, Colab) and the .ipynb download, pointing at the
@@ -59,6 +59,9 @@ org_repo, branch = repo_url.split("github.com/")[-1], repo.get("branch", "main")
 launch = config.get("launch_buttons", {})
 
 
+MAX_CODE_LINE = 88      # characters of a code line that fit the book's 720 px text column
+
+
 def folded_cells(nb_path):
     "How many code cells a notebook folds behind a toggle (`#| code-fold: true`, not also hidden)."
     cells = json.loads(nb_path.read_text(encoding="utf-8"))["cells"]
@@ -91,6 +94,12 @@ for stem in chapters:
     if numbers != list(range(1, len(numbers) + 1)):
         problems.append(f"{page.name}: equation numbers are {numbers}, expected (1), (2), ... in order")
     nb_path = f"nbs/{stem}.ipynb"
+    cells = json.loads((root / nb_path).read_text(encoding="utf-8"))["cells"]
+    wide = [(i, len(l)) for i, c in enumerate(cells) if c["cell_type"] == "code"
+            for l in "".join(c["source"]).splitlines() if len(l) > MAX_CODE_LINE]
+    if wide:
+        problems.append(f"{nb_path}: {len(wide)} code lines are longer than {MAX_CODE_LINE} characters "
+                        f"(the 720 px text column cuts them off); the first is in cell {wide[0][0]}")
     wanted = {"download button": f'href="../_sources/{nb_path}"'}
     if launch.get("binderhub_url"):
         wanted["Binder button"] = f'{launch["binderhub_url"].rstrip("/")}/v2/gh/{org_repo}/{branch}?urlpath=tree/{nb_path}'

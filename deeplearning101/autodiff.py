@@ -13,18 +13,22 @@ import heapq
 import math
 import numpy as np
 from .graph import *
-from .graph import GradMode, Op, Tensor, _device_name, _describe, _last_write, _written_since, _const, _next_seq
+from .graph import (GradMode, Op, Tensor, _device_name, _describe,
+                                   _last_write, _written_since, _const, _next_seq)
 from .graph import _kernels
 from . import graph as _graph
 
 # %% ../nbs/01_autodiff.ipynb #3bf3187f
 def unbroadcast(grad, shape):
-    "Sum `grad` (a tensor, or a raw array) down to `shape`: the adjoint of NumPy broadcasting."
+    """Sum `grad` (a tensor, or a raw array) down to `shape`: the adjoint of NumPy
+    broadcasting."""
     gshape = grad.shape
     if gshape == shape: return grad
     lead = len(gshape) - len(shape)                 # axes broadcasting added in front
-    if gshape[lead:] == shape: return grad.sum(axis=tuple(range(lead)))   # only those (a bias): one sum
-    kept = tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
+    if gshape[lead:] == shape:                      # only those (a bias): one sum
+        return grad.sum(axis=tuple(range(lead)))
+    kept = tuple(i + lead for i, n in enumerate(shape)
+                 if n == 1 and gshape[i + lead] != 1)
     if kept: grad = grad.sum(axis=kept, keepdims=True)
     if lead: grad = grad.sum(axis=tuple(range(lead)))
     return grad
@@ -43,7 +47,8 @@ def _needs(op, i):
 
 # %% ../nbs/01_autodiff.ipynb #9f4048cf
 def _raw(x):
-    "The array inside a tensor (an array as it is): masks and other constants of a rule."
+    """The array inside a tensor (an array as it is): masks and other constants of a
+    rule."""
     return x._data if isinstance(x, Tensor) else x
 
 def _const_like(arr, like):
@@ -120,8 +125,10 @@ def _matmul_backward(op, grad, out, a, b):
 
 # %% ../nbs/01_autodiff.ipynb #a7c3e1f0
 def _mm(a, b):
-    "a @ b for matrices; a NumPy product of a short `a` and a transposed `b` as (b.T @ a.T).T"
-    if (type(a) is np.ndarray and a.shape[0] < b.shape[1] and 4 * a.shape[0] <= a.shape[1]
+    """a @ b for matrices; a NumPy product of a short `a` and a transposed `b` as
+    (b.T @ a.T).T"""
+    if (type(a) is np.ndarray and a.shape[0] < b.shape[1]
+            and 4 * a.shape[0] <= a.shape[1]
             and b.flags.f_contiguous and not b.flags.c_contiguous):
         return (b.T @ a.T).T
     return a @ b
@@ -170,15 +177,17 @@ def _cast_backward(op, grad, out, a): return (_astype(grad, a.dtype),)
 
 # %% ../nbs/01_autodiff.ipynb #49dced0e
 def _expand(grad, op, shape):
-    "Broadcast a reduction's gradient (a tensor, or a raw array) back to the input's shape."
-    if not op.keepdims and op.axis is not None:     # put the reduced axes back as size 1
+    """Broadcast a reduction's gradient (a tensor, or a raw array) back to the input's
+    shape."""
+    if not op.keepdims and op.axis is not None:     # put the reduced axes back, size 1
         axes = op.axis if isinstance(op.axis, tuple) else (op.axis,)
         kept = list(shape)
         for ax in axes: kept[ax] = 1
         grad = grad.reshape(kept)
     if isinstance(grad, Tensor): return grad.broadcast_to(shape)
     if grad.shape == shape: return grad
-    full = np.empty_like(grad, shape=shape)         # a fresh array (np.broadcast_to is slower)
+    # a fresh array (np.broadcast_to is slower)
+    full = np.empty_like(grad, shape=shape)
     full[...] = grad
     return full
 
@@ -193,7 +202,8 @@ def _mean_backward(op, grad, out, a):
 
 def _extreme_backward(op, grad, out, a):
     x, m = _raw(a), _raw(_expand(out, op, a.shape))
-    hit = (x == m) | ((x != x) & (m != m))          # where it was reached; NaN is the max
+    # where it was reached; NaN is the max
+    hit = (x == m) | ((x != x) & (m != m))
     share = hit / np.sum(hit, axis=op.axis, keepdims=True)   # ties share the gradient
     return (_expand(grad, op, a.shape) * _const_like(share, grad),)
 gradient_of(Max)(_extreme_backward); gradient_of(Min)(_extreme_backward)
@@ -230,12 +240,13 @@ class IndexGrad(Op):
     name = 'index_grad'
     def __init__(self, index, shape): self.index, self.shape = index, shape
     def forward(self, g):
-        z = np.empty_like(g, shape=self.shape)      # zeros of the input's shape, on g's device
-        z.fill(0)
+        z = np.empty_like(g, shape=self.shape)      # zeros of the input's shape,
+        z.fill(0)                                   # on g's device
         idx = self.index if isinstance(self.index, tuple) else (self.index,)
         if any(getattr(i, 'ndim', 0) and i.dtype != bool for i in idx):
             get_array_module(z).add.at(z, self.index, g)    # repeats add up
-        else: z[self.index] = g                     # basic and boolean indexing never repeat
+        else:                               # basic and boolean indexing never repeat
+            z[self.index] = g
         return z
 
 # %% ../nbs/01_autodiff.ipynb #f7a0f0a3
@@ -289,81 +300,97 @@ def _setitem_backward(op, grad, out, a, v):  # a's entries at the index were ove
 
 # %% ../nbs/01_autodiff.ipynb #1d9f8891
 def _seed_grads(outputs, grad_outputs, where):
-    "The gradients the backward pass starts from: ones for a scalar, else what the caller gave."
+    """The gradients the backward pass starts from: ones for a scalar, else what the
+    caller gave."""
     seeds = []
     for out, g in zip(outputs, grad_outputs):
         if not out.requires_grad:
-            raise RuntimeError(f"{where}: the tensor does not require grad and has no recorded op "
-                               f"(shape {out.shape}); did you forget requires_grad=True or run under no_grad?")
+            raise RuntimeError(f"{where}: the tensor does not require grad and has no "
+                               f"recorded op (shape {out.shape}); did you forget "
+                               f"requires_grad=True or run under no_grad?")
         if g is None:
             if out._data.size != 1:
-                raise RuntimeError(f"{where}: grad can be implicitly created only for a scalar output, "
-                                   f"got shape {out.shape}; pass a gradient of that shape")
+                raise RuntimeError(f"{where}: grad can be implicitly created only for "
+                                   f"a scalar output, got shape {out.shape}; pass a "
+                                   f"gradient of that shape")
             g = np.empty_like(out._data)
             g.fill(1)
-        else:                                       # a private copy, on the output's device
+        else:                                   # a private copy, on the output's device
             g = g._data if isinstance(g, Tensor) else g
             devices = sorted({_device_name(g), _device_name(out._data)} - {None})
             if len(devices) > 1:
-                raise RuntimeError(f"{where}: the gradient is on another device than the output ({' and '.join(devices)})")
+                raise RuntimeError(f"{where}: the gradient is on another device than "
+                                   f"the output ({' and '.join(devices)})")
             g = get_array_module(out._data).array(g, dtype=out._data.dtype)
         if g.shape != out.shape:
-            raise ValueError(f"{where}: gradient of shape {g.shape} for an output of shape {out.shape}")
+            raise ValueError(f"{where}: gradient of shape {g.shape} for an output of "
+                             f"shape {out.shape}")
         seeds.append(Tensor._make(g))
     return seeds
 
 # %% ../nbs/01_autodiff.ipynb #97271653
-def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False, everything=False):
-    """Send the adjoints from `outputs` (seeded with `seeds`) back to the leaves, newest node first.
-    `visit(node, adjoint)` gets each leaf's complete adjoint, and each other node's when `everything` is set or the
-    node retains its grad. Adjoints are tensors when `create_graph`, otherwise raw arrays."""
-    grads, pending, leaves = {}, [], []             # node -> adjoint so far; heap of (-seq, node); leaves reached
+def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
+              everything=False):
+    """Send the adjoints from `outputs` (seeded with `seeds`) back to the leaves, newest
+    node first. `visit(node, adjoint)` gets each leaf's complete adjoint, and each other
+    node's when `everything` is set or the node retains its grad. Adjoints are tensors
+    when `create_graph`, otherwise raw arrays."""
+    # node -> adjoint so far; heap of (-seq, node); leaves reached
+    grads, pending, leaves = {}, [], []
     push, pop = heapq.heappush, heapq.heappop
     def arrive(node, g):
-        "Add `g` to the node's adjoint; on the first arrival, queue the node (or note the leaf)."
+        """Add `g` to the node's adjoint; on the first arrival, queue the node (or note
+        the leaf)."""
         old = grads.get(node)
         if old is not None: grads[node] = old + g; return
         grads[node] = g
         if node._op is None: leaves.append(node)
-        else: push(pending, (-node._op.seq, node))  # heapq pops the smallest: -seq makes it the newest
+        else:                       # heapq pops the smallest: -seq makes it the newest
+            push(pending, (-node._op.seq, node))
     for out, g in zip(outputs, seeds): arrive(out, g if create_graph else g._data)
-    prev, GradMode.enabled = GradMode.enabled, create_graph   # gradients of gradients only when asked for
+    # gradients of gradients only when asked for
+    prev, GradMode.enabled = GradMode.enabled, create_graph
     try:
         while pending:
-            node = pop(pending)[1]                  # no consumer of it is left: its adjoint is complete
+            node = pop(pending)[1]  # no consumer of it is left: its adjoint is complete
             g = grads.pop(node)
             if everything or node._retains_grad: visit(node, g)
             op = node._op
             inputs = op.inputs
             if inputs is None:
-                raise RuntimeError(f"backward: trying to backward through the graph a second time: the inputs "
-                                   f"of {op.name!r} were freed by the first backward; pass retain_graph=True to it")
-            if _last_write[0] > op.seq: _check_saved(op, node)   # something was changed in place since
+                raise RuntimeError(f"backward: trying to backward through the graph a "
+                                   f"second time: the inputs of {op.name!r} were freed "
+                                   f"by the first backward; pass retain_graph=True to "
+                                   f"it")
+            if _last_write[0] > op.seq:     # something was changed in place since
+                _check_saved(op, node)
             if create_graph: igs = op.backward(g, node, *inputs)  # on tensors: recorded
-            elif type(g) is np.ndarray:                     # raw arrays (array_backward, inlined)
+            elif type(g) is np.ndarray:     # raw arrays (array_backward, inlined)
                 if len(inputs) == 2:
                     igs = op.backward(g, node._data, inputs[0]._data, inputs[1]._data)
                 elif len(inputs) == 1: igs = op.backward(g, node._data, inputs[0]._data)
                 else: igs = op.backward(g, node._data, *[t._data for t in inputs])
-            else: igs = array_backward(op, g, node._data)           # a GPU array: kernels first
+            else: igs = array_backward(op, g, node._data)   # a GPU array: kernels first
             for inp, ig in zip(inputs, igs):
                 if ig is None or not inp._requires_grad: continue
-                old = grads.get(inp)                # `arrive`, spelled out: this loop is the hot path
+                # `arrive`, spelled out: this loop is the hot path
+                old = grads.get(inp)
                 if old is not None: grads[inp] = old + ig
                 else:
                     grads[inp] = ig
                     if inp._op is None: leaves.append(inp)
                     else: push(pending, (-inp._op.seq, inp))
-            if not retain_graph:                    # free the graph, and what the op saved, as we go
+            if not retain_graph:    # free the graph, and what the op saved, as we go
                 op.inputs = None
                 for name in op.saved: setattr(op, name, None)
         for leaf in leaves: visit(leaf, grads.pop(leaf))
     finally: GradMode.enabled = prev
 
 def array_backward(op, grad, out):
-    """The op's gradient rule on raw arrays: `grad` (d loss / d output) and `out` (the output's values)
-    in, one array (or None) per input out. A registered GPU kernel (chapter 05) goes first."""
-    if type(grad) is not np.ndarray and _kernels:            # a GPU array: a fused kernel?
+    """The op's gradient rule on raw arrays: `grad` (d loss / d output) and `out` (the
+    output's values) in, one array (or None) per input out. A registered GPU kernel
+    (chapter 05) goes first."""
+    if type(grad) is not np.ndarray and _kernels:   # a GPU array: a fused kernel?
         kernel = _kernels.get((type(op), 'backward'))
         if kernel is not None:
             igs = kernel(op, grad, out)
@@ -374,85 +401,108 @@ def array_backward(op, grad, out):
     return op.backward(grad, out, *[t._data for t in xs])
 
 def _check_saved(op, node):
-    "Refuse to go on when a value the op's rule reads was changed in place after the op recorded it (PyTorch's rule)."
-    for what, t in [(f"input {i}", t) for i, t in enumerate(op.inputs)] + [("the output", node)]:
+    """Refuse to go on when a value the op's rule reads was changed in place after the
+    op recorded it (PyTorch's rule)."""
+    for what, t in ([(f"input {i}", t) for i, t in enumerate(op.inputs)]
+                    + [("the output", node)]):
         if _written_since(t._data, op.seq):
             raise RuntimeError(
-                f"backward: one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: {what} of {op.name!r} ({_describe(t)}, now at version {t._version}) was changed in place "
-                f"after {op.name!r} used it. Change it only after backward (e.g. optimizer.step() after "
-                f"loss.backward()), or change a copy (.clone()) instead")
+                f"backward: one of the variables needed for gradient computation has "
+                f"been modified by an inplace operation: {what} of {op.name!r} "
+                f"({_describe(t)}, now at version {t._version}) was changed in place "
+                f"after {op.name!r} used it. Change it only after backward (e.g. "
+                f"optimizer.step() after loss.backward()), or change a copy (.clone()) "
+                f"instead")
 
 def _as_tensor(g): return g if isinstance(g, Tensor) else Tensor._make(g)
 
 # %% ../nbs/01_autodiff.ipynb #62421e69
 def _zero_grad(p, set_to_none):
-    "Forget `p`'s gradient: None (PyTorch's default), or zeros written into it (`set_to_none=False`)."
+    """Forget `p`'s gradient: None (PyTorch's default), or zeros written into it
+    (`set_to_none=False`)."""
     if _graph._tracers: _graph._tracers[-1].zero_grad(p, set_to_none)   # chapter 06b
     if set_to_none or p.grad is None: p.grad = None
     elif getattr(p.grad._data.flags, 'writeable', True): p.grad._data.fill(0)   # torch
     else: p.grad = Tensor._make(get_array_module(p._data).zeros_like(p._data))
 
 def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad (`torch.Tensor.backward`);
-    with `inputs`, into those tensors' `.grad` only (leaves or not)."""
-    if _graph._tracers: _graph._tracers[-1].backward(self, gradient, inputs, create_graph)
+    """Accumulate d(self)/d(leaf) into `.grad` of every leaf that requires grad
+    (`torch.Tensor.backward`); with `inputs`, into those tensors' `.grad` only (leaves
+    or not)."""
+    if _graph._tracers:
+        _graph._tracers[-1].backward(self, gradient, inputs, create_graph)
     seen = set()
-    wanted = None if inputs is None else {id(t) for t in ([inputs] if isinstance(inputs, Tensor) else inputs)}
+    wanted = None if inputs is None else {
+        id(t) for t in ([inputs] if isinstance(inputs, Tensor) else inputs)}
     def visit(node, g):
         if wanted is not None:
             if id(node) not in wanted: return
-            if node._op is not None: node = _NonLeafGrad(node)   # accumulate, as for a leaf
-        if node._op is not None:               # a non-leaf that retains its grad: its own copy
+            if node._op is not None:                # accumulate, as for a leaf
+                node = _NonLeafGrad(node)
+        if node._op is not None:        # a non-leaf that retains its grad: its own copy
             node.grad = g if create_graph else Tensor._make(g.copy()); return
         if create_graph: pass
         elif type(g) is np.ndarray and g.dtype == node._data.dtype:   # the usual cases:
-            if g.base is None and id(g) not in seen: seen.add(id(g))   # a fresh array, kept as is
-            else: g = g.copy()                      # a view, or an array another leaf got
+            if g.base is None and id(g) not in seen:    # a fresh array, kept as is
+                seen.add(id(g))
+            else: g = g.copy()              # a view, or an array another leaf got
             g = Tensor._make(g)
         else: g = _fresh(g, node, seen)
         if node.grad is None: node.grad = g
-        elif create_graph or not getattr(node.grad._data.flags, 'writeable', True): node.grad = node.grad + g
-        else: node.grad._data += g._data              # accumulate in place, as PyTorch does
+        elif create_graph or not getattr(node.grad._data.flags, 'writeable', True):
+            node.grad = node.grad + g
+        else: node.grad._data += g._data    # accumulate in place, as PyTorch does
     if retain_graph is None: retain_graph = create_graph
-    _backprop([self], _seed_grads([self], [gradient], 'backward'), visit, retain_graph or create_graph, create_graph,
-              everything=wanted is not None)
+    _backprop([self], _seed_grads([self], [gradient], 'backward'), visit,
+              retain_graph or create_graph, create_graph, everything=wanted is not None)
 Tensor.backward = backward
 
 class _NonLeafGrad:
-    "A non-leaf named in `backward(inputs=...)`, seen as a leaf by `visit`: its `.grad` accumulates."
+    """A non-leaf named in `backward(inputs=...)`, seen as a leaf by `visit`: its
+    `.grad` accumulates."""
     def __init__(self, t): self.t, self._op = t, None
     _data = property(lambda self: self.t._data)
-    grad = property(lambda self: self.t.grad, lambda self, g: setattr(self.t, 'grad', g))
+    grad = property(lambda self: self.t.grad,
+                    lambda self, g: setattr(self.t, 'grad', g))
 
-Tensor.grad_fn = property(lambda self: self._op, doc="The op that produced this tensor (None for a leaf), "
-                                                     "as PyTorch's `grad_fn`.")
+Tensor.grad_fn = property(lambda self: self._op,
+                          doc="The op that produced this tensor (None for a leaf), "
+                              "as PyTorch's `grad_fn`.")
 
 def _fresh(d, leaf, seen):
-    "Wrap a gradient array that the leaf may own: not a view, not shared with another leaf, in the leaf's dtype."
-    if isinstance(d, np.generic): d = np.asarray(d, leaf._data.dtype)   # a NumPy scalar: a new 0-d array
-    elif type(d) is not type(leaf._data) and _device_name(leaf._data) == 'cpu':   # from the GPU, for a CPU value
-        d = d.get().astype(leaf._data.dtype, copy=False)                 # used there as a scalar (chapter 05)
-    elif d.dtype != leaf._data.dtype: d = d.astype(leaf._data.dtype)     # a converted copy
-    elif d.base is not None or id(d) in seen: d = d.copy()             # a view, or another leaf's array
+    """Wrap a gradient array that the leaf may own: not a view, not shared with another
+    leaf, in the leaf's dtype."""
+    if isinstance(d, np.generic):                   # a NumPy scalar: a new 0-d array
+        d = np.asarray(d, leaf._data.dtype)
+    elif type(d) is not type(leaf._data) and _device_name(leaf._data) == 'cpu':
+        # from the GPU, for a CPU value used there as a scalar (chapter 05)
+        d = d.get().astype(leaf._data.dtype, copy=False)
+    elif d.dtype != leaf._data.dtype: d = d.astype(leaf._data.dtype)  # a converted copy
+    elif d.base is not None or id(d) in seen:       # a view, or another leaf's array
+        d = d.copy()
     seen.add(id(d))
     return Tensor._make(d)
 
 # %% ../nbs/01_autodiff.ipynb #f6f497c8
 class _GradModeContext:
-    "A context manager that is also a decorator, of plain functions and of generator functions (as PyTorch's)."
+    """A context manager that is also a decorator, of plain functions and of generator
+    functions (as PyTorch's)."""
     mode = None                                     # the grad mode inside
     def __new__(cls, *args, **kwargs):
-        if len(args) == 1 and not kwargs and callable(args[0]) and cls is not set_grad_enabled:
-            return object.__new__(cls)(args[0])     # `@no_grad` without parentheses decorates at once
+        if (len(args) == 1 and not kwargs and callable(args[0])
+                and cls is not set_grad_enabled):
+            # `@no_grad` without parentheses decorates at once
+            return object.__new__(cls)(args[0])
         return object.__new__(cls)
     def __enter__(self): self.prev, GradMode.enabled = GradMode.enabled, self.mode
     def __exit__(self, *exc): GradMode.enabled = self.prev
-    def _fresh(self): return _Switch(self.mode)     # a new context for each call of a decorated function
+    # a new context for each call of a decorated function
+    def _fresh(self): return _Switch(self.mode)
     def __call__(self, fn):
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
-            def generator(*args, **kwargs):         # the mode holds while the body runs, not between yields
+            # the mode holds while the body runs, not between yields
+            def generator(*args, **kwargs):
                 gen = fn(*args, **kwargs)
                 try:
                     with self._fresh(): value = next(gen)
@@ -476,7 +526,8 @@ class _Switch(_GradModeContext):
     def __init__(self, mode): self.mode = mode
 
 class no_grad(_GradModeContext):
-    "Context manager and decorator: ops inside record nothing (evaluation, parameter updates)."
+    """Context manager and decorator: ops inside record nothing (evaluation, parameter
+    updates)."""
     mode = False
 
 class enable_grad(_GradModeContext):
@@ -484,18 +535,20 @@ class enable_grad(_GradModeContext):
     mode = True
 
 class set_grad_enabled(_GradModeContext):
-    """`set_grad_enabled(mode)`: turn recording on or off. As a plain call it takes effect at once (as PyTorch's);
-    as a context manager or decorator, the previous mode comes back at the end."""
+    """`set_grad_enabled(mode)`: turn recording on or off. As a plain call it takes
+    effect at once (as PyTorch's); as a context manager or decorator, the previous mode
+    comes back at the end."""
     def __init__(self, mode):
         self.mode = bool(mode)
         self.prev, GradMode.enabled = GradMode.enabled, self.mode
     def __enter__(self): pass                       # __init__ has set the mode already
     def __call__(self, fn):
-        GradMode.enabled = self.prev                # used as a decorator: undo what __init__ did
+        GradMode.enabled = self.prev    # used as a decorator: undo what __init__ did
         return super().__call__(fn)
 
 class inference_mode(_GradModeContext):
-    "PyTorch's faster `no_grad`: here the same thing (`inference_mode(False)` records as usual)."
+    """PyTorch's faster `no_grad`: here the same thing (`inference_mode(False)` records
+    as usual)."""
     mode = False
     def __init__(self, mode=True): self.mode = not mode
 
@@ -503,23 +556,30 @@ class inference_mode(_GradModeContext):
 # %% ../nbs/01_autodiff.ipynb #8dc915cf
 def _as_list(x): return list(x) if isinstance(x, (list, tuple)) else [x]
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
-    "Gradients of `outputs` with respect to `inputs`, as a tuple of tensors (`torch.autograd.grad`); `.grad` is untouched."
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """Gradients of `outputs` with respect to `inputs`, as a tuple of tensors
+    (`torch.autograd.grad`); `.grad` is untouched."""
     outputs, inputs = _as_list(outputs), _as_list(inputs)
-    grad_outputs = _as_list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
+    grad_outputs = (_as_list(grad_outputs) if grad_outputs is not None
+                    else [None] * len(outputs))
     wanted = {t: None for t in inputs}
     for i, t in enumerate(inputs):
-        if not t.requires_grad: raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require "
+                               f"grad")
     def visit(node, g):
         if node in wanted: wanted[node] = _as_tensor(g)
     _backprop(outputs, _seed_grads(outputs, grad_outputs, 'grad'), visit,
-              create_graph if retain_graph is None else retain_graph, create_graph, everything=True)
+              create_graph if retain_graph is None else retain_graph, create_graph,
+              everything=True)
     result = []
     for i, t in enumerate(inputs):
         g = wanted[t]
         if g is None and not allow_unused:
-            raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
-                               f"pass allow_unused=True to get None for it")
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used to "
+                               f"compute the outputs; pass allow_unused=True to get "
+                               f"None for it")
         result.append(g)
     return tuple(result)
 
@@ -528,16 +588,23 @@ class GradcheckError(AssertionError):
     "Raised by `gradcheck` when backward disagrees with finite differences."
 
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
-    """Compare backward with central differences, in float64, for every input that requires grad.
-    A non-scalar output is projected on fixed random weights first. Returns True or raises `GradcheckError`."""
-    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)): inputs = tuple(inputs[0])   # PyTorch's form
-    xs = [Tensor(x._data.astype(np.float64), requires_grad=True) if isinstance(x, Tensor) and x.requires_grad else x
+    """Compare backward with central differences, in float64, for every input that
+    requires grad. A non-scalar output is projected on fixed random weights first.
+    Returns True or raises `GradcheckError`."""
+    if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):   # PyTorch's form
+        inputs = tuple(inputs[0])
+    xs = [Tensor(x._data.astype(np.float64), requires_grad=True)
+          if isinstance(x, Tensor) and x.requires_grad else x
           for x in inputs]
-    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
-    if not checked: raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
+    checked = [i for i, x in enumerate(inputs)
+               if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to "
+                         "check")
     out = fn(*xs)
-    w = Tensor._make(get_array_module(out._data).asarray(np.random.default_rng(seed).standard_normal(out.shape)))
-    def f():                                        # the scalar we differentiate, evaluated without a graph
+    w = Tensor._make(get_array_module(out._data).asarray(
+        np.random.default_rng(seed).standard_normal(out.shape)))
+    def f():                    # the scalar we differentiate, evaluated without a graph
         with no_grad(): return float(np.sum(fn(*xs)._data * w._data))
     loss, wrt = (out * w).sum(), [xs[i] for i in checked]
     with_arrays = grad(loss, wrt, allow_unused=True, retain_graph=True)   # on arrays
@@ -554,12 +621,16 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
         for how, a in (('backward', a_arr), ('backward with create_graph=True', a_ten)):
             a = np.zeros_like(x) if a is None else a._data
             excess = np.abs(a - numeric) - (atol + rtol * np.abs(numeric))
-            bad = np.isnan(a) | np.isnan(numeric) | (excess > 0)   # a NaN on either side is never a pass
+            # a NaN on either side is never a pass
+            bad = np.isnan(a) | np.isnan(numeric) | (excess > 0)
             if bad.any():
-                idx = np.unravel_index(np.argmax(np.where(np.isnan(excess), np.inf, excess)), x.shape)
-                raise GradcheckError(f"gradcheck: input {i} (shape {x.shape}) entry {idx}: {how} gives {a[idx]:.6g}, "
-                                     f"central differences give {numeric[idx]:.6g} (|diff| {abs(a[idx] - numeric[idx]):.3g} "
-                                     f"> atol + rtol*|numeric| = {atol + rtol * abs(numeric[idx]):.3g})")
+                idx = np.unravel_index(
+                    np.argmax(np.where(np.isnan(excess), np.inf, excess)), x.shape)
+                raise GradcheckError(
+                    f"gradcheck: input {i} (shape {x.shape}) entry {idx}: {how} gives "
+                    f"{a[idx]:.6g}, central differences give {numeric[idx]:.6g} "
+                    f"(|diff| {abs(a[idx] - numeric[idx]):.3g} > "
+                    f"atol + rtol*|numeric| = {atol + rtol * abs(numeric[idx]):.3g})")
     return True
 
 # %% ../nbs/01_autodiff.ipynb #71f22eb4
@@ -568,42 +639,52 @@ class FunctionCtx:
     def save_for_backward(self, *tensors): self._saved = tensors
     @property
     def saved_tensors(self):
-        if not hasattr(self, '_saved'): raise RuntimeError("saved_tensors: forward saved nothing (save_for_backward)")
+        if not hasattr(self, '_saved'):
+            raise RuntimeError("saved_tensors: forward saved nothing "
+                               "(save_for_backward)")
         return self._saved
 
 class _FunctionOp(Op):
-    "The node `Function.apply` records: its gradient rule is the Function's own `backward`."
+    """The node `Function.apply` records: its gradient rule is the Function's own
+    `backward`."""
     __slots__ = ('fn', 'ctx', 'positions', 'n_args', 'name')
     saved = ('ctx',)
     def backward(self, grad, out, *inputs):
-        if not isinstance(grad, Tensor):            # raw arrays: the rule is tensor code
+        if not isinstance(grad, Tensor):    # raw arrays: the rule is tensor code
             return [None if g is None else _raw(g)
                     for g in self.backward(Tensor._make(grad), Tensor._make(out))]
         grads = self.fn.backward(self.ctx, grad)
         grads = grads if isinstance(grads, tuple) else (grads,)
         if len(grads) != self.n_args:
-            raise RuntimeError(f"{self.name}.backward returned {len(grads)} gradients, but forward took "
-                               f"{self.n_args} inputs: return one per input (None for a non-tensor)")
+            raise RuntimeError(f"{self.name}.backward returned {len(grads)} gradients, "
+                               f"but forward took {self.n_args} inputs: return one per "
+                               f"input (None for a non-tensor)")
         return [grads[i] for i in self.positions]
 
 class Function:
-    """A differentiable operation written by its user (`torch.autograd.Function`): static `forward(ctx, *args)`
-    and `backward(ctx, grad_output)`; call it as `MyFunction.apply(*args)`. One tensor output."""
+    """A differentiable operation written by its user (`torch.autograd.Function`):
+    static `forward(ctx, *args)` and `backward(ctx, grad_output)`; call it as
+    `MyFunction.apply(*args)`. One tensor output."""
     @staticmethod
-    def forward(ctx, *args): raise NotImplementedError("Function.forward: define it in your subclass")
+    def forward(ctx, *args):
+        raise NotImplementedError("Function.forward: define it in your subclass")
     @staticmethod
-    def backward(ctx, grad_output): raise NotImplementedError("Function.backward: define it in your subclass")
+    def backward(ctx, grad_output):
+        raise NotImplementedError("Function.backward: define it in your subclass")
     @classmethod
     def apply(cls, *args):
         ctx, where = FunctionCtx(), f"{cls.__name__}.apply"
         tensors = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor)]
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad
+                                     for a in args)
         with no_grad(): out = cls.forward(ctx, *args)
         if not isinstance(out, Tensor):
-            raise TypeError(f"{where}: forward must return one tensor, got {type(out).__name__} "
+            raise TypeError(f"{where}: forward must return one tensor, got "
+                            f"{type(out).__name__} "
                             f"(several outputs: see 'From deeplearning101 to PyTorch')")
         if GradMode.enabled and any(a._requires_grad for _, a in tensors):
-            if out._op is not None or any(out is a for _, a in tensors): out = Tensor._make(out._data)
+            if out._op is not None or any(out is a for _, a in tensors):
+                out = Tensor._make(out._data)
             op = _FunctionOp()
             op.fn, op.ctx, op.name, op.n_args = cls, ctx, cls.__name__, len(args)
             op.positions = [i for i, _ in tensors]
@@ -611,31 +692,40 @@ class Function:
             out._op, out._requires_grad = op, True
         return out
 
-def autograd_backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    "`torch.autograd.backward`: backward from several tensors at once (their gradients add up)."
+def autograd_backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+                      inputs=None):
+    """`torch.autograd.backward`: backward from several tensors at once (their gradients
+    add up)."""
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     grads = [None] * len(tensors) if grad_tensors is None else _as_list(grad_tensors)
     keep = create_graph if retain_graph is None else retain_graph
     for i, (t, g) in enumerate(zip(tensors, grads)):
-        t.backward(g, retain_graph=keep or i < len(tensors) - 1, create_graph=create_graph, inputs=inputs)
+        t.backward(g, retain_graph=keep or i < len(tensors) - 1,
+                   create_graph=create_graph, inputs=inputs)
 
 
 # %% ../nbs/01_autodiff.ipynb #1a1498e1
 def compute_gradients(loss):
-    "TF1-style: a dict mapping every node that requires grad (Variables and intermediates) to d loss / d node."
+    """TF1-style: a dict mapping every node that requires grad (Variables and
+    intermediates) to d loss / d node."""
     table = {}
     for node in topological_order([loss]):
         if node._data is None:
-            raise RuntimeError(f"compute_gradients: the loss depends on placeholder {node.name!r}, which has no value "
-                               f"now (Session.run feeds placeholders only while it runs). Compute the gradients "
-                               f"inside a run: sess.run(GradientDescentOptimizer(lr).minimize(loss), feed_dict=...), "
-                               f"or build the graph from tensors instead of placeholders")
+            raise RuntimeError(
+                f"compute_gradients: the loss depends on placeholder {node.name!r}, "
+                f"which has no value now (Session.run feeds placeholders only while "
+                f"it runs). Compute the gradients inside a run: "
+                f"sess.run(GradientDescentOptimizer(lr).minimize(loss), "
+                f"feed_dict=...), "
+                f"or build the graph from tensors instead of placeholders")
     _backprop([loss], _seed_grads([loss], [None], 'compute_gradients'),
-              lambda node, g: table.__setitem__(node, _as_tensor(g)), retain_graph=True, everything=True)
+              lambda node, g: table.__setitem__(node, _as_tensor(g)),
+              retain_graph=True, everything=True)
     return table
 
 class GradientDescentOptimizer:
-    "TF1-style plain gradient descent: `minimize(loss)` returns an op that `Session.run` executes."
+    """TF1-style plain gradient descent: `minimize(loss)` returns an op that
+    `Session.run` executes."""
     def __init__(self, learning_rate): self.learning_rate = learning_rate
     def minimize(self, loss):
         def step():

@@ -15,23 +15,27 @@ from .autodiff import no_grad
 def _array(a): return a._data if isinstance(a, Tensor) else np.asarray(a)
 
 def accuracy(logits, y):
-    "Fraction of correct predictions: arg-max of [N, C] logits, or logit > 0 for one logit per sample."
+    """Fraction of correct predictions: arg-max of [N, C] logits, or logit > 0 for one
+    logit per sample."""
     z, t = _array(logits), _array(y)
     if z.ndim == 2 and z.shape[1] > 1: pred = z.argmax(axis=1)
     else: pred, t = (z.reshape(-1) > 0).astype(np.int64), t.reshape(-1)
     if pred.shape != t.shape:
-        raise ValueError(f"accuracy: {len(pred)} predictions (logits of shape {list(z.shape)}) but targets of shape {list(t.shape)}")
+        raise ValueError(f"accuracy: {len(pred)} predictions (logits of shape "
+                         f"{list(z.shape)}) but targets of shape {list(t.shape)}")
     return float((pred == t).mean()) if len(t) else float('nan')
 
 # %% ../nbs/03b_train.ipynb #ae36c233
 def _unpack(batch, where):
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        raise ValueError(f"{where}: each batch must be a pair (inputs, targets), got {type(batch).__name__} "
-                         f"of length {len(batch) if hasattr(batch, '__len__') else '?'}")
+        raise ValueError(f"{where}: each batch must be a pair (inputs, targets), got "
+                         f"{type(batch).__name__} of length "
+                         f"{len(batch) if hasattr(batch, '__len__') else '?'}")
     return batch
 
 def evaluate(model, loader, loss_fn=None, metrics=(accuracy,)):
-    "Mean loss (if `loss_fn`) and metrics over all samples of `loader`, in eval mode and without a graph."
+    """Mean loss (if `loss_fn`) and metrics over all samples of `loader`, in eval mode
+    and without a graph."""
     was_training, totals, n = model.training, {}, 0
     model.eval()
     try:
@@ -39,8 +43,11 @@ def evaluate(model, loader, loss_fn=None, metrics=(accuracy,)):
             for batch in loader:
                 xb, yb = _unpack(batch, 'evaluate')
                 out, k = model(xb), len(xb)
-                if loss_fn is not None: totals['loss'] = totals.get('loss', 0.0) + loss_fn(out, yb).item() * k
-                for m in metrics: totals[m.__name__] = totals.get(m.__name__, 0.0) + m(out, yb) * k
+                if loss_fn is not None:
+                    totals['loss'] = (totals.get('loss', 0.0)
+                                      + loss_fn(out, yb).item() * k)
+                for m in metrics:
+                    totals[m.__name__] = totals.get(m.__name__, 0.0) + m(out, yb) * k
                 n += k
     finally:
         model.train(was_training)
@@ -49,20 +56,27 @@ def evaluate(model, loader, loss_fn=None, metrics=(accuracy,)):
 
 # %% ../nbs/03b_train.ipynb #7af54d29
 class History:
-    "What `fit` recorded: `iterations` (one dict per step) and `epochs` (one dict per epoch, columns `columns`)."
+    """What `fit` recorded: `iterations` (one dict per step) and `epochs` (one dict per
+    epoch, columns `columns`)."""
     def __init__(self, columns=('epoch', 'train_loss', 'time')):
-        self.columns, self.iterations, self.epochs, self.stopped = list(columns), [], [], None
+        self.columns, self.iterations = list(columns), []
+        self.epochs, self.stopped = [], None
 
     def __len__(self): return len(self.epochs)
     def __getitem__(self, column):
-        if column not in self.columns: raise KeyError(f"History: no column {column!r} (columns: {self.columns})")
+        if column not in self.columns:
+            raise KeyError(f"History: no column {column!r} (columns: {self.columns})")
         return [row[column] for row in self.epochs]
 
     def to_csv(self, path, which='epochs'):
-        "Write the per-epoch table (or, with which='iterations', the per-iteration one) as CSV."
-        rows, cols = (self.epochs, self.columns) if which == 'epochs' else \
-                     (self.iterations, ['iteration', 'epoch', 'loss']) if which == 'iterations' else (None, None)
-        if rows is None: raise ValueError(f"History.to_csv: which must be 'epochs' or 'iterations', got {which!r}")
+        """Write the per-epoch table (or, with which='iterations', the per-iteration
+        one) as CSV."""
+        rows, cols = ((self.epochs, self.columns) if which == 'epochs' else
+                      (self.iterations, ['iteration', 'epoch', 'loss'])
+                      if which == 'iterations' else (None, None))
+        if rows is None:
+            raise ValueError(f"History.to_csv: which must be 'epochs' or 'iterations', "
+                             f"got {which!r}")
         with open(path, 'w', newline='') as f:
             w = csv.DictWriter(f, cols)
             w.writeheader(); w.writerows(rows)
@@ -73,10 +87,13 @@ class History:
         with open(path, newline='') as f: rows = list(csv.DictReader(f))
         if not rows: raise ValueError(f"History.from_csv: {path!r} has no rows")
         h = cls(list(rows[0]))
-        h.epochs = [{k: int(v) if k == 'epoch' else float(v) for k, v in r.items()} for r in rows]
+        h.epochs = [{k: int(v) if k == 'epoch' else float(v) for k, v in r.items()}
+                    for r in rows]
         return h
 
-    def __repr__(self): return "\n".join([_header(self.columns)] + [_format_row(r, self.columns) for r in self.epochs])
+    def __repr__(self):
+        return "\n".join([_header(self.columns)]
+                         + [_format_row(r, self.columns) for r in self.epochs])
 
 def _width(col): return max(len(col), 8)
 def _header(columns): return "  ".join(f"{c:>{_width(c)}}" for c in columns)
@@ -95,18 +112,24 @@ def _in_jupyter():
     return ip is not None and getattr(ip, 'kernel', None) is not None
 
 class ProgressBar:
-    "Training progress: a live line in a terminal ('tty'), a live display in Jupyter ('notebook'), else one line per epoch ('lines')."
+    """Training progress: a live line in a terminal ('tty'), a live display in Jupyter
+    ('notebook'), else one line per epoch ('lines')."""
     def __init__(self, epochs, columns, mode=None, file=None, min_interval=0.1):
         self.file = file if file is not None else sys.stdout
         if mode is None:
-            mode = 'notebook' if _in_jupyter() else 'tty' if getattr(self.file, 'isatty', lambda: False)() else 'lines'
+            mode = ('notebook' if _in_jupyter() else
+                    'tty' if getattr(self.file, 'isatty', lambda: False)() else 'lines')
         if mode not in ('notebook', 'tty', 'lines'):
-            raise ValueError(f"ProgressBar: mode must be 'notebook', 'tty' or 'lines', got {mode!r}")
-        self.epochs, self.columns, self.mode, self.min_interval = epochs, list(columns), mode, min_interval
-        self.lines, self.last, self.handle, self.live = [_header(self.columns)], 0.0, None, ''
+            raise ValueError(f"ProgressBar: mode must be 'notebook', 'tty' or 'lines', "
+                             f"got {mode!r}")
+        self.epochs, self.columns = epochs, list(columns)
+        self.mode, self.min_interval = mode, min_interval
+        self.lines, self.last = [_header(self.columns)], 0.0
+        self.handle, self.live = None, ''
         if mode == 'notebook':
             from IPython.display import display
-            self.handle = display({'text/plain': self.lines[0]}, raw=True, display_id=True)
+            self.handle = display({'text/plain': self.lines[0]}, raw=True,
+                                  display_id=True)
         else: self._write(self.lines[0] + '\n')
 
     def _write(self, s): self.file.write(s); self.file.flush()
@@ -114,46 +137,61 @@ class ProgressBar:
     def update(self, epoch, i, n, loss):
         "Batch `i` of `n` (None if unknown) of `epoch` is done with this loss."
         now = time.perf_counter()
-        if self.mode == 'lines' or (now - self.last < self.min_interval and i != n): return
+        if self.mode == 'lines' or (now - self.last < self.min_interval and i != n):
+            return
         self.last = now
         done = 20 * i // n if n else 0
-        text = f"epoch {epoch}/{self.epochs} [{'#' * done}{'.' * (20 - done)}] {i}/{n or '?'}  loss {loss:.4f}"
+        text = (f"epoch {epoch}/{self.epochs} [{'#' * done}{'.' * (20 - done)}] "
+                f"{i}/{n or '?'}  loss {loss:.4f}")
         if self.mode == 'tty': self._write('\r' + text.ljust(len(self.live)))
-        else: self.handle.update({'text/plain': "\n".join(self.lines + [text])}, raw=True)
+        else:
+            self.handle.update({'text/plain': "\n".join(self.lines + [text])}, raw=True)
         self.live = text
 
     def end_epoch(self, row):
         line = _format_row(row, self.columns)
         self.lines.append(line)
-        if self.mode == 'notebook': self.handle.update({'text/plain': "\n".join(self.lines)}, raw=True)
-        else: self._write(('\r' + line.ljust(len(self.live)) if self.mode == 'tty' else line) + '\n')
+        if self.mode == 'notebook':
+            self.handle.update({'text/plain': "\n".join(self.lines)}, raw=True)
+        else:
+            self._write(('\r' + line.ljust(len(self.live)) if self.mode == 'tty'
+                         else line) + '\n')
         self.live = ''
 
     def close(self):
         if self.mode == 'tty' and self.live: self._write('\n')
 
 # %% ../nbs/03b_train.ipynb #87ba5af9
-def fit(model, loss_fn, optimizer, train_loader, valid_loader=None, epochs=1, metrics=(accuracy,), progress=True,
-        csv_path=None):
-    """Train `model` for `epochs` passes over `train_loader`, evaluating on `valid_loader` after each; returns a `History`.
-    `progress`: True (adapt to the environment), False, or a mode of `ProgressBar` ('tty', 'notebook', 'lines')."""
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+def fit(model, loss_fn, optimizer, train_loader, valid_loader=None, epochs=1,
+        metrics=(accuracy,), progress=True, csv_path=None):
+    """Train `model` for `epochs` passes over `train_loader`, evaluating on
+    `valid_loader` after each; returns a `History`. `progress`: True (adapt to the
+    environment), False, or a mode of `ProgressBar` ('tty', 'notebook', 'lines')."""
+    if (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer))
+            or epochs < 0):
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     metrics = tuple(metrics)
     for m in metrics:
-        if not callable(m): raise TypeError(f"fit: metrics must be functions metric(outputs, targets), got {m!r}")
+        if not callable(m):
+            raise TypeError(f"fit: metrics must be functions metric(outputs, targets), "
+                            f"got {m!r}")
     names = [m.__name__ for m in metrics]
-    if len(set(names)) != len(names): raise ValueError(f"fit: metric names must be different, got {names}")
-    columns = ['epoch', 'train_loss'] + [f'train_{n}' for n in names] + \
-              (['valid_loss'] + [f'valid_{n}' for n in names] if valid_loader is not None else []) + ['time']
+    if len(set(names)) != len(names):
+        raise ValueError(f"fit: metric names must be different, got {names}")
+    columns = (['epoch', 'train_loss'] + [f'train_{n}' for n in names]
+               + (['valid_loss'] + [f'valid_{n}' for n in names]
+                  if valid_loader is not None else [])
+               + ['time'])
     history = History(columns)
-    bar = ProgressBar(epochs, columns, mode=None if progress is True else progress) if progress else None
+    bar = (ProgressBar(epochs, columns, mode=None if progress is True else progress)
+           if progress else None)
     log = open(csv_path, 'w', newline='') if csv_path is not None else None
     writer = csv.DictWriter(log, columns) if log else None
     if writer: writer.writeheader(); log.flush()
     try:
         for epoch in range(1, epochs + 1):
-            start, seen, loss_sum, metric_sums = time.perf_counter(), 0, 0.0, [0.0] * len(metrics)
+            start, seen = time.perf_counter(), 0
+            loss_sum, metric_sums = 0.0, [0.0] * len(metrics)
             n_batches = len(train_loader) if hasattr(train_loader, '__len__') else None
             model.train()
             for i, batch in enumerate(train_loader, 1):
@@ -161,12 +199,18 @@ def fit(model, loss_fn, optimizer, train_loader, valid_loader=None, epochs=1, me
                 out = model(xb)
                 loss = loss_fn(out, yb)
                 value, k = loss.item(), len(xb)
-                history.iterations.append({'iteration': len(history.iterations) + 1,
-                                           'epoch': epoch - 1 + (i / n_batches if n_batches else 1), 'loss': value})
-                if not math.isfinite(value):        # checked before the step: the bad gradient never reaches the weights
-                    history.stopped = f"the loss became {value} at epoch {epoch}, batch {i}"
-                    warnings.warn(f"fit: {history.stopped}; training stopped before that step, the model keeps the "
-                                  f"weights that produced it (is the learning rate too high?)", RuntimeWarning)
+                history.iterations.append(
+                    {'iteration': len(history.iterations) + 1,
+                     'epoch': epoch - 1 + (i / n_batches if n_batches else 1),
+                     'loss': value})
+                # checked before the step: the bad gradient never reaches the weights
+                if not math.isfinite(value):
+                    history.stopped = (f"the loss became {value} at epoch {epoch}, "
+                                       f"batch {i}")
+                    warnings.warn(f"fit: {history.stopped}; training stopped before "
+                                  f"that step, the model keeps the weights that "
+                                  f"produced it (is the learning rate too high?)",
+                                  RuntimeWarning)
                     return history
                 optimizer.zero_grad()
                 loss.backward()
@@ -175,13 +219,15 @@ def fit(model, loss_fn, optimizer, train_loader, valid_loader=None, epochs=1, me
                 for j, m in enumerate(metrics): metric_sums[j] += m(out, yb) * k
                 if bar: bar.update(epoch, i, n_batches, value)
             if seen == 0:
-                raise ValueError(f"fit: the training loader yielded no batches in epoch {epoch} (an empty data set, "
-                                 f"or drop_last=True with fewer samples than batch_size?)")
+                raise ValueError(f"fit: the training loader yielded no batches in "
+                                 f"epoch {epoch} (an empty data set, or drop_last=True "
+                                 f"with fewer samples than batch_size?)")
             row = {'epoch': epoch, 'train_loss': loss_sum / seen}
             row.update({f'train_{n}': s / seen for n, s in zip(names, metric_sums)})
             if valid_loader is not None:
                 v = evaluate(model, valid_loader, loss_fn, metrics)
-                row.update({'valid_loss': v['loss'], **{f'valid_{n}': v[n] for n in names}})
+                row.update({'valid_loss': v['loss'],
+                            **{f'valid_{n}': v[n] for n in names}})
             row['time'] = time.perf_counter() - start
             history.epochs.append(row)
             if writer: writer.writerow(row); log.flush()
@@ -193,35 +239,52 @@ def fit(model, loss_fn, optimizer, train_loader, valid_loader=None, epochs=1, me
 
 # %% ../nbs/03b_train.ipynb #dd561805
 def plot_history(history, axes=None, log_loss=False):
-    "Loss curves (per iteration, per epoch, validation) and metric curves of a `History`; returns the figure."
+    """Loss curves (per iteration, per epoch, validation) and metric curves of a
+    `History`; returns the figure."""
     import matplotlib.pyplot as plt
-    metrics = [c[len('train_'):] for c in history.columns if c.startswith('train_') and c != 'train_loss']
-    if axes is None: fig, axes = plt.subplots(1, 1 + bool(metrics), figsize=(5 + 4.5 * bool(metrics), 3.6), squeeze=False)
+    metrics = [c[len('train_'):] for c in history.columns
+               if c.startswith('train_') and c != 'train_loss']
+    if axes is None:
+        fig, axes = plt.subplots(1, 1 + bool(metrics),
+                                 figsize=(5 + 4.5 * bool(metrics), 3.6), squeeze=False)
     axes = np.ravel(axes)
     ax = axes[0]
     if history.iterations:
-        ax.plot([r['epoch'] for r in history.iterations], [r['loss'] for r in history.iterations],
+        ax.plot([r['epoch'] for r in history.iterations],
+                [r['loss'] for r in history.iterations],
                 color='tab:blue', alpha=0.25, lw=0.8, label='train (per iteration)')
     ep = history['epoch']
-    ax.plot(ep, history['train_loss'], 'o-', ms=3, color='tab:blue', label='train (epoch mean)')
-    if 'valid_loss' in history.columns: ax.plot(ep, history['valid_loss'], 's-', ms=3, color='tab:orange', label='validation')
-    ax.set(xlabel='epoch', ylabel='loss', yscale='log' if log_loss else 'linear'); ax.legend(); ax.grid(alpha=0.3)
+    ax.plot(ep, history['train_loss'], 'o-', ms=3, color='tab:blue',
+            label='train (epoch mean)')
+    if 'valid_loss' in history.columns:
+        ax.plot(ep, history['valid_loss'], 's-', ms=3, color='tab:orange',
+                label='validation')
+    ax.set(xlabel='epoch', ylabel='loss', yscale='log' if log_loss else 'linear')
+    ax.legend(); ax.grid(alpha=0.3)
     if metrics and len(axes) > 1:
         ax = axes[1]
         for m, style in zip(metrics, ('-', '--', ':', '-.')):
-            ax.plot(ep, history[f'train_{m}'], 'o' + style, ms=3, color='tab:blue', label=f'train {m}')
-            if f'valid_{m}' in history.columns: ax.plot(ep, history[f'valid_{m}'], 's' + style, ms=3, color='tab:orange', label=f'validation {m}')
-        ax.set(xlabel='epoch', ylabel=metrics[0] if len(metrics) == 1 else 'metric'); ax.legend(); ax.grid(alpha=0.3)
+            ax.plot(ep, history[f'train_{m}'], 'o' + style, ms=3, color='tab:blue',
+                    label=f'train {m}')
+            if f'valid_{m}' in history.columns:
+                ax.plot(ep, history[f'valid_{m}'], 's' + style, ms=3,
+                        color='tab:orange', label=f'validation {m}')
+        ax.set(xlabel='epoch', ylabel=metrics[0] if len(metrics) == 1 else 'metric')
+        ax.legend(); ax.grid(alpha=0.3)
     return axes[0].figure
 
 # %% ../nbs/03b_train.ipynb #6b154764
 def confusion_matrix(y_true, y_pred, num_classes=None):
-    "Counts M[i, j] of samples of true class i predicted as class j (rows: truth, columns: prediction)."
+    """Counts M[i, j] of samples of true class i predicted as class j (rows: truth,
+    columns: prediction)."""
     t, p = _array(y_true).reshape(-1), _array(y_pred).reshape(-1)
-    if t.shape != p.shape: raise ValueError(f"confusion_matrix: {len(t)} labels but {len(p)} predictions")
+    if t.shape != p.shape:
+        raise ValueError(f"confusion_matrix: {len(t)} labels but {len(p)} predictions")
     if t.dtype.kind not in 'iu' or p.dtype.kind not in 'iu':
-        raise TypeError(f"confusion_matrix: labels and predictions must be integers, got {t.dtype} and {p.dtype}")
-    c = int(max(t.max(initial=-1), p.max(initial=-1))) + 1 if num_classes is None else num_classes
+        raise TypeError(f"confusion_matrix: labels and predictions must be integers, "
+                        f"got {t.dtype} and {p.dtype}")
+    c = (int(max(t.max(initial=-1), p.max(initial=-1))) + 1 if num_classes is None
+         else num_classes)
     if len(t) and (min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= c):
         raise ValueError(f"confusion_matrix: labels must be in [0, {c - 1}]")
     return np.bincount(t * c + p, minlength=c * c).reshape(c, c)
@@ -233,8 +296,10 @@ def plot_confusion_matrix(cm, ax=None, class_names=None):
     ax = ax if ax is not None else plt.subplots(figsize=(5, 4.5))[1]
     ax.imshow(cm, cmap='Blues')
     for (i, j), v in np.ndenumerate(cm):
-        if v: ax.text(j, i, str(v), ha='center', va='center', fontsize=8, color='white' if v > cm.max() / 2 else 'black')
+        if v:
+            ax.text(j, i, str(v), ha='center', va='center', fontsize=8,
+                    color='white' if v > cm.max() / 2 else 'black')
     names = class_names if class_names is not None else range(len(cm))
-    ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xticklabels=names, yticklabels=names,
-           xlabel='predicted class', ylabel='true class')
+    ax.set(xticks=range(len(cm)), yticks=range(len(cm)), xticklabels=names,
+           yticklabels=names, xlabel='predicted class', ylabel='true class')
     return ax
