@@ -405,8 +405,8 @@ def _emit_backward(src, op, g, v, a, ins, needs, owned):
     if kind is ReLU:
         if owned:                                  # in place, the mask in a buffer too
             m = src.buffer(np.empty(x.shape, bool))
-            return [f"np.greater({v}, 0, out={m}); np.multiply({g}, {m}, out={g})"], \
-                   [(0, g, True)]
+            return [f"np.greater({v}, 0, out={m})",
+                    f"np.multiply({g}, {m}, out={g})"], [(0, g, True)]
         return [], [(0, f"{g} * ({v} > 0)", True)]
     if kind is Tanh: return [], [(0, f"{g} * (1 - {v} * {v})", True)]
     if kind is MatMul and x.ndim == 2 and ins[1]._data.ndim == 2:
@@ -562,11 +562,11 @@ def _lower(self):
                 # a parameter's new values are stamped on its memory, as chapter 00's
                 # in-place ops do (a graph recorded before the step then refuses to
                 # backward)
-                stamp = '' if id(t) in self.grad_owner else '; _record_write(a)'
+                stamp = [] if id(t) in self.grad_owner else ["_record_write(a)"]
                 body += [f"a = {src.expr(t)}",
                          f"np.{ufunc.__name__}"
                          f"(a, {src.number(others[0], t._data.dtype)}, "
-                         f"out=a, casting={casting!r}){stamp}"]
+                         f"out=a, casting={casting!r})"] + stamp
             else:
                 body.append(f"_inplace({src.obj(t, 't')}, {src.obj(cls, 'k')}, ("
                             + ''.join(src.obj(o, 't') + ', ' for o in others)
@@ -695,8 +695,8 @@ def _lower_step(src, opt):
             pad = '    ' if known else '        '
             body += ([] if known else [f"    if {pt}.grad is not None:"]) + [
                 f"{pad}w = {pt}._data",
-                f"{pad}np.multiply({pt}.grad._data, lr, out={t}); "
-                f"np.subtract(w, {t}, out=w); _record_write(w)"]
+                f"{pad}np.multiply({pt}.grad._data, lr, out={t})",
+                f"{pad}np.subtract(w, {t}, out=w)", f"{pad}_record_write(w)"]
     return body + [f"else: {o}.step()"]
 
 def _run(self, arg_tensors):
