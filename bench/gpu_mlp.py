@@ -16,6 +16,8 @@ Targets: dl-cuda / torch-cuda <= 1.3 at batch 4096 and above; dl-cpu / dl-cuda >
 --sweep adds the data behind chapter 05's figures, written as CSV lines (prefix 'csv,'): float32 matrix products
 n x n x n and element-wise additions of n numbers (NumPy vs CuPy), the same MLP step at batch sizes 16 to 16384, and
 the time of the softmax cross-entropy (forward and backward) with and without its fused kernels.
+Chapter 05 reads these lines, without the prefix, from deeplearning101/_data/gpu_sweep_h100.csv, whose
+comment header records the device, date, versions and command.
 
 Run (on a machine with a GPU):  python bench/gpu_mlp.py [--quick] [--sweep]
 """

@@ -306,13 +306,13 @@ def _seed_grads(outputs, grad_outputs, where):
     for out, g in zip(outputs, grad_outputs):
         if not out.requires_grad:
             raise RuntimeError(f"{where}: the tensor does not require grad and has no "
-                               f"recorded op (shape {out.shape}); did you forget "
-                               f"requires_grad=True or run under no_grad?")
+                               f"recorded op (shape {list(out.shape)}); did you "
+                               f"forget requires_grad=True or run under no_grad?")
         if g is None:
             if out._data.size != 1:
                 raise RuntimeError(f"{where}: grad can be implicitly created only for "
-                                   f"a scalar output, got shape {out.shape}; pass a "
-                                   f"gradient of that shape")
+                                   f"a scalar output, got shape {list(out.shape)}; "
+                                   f"pass a gradient of that shape")
             g = np.empty_like(out._data)
             g.fill(1)
         else:                                   # a private copy, on the output's device
@@ -323,8 +323,8 @@ def _seed_grads(outputs, grad_outputs, where):
                                    f"the output ({' and '.join(devices)})")
             g = get_array_module(out._data).array(g, dtype=out._data.dtype)
         if g.shape != out.shape:
-            raise ValueError(f"{where}: gradient of shape {g.shape} for an output of "
-                             f"shape {out.shape}")
+            raise ValueError(f"{where}: gradient of shape {list(g.shape)} for an "
+                             f"output of shape {list(out.shape)}")
         seeds.append(Tensor._make(g))
     return seeds
 
@@ -566,8 +566,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     wanted = {t: None for t in inputs}
     for i, t in enumerate(inputs):
         if not t.requires_grad:
-            raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require "
-                               f"grad")
+            raise RuntimeError(f"grad: input {i} (shape {list(t.shape)}) does not "
+                               f"require grad")
     def visit(node, g):
         if node in wanted: wanted[node] = _as_tensor(g)
     _backprop(outputs, _seed_grads(outputs, grad_outputs, 'grad'), visit,
@@ -577,8 +577,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, t in enumerate(inputs):
         g = wanted[t]
         if g is None and not allow_unused:
-            raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used to "
-                               f"compute the outputs; pass allow_unused=True to get "
+            raise RuntimeError(f"grad: input {i} (shape {list(t.shape)}) was not used "
+                               f"to compute the outputs; pass allow_unused=True to get "
                                f"None for it")
         result.append(g)
     return tuple(result)
@@ -627,8 +627,9 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
                 idx = np.unravel_index(
                     np.argmax(np.where(np.isnan(excess), np.inf, excess)), x.shape)
                 raise GradcheckError(
-                    f"gradcheck: input {i} (shape {x.shape}) entry {idx}: {how} gives "
-                    f"{a[idx]:.6g}, central differences give {numeric[idx]:.6g} "
+                    f"gradcheck: input {i} (shape {list(x.shape)}) entry "
+                    f"{[int(k) for k in idx]}: {how} gives {a[idx]:.6g}, "
+                    f"central differences give {numeric[idx]:.6g} "
                     f"(|diff| {abs(a[idx] - numeric[idx]):.3g} > "
                     f"atol + rtol*|numeric| = {atol + rtol * abs(numeric[idx]):.3g})")
     return True

@@ -156,7 +156,9 @@ def _format(self, spec):
     if self._data is not None and self._data.ndim == 0: return format(self.item(), spec)
     return object.__format__(self, spec)
 def _repr(self):
-    if self._data is None: return f"placeholder({self.name!r})"
+    if self._data is None:          # symbolic: a placeholder, or an op applied to one
+        return (f"placeholder({self.name!r})" if self._op is None else
+                f"tensor(<no value yet>, op={self._op.name!r})")
     a = self._data
     where = None if isinstance(a, _HOST) else _device_name(a)
     if where is not None: a = a.get()     # a GPU array (chapter 05): copied to print it
@@ -1722,15 +1724,19 @@ class Session:
                 raise TypeError(f"Session.run: feed_dict keys must be placeholders, "
                                 f"got {ph!r:.60}")
             ph._data = _as_array(value, None, f"Session.run (feed for {ph.name!r})")
+        symbolic = []           # the nodes without a value before this run
         try:
             targets = [t for f in fetches
                        for t in (f.inputs if isinstance(f, Operation) else [f])]
-            for node in topological_order(targets): self._evaluate(node)
+            for node in topological_order(targets):
+                if node._data is None: symbolic.append(node)
+                self._evaluate(node)
             return (lambda r: r if many else r[0])(
                 [f.action() if isinstance(f, Operation) else f._data for f in fetches])
         finally:
-            # the graph stays symbolic for the next run
+            # the graph stays symbolic for the next run: no stale values left behind
             for ph in feed_dict: ph._data = None
+            for node in symbolic: node._data = None
 
     @staticmethod
     def _evaluate(node):
@@ -1764,8 +1770,9 @@ def _label(t):
     elif isinstance(t, Placeholder): title = f"placeholder {t.name}"
     else: title = t.name or ("parameter" if t._requires_grad else "constant")
     lines = [title]
-    if t._data is not None:
-        lines.append(f"{np.shape(t._data)} {np.result_type(t._data)}")
+    if t._data is None:     # symbolic: Session.run computes it, then forgets it
+        return lines + ["no value yet"]
+    lines.append(f"{np.shape(t._data)} {np.result_type(t._data)}")
     for what, a in ([("value", t._data)]
                     + ([("grad", t.grad._data)] if t.grad is not None else [])):
         head, cut, rest = _summary(a).partition(' [')   # a summary's range gets a line

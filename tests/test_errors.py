@@ -146,10 +146,9 @@ def test_session_run_after_the_graph_was_freed_by_backward():
     x = dl.placeholder("x")
     w = dl.Variable(np.ones(3))
     loss = (x * w).sum()
-    dl.Session().run(loss, {x: np.ones(3)})
-    x._data = np.ones(3)                            # make the graph computable, then free it
-    loss.backward()
-    x._data = None
+    free = dl.Operation([loss], loss.backward, name="backward")    # backward inside a run
+    dl.Session().run(free, {x: np.ones(3)})
+    np.testing.assert_array_equal(w.grad.numpy(), np.ones(3))
     with pytest.raises(RuntimeError, match="freed"):
         dl.Session().run(loss, {x: np.ones(3)})
 
@@ -171,7 +170,7 @@ def test_backward_on_a_non_scalar_without_a_gradient():
     x = dl.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError) as info:
         (x * 2.0).backward()
-    assert "scalar" in str(info.value) and "(2,)" in str(info.value)
+    assert "scalar" in str(info.value) and "[2]" in str(info.value)
     with pytest.raises(RuntimeError, match="scalar"):
         dl.grad(x * 2.0, x)
 
@@ -188,8 +187,8 @@ def test_gradient_of_the_wrong_shape():
     with pytest.raises(ValueError) as info:
         y.backward(np.ones((3, 2)))
     msg = str(info.value)
-    assert "(3, 2)" in msg and "(2, 3)" in msg
-    with pytest.raises(ValueError, match=r"\(3,\)"):
+    assert "[3, 2]" in msg and "[2, 3]" in msg
+    with pytest.raises(ValueError, match=r"\[3\]"):
         dl.grad(y, x, grad_outputs=np.ones(3))
     y.backward(np.ones((2, 3)))                     # the failed calls must not have freed the graph
     np.testing.assert_array_equal(x.grad.detach().numpy(), np.full((2, 3), 2.0))

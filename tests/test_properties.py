@@ -1044,6 +1044,17 @@ def test_session_run_matches_eager_evaluation(data):
     assert x._data is None and x.data is None, "the placeholder must be emptied after run"
 
 
+def test_session_run_leaves_no_stale_values():
+    x = dl.placeholder("x")
+    y = x * 2.0                             # nothing requires grad: no op recorded on a value
+    sess = dl.Session()
+    np.testing.assert_array_equal(sess.run(y, {x: np.array([1.0])}), [2.0])
+    assert y._data is None and repr(y) == "tensor(<no value yet>, op='mul')"
+    z = y + 1.0                             # built after the run: recorded, not computed
+    np.testing.assert_array_equal(sess.run(z, {x: np.array([5.0])}), [11.0])
+    assert z._data is None and x._data is None
+
+
 def test_session_run_with_a_python_float_constant_matches_eager_float64():
     feed = np.array([1.0, 2.0, 3.0])
     x = dl.placeholder("x")
