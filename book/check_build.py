@@ -3,7 +3,8 @@ cannot resolve and happily renders directive lines, so a successful build alone 
 on the files, without a browser (`make check-book` then looks at the pages in Chromium):
 
 - every chapter notebook in nbs/ is in book/_toc.yml and was rendered, shows no nbdev directive line (`#|`)
-  and no Python traceback, and is not nearly empty; no code line of it is longer than 88 characters;
+  and no Python traceback, and is not nearly empty; no code line of it is longer than 88 characters, no
+  printed output line longer than 100; every image in it is part of a numbered figure with a caption;
 - every `#| code-fold: true` solution became a folded toggle, and the labelled equations of each chapter
   are numbered (1), (2), ... in order;
 - every chapter page has the launch buttons (Binder, Colab) and the .ipynb download, pointing at the
@@ -60,6 +61,13 @@ launch = config.get("launch_buttons", {})
 
 
 MAX_CODE_LINE = 88      # characters of a code line that fit the book's 720 px text column
+MAX_OUTPUT_LINE = 100   # characters of a printed output line
+
+
+def html_text(fragment):
+    "The text of an HTML fragment (tags dropped, entities decoded)."
+    import html
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment))
 
 
 def folded_cells(nb_path):
@@ -90,6 +98,19 @@ for stem in chapters:
     toggles, expected = len(re.findall(r'<details class="[^"]*\bhide above-input', text)), folded_cells(root / "nbs" / f"{stem}.ipynb")
     if toggles != expected:
         problems.append(f"{page.name} has {toggles} folded solutions, but the notebook has {expected} `#| code-fold` cells")
+    article = text[text.find('<article'):text.find('</article>')]
+    figures = re.findall(r"<figure\b.*?</figure>", article, re.S)
+    loose = len(re.findall(r"<img\b", article)) - sum(len(re.findall(r"<img\b", f)) for f in figures)
+    if loose:
+        problems.append(f"{page.name}: {loose} image(s) outside a numbered, captioned figure (make each a "
+                        "glue:figure or a MyST figure with a caption)")
+    if any("<figcaption" not in f for f in figures):
+        problems.append(f"{page.name}: a figure without a caption")
+    outputs = re.findall(r'class="output[^"]*"[^>]*>\s*<div class="highlight[^"]*"><pre>(.*?)</pre>', article, re.S)
+    wide = [l for o in outputs for l in html_text(o).split("\n") if len(l) > MAX_OUTPUT_LINE]
+    if wide:
+        problems.append(f"{page.name}: {len(wide)} output line(s) longer than {MAX_OUTPUT_LINE} characters, e.g. "
+                        f"{wide[0][:60]!r}... (wrap what the cell prints)")
     numbers = [int(n) for n in re.findall(r'<span class="eqno">\((\d+)\)', text)]
     if numbers != list(range(1, len(numbers) + 1)):
         problems.append(f"{page.name}: equation numbers are {numbers}, expected (1), (2), ... in order")

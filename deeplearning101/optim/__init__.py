@@ -505,7 +505,7 @@ class Adam(Optimizer):
                     np.maximum(vmax, v, out=vmax); v = vmax
                 bc1, bc2_sqrt = (1 - b1 ** state['step'],
                                  math.sqrt(1 - b2 ** state['step']))
-                # eq. (opt-adam-folded)
+                # the folded update of the equation above (bias corrections: 2 scalars)
                 np.sqrt(v, out=t); np.add(t, eps * bc2_sqrt, out=t)
                 np.divide(m, t, out=t); np.multiply(t, lr * bc2_sqrt / bc1, out=t)
                 np.subtract(w, t, out=w)
