@@ -3,7 +3,9 @@
 myst-nb calls `read_nbdev(text)` for every .ipynb (see `nb_custom_formats` in book/_config.yml).
 - `#| hide`, `#| default_exp ...`        -> the cell is removed from the page (it still runs)
 - `#| eval: false`, `#| gpu`, `#| slow`  -> the cell is shown but not executed
-- `#| code-fold: true`                   -> the source is folded behind a toggle (exercise solutions)
+- `#| code-fold: true`                   -> the source is folded behind a toggle
+- `#| solution`                          -> source and output folded together (an exercise's solution:
+                                            its printed results are answers too)
 - `#| echo: false` / `#| output: false`  -> the source / the output is removed
 Other directives (`#| export`, ...) are simply dropped from the displayed source.
 """
@@ -26,6 +28,8 @@ def _tags_for(directive):
         return ["skip-execution"]
     if word == "code-fold" and value in ("true", "show"):
         return ["hide-input"]
+    if word == "solution":
+        return ["hide-cell"]
     if word == "echo" and value == "false":
         return ["remove-input"]
     if word == "output" and value == "false":
@@ -43,6 +47,7 @@ def strip_directives(nb):
         while lines and (m := _DIRECTIVE.match(lines[0])):
             tags += [t for t in _tags_for(m.group(1)) if t not in tags]
             lines.pop(0)
+        if "hide-cell" in tags and "hide-input" in tags: tags.remove("hide-input")   # one toggle
         cell.source = "\n".join(lines).strip("\n")
         if not cell.source.strip() and "remove-cell" not in tags:
             tags.append("remove-cell")
