@@ -360,13 +360,17 @@ def _to_device(a, device, where):
 # %% ../nbs/00_graph.ipynb #461ef73f
 class Op:
     "A node's recipe: `forward` maps arrays to an array; `backward` is chapter 01's."
-    __slots__ = ('inputs', 'seq')
+    __slots__ = {'inputs': "the input tensors, the node's edges (None once backward freed them)",
+                 'seq': "the node's place in time: recorded ops are numbered as they are made"}
     name = 'op'
     promotes = False        # True: inputs of two dtypes are first promoted to one
     saved = ()              # attributes holding arrays the gradient rule needs
 
-    def forward(self, *arrays): raise NotImplementedError
-    def backward(self, grad, out, *inputs):     # chapter 01: d(loss)/d(each input)
+    def forward(self, *arrays):
+        "The output's values, from the inputs' arrays."
+        raise NotImplementedError
+    def backward(self, grad, out, *inputs):
+        "d(loss)/d(each input), from d(loss)/d(output): the gradient rule (chapter 01)."
         raise NotImplementedError(f"{self.name}: no gradient rule is defined")
 
     @classmethod
