@@ -909,19 +909,50 @@ def test_fit_restores_nothing_but_trains_in_train_mode():
 def test_fit_progress_modes(capsys):
     loader = blobs_loader()
     m = small_model()
-    dl.fit(m, dl.CrossEntropyLoss(), dl.SGD(m.parameters(), lr=0.1), loader, epochs=2, progress=True)
-    # not a tty, not Jupyter: one line per epoch
-    out = capsys.readouterr().out.splitlines()
-    assert len(out) == 3
+    opt = dl.SGD(m.parameters(), lr=0.1)
+    # 'lines': a header, then one plain line per epoch on stdout, nothing else
+    h = dl.fit(m, dl.CrossEntropyLoss(), opt, loader, epochs=2, progress='lines')
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    assert len(out) == 3 and captured.err == ''
     assert out[0].split() == ['epoch', 'train_loss', 'train_accuracy', 'time']
-    buf = io.StringIO()
-    bar = dl.ProgressBar(1, ['epoch', 'train_loss', 'time'], mode='tty', file=buf, min_interval=0)
-    bar.update(1, 1, 2, 0.5); bar.update(1, 2, 2, 0.25)
-    bar.end_epoch({'epoch': 1, 'train_loss': 0.3, 'time': 0.1})
-    assert buf.getvalue().count('\r') == 3 and buf.getvalue().endswith('\n')
-    assert buf.getvalue().rstrip().endswith('0.10s')
-    with pytest.raises(ValueError, match='mode'):
-        dl.ProgressBar(1, ['epoch'], mode='html')
+    assert [line.split()[0] for line in out[1:]] == ['1', '2']
+    assert float(out[2].split()[1]) == pytest.approx(h['train_loss'][1], abs=1e-4)
+    # True: a tqdm bar over the epochs (on stderr), the latest numbers after it
+    h = dl.fit(m, dl.CrossEntropyLoss(), opt, loader, loader, epochs=3, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ''
+    err = captured.err
+    assert 'fit: 100%' in err and '3/3' in err and 'epoch' in err
+    assert f"valid_accuracy={h['valid_accuracy'][-1]:.4f}" in err
+    assert f"train_loss={h['train_loss'][-1]:.4f}" in err
+    # False: silent
+    dl.fit(m, dl.CrossEntropyLoss(), opt, loader, epochs=1, progress=False)
+    assert capsys.readouterr() == ('', '')
+    with pytest.raises(ValueError, match='progress'):
+        dl.fit(m, dl.CrossEntropyLoss(), opt, loader, progress='tty')
+
+
+def test_fit_progress_uses_tqdm(monkeypatch):
+    import tqdm.auto
+    made = []
+    class Spy:
+        def __init__(self, **kwargs):
+            self.kwargs, self.n, self.closed = kwargs, 0, False
+        def set_postfix(self, d, refresh=True): self.postfix = d
+        def update(self, n=1): self.n += n
+        def close(self): self.closed = True
+    def fake_tqdm(**kwargs):
+        made.append(Spy(**kwargs))
+        return made[-1]
+    monkeypatch.setattr(tqdm.auto, 'tqdm', fake_tqdm)
+    m = small_model()
+    opt = dl.SGD(m.parameters(), lr=0.1)
+    h = dl.fit(m, dl.CrossEntropyLoss(), opt, blobs_loader(), epochs=2)
+    (bar,) = made
+    assert bar.kwargs['total'] == 2 and bar.n == 2 and bar.closed
+    assert bar.postfix == {'train_loss': f"{h['train_loss'][-1]:.4f}",
+                           'train_accuracy': f"{h['train_accuracy'][-1]:.4f}"}
 
 
 def test_fit_bad_input():
