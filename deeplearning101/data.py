@@ -286,7 +286,10 @@ def _fetch_urllib(url, dest, timeout):
 
 def _pooch():
     "The `pooch` module if it is installed (it is optional), else None."
-    try: import pooch
+    try:
+        with warnings.catch_warnings():     # pooch imports tqdm.auto, which warns in a
+            warnings.filterwarnings('ignore', message='IProgress not found')   # kernel
+            import pooch                    # without ipywidgets: the text bar is fine
     except ImportError: return None
     return pooch
 

@@ -360,8 +360,8 @@ def _to_device(a, device, where):
 # %% ../nbs/00_graph.ipynb #461ef73f
 class Op:
     "A node's recipe: `forward` maps arrays to an array; `backward` is chapter 01's."
-    __slots__ = {'inputs': "the input tensors, the node's edges (None once backward freed them)",
-                 'seq': "the node's place in time: recorded ops are numbered as they are made"}
+    __slots__ = {'inputs': "the input tensors, the edges (None after backward)",
+                 'seq': "the node's place in time: ops are numbered as they are made"}
     name = 'op'
     promotes = False        # True: inputs of two dtypes are first promoted to one
     saved = ()              # attributes holding arrays the gradient rule needs

@@ -687,19 +687,42 @@ def _check_division(a, b, name):
 
 _quiet = dict(divide='ignore', invalid='ignore', over='ignore')  # x / 0: inf or nan
 
+def _floor_divide_half(a, b):
+    """float16 a // b step by step as PyTorch computes it (c10's div_floor_floating, every
+    step rounded to float16): NumPy's float16 loop rounds only once, and the two can
+    differ by 1 when the quotient is in the hundreds."""
+    mod = np.fmod(a, b)
+    div = (a - mod) / b
+    div = np.where((mod != 0) & ((b < 0) != (mod < 0)), div - np.float16(1), div)
+    fl = np.floor(div)
+    fl = np.where(div - fl > np.float16(0.5), fl + np.float16(1), fl)
+    out = np.where(div != 0, fl, np.copysign(np.float16(0), a / b))
+    return np.where(b == 0, a / b, out)
+
+def _remainder_half(a, b):
+    "float16 a % b as PyTorch computes it: fmod, then b added where the signs differ."
+    mod = np.fmod(a, b)
+    return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+
+def _in_half_as_torch(fn, half_fn, a, b):
+    "fn(a, b), or PyTorch's float16 algorithm when both are float16."
+    with np.errstate(**_quiet):
+        if a.dtype == np.float16 and b.dtype == np.float16: return half_fn(a, b)
+        return fn(a, b)
+
 class FloorDivide(Op):
     "a // b: the quotient rounded down, towards -inf (`torch.floor_divide`)."
     name, promotes = 'floor_divide', True
     def forward(self, a, b):
         _check_division(a, b, self.name)
-        with np.errstate(**_quiet): return np.floor_divide(a, b)
+        return _in_half_as_torch(np.floor_divide, _floor_divide_half, a, b)
 
 class Remainder(Op):
     "a % b = a - b * (a // b), with the sign of b (`torch.remainder`)."
     name, promotes = 'remainder', True
     def forward(self, a, b):
         _check_division(a, b, self.name)
-        with np.errstate(**_quiet): return np.remainder(a, b)
+        return _in_half_as_torch(np.remainder, _remainder_half, a, b)
 
 class Fmod(Op):
     "C's remainder a - b * trunc(a / b), with the sign of a (`torch.fmod`)."

@@ -132,7 +132,9 @@ def fit(model, loss_fn, optimizer, train_loader, valid_loader=None, epochs=1,
     history, bar = History(columns), None
     if progress == 'lines': print(_header(columns), flush=True)
     elif progress:
-        from tqdm.auto import tqdm      # imported only when a bar is shown
+        with warnings.catch_warnings():     # imported only when a bar is shown; without
+            warnings.filterwarnings('ignore', message='IProgress not found')  # widgets
+            from tqdm.auto import tqdm      # a Jupyter kernel gets tqdm's text bar
         bar = tqdm(total=epochs, desc='fit', unit='epoch')
     log = open(csv_path, 'w', newline='') if csv_path is not None else None
     writer = csv.DictWriter(log, columns) if log else None
