@@ -688,9 +688,9 @@ def _check_division(a, b, name):
 _quiet = dict(divide='ignore', invalid='ignore', over='ignore')  # x / 0: inf or nan
 
 def _floor_divide_half(a, b):
-    """float16 a // b step by step as PyTorch computes it (c10's div_floor_floating, every
-    step rounded to float16): NumPy's float16 loop rounds only once, and the two can
-    differ by 1 when the quotient is in the hundreds."""
+    """float16 a // b step by step as PyTorch computes it (c10's div_floor_floating,
+    every step rounded to float16): NumPy's float16 loop rounds only once, and the two
+    can differ by 1 when the quotient is in the hundreds."""
     mod = np.fmod(a, b)
     div = (a - mod) / b
     div = np.where((mod != 0) & ((b < 0) != (mod < 0)), div - np.float16(1), div)
