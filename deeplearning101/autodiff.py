@@ -304,6 +304,10 @@ def _seed_grads(outputs, grad_outputs, where):
     caller gave."""
     seeds = []
     for out, g in zip(outputs, grad_outputs):
+        if out._data is None:           # a node of a placeholder graph (chapter 00)
+            raise RuntimeError(f"{where}: the tensor has no value yet: it depends on a "
+                               "placeholder; compute it inside a Session.run (e.g. "
+                               "through an Operation), or use plain tensors")
         if not out.requires_grad:
             raise RuntimeError(f"{where}: the tensor does not require grad and has no "
                                f"recorded op (shape {list(out.shape)}); did you "

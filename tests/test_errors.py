@@ -251,3 +251,10 @@ def test_an_op_without_a_gradient_rule():
     y = NoGrad.apply(dl.tensor([1.0], requires_grad=True)).sum()
     with pytest.raises(NotImplementedError, match="mystery"):
         y.backward()
+
+
+def test_backward_of_a_placeholder_graph_outside_a_run_says_so():
+    x = dl.placeholder('x')
+    loss = (x * dl.tensor([1.0], requires_grad=True)).sum()
+    with pytest.raises(RuntimeError, match="depends on a placeholder"):
+        loss.backward()
