@@ -11,7 +11,7 @@ import numpy as np
 from . import graph as _graph
 from .graph import (Tensor, Add, Sub, Mul, MatMul, ReLU, Tanh, Sigmoid,
                                    Exp, Neg, _inplace, _record_write)
-from .autodiff import array_backward, unbroadcast, _mm, _zero_grad
+from .autodiff import array_backward, unbroadcast, _zero_grad
 from .layers import Module, LinearOp, CrossEntropyOp
 from .optim import SGD
 
@@ -503,7 +503,8 @@ def _lower(self):
     for kind, *rest in self.code:
         if kind == 'backward':
             for node, op, ins in rest[1]:
-                if _emit_backward(src, op, 'g', 'v', ['a'] * len(ins), ins,
+                probe = _Source(self)         # a throwaway: asking must not add names
+                if _emit_backward(probe, op, 'g', 'v', ['a'] * len(ins), ins,
                                   [False] * len(ins), False) is None:
                     # the op's own rule reads these tensors
                     need_tensor.update(id(t) for t in (node,) + ins)
@@ -593,7 +594,7 @@ def _lower(self):
     args = ', '.join(src.local(t) for t in self.arg_tensors)
     self.source = f"def program({args}):\n" + ''.join(f"    {l}\n" for l in body)
     self.lines = shown
-    ns = dict(src.ns, np=np, _refs=sys.getrefcount, _plain_sgd=_plain_sgd, _mm=_mm,
+    ns = dict(src.ns, np=np, _refs=sys.getrefcount, _plain_sgd=_plain_sgd,
               _linear=_linear, _unbroadcast=unbroadcast, _array=_scalar_to_array,
               _array_backward=array_backward, _grad_tensor=_grad_tensor,
               _zero_grad=_zero_grad, _record_write=_record_write, _inplace=_inplace)
