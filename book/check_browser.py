@@ -16,6 +16,7 @@ runs its JavaScript — MathJax typesets the formulas — and the probe writes w
 - its visible text shows an nbdev directive (`#|`), or an output shows a Python traceback;
 - a hidden-solution toggle (cells folded by `#| code-fold: true`) is open by default or shows nothing when
   opened;
+- an exported cell (`#| export`) shows no "exported to deeplearning101.…" label of at least 9 px;
 - it is a chapter (nbs/*) with almost no text or no code cells.
 
 Every internal link and fragment (`page.html#anchor`) of every page is also checked against the files and
@@ -91,6 +92,13 @@ PROBE = r"""
       const body = [...d.children].filter(c => c.tagName !== "SUMMARY");
       const h = body.reduce((s, c) => s + c.getBoundingClientRect().height, 0);
       d.open = was; return h <= 0;
+    }).length;
+    const exported = [...document.querySelectorAll('div.cell[class*="tag_exported-to-"]')];
+    r.exported = exported.length;
+    r.exported_unlabelled = exported.filter(c => {
+      const st = getComputedStyle(c, "::before");
+      return !st.content.startsWith('"exported to deeplearning101.') || st.display === "none" ||
+             parseFloat(st.fontSize) < 9;
     }).length;
     r.external = performance.getEntriesByType("resource").map(e => e.name).filter(u => !u.startsWith(location.origin));
     const out = document.createElement("pre");
@@ -192,6 +200,9 @@ def page_problems(rel, r):
         out.append(f"visible nbdev directive text: {r['directives'][:3]}")
     if r["tracebacks"]:
         out.append(f"{r['tracebacks']} Python traceback(s) in the output")
+    if r.get("exported_unlabelled"):
+        out.append(f"{r['exported_unlabelled']} of {r['exported']} exported cells show no readable "
+                   "'exported to deeplearning101.…' label")
     if r["toggles_open"]:
         out.append(f"{r['toggles_open']} hidden-solution toggles are open on load")
     if r["toggles_empty"]:
@@ -310,6 +321,8 @@ FAULTS = {  # name: (page, text to insert before </article>, words that the repo
     "bad TeX": ("book/history.html", r'<p><span class="math notranslate nohighlight">\(\frobnicate{x}\)</span></p>',
                 "MathJax errors"),
     "TeX shown as text": ("book/glossary.html", r"<p>the sum \sum_i x_i</p>", "TeX source visible"),
+    "unlabelled export": ("nbs/02_perceptron.html", '<div class="cell tag_exported-to-nowhere docutils '
+                          'container"><pre>x = 1</pre></div>', "exported cells show no"),
     "external resource": ("book/api.html", '<script src="https://cdn.example.org/x.js"></script>', "another host"),
 }
 

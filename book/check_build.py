@@ -5,7 +5,8 @@ on the files, without a browser (`make check-book` then looks at the pages in Ch
 - every chapter notebook in nbs/ is in book/_toc.yml and was rendered, shows no nbdev directive line (`#|`)
   and no Python traceback, and is not nearly empty; no code line of it is longer than 88 characters, no
   printed output line longer than 100; every image in it is part of a numbered figure with a caption;
-- every `#| code-fold: true` solution became a folded toggle, and the labelled equations of each chapter
+- every `#| export` cell is labelled with the module it is exported to (the labels live in _static/exported.css),
+  every `#| code-fold: true` solution became a folded toggle, and the labelled equations of each chapter
   are numbered (1), (2), ... in order;
 - every chapter page has the launch buttons (Binder, Colab) and the .ipynb download, pointing at the
   notebook's real path in the repository named by pyproject.toml;
@@ -81,6 +82,20 @@ def folded_cells(nb_path):
     return n
 
 
+def exported_cells(nb_path):
+    "How many code cells a notebook exports (`#| export`, `exporti`, `exports`) and shows (not hidden)."
+    cells = json.loads(nb_path.read_text(encoding="utf-8"))["cells"]
+    heads = ["\n".join(l for l in "".join(c["source"]).splitlines() if l.lstrip().startswith("#|"))
+             for c in cells if c["cell_type"] == "code"]
+    return sum(bool(re.search(r"^\s*#\|\s*export[is]?\b", h, re.M))
+               and not re.search(r"^\s*#\|\s*hide\s*$", h, re.M) for h in heads)
+
+
+exported_css_path = html / "_static" / "exported.css"
+exported_css = exported_css_path.read_text(encoding="utf-8") if exported_css_path.exists() else ""
+if not exported_css:
+    problems.append("_static/exported.css (the labels of exported cells) was not written")
+
 for stem in chapters:
     if f"file: nbs/{stem}" not in toc:
         problems.append(f"nbs/{stem}.ipynb is not listed in book/_toc.yml")
@@ -111,6 +126,14 @@ for stem in chapters:
     if wide:
         problems.append(f"{page.name}: {len(wide)} output line(s) longer than {MAX_OUTPUT_LINE} characters, e.g. "
                         f"{wide[0][:60]!r}... (wrap what the cell prints)")
+    shown = exported_cells(root / "nbs" / f"{stem}.ipynb")
+    labelled = re.findall(r'<div class="cell [^"]*\btag_(exported-to-[\w-]+)', text)
+    if len(labelled) != shown:
+        problems.append(f"{page.name}: {len(labelled)} cells labelled as exported, but the notebook shows "
+                        f"{shown} `#| export` cells")
+    unstyled = sorted({t for t in labelled if f"div.cell.tag_{t}::before" not in exported_css})
+    if unstyled:
+        problems.append(f"{page.name}: no label in _static/exported.css for {unstyled}")
     numbers = [int(n) for n in re.findall(r'<span class="eqno">\((\d+)\)', text)]
     if numbers != list(range(1, len(numbers) + 1)):
         problems.append(f"{page.name}: equation numbers are {numbers}, expected (1), (2), ... in order")

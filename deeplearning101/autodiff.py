@@ -307,7 +307,7 @@ def _seed_grads(outputs, grad_outputs, where):
         if out._data is None:           # a node of a placeholder graph (chapter 00)
             raise RuntimeError(f"{where}: the tensor has no value yet: it depends on a "
                                "placeholder; compute it inside a Session.run (e.g. "
-                               "through an Operation), or use plain tensors")
+                               "through an Action), or use plain tensors")
         if not out.requires_grad:
             raise RuntimeError(f"{where}: the tensor does not require grad and has no "
                                f"recorded op (shape {list(out.shape)}); did you "
@@ -736,4 +736,4 @@ class GradientDescentOptimizer:
         def step():
             for node, g in compute_gradients(loss).items():
                 if node.is_leaf: node._data -= self.learning_rate * g._data
-        return Operation([loss], step, name='minimize')
+        return Action([loss], step, name='minimize')

@@ -14,7 +14,7 @@ __all__ = ['float32', 'float64', 'float16', 'int64', 'int32', 'int16', 'int8', '
            'ones', 'empty', 'full', 'eye', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'arange', 'linspace',
            'logspace', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'randn', 'rand', 'randint', 'randperm',
            'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli', 'multinomial', 'topological_order',
-           'Placeholder', 'placeholder', 'Variable', 'Operation', 'Session', 'GraphDrawing', 'draw_graph']
+           'Placeholder', 'placeholder', 'Variable', 'Action', 'Session', 'GraphDrawing', 'draw_graph']
 
 # %% ../nbs/00_graph.ipynb #af4fc395
 import itertools
@@ -1705,12 +1705,12 @@ class Variable(Tensor):
         super().__init__(value, requires_grad=True, dtype=dtype, name=name)
 
 # %% ../nbs/00_graph.ipynb #bdc90be9
-class Operation:
-    """A fetchable action, such as a training step: `Session.run` evaluates `inputs`,
-    then calls `action()`."""
-    def __init__(self, inputs, action, name='operation'):
+class Action:
+    """Something to run for its effect, such as a training step (what TF1 calls an
+    `Operation`): `Session.run` evaluates `inputs`, then calls `action()`."""
+    def __init__(self, inputs, action, name='action'):
         self.inputs, self.action, self.name = list(inputs), action, name
-    def __repr__(self): return f"<Operation {self.name}>"
+    def __repr__(self): return f"<Action {self.name}>"
 
 # %% ../nbs/00_graph.ipynb #cc72e2d8
 class Session:
@@ -1731,12 +1731,12 @@ class Session:
         symbolic = []           # the nodes without a value before this run
         try:
             targets = [t for f in fetches
-                       for t in (f.inputs if isinstance(f, Operation) else [f])]
+                       for t in (f.inputs if isinstance(f, Action) else [f])]
             for node in topological_order(targets):
                 if node._data is None: symbolic.append(node)
                 self._evaluate(node)
             return (lambda r: r if many else r[0])(
-                [f.action() if isinstance(f, Operation) else f._data for f in fetches])
+                [f.action() if isinstance(f, Action) else f._data for f in fetches])
         finally:
             # the graph stays symbolic for the next run: no stale values left behind
             for ph in feed_dict: ph._data = None

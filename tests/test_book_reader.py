@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "book" / "_ext"))
-from nbdev_reader import read_nbdev  # noqa: E402
+from nbdev_reader import exported_css, read_nbdev  # noqa: E402
 
 
 def _nb(*sources):
@@ -20,11 +20,28 @@ def test_directives_become_tags_and_disappear():
     src = [c.source for c in nb.cells]
     tags = [c.metadata.get("tags", []) for c in nb.cells]
     assert not any("#|" in s for s in src)
-    assert src[0] == "def f(): pass" and tags[0] == []
+    assert src[0] == "def f(): pass" and tags[0] == ["exported-to-graph"]
     assert tags[1] == ["remove-cell"] and tags[2] == ["remove-cell"]
     assert tags[3] == ["skip-execution"] and tags[4] == ["skip-execution"] and tags[5] == ["skip-execution"]
     assert tags[6] == ["hide-input"] and tags[7] == ["remove-input"] and tags[8] == []
     assert src[8] == "plain = 1"
+
+
+def test_exported_cells_are_labelled_with_their_module(tmp_path):
+    "`#| export` cells get a tag naming their module; the book's CSS turns each tag into a visible label."
+    text = _nb("#| default_exp optim.__init__", "#| export\nclass SGD: pass",
+               "#| exporti\n#| code-fold: true\ndef _f(): pass", "#| export nn.functional\ng = 1",
+               "x = 1  # not exported", "#| hide\n#| export\nh = 2")
+    tags = [c.metadata.get("tags", []) for c in read_nbdev(text).cells]
+    assert tags[1] == ["exported-to-optim"]
+    assert tags[2] == ["exported-to-optim", "hide-input"]
+    assert tags[3] == ["exported-to-nn-functional"] and tags[4] == []
+    assert "remove-cell" in tags[5]
+    nb = tmp_path / "x.ipynb"
+    nb.write_text(text)
+    css = exported_css([nb])
+    assert 'div.cell.tag_exported-to-optim::before { content: "exported to deeplearning101.optim"; }' in css
+    assert '"exported to deeplearning101.nn.functional"' in css
 
 
 def test_every_chapter_is_in_the_toc():

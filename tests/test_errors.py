@@ -146,7 +146,7 @@ def test_session_run_after_the_graph_was_freed_by_backward():
     x = dl.placeholder("x")
     w = dl.Variable(np.ones(3))
     loss = (x * w).sum()
-    free = dl.Operation([loss], loss.backward, name="backward")    # backward inside a run
+    free = dl.Action([loss], loss.backward, name="backward")    # backward inside a run
     dl.Session().run(free, {x: np.ones(3)})
     np.testing.assert_array_equal(w.grad.numpy(), np.ones(3))
     with pytest.raises(RuntimeError, match="freed"):
