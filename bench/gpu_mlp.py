@@ -1,6 +1,6 @@
 """One training step -- forward, backward, Adam step -- of a 784-1024-1024-10 ReLU MLP with softmax cross-entropy,
 float32, at batch sizes 256, 1024, 4096 and 16384: deeplearning101 on the GPU (CuPy), the same with the fused Adam
-kernel switched off, PyTorch on the GPU, and deeplearning101 on the CPU (NumPy; only up to batch 4096, where one step
+kernel switched off, the same through `dl.compile` (dl-compiled), PyTorch on the GPU, and deeplearning101 on the CPU (NumPy; only up to batch 4096, where one step
 already takes a good fraction of a second). All start from the same weights and data.
 
   deeplearning101: opt.zero_grad(); loss = dl.cross_entropy(model(x), y); loss.backward(); opt.step()
@@ -11,7 +11,8 @@ sample (round-robin, order rotated each repetition); the GPU is synchronized (cu
 every sample; medians. TF32 is off in both libraries (PyTorch's default for matmul; CuPy's unless CUPY_TF32=1), so the
 GPU does the same float32 arithmetic as the CPU.
 
-Targets: dl-cuda / torch-cuda <= 1.3 at batch 4096 and above; dl-cpu / dl-cuda >= 20 at batch 4096.
+Targets: dl-cuda / torch-cuda <= 1.3 at batch 4096 and above; dl-cpu / dl-cuda >= 20 at batch 4096;
+dl-compiled / torch-cuda <= 1.0 at batch 4096.
 
 --sweep adds the data behind chapter 05's figures, written as CSV lines (prefix 'csv,'): float32 matrix products
 n x n x n and element-wise additions of n numbers (NumPy vs CuPy), the same MLP step at batch sizes 16 to 16384, and
@@ -47,8 +48,9 @@ def make_batch(B, seed=1): return mlp_batch(SIZES, B, seed)
 
 
 class DLStep:
-    "deeplearning101's step on `device`; `fused`: the fused Adam kernel (GPU) on or off."
-    def __init__(self, params, X, y, device, fused=True):
+    """deeplearning101's step on `device`; `fused`: the fused kernels (GPU) on or off; `compiled`: the step
+    through `dl.compile` (chapter 06b: one traced program, its element-wise runs fused into generated kernels)."""
+    def __init__(self, params, X, y, device, fused=True, compiled=False):
         layers = []
         for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
             layers += [dl.Linear(n_in, n_out)] + ([dl.ReLU()] if i < len(SIZES) - 2 else [])
@@ -58,15 +60,19 @@ class DLStep:
         self.model.to(device)
         self.opt = dl.Adam(self.model.parameters(), lr=LR, betas=BETAS, eps=EPS)
         self.x, self.y, self.fused = dl.tensor(X, device=device), dl.tensor(y, device=device), fused
+        self.run = dl.compile(self.step) if compiled else self.step
+
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = dl.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
 
     def __call__(self):
         prev = dl.use_fused_kernels(self.fused)
-        self.opt.zero_grad()
-        loss = dl.cross_entropy(self.model(self.x), self.y)
-        loss.backward()
-        self.opt.step()
-        dl.use_fused_kernels(prev)
-        return loss
+        try: return self.run(self.x, self.y)
+        finally: dl.use_fused_kernels(prev)
 
     def arrays(self): return [p.detach().cpu().numpy() for p in self.model.parameters()]
 
@@ -99,7 +105,8 @@ def _loss(v): return float(v.item())
 
 def contenders(B, torch, params, cpu=True):
     X, y = make_batch(B)
-    c = {'dl-cuda': DLStep(params, X, y, 'cuda'), 'dl-cuda-unfused': DLStep(params, X, y, 'cuda', fused=False)}
+    c = {'dl-cuda': DLStep(params, X, y, 'cuda'), 'dl-cuda-unfused': DLStep(params, X, y, 'cuda', fused=False),
+         'dl-compiled': DLStep(params, X, y, 'cuda', compiled=True)}
     if torch is not None: c['torch-cuda'] = TorchStep(torch, params, X, y)
     if cpu: c['dl-cpu'] = DLStep(params, X, y, 'cpu')
     return c
@@ -131,20 +138,23 @@ def check_same_computation(torch, params, B=256):
 
 def mlp_table(torch, params, batches, reps, sweep_rows):
     sync = sync_all(torch)
-    print(f"\n{'batch':>6} " + " ".join(f"{k + ' ms':>19}" for k in ('dl-cuda', 'dl-cuda-unfused', 'torch-cuda', 'dl-cpu'))
-          + f" {'dl/torch':>9} {'cpu/dl-cuda':>12}  targets")
+    cols = ('dl-cuda', 'dl-cuda-unfused', 'dl-compiled', 'torch-cuda', 'dl-cpu')
+    print(f"\n{'batch':>6} " + " ".join(f"{k + ' ms':>19}" for k in cols)
+          + f" {'dl/torch':>9} {'comp/torch':>10} {'cpu/dl-cuda':>12}  targets")
     for B in batches:
         c = contenders(B, torch, params, cpu=B <= CPU_MAX_BATCH)
         t = dl.benchmark(c, warmup=2, repeat=reps, min_sample_s=0.05 if B >= 1024 else 0.02, sync=sync)
         ms = {k: v.median * 1e3 for k, v in t.items()}
         r_torch = ms['dl-cuda'] / ms['torch-cuda'] if 'torch-cuda' in ms else float('nan')
+        r_comp = ms['dl-compiled'] / ms['torch-cuda'] if 'torch-cuda' in ms else float('nan')
         r_cpu = ms['dl-cpu'] / ms['dl-cuda'] if 'dl-cpu' in ms else float('nan')
         verdicts = []
         if B >= 4096: verdicts.append(f"dl/torch <= {TARGET_TORCH}: {'met' if r_torch <= TARGET_TORCH else 'NOT met'}")
         if B == 4096: verdicts.append(f"cpu/dl-cuda >= {TARGET_CPU:g}: {'met' if r_cpu >= TARGET_CPU else 'NOT met'}")
+        if B == 4096: verdicts.append(f"compiled/torch <= 1: {'met' if r_comp <= 1 else 'NOT met'}")
         cell = lambda k: f"{ms[k]:>12.3f} ({100 * t[k].iqr():>3.0f}%)" if k in ms else f"{'(skipped)':>19}"
-        print(f"{B:>6} " + " ".join(cell(k) for k in ('dl-cuda', 'dl-cuda-unfused', 'torch-cuda', 'dl-cpu'))
-              + f" {r_torch:>9.2f} {r_cpu:>12.1f}  {'; '.join(verdicts)}")
+        print(f"{B:>6} " + " ".join(cell(k) for k in cols)
+              + f" {r_torch:>9.2f} {r_comp:>10.2f} {r_cpu:>12.1f}  {'; '.join(verdicts)}")
         for k, v in ms.items(): sweep_rows.append(('mlp', k, B, v))
     print("(ms per training step, median; in brackets the interquartile range of the samples as % of the median; "
           f"dl-cpu is skipped above batch {CPU_MAX_BATCH})")

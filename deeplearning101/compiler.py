@@ -14,6 +14,7 @@ from .graph import (Tensor, Add, Sub, Mul, MatMul, ReLU, Tanh, Sigmoid,
 from .autodiff import array_backward, unbroadcast, _zero_grad
 from .layers import Module, LinearOp, CrossEntropyOp
 from .optim import SGD
+from .gpu import _fusable
 
 # %% ../nbs/06b_compile.ipynb #cd153b17
 class TraceError(RuntimeError):
@@ -437,6 +438,8 @@ class _Source:
         self.p, self.ns, self.locals, self.objs = prog, {}, {}, {}
         self.cleared, self.has_grad = set(), set()   # parameters whose .grad is known
         self.one = None                       # the name of the root's gradient, 1
+        self.fused = set()                    # values a fused kernel never writes out
+        self.kernel_of = {}                   # id(chain) -> the name of its kernel
     def obj(self, o, prefix):
         if id(o) not in self.objs:
             base = self.p.names.get(id(o)) if isinstance(o, Tensor) else None
@@ -449,9 +452,9 @@ class _Source:
         return self.locals[id(t)]
     def grad(self, t): return 'g' + self.p.names[id(t)]
     def buffer(self, like):
-        "A preallocated array shaped like `like`, named in the generated source."
+        "A preallocated array shaped like `like`, on its device, named in the source."
         name = f"buf{len(self.ns)}"
-        self.ns[name] = np.empty(like.shape, like.dtype)
+        self.ns[name] = _graph.get_array_module(like).empty(like.shape, like.dtype)
         return name
     def show(self, t): return self.p.names.get(id(t), '?')
     def expr(self, t):
@@ -490,6 +493,137 @@ def _grad_tensor(g, p, owned):
 
 _SIGN = {'add_': '+=', 'sub_': '-=', 'mul_': '*=', 'div_': '/='}
 
+# %% ../nbs/06b_compile.ipynb #8a7d9286
+# the element-wise ops a fused kernel computes, as C over the names of their operands
+_C_OPS = {Add: '{} + {}', Sub: '{} - {}', Mul: '{} * {}', Neg: '-{}',
+          ReLU: 'dl_relu({})', Tanh: 'tanh({})', Exp: 'exp({})'}
+# NumPy's maximum(a, 0) keeps a NaN (C's fmax would drop it)
+_PREAMBLE = ('template <typename T> __device__ T dl_relu(T a) '
+             '{ return (a > (T)0 || a != a) ? a : (T)0; }')
+_kernel_cache = {}         # (CuPy module, parameters, body) -> its ElementwiseKernel
+
+def _kept(self):
+    """The values something reads through their tensors, not as the program's local
+    arrays: what the step returns or reads, and the inputs of every backward rule
+    that reads its inputs (the ops' own rules read them through `op.inputs`)."""
+    keep = {id(t) for t in self.returned + self.read_back}
+    keep.update(id(t) for t in self.alias_src.values())
+    for kind, *rest in self.code:
+        if kind == 'backward':
+            for node, op, ins in rest[1]:
+                if _reads(op)[0]: keep.update(id(t) for t in ins)
+    return keep
+Program._kept = _kept
+
+def _fusable_op(op, ins, out, on_device):
+    "Can a fused kernel compute this op: float32/64 arrays of one dtype, on a GPU?"
+    a = out._data
+    if (a is None or a.dtype.kind != 'f' or a.dtype.itemsize < 4
+            or any(t._data.dtype != a.dtype for t in ins)
+            or (on_device and _fusable(a) is None)):
+        return False
+    if type(op) is LinearOp: return len(ins) == 3 and a.ndim == 2
+    return type(op) in _C_OPS
+
+def _chains(self, uses, keep, on_device=True):
+    """Runs of element-wise instructions that one kernel computes: {index of the
+    first: the indices}. A value joins the next instruction's run when that
+    instruction is the only one to read it (`uses` 1: no backward rule reads it), it
+    is not read through its tensor (`keep`), and it has the run's shape. A run may
+    start with a Linear op: its matrix product stays a product, the bias add joins
+    the run. `on_device`: only over GPU arrays, when a kernel compiler is there."""
+    chains, i, code = {}, 0, self.code
+    while i < len(code):
+        if code[i][0] != 'op' or not _fusable_op(*code[i][1:], on_device):
+            i += 1; continue
+        run = [i]
+        while run[-1] + 1 < len(code) and code[run[-1] + 1][0] == 'op':
+            _, op, ins, out = code[run[-1] + 1]
+            t = code[run[-1]][3]                      # the run's value so far
+            if (type(op) is LinearOp or not _fusable_op(op, ins, out, on_device)
+                    or not any(x is t for x in ins) or uses.get(id(t)) != 1
+                    or id(t) in keep or t._data.shape != out._data.shape):
+                break
+            run.append(run[-1] + 1)
+        if len(run) > 1: chains[i] = run
+        i = run[-1] + 1
+    return chains
+Program._chains = _chains
+
+def _kernel_source(self, run, operand):
+    """The fused kernel of a run: (its parameters, its body in CUDA C). `operand(t)`
+    names an input the kernel reads (and records the argument passed for it)."""
+    stmts, prev = [], None
+    for k, i in enumerate(run):
+        _, op, ins, out = self.code[i]
+        if type(op) is LinearOp:             # the product is computed before the kernel
+            expr = f"{operand(('product', out))} + {operand(ins[2])}"
+        else:
+            expr = _C_OPS[type(op)].format(*(f"t{k - 1}" if t is prev else operand(t)
+                                             for t in ins))
+        stmts.append(f"T t{k} = {expr};")
+        prev = out
+    return stmts + [f"y = t{len(run) - 1};"]
+Program._kernel_source = _kernel_source
+
+def _emit_chain(self, src, run, owned, need_tensor):
+    """The lines that compute a run: a Linear op's product into a buffer, then one
+    fused kernel that writes the run's last value."""
+    lines, params, args, names = [], [], [], {}
+    last = self.code[run[-1]][3]
+    xp = _graph.get_array_module(last._data)
+    xpn = src.obj(xp, 'xp')
+    def operand(t):
+        key = id(t[1]) if isinstance(t, tuple) else id(t)
+        if key not in names:
+            names[key] = f"x{len(params)}"; params.append(f"T {names[key]}")
+            if isinstance(t, tuple):                        # a Linear op's product
+                x, w = (src.expr(u) for u in self.code[run[0]][2][:2])
+                buf = src.buffer(t[1]._data)
+                lines.append(f"{src.local(t[1])} = {xpn}.matmul({x}, {w}.T, out={buf})")
+                args.append(src.local(t[1]))
+            else: args.append(src.number(t, last._data.dtype))
+        return names[key]
+    body = ' '.join(self._kernel_source(run, operand))
+    key = (xp, ', '.join(params), body)
+    if key not in _kernel_cache:
+        _kernel_cache[key] = xp.ElementwiseKernel(
+            key[1], 'T y', body, f"dl_fused_{len(_kernel_cache)}", preamble=_PREAMBLE)
+    k = src.obj(_kernel_cache[key], 'kernel')
+    src.kernel_of[id(run)] = k
+    self.kernels.append((k, key[1], body))
+    # the run's result: into the product's buffer (read by nothing else), a buffer of
+    # its own, or, when the step returns it, a new array
+    v = src.local(last)
+    kept = all(last is not r for r in self.returned)
+    if type(self.code[run[0]][1]) is LinearOp and kept:
+        out = src.local(self.code[run[0]][3])
+    elif kept: out = src.buffer(last._data)
+    else: out = f"{xpn}.empty({last._data.shape!r}, {xpn}.{last._data.dtype.name})"
+    lines.append(f"{v} = {k}({', '.join(args)}, {out})")
+    for i in run[:-1]: src.fused.add(id(self.code[i][3]))
+    owned.add(v)
+    if id(last) in need_tensor: lines.append(f"{src.obj(last, 't')}._data = {v}")
+    return lines
+Program._emit_chain = _emit_chain
+
+def _fusion_plan(self, on_device=False):
+    """The fused kernels of the program's runs, as a GPU would get them: [(the names
+    of the run's ops, the kernel's parameters, its body)]."""
+    plan = []
+    for run in self._chains(_uses(self.code, self.returned), self._kept(),
+                            on_device).values():
+        params, seen = [], {}
+        def operand(t):
+            key = id(t[1]) if isinstance(t, tuple) else id(t)
+            if key not in seen:
+                seen[key] = f"x{len(params)}"; params.append(f"T {seen[key]}")
+            return seen[key]
+        body = self._kernel_source(run, operand)
+        plan.append(([self.code[i][1].name for i in run], ', '.join(params), body))
+    return plan
+Program.fusion_plan = _fusion_plan
+
 # %% ../nbs/06b_compile.ipynb #d1986f71
 def _lower(self):
     """Write the instructions as one Python function over raw arrays and compile it. On
@@ -498,6 +632,7 @@ def _lower(self):
     printed."""
     uses = _uses(self.code, self.returned)
     src = _Source(self)
+    self.kernels = []                  # (name, parameters, body) of fused kernels
     # values read through their tensors
     need_tensor = {id(t) for t in self.returned + self.read_back}
     for kind, *rest in self.code:
@@ -510,7 +645,17 @@ def _lower(self):
                     need_tensor.update(id(t) for t in (node,) + ins)
     for p_ in self.alias_src.values(): need_tensor.add(id(p_))
     body, shown, owned = [], [], set()
-    for kind, *rest in self.code:
+    chains = self._chains(uses, self._kept(), on_device=True)
+    members = {i: run for run in chains.values() for i in run[1:]}
+    for idx, (kind, *rest) in enumerate(self.code):
+        if kind == 'op' and (idx in chains or idx in members):
+            if idx in chains:
+                body += self._emit_chain(src, chains[idx], owned, need_tensor)
+            op, ins, out = rest
+            k = src.kernel_of[id(chains.get(idx) or members[idx])]
+            shown.append(f"{src.show(out)}:{_short(out._data)} = {op.name} "
+                         + ' '.join(src.show(t) for t in ins) + f"   # fused: {k}")
+            continue
         if kind == 'op':
             op, ins, out = rest
             into = None
@@ -634,8 +779,8 @@ def _lower_backward(self, src, root, plan, leaves, seed, owned, shown):
             for t in ins:                   # it reads its inputs through tensors
                 if id(t) in self.alias_src or id(t) in self.grad_owner:
                     body.append(f"{src.obj(t, 't')}._data = {src.expr(t)}")
-            body.append(
-                f"gs = _array_backward({src.obj(op, 'op')}, {g}, {src.local(node)})")
+            v = 'None' if id(node) in src.fused else src.local(node)   # never read
+            body.append(f"gs = _array_backward({src.obj(op, 'op')}, {g}, {v})")
             op.inputs = ins
             res = [], [(i, f"gs[{i}]", False) for i in range(len(ins)) if needs[i]]
         pre, grads = res

@@ -14,11 +14,16 @@ behave like CuPy's in the ways the engine depends on:
   as CuPy's), so the engine's version stamps (`graph._record_write`) see writes through
   views.
 
-It runs no kernels and has no `ElementwiseKernel`, so code paths that need real CuPy (fused kernels) are skipped.
+By default it has no `ElementwiseKernel`, so code paths that need real CuPy (chapter 05's fused kernels) are
+skipped. `make_module(kernels=True)` adds one that runs the small part of CUDA C that `dl.compile`'s fused
+element-wise kernels are written in (statements `T name = expression;` and `out = name;` over `+ - * /`, unary
+minus, parentheses and the functions `tanh`, `exp` and the preamble's `dl_relu`), on NumPy arrays, and raises
+NotImplementedError for anything else (loops, `raw` parameters, ternaries: chapter 05's kernels).
 `cupy.random.seed` only records its calls (in `seeds`).
 `make_module(broken=True)` imitates CuPy installed on a machine without a driver: it imports, and the first use of
 the device raises a `CUDARuntimeError`.
 """
+import re
 import sys
 import types
 import weakref
@@ -137,9 +142,47 @@ class CUDARuntimeError(RuntimeError):
     pass
 
 
-def make_module(broken=False):
-    "A fresh fake `cupy` module (and its `cuda` namespace); `broken`: imports, but the device is unusable."
+class ElementwiseKernel:
+    """CuPy's `ElementwiseKernel(in_params, out_params, operation, name, preamble=...)` for the subset of
+    CUDA C described in the module's docstring: every parameter is `T name` (one dtype, the arrays'); called
+    with the inputs (arrays, broadcast, or numbers) and then the output arrays, it writes and returns them."""
+    FUNCTIONS = {'tanh': np.tanh, 'exp': np.exp, 'dl_relu': lambda a: np.maximum(a, 0)}   # maximum keeps NaN
+    compiled, launches = [], [0]
+
+    def __init__(self, in_params, out_params, operation, name='kernel', preamble='', **kwargs):
+        def names(params):
+            parts = [p.split() for p in params.split(',')]
+            if any(len(p) != 2 or p[0] != 'T' for p in parts):
+                raise NotImplementedError(f"fake ElementwiseKernel {name}: parameters {params!r}")
+            return [p[1] for p in parts]
+        self.name, self.ins, self.outs, self.stmts = name, names(in_params), names(out_params), []
+        for stmt in filter(None, (s.strip() for s in operation.split(';'))):
+            m = re.fullmatch(r'(?:T\s+)?(\w+)\s*=\s*([\w\s.+\-*/()]+)', stmt)
+            if not m: raise NotImplementedError(f"fake ElementwiseKernel {name}: {stmt!r}")
+            self.stmts.append((m.group(1), compile(m.group(2), name, 'eval')))
+        ElementwiseKernel.compiled.append(name)
+
+    def __call__(self, *args):
+        if len(args) != len(self.ins) + len(self.outs):
+            raise TypeError(f"{self.name}: {len(args)} arguments, expected {len(self.ins) + len(self.outs)}")
+        outs = args[len(self.ins):]
+        if not all(isinstance(o, ndarray) for o in outs): raise TypeError("output arrays must be cupy arrays")
+        dtype = outs[0]._a.dtype
+        env = {n: (_unwrap(a) if isinstance(a, ndarray) else dtype.type(a)) for n, a in zip(self.ins, args)}
+        if any(isinstance(v, np.ndarray) and v.dtype != dtype for v in env.values()):
+            raise TypeError(f"{self.name}: arrays of different dtypes for T")
+        for n, code in self.stmts:
+            env[n] = eval(code, {'__builtins__': {}, **self.FUNCTIONS}, env)
+        for n, o in zip(self.outs, outs): o._a[...] = env[n]
+        ElementwiseKernel.launches[0] += 1
+        return outs[0] if len(outs) == 1 else outs
+
+
+def make_module(broken=False, kernels=False):
+    """A fresh fake `cupy` module (and its `cuda` namespace); `broken`: imports, but the device is unusable;
+    `kernels`: with the `ElementwiseKernel` above."""
     m = types.ModuleType('cupy')
+    if kernels: m.ElementwiseKernel = ElementwiseKernel
     m.__fake__ = True
     m.ndarray = ndarray
     ndarray.__module__ = 'cupy'
@@ -172,8 +215,8 @@ def make_module(broken=False):
     return m
 
 
-def install(monkeypatch, broken=False):
+def install(monkeypatch, broken=False, kernels=False):
     "Put a fake `cupy` in sys.modules for the rest of the test (undone by pytest's monkeypatch); returns it."
-    m = make_module(broken)
+    m = make_module(broken, kernels)
     monkeypatch.setitem(sys.modules, 'cupy', m)
     return m

@@ -713,3 +713,77 @@ def test_compiled_step_on_the_gpu_equals_eager(gpu):
     l2, w2, f = run(True)
     assert f.traces == 1 and np.allclose(l1, l2, atol=1e-6)
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(w1, w2))
+
+
+def _gpu_step_run(compiled, make_model, make_opt, X, Y, chain=False):
+    "Losses, final weights and the step function of four steps on 'cuda' (eager or compiled)."
+    import deeplearning101.nn.functional as F
+    dl.manual_seed(0)
+    m = make_model().to('cuda')
+    opt = make_opt(m.parameters())
+
+    def step(x, y):
+        opt.zero_grad()
+        z = m(x)
+        if chain: z = z * 0.5 + 1.0                 # an element-wise chain of the step's own
+        loss = F.cross_entropy(z, y)
+        loss.backward()
+        opt.step()
+        return loss
+    f = dl.compile(step) if compiled else step
+    losses = [f(dl.tensor(X[i:i + 16], device='cuda'), dl.tensor(Y[i:i + 16], device='cuda')).item()
+              for i in range(0, 64, 16)]
+    return losses, [host(p) for p in m.parameters()], f
+
+
+@pytest.mark.parametrize('momentum', [0.0, 0.9])
+def test_compiled_sgd_step_on_the_gpu_equals_eager(gpu, momentum):
+    "The written-out SGD update allocates its scratch buffers on the parameters' device (they were NumPy arrays)."
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((64, 12)).astype(np.float32), rng.integers(0, 5, 64)
+    model = lambda: dl.nn.Sequential(dl.nn.Linear(12, 16), dl.nn.ReLU(), dl.nn.Linear(16, 5))
+    sgd = lambda ps: dl.optim.SGD(ps, lr=0.1, momentum=momentum)
+    l1, w1, _ = _gpu_step_run(False, model, sgd, X, Y)
+    l2, w2, f = _gpu_step_run(True, model, sgd, X, Y)
+    assert f.traces == 1 and np.allclose(l1, l2, atol=1e-6)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(w1, w2))
+
+
+@pytest.fixture(params=['simulated', 'cuda'])
+def fusing_gpu(request, clean):
+    """A 'cuda' device with a kernel compiler: the stand-in CuPy with its small C interpreter (chapter 05's own
+    kernels, which it cannot run, unregistered for the test), or the real GPU (skipped when there is none)."""
+    if request.param == 'simulated':
+        fake_cupy.install(clean, kernels=True)
+        from deeplearning101 import graph
+        for key in list(graph._kernels): clean.delitem(graph._kernels, key)
+    elif not dl.cuda_available(): pytest.skip(f"no usable CUDA device: {G._why_no_cuda()}")
+    return request.param
+
+
+@pytest.mark.parametrize('act', ['ReLU', 'Tanh'])
+def test_compiled_gpu_program_fuses_elementwise_chains(fusing_gpu, act):
+    """On a GPU, dl.compile computes each run of element-wise ops (a Linear op's bias add and the activation
+    after it; the step's own `* 0.5 + 1.0`) in one generated ElementwiseKernel: same losses and weights as eager,
+    and with fused kernels switched off, no kernels and the same results again."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((64, 12)).astype(np.float32), rng.integers(0, 5, 64)
+    model = lambda: dl.nn.Sequential(dl.nn.Linear(12, 16), getattr(dl.nn, act)(), dl.nn.Linear(16, 5))
+    sgd = lambda ps: dl.optim.SGD(ps, lr=0.1)
+    l1, w1, _ = _gpu_step_run(False, model, sgd, X, Y, chain=True)
+    if fusing_gpu == 'simulated': launched = fake_cupy.ElementwiseKernel.launches[0]
+    l2, w2, f = _gpu_step_run(True, model, sgd, X, Y, chain=True)
+    assert f.traces == 1 and np.allclose(l1, l2, atol=1e-6)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(w1, w2))
+    bodies = [body for _, _, body in f.program.kernels]
+    fn = {'ReLU': 'dl_relu', 'Tanh': 'tanh'}[act]
+    assert bodies == [f"T t0 = x0 + x1; T t1 = {fn}(t0); y = t1;",       # bias add + activation
+                      "T t0 = x0 * x1; T t1 = t0 + x2; y = t1;"], bodies  # * 0.5 + 1.0
+    assert str(f.program).count('# fused:') == 4
+    if fusing_gpu == 'simulated':       # 2 kernels a step; the trace ran eagerly, 3 replays
+        assert fake_cupy.ElementwiseKernel.launches[0] - launched == 2 * 3
+    prev = dl.use_fused_kernels(False)
+    try: l3, w3, f3 = _gpu_step_run(True, model, sgd, X, Y, chain=True)
+    finally: dl.use_fused_kernels(prev)
+    assert f3.program.kernels == [] and np.allclose(l1, l3, atol=1e-6)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(w1, w3))
