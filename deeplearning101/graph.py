@@ -1776,11 +1776,11 @@ def _label(t):
     lines = [title]
     if t._data is None:     # symbolic: Session.run computes it, then forgets it
         return lines + ["no value yet"]
-    lines.append(f"{np.shape(t._data)} {np.result_type(t._data)}")
+    lines.append(f"{list(np.shape(t._data))} {np.result_type(t._data)}")   # [3, 4]
     for what, a in ([("value", t._data)]
                     + ([("grad", t.grad._data)] if t.grad is not None else [])):
         head, cut, rest = _summary(a).partition(' [')   # a summary's range gets a line
-        lines += [f"{what} {head}"] + ([f"  [{rest}"] if cut else [])   # of its own
+        lines += [f"{what} {head}"] + ([f"  range [{rest}"] if cut else [])   # its own
     return lines
 
 class GraphDrawing:
