@@ -1833,14 +1833,51 @@ def draw_graph(root, line_height=15, char_width=6.8, gap=(48, 14)):
            f'<defs><marker id="{mid}" viewBox="0 0 10 10" refX="10" refY="5" '
            f'markerWidth="7" markerHeight="7" '
            f'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
-    for n in nodes:                                 # edges first, so boxes sit on top
-        x2, y2 = pos[id(n)]; y2 += heights[id(n)] / 2
-        for p in inputs[id(n)]:
-            x1, y1 = pos[id(p)]; x1 += box_w; y1 += heights[id(p)] / 2
+    # an edge that skips columns goes around their boxes, above or below: `via` is
+    # the height it passes at; ports: a box's incoming edges arrive spread along its
+    # left side and its outgoing ones leave spread along its right side, each side
+    # ordered by the height the edge heads to, so edges never meet in one point
+    edges = [(p, n) for n in nodes for p in inputs[id(n)]]
+    centre = lambda t: pos[id(t)][1] + heights[id(t)] / 2
+    via, skipped = [], []
+    for p, n in edges:
+        span = [t for d in range(depth[id(p)] + 1, depth[id(n)])
+                for t in columns.get(d, ())]
+        skipped.append(span)
+        if not span: via.append(None); continue
+        top = min(pos[id(t)][1] for t in span)
+        low = max(pos[id(t)][1] + heights[id(t)] for t in span)
+        mid_y = (centre(p) + centre(n)) / 2
+        via.append(low + 8 if mid_y > (top + low) / 2 else top - 8)
+    outs, ins_ = {}, {}
+    for k, (p, n) in enumerate(edges):
+        toward = lambda t: via[k] if via[k] is not None else centre(t)
+        outs.setdefault(id(p), []).append((toward(n), k))
+        ins_.setdefault(id(n), []).append((toward(p), k))
+    def port(t, ends, k):
+        order = [e[1] for e in sorted(ends)]
+        return pos[id(t)][1] + heights[id(t)] * (order.index(k) + 1) / (len(ends) + 1)
+    paths, bottom = [], H
+    for k, (p, n) in enumerate(edges):               # edges first, so boxes sit on top
+        x1, x2 = pos[id(p)][0] + box_w, pos[id(n)][0]
+        y1, y2 = port(p, outs[id(p)], k), port(n, ins_[id(n)], k)
+        if via[k] is None:
             c = (x1 + x2) / 2
-            out.append(f'<path d="M{x1:.1f},{y1:.1f} C{c:.1f},{y1:.1f} '
-                       f'{c:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" fill="none" '
-                       f'stroke="#555" stroke-width="1.2" marker-end="url(#{mid})"/>')
+            paths.append(f"M{x1:.1f},{y1:.1f} C{c:.1f},{y1:.1f} {c:.1f},{y2:.1f} "
+                         f"{x2:.1f},{y2:.1f}")
+            continue
+        yw, span = via[k], skipped[k]
+        bottom = max(bottom, yw + 8)
+        xa = min(pos[id(t)][0] for t in span)
+        xb = max(pos[id(t)][0] for t in span) + box_w
+        ca, cb = (x1 + xa) / 2, (xb + x2) / 2
+        paths.append(f"M{x1:.1f},{y1:.1f} C{ca:.1f},{y1:.1f} {ca:.1f},{yw:.1f} "
+                     f"{xa:.1f},{yw:.1f} L{xb:.1f},{yw:.1f} C{cb:.1f},{yw:.1f} "
+                     f"{cb:.1f},{y2:.1f} {x2:.1f},{y2:.1f}")
+    out[0] = out[0].replace(f'height="{H:.0f}"', f'height="{bottom:.0f}"').replace(
+        f'viewBox="0 0 {W:.0f} {H:.0f}"', f'viewBox="0 0 {W:.0f} {bottom:.0f}"')
+    out += [f'<path d="{d}" fill="none" stroke="#555" stroke-width="1.2" '
+            f'marker-end="url(#{mid})"/>' for d in paths]
     for n in nodes:
         x, y = pos[id(n)]
         kind = ('op' if n._op is not None
