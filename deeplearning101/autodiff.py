@@ -8,7 +8,7 @@ __all__ = ['unbroadcast', 'gradient_of', 'IndexGrad', 'array_backward', 'backwar
            'compute_gradients', 'GradientDescentOptimizer']
 
 # %% ../nbs/01_autodiff.ipynb #1b9acf83
-import functools, inspect
+import functools, inspect, warnings
 import heapq
 import math
 import numpy as np
@@ -561,9 +561,21 @@ class inference_mode(_GradModeContext):
 def _as_list(x): return list(x) if isinstance(x, (list, tuple)) else [x]
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
+         only_inputs=True, allow_unused=None, is_grads_batched=False,
+         materialize_grads=False):
     """Gradients of `outputs` with respect to `inputs`, as a tuple of tensors
-    (`torch.autograd.grad`); `.grad` is untouched."""
+    (`torch.autograd.grad`); `.grad` is untouched. `materialize_grads`: zeros, not
+    None, for an unused input; `only_inputs` is ignored, as in PyTorch."""
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched (vmap) is not part of "
+                                  "deeplearning101")
+    if not only_inputs:
+        warnings.warn("grad: only_inputs is deprecated and ignored, as in PyTorch (to "
+                      "accumulate into .grad use backward)", FutureWarning)
+    if materialize_grads and allow_unused is False:
+        raise ValueError("grad: expected allow_unused to be True or not passed when "
+                         "materialize_grads=True")
+    allow_unused = materialize_grads or bool(allow_unused)
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     grad_outputs = (_as_list(grad_outputs) if grad_outputs is not None
                     else [None] * len(outputs))
@@ -580,6 +592,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     result = []
     for i, t in enumerate(inputs):
         g = wanted[t]
+        if g is None and materialize_grads: g = zeros_like(t)
         if g is None and not allow_unused:
             raise RuntimeError(f"grad: input {i} (shape {list(t.shape)}) was not used "
                                f"to compute the outputs; pass allow_unused=True to get "
@@ -597,7 +610,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     Returns True or raises `GradcheckError`."""
     if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):   # PyTorch's form
         inputs = tuple(inputs[0])
-    xs = [Tensor(x._data.astype(np.float64), requires_grad=True)
+    xs = [Tensor._make(x._data.astype(np.float64), requires_grad=True)
           if isinstance(x, Tensor) and x.requires_grad else x
           for x in inputs]
     checked = [i for i, x in enumerate(inputs)
@@ -707,6 +720,20 @@ def autograd_backward(tensors, grad_tensors=None, retain_graph=None, create_grap
     for i, (t, g) in enumerate(zip(tensors, grads)):
         t.backward(g, retain_graph=keep or i < len(tensors) - 1,
                    create_graph=create_graph, inputs=inputs)
+
+class _VariableType(type):
+    def __instancecheck__(cls, obj): return isinstance(obj, Tensor)
+
+class _LegacyVariable(metaclass=_VariableType):
+    """`torch.autograd.Variable(t, requires_grad=False)`, from PyTorch before 0.4, when
+    only a Variable could require grad: today it is `t.detach()` (the same memory),
+    flagged; every tensor is an instance."""
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable: data has to be a tensor, but got "
+                            f"{type(data).__name__}")
+        return data.detach().requires_grad_(requires_grad)
+_LegacyVariable.__name__ = _LegacyVariable.__qualname__ = 'Variable'
 
 
 # %% ../nbs/01_autodiff.ipynb #1a1498e1

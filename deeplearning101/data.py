@@ -6,7 +6,8 @@
 __all__ = ['CLASS_COLORS', 'MNIST_FILES', 'MNIST_MIRRORS', 'MNIST_SHA256', 'make_blobs', 'make_xor', 'make_moons', 'make_spirals',
            'plot_data', 'plot_decision_boundary', 'stratified_split', 'load_digits', 'read_idx', 'write_idx',
            'download_verified', 'load_mnist', 'Dataset', 'TensorDataset', 'Subset', 'ConcatDataset', 'random_split',
-           'default_collate', 'DataLoader']
+           'default_collate', 'DataLoader', 'Sampler', 'SequentialSampler', 'RandomSampler', 'SubsetRandomSampler',
+           'WeightedRandomSampler', 'BatchSampler']
 
 # %% ../nbs/A1_data.ipynb #c002
 import bisect, gzip, hashlib, http.client, itertools, math, operator, os, re, warnings
@@ -682,4 +683,105 @@ class DataLoader:
         return (f"DataLoader({len(self.dataset)} samples, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, {how}, "
                 f"drop_last={self.drop_last}: {len(self)} batches)")
+
+
+# %% ../nbs/A1_data.ipynb #b8405fe1
+class Sampler:
+    "The base class of samplers (`torch.utils.data.Sampler`): an iterable of indices."
+    def __init__(self, data_source=None): pass
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__}: subclasses of Sampler must "
+                                  f"implement __iter__")
+
+def _check_num(n, what, where):
+    if not _positive_int(n):
+        raise ValueError(f"{where}: {what} should be a positive integer value, but got "
+                         f"{what}={n!r}")
+
+class SequentialSampler(Sampler):
+    "0, 1, ..., len(data_source) - 1 (`torch.utils.data.SequentialSampler`)."
+    def __init__(self, data_source): self.data_source = data_source
+    def __iter__(self): return iter(range(len(self.data_source)))
+    def __len__(self): return len(self.data_source)
+
+class RandomSampler(Sampler):
+    """A random order of the indices, new at every pass; with `replacement`, or a
+    `num_samples` other than len(data_source), as PyTorch's."""
+    def __init__(self, data_source, replacement=False, num_samples=None,
+                 generator=None):
+        where = 'RandomSampler'
+        if not isinstance(replacement, bool):
+            raise TypeError(f"{where}: replacement should be a boolean value, but got "
+                            f"replacement={replacement!r}")
+        self.data_source, self.replacement = data_source, replacement
+        self._num_samples, self.generator = num_samples, generator
+        _check_num(self.num_samples, 'num_samples', where)
+        _rng_of(generator, where)
+    num_samples = property(lambda self: len(self.data_source) if self._num_samples
+                           is None else self._num_samples)
+    def __iter__(self):
+        n, k, rng = len(self.data_source), self.num_samples, _rng_of(self.generator)
+        if self.replacement: return iter(rng.integers(0, n, k).tolist())
+        # whole permutations, then part of one more
+        parts = [rng.permutation(n) for _ in range(k // n)]
+        parts.append(rng.permutation(n)[:k % n])
+        return iter(np.concatenate(parts).tolist())
+    def __len__(self): return self.num_samples
+
+class SubsetRandomSampler(Sampler):
+    "The given indices in a random order, new at every pass."
+    def __init__(self, indices, generator=None):
+        self.indices, self.generator = indices, generator
+        _rng_of(generator, 'SubsetRandomSampler')
+    def __iter__(self):
+        order = _rng_of(self.generator).permutation(len(self.indices))
+        return (self.indices[i] for i in order.tolist())
+    def __len__(self): return len(self.indices)
+
+class WeightedRandomSampler(Sampler):
+    """`num_samples` indices drawn with probabilities proportional to `weights` (with
+    replacement by default), as `torch.multinomial`."""
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        where = 'WeightedRandomSampler'
+        _check_num(num_samples, 'num_samples', where)
+        if not isinstance(replacement, bool):
+            raise ValueError(f"{where}: replacement should be a boolean value, but got "
+                             f"replacement={replacement!r}")
+        w = np.asarray(weights._data if isinstance(weights, Tensor) else weights,
+                       dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError(f"{where}: weights should be a 1-D sequence, but given "
+                             f"weights have shape {tuple(w.shape)}")
+        if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+            raise ValueError(f"{where}: weights must be finite, non-negative and not "
+                             f"all zero, got {w[:6].tolist()}")
+        if not replacement and num_samples > np.count_nonzero(w):
+            raise ValueError(f"{where}: cannot draw {num_samples} samples without "
+                             f"replacement from {np.count_nonzero(w)} with a positive "
+                             f"weight")
+        self.weights, self.num_samples = w, num_samples
+        self.replacement, self.generator = replacement, generator
+        _rng_of(generator, where)
+    def __iter__(self):
+        rng, p = _rng_of(self.generator), self.weights / self.weights.sum()
+        drawn = rng.choice(len(p), self.num_samples, replace=self.replacement, p=p)
+        return iter(drawn.tolist())
+    def __len__(self): return self.num_samples
+
+class BatchSampler(Sampler):
+    "Another sampler's indices in lists of `batch_size` (for `batch_sampler=`)."
+    def __init__(self, sampler, batch_size, drop_last):
+        _check_num(batch_size, 'batch_size', 'BatchSampler')
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"BatchSampler: drop_last should be a boolean value, but "
+                             f"got drop_last={drop_last!r}")
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+    def __iter__(self):
+        it = iter(self.sampler)
+        while batch := list(itertools.islice(it, self.batch_size)):
+            if len(batch) < self.batch_size and self.drop_last: return
+            yield batch
+    def __len__(self):
+        n, b = len(self.sampler), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
 

@@ -9,10 +9,10 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'Identity', 'Flatten', 'Unflatten', 'Sequential', 'ModuleList', 'ModuleDict', 'CrossEntropyOp',
            'WeightedCrossEntropyOp', 'cross_entropy', 'nll_loss', 'mse_loss', 'l1_loss', 'BinaryCrossEntropyOp',
            'binary_cross_entropy', 'MSELoss', 'L1Loss', 'BCELoss', 'BCEWithLogitsLoss', 'NLLLoss', 'CrossEntropyLoss',
-           'dropout', 'Dropout', 'BatchNormOp', 'BatchNorm1d', 'one_hot', 'PadOp', 'pad', 'EmbeddingOp', 'Embedding',
-           'LayerNormOp', 'layer_norm', 'LayerNorm', 'Erf', 'erf', 'GeluOp', 'SiLUOp', 'LeakyReLUOp', 'SoftplusOp',
-           'gelu', 'silu', 'leaky_relu', 'softplus', 'GELU', 'SiLU', 'LeakyReLU', 'Softplus', 'CheckpointError', 'save',
-           'load']
+           'parameters_to_vector', 'vector_to_parameters', 'dropout', 'Dropout', 'BatchNormOp', 'BatchNorm1d',
+           'one_hot', 'PadOp', 'pad', 'EmbeddingOp', 'Embedding', 'LayerNormOp', 'layer_norm', 'LayerNorm', 'Erf',
+           'erf', 'GeluOp', 'SiLUOp', 'LeakyReLUOp', 'SoftplusOp', 'gelu', 'silu', 'leaky_relu', 'softplus', 'GELU',
+           'SiLU', 'LeakyReLU', 'Softplus', 'CheckpointError', 'save', 'load']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, tempfile, warnings, zipfile, zlib
@@ -38,7 +38,7 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None: data = np.empty(0, np.float32)
         # a copy of the caller's values
-        if not isinstance(data, Tensor): data = Tensor(data)
+        if not isinstance(data, Tensor): data = tensor(data)
         self._data, self._op, self.grad, self.name = data._data, None, None, None
         self._requires_grad, self._retains_grad = False, False
         self.requires_grad = requires_grad
@@ -178,7 +178,7 @@ class Module:
         "Keep `tensor` as state that is not learned (`persistent`: in the state dict)."
         _check_name(self, name, 'buffer')
         if tensor is not None and not isinstance(tensor, Tensor):
-            tensor = Tensor(tensor)                 # a NumPy array is welcome too
+            tensor = _graph.tensor(tensor)          # a NumPy array is welcome too
         self.__dict__.setdefault('_buffers', {})[name] = persistent
         setattr(self, name, tensor)
     def named_buffers(self, prefix='', recurse=True):
@@ -309,7 +309,7 @@ _LINEAR_GAIN = ('linear', 'identity', 'sigmoid', 'conv1d', 'conv2d', 'conv3d',
 
 def calculate_gain(nonlinearity, param=None):
     "The gain g in Var[W] = g^2 / fan for an activation (`nn.init.calculate_gain`)."
-    if nonlinearity in _LINEAR_GAIN: return 1.0
+    if nonlinearity in _LINEAR_GAIN: return 1         # an int, as PyTorch's
     if nonlinearity == 'tanh': return 5.0 / 3
     if nonlinearity == 'relu': return math.sqrt(2.0)
     if nonlinearity == 'selu': return 3.0 / 4
@@ -754,12 +754,15 @@ def _class_targets(target, input, shape, where):
     return y.reshape(-1)
 
 def _all_classes(y, c, ignore_index, where):
-    """True when every label is a class; False when some equal `ignore_index`; other
-    labels raise. Labels on a GPU are read too: one reduction, a short wait for the GPU,
-    so that an ignored label never reaches the fused kernel as a class."""
+    """True when every label is a class that counts; False when some equal
+    `ignore_index`; other labels raise. Labels on a GPU are read too: one reduction, a
+    short wait for the GPU, so that an ignored label never reaches the fused kernel as a
+    class."""
     if not len(y): return True
     # one reduction checks both bounds: read as unsigned, a negative label becomes huge
-    if y.view(y.dtype.str.replace('i', 'u')).max() < c: return True
+    if y.view(y.dtype.str.replace('i', 'u')).max() < c:
+        # an ignore_index that is a class (a padding token 0, say) is still ignored
+        return not (0 <= ignore_index < c and bool((y == ignore_index).any()))
     bad = (y < 0) | (y >= c)
     bad &= y != ignore_index
     if bad.any():
@@ -1088,6 +1091,34 @@ class CrossEntropyLoss(_WeightedLoss):
         return cross_entropy(input, target, weight=self.weight,
                              ignore_index=self.ignore_index, reduction=self.reduction,
                              label_smoothing=self.label_smoothing)
+
+
+# %% ../nbs/03_mlp.ipynb #51da89f0
+def parameters_to_vector(parameters):
+    "Every tensor of `parameters`, flattened and concatenated (`nn.utils`'s)."
+    if isinstance(parameters, Tensor):
+        raise TypeError("parameters_to_vector: expected an iterable of tensors (e.g. "
+                        "model.parameters()), got a Tensor; wrap it in a list")
+    vec = [p.reshape(-1) for p in parameters]
+    if not vec:
+        raise ValueError("parameters_to_vector: got no parameters")
+    return cat(vec)
+
+def vector_to_parameters(vec, parameters):
+    "Give each tensor of `parameters`, in order, its slice of `vec` as `.data`."
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected a Tensor, but got: "
+                        f"{type(vec).__name__}")
+    pointer = 0
+    for param in parameters:
+        n = param.numel()
+        if pointer + n > vec.numel():
+            raise RuntimeError(f"vector_to_parameters: the vector has "
+                               f"{vec.numel()} entries, too few for the parameters "
+                               f"(the next one, of shape {list(param.shape)}, ends at "
+                               f"{pointer + n})")
+        param.data = vec[pointer:pointer + n].reshape(param.shape).data
+        pointer += n
 
 
 # %% ../nbs/03_mlp.ipynb #761e6269

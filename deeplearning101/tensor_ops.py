@@ -4,14 +4,16 @@
 
 # %% auto #0
 __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor', 'logical_not', 'bitwise_and',
-           'bitwise_or', 'bitwise_xor', 'bitwise_not', 'sin', 'cos', 'log2', 'log10', 'log1p', 'exp2', 'expm1', 'rsqrt',
-           'reciprocal', 'concat', 'isclose', 'allclose', 'equal', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile',
-           'Gather', 'ScatterAdd', 'gather', 'scatter_add', 'index_select', 'masked_select', 'MaskedFill',
-           'masked_fill', 'sort', 'argsort', 'topk', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin', 'Cos', 'Log2', 'Log10',
+           'bitwise_or', 'bitwise_xor', 'bitwise_not', 'isnan', 'isinf', 'isfinite', 'sin', 'cos', 'log2', 'log10',
+           'log1p', 'exp2', 'expm1', 'rsqrt', 'reciprocal', 'concat', 'count_nonzero', 'nan_to_num', 'isclose',
+           'allclose', 'equal', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd', 'Scatter',
+           'gather', 'scatter_add', 'scatter', 'index_select', 'masked_select', 'MaskedFill', 'masked_fill', 'sort',
+           'argsort', 'topk', 'kthvalue', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin', 'Cos', 'Log2', 'Log10',
            'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc', 'Sign', 'Round',
            'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide', 'remainder', 'fmod',
-           'Clamp', 'clamp', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm', 'norm', 'split', 'chunk', 'unbind',
-           't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Tril', 'Triu', 'tril', 'triu', 'numel', 'nonzero', 'unique']
+           'Clamp', 'clamp', 'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm', 'norm',
+           'split', 'chunk', 'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum', 'Tril', 'Triu',
+           'tril', 'triu', 'numel', 'nonzero', 'unique', 'bincount']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -84,9 +86,29 @@ bitwise_and, bitwise_or = _integral(np.bitwise_and, 'bitwise_and'), \
 bitwise_xor, bitwise_not = _integral(np.bitwise_xor, 'bitwise_xor'), \
     _integral(np.invert, 'bitwise_not')
 
+# the usual checks of a loss that went wrong: `if torch.isnan(loss): ...`
+isnan, isinf = _outside(np.isnan, 'isnan'), _outside(np.isinf, 'isinf')
+isfinite = _outside(np.isfinite, 'isfinite')
+
+def count_nonzero(input, dim=None):
+    "The number of nonzero entries, over `dim` (an int, a tuple, or all): int64."
+    x = _t(input, 'count_nonzero')
+    return (x != 0).sum(dim=_dims(dim, x.ndim, 'count_nonzero'))
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and -inf replaced by `nan`, `posinf` and `neginf` (default: the
+    dtype's largest and smallest numbers); the gradient passes where nothing was."""
+    x = _t(input, 'nan_to_num')
+    if x._data.dtype.kind != 'f': return x.clone()
+    info = np.finfo(x._data.dtype)
+    hi = info.max if posinf is None else posinf
+    lo = info.min if neginf is None else neginf
+    return where(isnan(x), nan, where(x == math.inf, hi, where(x == -math.inf, lo, x)))
+
 # %% ../nbs/01b_tensor_ops.ipynb #828e68c1
 for _f in (eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor, logical_not,
-           bitwise_and, bitwise_or, bitwise_xor, bitwise_not):
+           bitwise_and, bitwise_or, bitwise_xor, bitwise_not, isnan, isinf, isfinite,
+           count_nonzero, nan_to_num):
     setattr(Tensor, _f.__name__, _f)
 Tensor.__and__, Tensor.__or__, Tensor.__xor__ = bitwise_and, bitwise_or, bitwise_xor
 Tensor.__rand__ = lambda self, other: bitwise_and(_const(other, self), self)
@@ -323,6 +345,19 @@ class ScatterAdd(Op):
         get_array_module(a).add.at(out, _along(self.index, self.axis), src)
         return out
 
+class Scatter(Op):
+    """out = a, then out[p with its coordinate along `axis` = index[p]] = src[p], or
+    `value` when there is no src."""
+    __slots__ = ('axis', 'index', 'value')
+    name, saved = 'scatter', ('index',)
+    def __init__(self, axis, index, value=None):
+        self.axis, self.index, self.value = axis, index, value
+    def forward(self, a, src=None):
+        out = a.copy()
+        if src is not None: src = src[tuple(slice(0, n) for n in self.index.shape)]
+        out[_along(self.index, self.axis)] = self.value if src is None else src
+        return out
+
 @gradient_of(Gather)
 def _gather_backward(op, grad, out, x):
     g = _raw(grad)
@@ -338,6 +373,16 @@ def _scatter_add_backward(op, grad, out, a, src):
             corner = tuple(slice(0, n) for n in g.shape)
             g = _apply(IndexGrad, g, index=corner, shape=src.shape)
     return (grad if _needs(op, 0) else None, g)
+
+@gradient_of(Scatter)
+def _scatter_backward(op, grad, out, a, src=None):
+    """The overwritten entries of `a` get no gradient; `src` gets the gather of `grad`
+    (also an entry that a repeated index overwrote: PyTorch's rule)."""
+    ga = (_apply(Scatter, grad, axis=op.axis, index=op.index, value=0)
+          if _needs(op, 0) else None)
+    if src is None: return (ga,)
+    gs = _scatter_add_backward(op, grad, out, a, src)[1] if _needs(op, 1) else None
+    return ga, gs
 
 # %% ../nbs/01b_tensor_ops.ipynb #5e820f81
 def _index_array(index, x, where, dim=None, same_rank=True):
@@ -399,8 +444,41 @@ def _scatter_add_(self, dim, index, src):
     d, idx = _scatter_args(self, dim, index, src, 'scatter_add_')
     return _inplace(self, ScatterAdd, (src,), 'scatter_add_', axis=d, index=idx)
 
-Tensor.gather, Tensor.scatter_add = gather, scatter_add
-Tensor.scatter_add_ = _scatter_add_
+def _scatter_src(x, dim, index, src, reduce, where):
+    "Scatter's arguments checked: (axis, index array, src tensor or None, value)."
+    if reduce is not None:
+        raise NotImplementedError(f"{where}: reduce={reduce!r} is not supported; use "
+                                  f"scatter_add_ for reduce='add'")
+    if isinstance(src, Tensor):
+        d, idx = _scatter_args(x, dim, index, src, where)
+        return d, idx, src, None
+    if isinstance(src, bool) or not isinstance(src, (int, float, np.number)):
+        raise TypeError(f"{where}: src must be a tensor or a number (the value), got "
+                        f"{type(src).__name__}")
+    d = _dim(dim, x.ndim, where)
+    idx = _index_array(index, x, where, d)
+    _no_bigger(idx, x.shape, where, 'self', skip=d)
+    return d, idx, None, src
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    """A copy of `input` with `src[p]` (or the number `value`) written at the positions
+    that `index` names (`torch.scatter`); with repeated positions, one of the writes
+    wins."""
+    x = _t(input, 'scatter')
+    d, idx, s, v = _scatter_src(x, dim, index, value if src is None else src, reduce,
+                                'scatter')
+    if s is None: return Scatter.apply(x, axis=d, index=idx, value=v)
+    return Scatter.apply(x, s, axis=d, index=idx)
+
+def _scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+    "In-place `scatter`: `x.scatter_(1, labels.unsqueeze(1), 1.0)` makes one-hot rows."
+    d, idx, s, v = _scatter_src(self, dim, index, value if src is None else src, reduce,
+                                'scatter_')
+    return _inplace(self, Scatter, () if s is None else (s,), 'scatter_', axis=d,
+                    index=idx, value=v)
+
+Tensor.gather, Tensor.scatter_add, Tensor.scatter = gather, scatter_add, scatter
+Tensor.scatter_add_, Tensor.scatter_ = _scatter_add_, _scatter_
 
 # %% ../nbs/01b_tensor_ops.ipynb #88c3f2fd
 def index_select(input, dim, index):
@@ -504,7 +582,37 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     order = _order(x._data, d, largest)[(slice(None),) * d + (slice(0, k),)].copy()
     return _topk(Gather.apply(x, axis=d, index=order), Tensor._make(order))
 
+_kthvalue = namedtuple('kthvalue', ['values', 'indices'])
+_median = namedtuple('median', ['values', 'indices'])
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    "The k-th smallest entry along `dim` (k from 1) and its index (a stable sort's)."
+    x = _t(input, 'kthvalue')
+    d = _dim(dim, max(x.ndim, 1), 'kthvalue')
+    n = x.shape[d] if x.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue: k ({k!r}) out of range for dimension {dim} of "
+                           f"size {n}: expected 1 <= k <= {n}")
+    if x.ndim == 0:
+        return _kthvalue(x.reshape(()), Tensor._make(np.zeros((), np.int64)))
+    s = sort(x, d)
+    pick = (slice(None),) * d + (slice(k - 1, k) if keepdim else k - 1,)
+    return _kthvalue(s.values[pick], s.indices[pick])
+
+def median(input, dim=None, keepdim=False):
+    """The lower median (for an even count, the smaller of the middle two), as PyTorch:
+    of all entries (a 0-d tensor), or along `dim` with its indices."""
+    x = _t(input, 'median')
+    if x.numel() == 0:
+        raise IndexError("median: expected a non-empty tensor")
+    if dim is None:
+        return kthvalue(x.reshape(-1), (x.numel() + 1) // 2).values
+    d = _dim(dim, max(x.ndim, 1), 'median')
+    n = x.shape[d] if x.ndim else 1
+    return _median(*kthvalue(x, (n + 1) // 2, d, keepdim))
+
 Tensor.sort, Tensor.argsort, Tensor.topk = sort, argsort, topk
+Tensor.kthvalue, Tensor.median = kthvalue, median
 
 # %% ../nbs/01b_tensor_ops.ipynb #c18809d8
 class Flip(Op):
@@ -854,6 +962,14 @@ def clamp(input, min=None, max=None):
     ins = [_cast(t, dt, 'clamp') for t in ins]
     return Clamp.apply(*ins, lo=min is not None, hi=max is not None)
 
+def clamp_min(input, min):
+    "`clamp(input, min=min)` (`torch.clamp_min`)."; return clamp(input, min=min)
+def clamp_max(input, max):
+    "`clamp(input, max=max)` (`torch.clamp_max`)."; return clamp(input, max=max)
+Tensor.clamp_min, Tensor.clamp_max = clamp_min, clamp_max
+Tensor.clamp_min_ = lambda self, min: self.clamp_(min=min)
+Tensor.clamp_max_ = lambda self, max: self.clamp_(max=max)
+
 import deeplearning101.graph as _graph
 # chapter 00's clamp and clip pass tensor bounds to this one
 _graph._clamp_with_tensors.append(clamp)
@@ -1099,9 +1215,116 @@ def outer(input, vec2):
                                f"{list(x.shape)}")
     return u.reshape(u.shape[0], 1) * v.reshape(1, v.shape[0])
 
+def _mT(self):
+    "The last two axes swapped, a view (`torch.Tensor.mT`): a batch of transposes."
+    if self.ndim < 2:
+        raise RuntimeError(f"mT: only supported on matrices or batches of matrices, "
+                           f"got a {self.ndim}-D tensor")
+    return self.transpose(-2, -1)
+
 Tensor.t, Tensor.mm, Tensor.mv, Tensor.outer = t, mm, mv, outer
+Tensor.mT = property(_mT)
 Tensor.bmm = lambda self, batch2: bmm(self, batch2)
 Tensor.dot = lambda self, other: dot(self, other)
+
+
+# %% ../nbs/01b_tensor_ops.ipynb #0e1c8f90
+import string
+from collections import Counter
+
+class Einsum(Op):
+    "The products and sums that an explicit equation such as 'ij,jk->ik' names."
+    __slots__ = ('equation',)
+    name = 'einsum'
+    def __init__(self, equation): self.equation = equation
+    def forward(self, *arrays):
+        xp = get_array_module(*arrays)
+        out = xp.einsum(self.equation, *arrays, optimize=len(arrays) > 1)
+        return xp.asarray(out)          # a full contraction gives a NumPy scalar
+
+@gradient_of(Einsum)
+def _einsum_backward(op, grad, out, *xs):
+    return tuple(_einsum_grad(op.equation, grad, xs, i) if _needs(op, i) else None
+                 for i in range(len(xs)))
+
+def _einsum_grad(equation, grad, xs, i):
+    "The adjoint of operand i: an einsum of `grad` and the other operands (see above)."
+    lhs, out = equation.split('->')
+    ins, shape, g = lhs.split(','), xs[i].shape, _raw(grad)
+    xp, fresh = get_array_module(g), (c for c in string.ascii_letters
+                                      if c not in equation)
+    target, subs, consts = '', [], []
+    for k, c in enumerate(ins[i]):
+        if c in target:                     # a repeated letter: onto the diagonal
+            m = next(fresh)
+            target += m
+            subs.append(c + m); consts.append(xp.eye(shape[k], dtype=g.dtype))
+        else: target += c
+    others = [s for j, s in enumerate(ins) if j != i]
+    seen = set(out + ''.join(others + subs))
+    for k, c in enumerate(target):
+        if c not in seen:                   # summed away: copied back along its axis
+            subs.append(c); consts.append(xp.ones(shape[k], dtype=g.dtype))
+            seen.add(c)
+    eq = ','.join([out] + others + subs) + '->' + target
+    adj = _apply(Einsum, grad, *[x for j, x in enumerate(xs) if j != i], *consts,
+                 equation=eq)
+    return unbroadcast(adj, shape)          # axes of size 1 that broadcast
+
+def _einsum_equation(equation, shapes):
+    "The equation made explicit: '...' replaced by letters, the output written out."
+    eq = equation.replace(' ', '')
+    lhs, arrow, out = eq.partition('->')
+    ins = lhs.split(',')
+    if len(ins) != len(shapes):
+        raise RuntimeError(f"einsum: the equation {equation!r} names {len(ins)} "
+                           f"operand(s), but {len(shapes)} were given")
+    bad = set(eq.replace('...', '').replace('->', '').replace(',', '')) - set(
+        string.ascii_letters)
+    if bad:
+        raise RuntimeError(f"einsum: invalid subscript(s) {sorted(bad)} in "
+                           f"{equation!r}: use the letters a-z and A-Z")
+    n_ell = 0
+    for k, (s, shape) in enumerate(zip(ins, shapes)):
+        named = len(s.replace('...', ''))
+        if ('...' in s and named > len(shape)) or ('...' not in s
+                                                   and named != len(shape)):
+            raise RuntimeError(f"einsum: the subscripts {s!r} of operand {k} do not "
+                               f"match its {len(shape)} dimensions (shape "
+                               f"{list(shape)})")
+        if '...' in s: n_ell = max(n_ell, len(shape) - named)
+    ell = ''.join([c for c in string.ascii_letters if c not in eq][:n_ell])
+    ins = [s.replace('...', ell[n_ell - (len(shape) - len(s) + 3):])
+           if '...' in s else s for s, shape in zip(ins, shapes)]
+    if arrow: out = out.replace('...', ell)
+    else:
+        counts = Counter(''.join(ins))
+        once = [c for c in counts if counts[c] == 1 and c not in ell]
+        out = ell + ''.join(sorted(once))
+    for c in out:
+        if out.count(c) > 1 or c not in ''.join(ins):
+            raise RuntimeError(f"einsum: output subscript {c!r} of {equation!r} "
+                               f"appears more than once, or in no operand")
+    return ','.join(ins) + '->' + out
+
+def einsum(equation, *operands):
+    """Products and sums named by Einstein's notation (`torch.einsum`):
+    `einsum('ij,jk->ik', A, B)` is A @ B; see above."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])                    # einsum(eq, [a, b])
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum: the first argument must be the equation, a string "
+                        f"such as 'ij,jk->ik', got {type(equation).__name__}")
+    xs = [_t(x, 'einsum') for x in operands]
+    if len({x._data.dtype for x in xs}) > 1:
+        raise RuntimeError(f"einsum: expected operands of one dtype, got "
+                           f"{[x.dtype for x in xs]} (convert with .to(dtype))")
+    eq = _einsum_equation(equation, [x.shape for x in xs])
+    try: return Einsum.apply(*xs, equation=eq)
+    except ValueError as e:
+        shapes = ', '.join(str(list(x.shape)) for x in xs)
+        raise RuntimeError(f"einsum: {e} (equation {equation!r}, shapes "
+                           f"{shapes})") from None
 
 
 # %% ../nbs/01b_tensor_ops.ipynb #c9295b6d
@@ -1221,5 +1444,23 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     if return_inverse and dim is None: rest[0] = rest[0].reshape(a.shape)
     return ((Tensor._make(values),)
             + tuple(Tensor._make(r.astype(np.int64)) for r in rest))
-Tensor.nonzero, Tensor.unique = nonzero, unique
+def bincount(input, weights=None, minlength=0):
+    """How often each value 0, 1, ... occurs in a 1-D tensor of non-negative integers
+    (`torch.bincount`), or the sum of their `weights` (float weights keep their dtype,
+    others give float64, as PyTorch)."""
+    a = _t(input, 'bincount')._data
+    xp = get_array_module(a)
+    if a.ndim != 1 or a.dtype.kind not in 'iu' or (a.size and a.min() < 0):
+        raise RuntimeError(f"bincount: only supports 1-d non-negative integral inputs, "
+                           f"got {_dtype_name(a.dtype)} of shape {list(a.shape)}")
+    if weights is None:
+        return Tensor._make(xp.bincount(a, minlength=minlength).astype(np.int64))
+    w = _t(weights, 'bincount')._data
+    if w.shape != a.shape:
+        raise RuntimeError(f"bincount: weights should have the same shape as input, "
+                           f"got {list(w.shape)} and {list(a.shape)}")
+    dt = w.dtype if w.dtype.kind == 'f' else np.dtype(np.float64)
+    return Tensor._make(xp.bincount(a, weights=w, minlength=minlength).astype(dt))
+
+Tensor.nonzero, Tensor.unique, Tensor.bincount = nonzero, unique, bincount
 

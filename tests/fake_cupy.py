@@ -200,7 +200,8 @@ def make_module(broken=False, kernels=False):
     m.asarray, m.array = (fail, fail) if broken else (asarray, array)
     m.asnumpy = lambda a: a.get() if isinstance(a, ndarray) else np.asarray(a)
     m.get_array_module = lambda *args: m if any(isinstance(a, ndarray) for a in args) else np
-    for name in ('zeros', 'ones', 'empty', 'full', 'arange', 'zeros_like', 'ones_like', 'empty_like', 'full_like'):
+    for name in ('zeros', 'ones', 'empty', 'full', 'arange', 'zeros_like', 'ones_like', 'empty_like', 'full_like',
+                 'eye', 'einsum', 'bincount'):
         f = getattr(np, name)
         setattr(m, name, fail if broken else (lambda f: lambda *a, **k: _wrap(f(*_unwrap(a), **_unwrap(k))))(f))
     for name in ('float16', 'float32', 'float64', 'int32', 'int64', 'bool_', 'dtype', 'add', 'multiply', 'subtract',

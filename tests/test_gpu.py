@@ -787,3 +787,29 @@ def test_compiled_gpu_program_fuses_elementwise_chains(fusing_gpu, act):
     finally: dl.use_fused_kernels(prev)
     assert f3.program.kernels == [] and np.allclose(l1, l3, atol=1e-6)
     assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(w1, w3))
+
+
+# ---------------------------------------------------------------- convolutional layers (chapter 07)
+def test_conv_pool_batchnorm_on_the_gpu_equal_the_cpu(gpu):
+    """Conv2d (grouped, strided, dilated, 'same' padding), BatchNorm2d, max, average and adaptive pooling: forward,
+    backward and the running statistics on 'cuda' equal the CPU's (float64). (An even kernel with 'same' padding and
+    padding_mode='reflect' go through chapter 03's F.pad, whose `take` the stand-in CuPy does not have.)"""
+    import deeplearning101.nn.functional as F
+    nn = dl.nn
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 2, 9, 8))
+
+    def run(dev):
+        dl.manual_seed(0)
+        m = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, groups=2), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.MaxPool2d(2, ceil_mode=True), nn.Conv2d(4, 6, (3, 1), padding='same', dilation=2),
+                          nn.AvgPool2d(3, 1, 1, count_include_pad=False),
+                          nn.Conv2d(6, 6, 3, stride=2, padding=1),
+                          nn.AdaptiveAvgPool2d((2, 1)), nn.Flatten()).double().to(dev)
+        x = dl.tensor(X, requires_grad=True, device=dev)
+        y = m(x)
+        (y * y).sum().backward()
+        out, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+        return ([host(y), host(x.grad), host(out), host(idx)] + [host(p.grad) for p in m.parameters()]
+                + [host(m[1].running_mean), host(m[1].running_var)])
+    for a, b in zip(run('cpu'), run('cuda')): np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-10)

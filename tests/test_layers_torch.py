@@ -100,6 +100,23 @@ def test_cross_entropy_other_ignore_index_and_the_module(reduction, rng):
 
 
 @pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+@pytest.mark.parametrize('ignore_index', [0, 2])
+def test_cross_entropy_ignore_index_that_is_a_class(reduction, ignore_index, rng):
+    "A padding class (ignore_index=0) with no weight and no smoothing: its rows count for nothing (was counted)."
+    y = rng.integers(0, 4, 9); y[[1, 4]] = ignore_index
+    kw = dict(ignore_index=ignore_index, reduction=reduction)
+    z = rng.standard_normal((9, 4))
+    same_forward_backward(lambda z: dl.cross_entropy(z, y, **kw), lambda z: F.cross_entropy(z, tt(y), **kw), z)
+    same_forward_backward(lambda z: dl.nn.CrossEntropyLoss(**kw)(z, y),
+                          lambda z: torch.nn.CrossEntropyLoss(**kw)(z, tt(y)), z)
+    same_forward_backward(lambda z: dl.nll_loss(dl.log_softmax(z, 1), y, **kw),
+                          lambda z: F.nll_loss(F.log_softmax(z, 1), tt(y), **kw), z)
+    y3 = rng.integers(0, 4, (2, 5)); y3[0, 1] = ignore_index                     # [N, C, d]: per position
+    same_forward_backward(lambda z: dl.cross_entropy(z, y3, **kw), lambda z: F.cross_entropy(z, tt(y3), **kw),
+                          rng.standard_normal((2, 4, 5)))
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
 @pytest.mark.parametrize('smoothing', [0.0, 0.2])
 def test_cross_entropy_probability_targets(reduction, smoothing, rng):
     q = rng.dirichlet(np.ones(5), 6)

@@ -313,9 +313,58 @@ CASES = {
     'clamp float32 by float64': (lambda L, x, lo: L.clamp(x, lo), [F32(6), F(6)]),
     'clamp float32 by 0-d float64': (lambda L, x, lo: L.clamp(x, lo),
                                      [F32(6), np.array(0.1)]),
+    'clamp_min': (lambda L, x: L.clamp_min(x, 0.2), [F(3, 4)]),
+    'clamp_max tensor': (lambda L, x, hi: x.clamp_max(hi), [F(3, 4), F(4)]),
+    'clamp_min_': (lambda L, x: (x * 1).clamp_min_(-0.1), [F(3, 4)]),
+    # scatter: one write per position (with repeats, which write wins is unspecified)
+    'scatter': (lambda L, a, i, s: L.scatter(a, 1, i, s),
+                [F(3, 4), np.array([[3, 0], [1, 2], [0, 3]]), F(3, 2)]),
+    'scatter big src': (lambda L, a, i, s: a.scatter(1, i, s.detach()),    # PyTorch can't differentiate
+                        [F(3, 4), np.array([[3, 0], [1, 2], [0, 3]]), F(3, 5)]),   # src here
+    'scatter value': (lambda L, a, i: a.scatter(0, i, 0.5), [F(3, 4), np.array([[2, 0, 1, 1]])]),
+    'scatter_': (lambda L, a, i, s: (a * 1).scatter_(0, i, s), [F(3, 4), np.array([[1, 2], [0, 1]]), F(2, 2)]),
+    'scatter_ value one-hot': (lambda L, i: L.zeros(4, 3).scatter_(1, i, 1.0), [IDX(3, 4, 1)]),
+    'scatter int': (lambda L, a, i, s: a.scatter(0, i, s), [INT(3, 2), np.array([[2, 0]]), INT(1, 2)]),
+    # einsum
+    'einsum matmul': (lambda L, a, b: L.einsum('ij,jk->ik', a, b), [F(3, 4), F(4, 2)]),
+    'einsum list': (lambda L, a, b: L.einsum('ij,jk', [a, b]), [F(3, 4), F(4, 2)]),
+    'einsum attention': (lambda L, q, k: L.einsum('bqd,bkd->bqk', q, k), [F(2, 3, 4), F(2, 5, 4)]),
+    'einsum implicit order': (lambda L, a, b: L.einsum('kj,ij', a, b), [F(2, 4), F(3, 4)]),
+    'einsum upper case': (lambda L, a, b: L.einsum('Ab,bA', a, b), [F(2, 3), F(3, 2)]),
+    'einsum diagonal': (lambda L, a: L.einsum('ii->i', a), [F(3, 3)]),
+    'einsum trace': (lambda L, a: L.einsum('ii', a), [F(3, 3)]),
+    'einsum row sums': (lambda L, a: L.einsum('ij->i', a), [F(3, 4)]),
+    'einsum three operands': (lambda L, u, a, v: L.einsum('i,ij,j->', u, a, v), [F(3), F(3, 4), F(4)]),
+    'einsum ellipsis': (lambda L, a, b: L.einsum('...ij,jk->...ik', a, b), [F(2, 3, 4), F(4, 2)]),
+    'einsum ellipsis implicit': (lambda L, a, b: L.einsum('...i,...i', a, b), [F(4, 2, 3), F(2, 3)]),
+    'einsum broadcast 1': (lambda L, a, b: L.einsum('ij,kj->ikj', a, b), [F(3, 1), F(2, 4)]),
+    'einsum repeated and summed': (lambda L, a, v: L.einsum('iij,j->i', a, v), [F(3, 3, 2), F(2)]),
+    'einsum float32': (lambda L, a, b: L.einsum('ij,jk->ik', a, b), [F32(3, 4), F32(4, 2)]),
+    'einsum int': (lambda L, u, v: L.einsum('i,i', u, v), [INT(5), INT(5)]),
+    # checks of values
+    'isnan': (lambda L, x: L.isnan(x), [np.array([1.0, np.nan, np.inf, -np.inf])]),
+    'isinf': (lambda L, x: x.isinf(), [np.array([1.0, np.nan, np.inf, -np.inf])]),
+    'isfinite': (lambda L, x: L.isfinite(x), [np.array([1.0, np.nan, np.inf, -np.inf])]),
+    'isnan int': (lambda L, x: L.isnan(x), [INT(4)]),
+    'nan_to_num': (lambda L, x: L.nan_to_num(x, nan=0.5, posinf=4.0, neginf=-4.0), [np.array([1.0, np.nan, np.inf, -np.inf, -2.0])]),
+    'nan_to_num method': (lambda L, x: x.nan_to_num(posinf=1.0, neginf=-1.0), [np.array([np.nan, np.inf, -np.inf])]),
+    'nan_to_num defaults': (lambda L, x: L.nan_to_num(x.detach()), [np.array([np.nan, np.inf, -np.inf, 1.0], np.float32)]),
+    'count_nonzero': (lambda L, x: L.count_nonzero(x, dim=0), [INT(3, 4)]),
+    'count_nonzero all': (lambda L, x: x.count_nonzero(), [F(3, 4).round()]),
+    'count_nonzero dims': (lambda L, x: L.count_nonzero(x, (0, 2)), [MASK(2, 3, 4)]),
+    'kthvalue': (lambda L, x: L.kthvalue(x, 2, 1), [DIST(3, 4)]),
+    'kthvalue keepdim': (lambda L, x: x.kthvalue(3, 0, True), [DIST(3, 4)]),
+    'median': (lambda L, x: L.median(x), [DIST(3, 4)]),
+    'median dim': (lambda L, x: x.median(1), [DIST(3, 4)]),
+    'median odd keepdim': (lambda L, x: L.median(x, 0, keepdim=True), [DIST(3, 4)]),
+    'bincount': (lambda L, x: L.bincount(x), [IDX(5, 12)]),
+    'bincount minlength': (lambda L, x: x.bincount(minlength=8), [IDX(5, 12)]),
+    'bincount weights': (lambda L, x, w: L.bincount(x, w.detach()), [IDX(5, 12), F32(12)]),
+    'bincount int weights': (lambda L, x, w: L.bincount(x, weights=w), [IDX(5, 12), INT(12)]),
 }
 
-NONDIFF = {'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'argsort', 'argsort descending'}
+NONDIFF = {'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'argsort', 'argsort descending', 'isnan', 'isinf', 'isfinite',
+           'count_nonzero', 'count_nonzero all', 'count_nonzero dims', 'bincount', 'bincount minlength'}
 
 
 @pytest.mark.parametrize('name', list(CASES))
@@ -952,7 +1001,10 @@ GPU_CASES = ['unsqueeze', 'flatten 1', 'expand', 'repeat', 'flip', 'gather', 'sc
              'prod zeros', 'norm dim', 'norm p=3', 'split sizes', 'chunk', 'unbind', 'eq', 'logical_and', 'and',
              'invert', 'isclose', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'tril',
              'triu_', 'floordiv', 'mod', 'remainder', 'fmod', 'remainder_',
-             'clamp tensors', 'clamp numbers']
+             'clamp tensors', 'clamp numbers', 'clamp_min', 'scatter', 'scatter value', 'scatter_',
+             'einsum matmul', 'einsum attention', 'einsum diagonal', 'einsum trace',
+             'einsum row sums', 'einsum three operands', 'isnan', 'nan_to_num', 'count_nonzero', 'kthvalue',
+             'median dim', 'bincount weights']
 
 
 @pytest.mark.parametrize('name', GPU_CASES)

@@ -9,9 +9,13 @@ precision, and have the same Python types and NumPy dtypes.
 Initial weights and data come from a NumPy generator, so both runs start identically; where a program uses the
 library's own random numbers (shuffling, `randperm`, dropout) only quantities that do not depend on the draws are
 compared. Skipped when torch is not installed."""
+import copy
+import io
 import math
 import os
+import string
 import tempfile
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -1591,6 +1595,1110 @@ def prog_device_idiom(torch):
                 grad=model[0].weight.grad.cpu().numpy())
 
 
+# ------------------------------------------------------------------------------------------------------------------
+# More beginner idioms: data splits and samplers, initialisation, freezing, checkpoints in memory, indexing ops,
+# einsum, legacy constructors (torch.Tensor, FloatTensor, autograd.Variable), padded sequences, RNN tutorial code
+# ------------------------------------------------------------------------------------------------------------------
+
+def prog_random_split_accuracy(torch):
+    "random_split(dataset, [n1, n2], generator=...), shuffled DataLoader, no_grad eval with (pred == y).float().mean()."
+    nn, F = torch.nn, torch.nn.functional
+    TensorDataset, DataLoader = torch.utils.data.TensorDataset, torch.utils.data.DataLoader
+    random_split = torch.utils.data.random_split
+    x, y = _blobs(seed=60, n=100)
+    dataset = TensorDataset(torch.tensor(x), torch.tensor(y), torch.arange(100))
+    train_set, val_set = random_split(dataset, [80, 20], generator=torch.Generator().manual_seed(42))
+    a, b, c = random_split(dataset, [0.5, 0.3, 0.2])
+    train_idx = [int(i) for _, _, i in train_set]
+    val_idx = [int(train_set.dataset[j][2]) for j in val_set.indices]
+    out = dict(lens=[len(train_set), len(val_set)], fractions=[len(a), len(b), len(c)],
+               disjoint=sorted(train_idx + val_idx) == list(range(100)),
+               subset_type=type(train_set).__name__)
+    # train on the whole set, in one shuffled batch: the loss does not depend on the order
+    loader = DataLoader(dataset, batch_size=100, shuffle=True, generator=torch.Generator().manual_seed(0))
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    _set_params(torch, model, seed=61)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    accs = []
+    for epoch in range(5):
+        model.train()
+        for xb, yb, _ in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        correct, total = 0, 0
+        with torch.no_grad():
+            for xb, yb, _ in DataLoader(dataset, batch_size=32):
+                pred = model(xb).argmax(dim=1)
+                correct += (pred == yb).sum().item()
+                total += yb.size(0)
+        accs.append(correct / total)
+    acc = (model(torch.tensor(x)).argmax(1) == torch.tensor(y)).float().mean().item()
+    out.update(accs=accs, acc=acc, loss=loss.item())
+    return out
+
+
+def prog_init_apply(torch):
+    "model.apply(init_weights) with isinstance(m, nn.Linear): xavier_uniform_, kaiming_normal_, zeros_, constant_."
+    nn = torch.nn
+
+    def init_weights(m):
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight, gain=nn.init.calculate_gain('relu'))
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5, bias=False))
+    returned = model.apply(init_weights)
+    bound = math.sqrt(2.0) * math.sqrt(6.0 / (10 + 20))
+    w0 = model[0].weight
+    out = dict(returns_model=returned is model, bias=model[0].bias.tolist(), no_bias=model[2].bias is None,
+               in_bounds=bool((w0.abs() <= bound).all()), requires_grad=w0.requires_grad,
+               is_leaf=w0.is_leaf, grad_fn_none=w0.grad_fn is None,
+               gains=[nn.init.calculate_gain(n) for n in ['linear', 'relu', 'tanh', 'sigmoid']],
+               leaky=nn.init.calculate_gain('leaky_relu', 0.2))
+    big = torch.empty(400, 300)
+    nn.init.kaiming_normal_(big, mode='fan_out', nonlinearity='relu')
+    out['kaiming_std_ok'] = abs(big.std().item() - math.sqrt(2 / 400)) < 0.002
+    nn.init.kaiming_uniform_(big, a=math.sqrt(5))
+    out['kaiming_uniform_ok'] = big.abs().max().item() <= 1 / math.sqrt(300) + 1e-6
+    nn.init.normal_(big, mean=1.0, std=0.02)
+    out['normal_ok'] = abs(big.mean().item() - 1.0) < 0.001
+    nn.init.constant_(big, 0.5)
+    nn.init.uniform_(w0, -0.1, 0.1)
+    out.update(constant=big.sum().item(), uniform_ok=bool((w0.abs() <= 0.1).all()))
+    with torch.no_grad():
+        w0.fill_(0.01)
+    nn.init.ones_(model[2].weight)
+    out['y'] = model(torch.ones(2, 10)).detach().numpy()
+    return out
+
+
+def prog_freeze_layers(torch):
+    "Freezing with requires_grad_(False), an optimizer over filter(lambda p: p.requires_grad, ...), trainable count."
+    nn, F = torch.nn, torch.nn.functional
+    x, y = _blobs(seed=62, n=40)
+    X, Y = torch.tensor(x), torch.tensor(y)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Sequential(nn.Linear(6, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU())
+            self.classifier = nn.Linear(12, 3)
+
+        def forward(self, x):
+            return self.classifier(self.backbone(x))
+
+    model = Net()
+    _set_params(torch, model, seed=63)
+    model.backbone.requires_grad_(False)
+    frozen_before = model.backbone[0].weight.detach().clone()
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    optimizer = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-2)
+    for _ in range(5):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(X), Y)
+        loss.backward()
+        optimizer.step()
+    out = dict(trainable=trainable, total=total, loss=loss.item(),
+               grads_none=[p.grad is None for p in model.backbone.parameters()],
+               head_grad=model.classifier.weight.grad.numpy(),
+               unchanged=torch.equal(frozen_before, model.backbone[0].weight),
+               names=[n for n, p in model.named_parameters() if p.requires_grad])
+    for name, param in model.named_parameters():
+        if name.startswith('backbone.2'):
+            param.requires_grad = True
+    out['unfrozen'] = [n for n, p in model.named_parameters() if p.requires_grad]
+    return out
+
+
+def prog_param_groups_lr(torch):
+    "Per-layer learning rates with param-group dicts, manual decay via for g in optimizer.param_groups: g['lr'] *= ..."
+    nn = torch.nn
+    X, y, _, _ = _d2l_synthetic(seed=64, num_examples=40)
+    X, y = torch.tensor(X), torch.tensor(y)
+    model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1))
+    _set_params(torch, model, seed=65)
+    optimizer = torch.optim.SGD([
+        {'params': model[0].parameters()},
+        {'params': model[2].parameters(), 'lr': 1e-2},
+    ], lr=1e-1, momentum=0.9)
+    criterion = nn.MSELoss()
+    lrs, losses = [], []
+    for epoch in range(6):
+        optimizer.zero_grad()
+        loss = criterion(model(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        if epoch % 2 == 1:
+            for param_group in optimizer.param_groups:
+                param_group['lr'] *= 0.5
+        lrs.append([g['lr'] for g in optimizer.param_groups])
+    optimizer.param_groups[0]['lr'] = 0.2
+    optimizer.zero_grad()
+    criterion(model(X), y).backward()
+    optimizer.step()
+    return dict(lrs=lrs, losses=losses, n_groups=len(optimizer.param_groups),
+                momentum=optimizer.param_groups[1]['momentum'], w0=model[0].weight.detach().numpy(),
+                w2=model[2].weight.detach().numpy(), defaults_lr=optimizer.defaults['lr'])
+
+
+def prog_save_to_buffer(torch):
+    "torch.save / torch.load through io.BytesIO (buffer.seek(0)), copy.deepcopy of a model and of its state_dict."
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    _set_params(torch, model, seed=66)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer)
+    model2 = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    model2.load_state_dict(state)
+    x = torch.tensor(np.random.default_rng(67).standard_normal((5, 3)).astype(np.float32))
+    best_state = copy.deepcopy(model.state_dict())
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    same_after_edit = torch.equal(best_state['0.weight'], model[0].weight)
+    model.load_state_dict(best_state)
+    buf2 = io.BytesIO()
+    torch.save({'epoch': 3, 'tensor': torch.arange(4), 'list': [1, 2]}, buf2)
+    buf2.seek(0)
+    obj = torch.load(buf2)
+    return dict(same=torch.equal(model2(x), model(x)), clone_same=torch.equal(clone(x), model(x)),
+                clone_is_new=clone[0].weight is not model[0].weight, same_after_edit=same_after_edit,
+                keys=list(state.keys()), epoch=obj['epoch'], tensor=obj['tensor'].tolist(), lst=obj['list'],
+                y=model2(x).detach().numpy())
+
+
+def prog_gather_scatter_topk(torch):
+    "topk, sort(descending=True), argsort, gather along dim 1, scatter_ into one-hot rows, scatter_add_, index_select."
+    rng = np.random.default_rng(68)
+    logits = torch.tensor(rng.standard_normal((4, 6)).astype(np.float32))
+    target = torch.tensor([1, 0, 5, 2])
+    values, indices = torch.topk(logits, k=3, dim=1)
+    top1 = logits.topk(1).indices.squeeze(1)
+    top3_correct = (indices == target.unsqueeze(1)).any(dim=1).float().mean().item()
+    sorted_vals, order = torch.sort(logits, dim=1, descending=True)
+    picked = logits.gather(1, target.view(-1, 1)).squeeze(1)
+    one_hot = torch.zeros(4, 6).scatter_(1, target.unsqueeze(1), 1.0)
+    counts = torch.zeros(3).scatter_add_(0, torch.tensor([0, 2, 2, 1, 2]), torch.ones(5))
+    rows = torch.index_select(logits, 0, torch.tensor([3, 0]))
+    small = logits.topk(2, largest=False).values
+    return dict(values=values.numpy(), indices=indices.tolist(), top1=top1.tolist(), top3=top3_correct,
+                sorted=sorted_vals.numpy(), order=order.tolist(), argsort=torch.argsort(logits[0]).tolist(),
+                picked=picked.numpy(), one_hot=one_hot.tolist(), counts=counts.tolist(), rows=rows.numpy(),
+                small=small.numpy(), idx_dtype=indices.dtype == torch.int64)
+
+
+def prog_einsum_batched(torch):
+    "torch.einsum for matmul, batched matmul, outer product, trace and a bilinear form; bmm and broadcasting @."
+    rng = np.random.default_rng(69)
+    A = torch.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    B = torch.tensor(rng.standard_normal((4, 5)).astype(np.float32))
+    Q = torch.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32))
+    K = torch.tensor(rng.standard_normal((2, 5, 4)).astype(np.float32))
+    u, v = torch.arange(3.0), torch.arange(4.0)
+    mm = torch.einsum('ij,jk->ik', A, B)
+    scores = torch.einsum('bqd,bkd->bqk', Q, K)
+    outer = torch.einsum('i,j->ij', u, v)
+    trace = torch.einsum('ii', torch.eye(3) * 2)
+    bil = torch.einsum('i,ij,j->', u, A, v)
+    (mm.sum() + bil).backward()
+    return dict(mm=mm.detach().numpy(), mm_same=torch.allclose(mm, A @ B), scores=scores.numpy(),
+                bmm_same=torch.allclose(scores, torch.bmm(Q, K.transpose(1, 2))),
+                bcast=(Q @ B).shape == (2, 3, 5), outer=outer.tolist(), trace=trace.item(), bil=bil.item(),
+                grad=A.grad.numpy(), col_sum=torch.einsum('ij->j', B).numpy())
+
+
+def prog_split_chunk_expand(torch):
+    "chunk / split (sizes and lists) / unbind / expand / repeat / expand_as / flatten / view_as on a batch."
+    x = torch.arange(24, dtype=torch.float32).view(4, 6)
+    a, b, c = x.chunk(3, dim=1)
+    parts = torch.split(x, [1, 3], dim=0)
+    halves = x.split(2)
+    rows = x.unbind(0)
+    col = torch.tensor([[1.0], [2.0], [3.0]])
+    e = col.expand(3, 4)
+    e2 = col.expand(-1, 2)
+    r = torch.tensor([1, 2]).repeat(3)
+    r2 = torch.tensor([[1, 2]]).repeat(2, 2)
+    q, k, v = torch.randn(2, 5, 12).chunk(3, dim=-1)
+    w = torch.ones(2, 3, requires_grad=True)
+    (w.repeat(2, 1) * torch.arange(12.0).view(4, 3)).sum().backward()
+    return dict(chunk=[a.tolist(), b.shape == (4, 2), c[:, -1].tolist()], split=[list(p.shape) for p in parts],
+                halves=len(halves), rows=[r_.tolist() for r_ in rows[:2]], e=e.tolist(), e2=list(e2.shape),
+                r=r.tolist(), r2=r2.tolist(), qkv=[list(q.shape), list(k.shape), list(v.shape)],
+                expand_as=col.expand_as(torch.zeros(3, 2)).tolist(), view_as=x.view_as(torch.zeros(2, 12)).shape[1],
+                flat=x.flatten().shape == (24,), grad=w.grad.tolist())
+
+
+def prog_mnist_test_loop(torch):
+    "pytorch/examples mnist test(): log_softmax output, F.nll_loss(reduction='sum'), argmax(keepdim), eq(view_as)."
+    nn, F = torch.nn, torch.nn.functional
+    x, y = _blobs(seed=70, n=90, d=8, k=4)
+    test_loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)), batch_size=32)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super(Net, self).__init__()
+            self.fc1 = nn.Linear(8, 16)
+            self.dropout = nn.Dropout(0.25)
+            self.fc2 = nn.Linear(16, 4)
+
+        def forward(self, x):
+            x = self.fc1(x)
+            x = F.relu(x)
+            x = self.dropout(x)
+            x = self.fc2(x)
+            output = F.log_softmax(x, dim=1)
+            return output
+
+    model = Net()
+    _set_params(torch, model, seed=71)
+    model.eval()
+    test_loss = 0
+    correct = 0
+    with torch.no_grad():
+        for data, target in test_loader:
+            output = model(data)
+            test_loss += F.nll_loss(output, target, reduction='sum').item()  # sum up batch loss
+            pred = output.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
+            correct += pred.eq(target.view_as(pred)).sum().item()
+    test_loss /= len(test_loader.dataset)
+    msg = 'Test set: Average loss: {:.4f}, Accuracy: {}/{} ({:.0f}%)'.format(
+        test_loss, correct, len(test_loader.dataset), 100. * correct / len(test_loader.dataset))
+    return dict(test_loss=test_loss, correct=correct, msg=msg, pred_shape=list(pred.shape),
+                out=output.numpy())
+
+
+def prog_embedding_mean_classifier(torch):
+    "Text classification: nn.Embedding(padding_idx=0), mean over the sequence, masks for padding, Adam."
+    nn, F = torch.nn, torch.nn.functional
+    rng = np.random.default_rng(72)
+    tokens = rng.integers(1, 20, (30, 7))
+    tokens[:, 5:] = 0  # padding
+    labels = (tokens[:, 0] % 2).astype(np.int64)
+    X, Y = torch.tensor(tokens, dtype=torch.long), torch.tensor(labels)
+
+    class TextClassifier(nn.Module):
+        def __init__(self, vocab_size, embed_dim, num_class):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+            self.fc = nn.Linear(embed_dim, num_class)
+
+        def forward(self, text):
+            embedded = self.embedding(text)  # (B, T, E)
+            mask = (text != 0).unsqueeze(-1).float()
+            pooled = (embedded * mask).sum(dim=1) / mask.sum(dim=1)
+            return self.fc(pooled), embedded.mean(dim=1)
+
+    model = TextClassifier(20, 8, 2)
+    _set_params(torch, model, seed=73)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(10):
+        optimizer.zero_grad()
+        logits, _ = model(X)
+        loss = F.cross_entropy(logits, Y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    fresh = nn.Embedding(10, 3, padding_idx=0)
+    return dict(losses=losses, emb=model.embedding.weight.detach().numpy(),
+                pad_grad=model.embedding.weight.grad[0].tolist(), mean_shape=list(model(X)[1].shape),
+                fresh_pad=fresh.weight[0].tolist(), num_embeddings=fresh.num_embeddings,
+                embedding_dim=fresh.embedding_dim)
+
+
+def prog_moduledict_activations(torch):
+    "nn.ModuleDict of activations chosen by name, nn.Sequential(OrderedDict(...)), add_module, named_modules."
+    nn = torch.nn
+
+    class MyModule(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.choices = nn.ModuleDict({'lin': nn.Linear(4, 4), 'big': nn.Linear(4, 4, bias=False)})
+            self.activations = nn.ModuleDict([['lrelu', nn.LeakyReLU()], ['prelu', nn.Tanh()]])
+
+        def forward(self, x, choice, act):
+            x = self.choices[choice](x)
+            x = self.activations[act](x)
+            return x
+
+    m = MyModule()
+    _set_params(torch, m, seed=74)
+    x = torch.tensor(np.random.default_rng(75).standard_normal((3, 4)).astype(np.float32))
+    y = m(x, 'lin', 'lrelu')
+    seq = nn.Sequential(OrderedDict([
+        ('fc1', nn.Linear(4, 8)),
+        ('relu1', nn.ReLU()),
+        ('fc2', nn.Linear(8, 2)),
+    ]))
+    seq.add_module('out', nn.Softmax(dim=1))
+    _set_params(torch, seq, seed=76)
+    p = seq(x)
+    return dict(y=y.detach().numpy(), y2=m(x, 'big', 'prelu').detach().numpy(), keys=list(m.choices.keys()),
+                has=['lin' in m.choices, 'nope' in m.choices], n_dict=len(m.activations),
+                state=list(m.state_dict().keys()), seq_keys=list(seq.state_dict().keys()), p=p.detach().numpy(),
+                fc1=seq.fc1.weight.shape == (8, 4), len_seq=len(seq),
+                modules=[name for name, _ in seq.named_modules()],
+                types=[type(mod).__name__ for mod in seq.children()], last=type(seq[-1]).__name__)
+
+
+def prog_factories_like(torch):
+    "torch.full / full_like / zeros_like / ones_like / rand_like / randn_like / empty / new_* : shapes and dtypes."
+    x = torch.tensor([[1, 2, 3], [4, 5, 6]], dtype=torch.long)
+    f = torch.tensor([[0.5, 1.5]])
+    out = dict(full=torch.full((2, 3), 3.0).tolist(), full_int=torch.full((2,), 7).dtype == torch.int64,
+               full_like=torch.full_like(f, -1.0).tolist(), zl=torch.zeros_like(x).dtype == torch.long,
+               ol=torch.ones_like(f).tolist(), zl_float=torch.zeros_like(x, dtype=torch.float).dtype == torch.float32,
+               rl=[list(torch.rand_like(f).shape), torch.rand_like(f).dtype == torch.float32],
+               rnl=list(torch.randn_like(torch.zeros(4, 2)).shape), empty=list(torch.empty(3, 2).shape),
+               new_zeros=f.new_zeros(2, 2).tolist(), new_ones=x.new_ones(3).dtype == torch.int64,
+               new_full=f.new_full((2,), 4.0).tolist(), new_tensor=f.new_tensor([1, 2]).dtype == torch.float32,
+               T=x.T.tolist(), numel=x.numel(), nelement=x.nelement(), elem=x.element_size(),
+               tolist=x.tolist(), long_item=type(x[0, 0].item()).__name__, arange=torch.arange(0.0, 1.0, 0.25).tolist(),
+               randint=torch.randint(3, 10, (2, 2)).shape == (2, 2), randn=torch.randn(2, 3).dtype == torch.float32,
+               rand_range=bool(((torch.rand(100) >= 0) & (torch.rand(100) < 1)).all()),
+               empty_like=list(torch.empty_like(f).shape), eye=torch.eye(2, 3).tolist())
+    r = torch.randn(5, requires_grad=True)
+    out['rl_grad'] = torch.rand_like(r).requires_grad
+    out['from_list_float'] = torch.tensor([1, 2.5]).dtype == torch.float32
+    out['from_bool'] = torch.tensor([True, False]).dtype == torch.bool
+    out['as_tensor'] = torch.as_tensor([1, 2]).tolist()
+    return out
+
+
+def prog_grad_accumulation(torch):
+    "Gradient accumulation: loss / accum_steps over micro-batches equals the full-batch gradient; autograd.grad."
+    nn = torch.nn
+    X, y, _, _ = _d2l_synthetic(seed=77, num_examples=32)
+    X, y = torch.tensor(X), torch.tensor(y)
+    model = nn.Linear(2, 1)
+    _set_params(torch, model, seed=78)
+    criterion = nn.MSELoss()
+    accum_steps = 4
+    model.zero_grad()
+    for i, (xb, yb) in enumerate(zip(X.split(8), y.split(8))):
+        loss = criterion(model(xb), yb) / accum_steps
+        loss.backward()
+    accumulated = model.weight.grad.detach().clone()
+    model.zero_grad()
+    criterion(model(X), y).backward()
+    full = model.weight.grad.detach().clone()
+    w = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = torch.tensor(0.5, requires_grad=True)
+    out_ = (w * w).sum() * b
+    gw, gb = torch.autograd.grad(out_, [w, b], retain_graph=True)
+    out_.backward(retain_graph=True)
+    out_.backward()
+    z = w.detach().clone()
+    z.requires_grad_()
+    (z ** 3).sum().backward()
+    return dict(close=torch.allclose(accumulated, full, atol=1e-6), full=full.numpy(), gw=gw.tolist(),
+                gb=gb.item(), w_grad=w.grad.tolist(), z_grad=z.grad.tolist(), z_leaf=z.is_leaf,
+                detached=w.detach().requires_grad, clone_grad=w.clone().requires_grad)
+
+
+def prog_softmax_logsumexp(torch):
+    "nn.Softmax(dim=1), nn.LogSoftmax, torch.logsumexp, clamp / clamp_min, F.mse_loss(reduction='sum'), sum over dims."
+    nn, F = torch.nn, torch.nn.functional
+    rng = np.random.default_rng(79)
+    logits = torch.tensor(rng.standard_normal((3, 5)).astype(np.float32) * 3, requires_grad=True)
+    softmax = nn.Softmax(dim=1)
+    probs = softmax(logits)
+    logp = nn.LogSoftmax(dim=1)(logits)
+    lse = torch.logsumexp(logits, dim=1)
+    lse_keep = logits.logsumexp(dim=-1, keepdim=True)
+    clamped = probs.clamp(min=1e-3, max=0.5)
+    entropy = -(probs * torch.log(probs.clamp_min(1e-12))).sum(dim=1)
+    target = torch.full((3, 5), 0.2)
+    sse = F.mse_loss(probs, target, reduction='sum')
+    (sse + lse.sum() + entropy.mean()).backward()
+    return dict(probs=probs.detach().numpy(), logp_close=torch.allclose(logp, logits - lse_keep, atol=1e-6),
+                lse=lse.detach().numpy(), clamped=clamped.detach().numpy(), entropy=entropy.detach().numpy(),
+                sse=sse.item(), grad=logits.grad.numpy(), sum_dims=logits.sum(dim=(0, 1)).item(),
+                prod=torch.tensor([1., 2., 3.]).prod().item(), softmax_dim=softmax.dim)
+
+
+def prog_parameters_to_vector(torch):
+    "nn.utils.parameters_to_vector / vector_to_parameters, and a manual L2 penalty over named parameters."
+    nn, F = torch.nn, torch.nn.functional
+    x, y = _blobs(seed=80, n=30, d=4, k=2)
+    X, Y = torch.tensor(x), torch.tensor(y)
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 2))
+    _set_params(torch, model, seed=81)
+    vec = nn.utils.parameters_to_vector(model.parameters())
+    l2_lambda = 1e-3
+    l2_norm = sum(p.pow(2.0).sum() for name, p in model.named_parameters() if 'weight' in name)
+    loss = F.cross_entropy(model(X), Y) + l2_lambda * l2_norm
+    loss.backward()
+    grad_vec = torch.cat([p.grad.view(-1) for p in model.parameters()])
+    nn.utils.vector_to_parameters(vec * 0.5, model.parameters())
+    return dict(n=vec.numel(), vec=vec.detach().numpy(), loss=loss.item(), grad_vec=grad_vec.numpy(),
+                halved=model[2].bias.detach().numpy(), norm=vec.norm().item(),
+                norm_p1=torch.norm(vec, p=1).item())
+
+
+def prog_reduce_lr_on_plateau(torch):
+    "lr_scheduler.ReduceLROnPlateau(mode='min', factor, patience) stepped with a validation loss."
+    nn = torch.nn
+    model = nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode='min', factor=0.5, patience=2)
+    val_losses = [1.0, 0.9, 0.95, 0.93, 0.92, 0.91, 0.95, 0.96, 0.5, 0.6, 0.6, 0.6, 0.6]
+    lrs = []
+    for val_loss in val_losses:
+        optimizer.step()
+        scheduler.step(val_loss)
+        lrs.append(optimizer.param_groups[0]['lr'])
+    opt2 = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched2 = torch.optim.lr_scheduler.ReduceLROnPlateau(opt2, 'max', factor=0.1, patience=0, min_lr=1e-5)
+    for acc in [0.5, 0.6, 0.6, 0.55, 0.7, 0.7, 0.7]:
+        sched2.step(acc)
+    return dict(lrs=lrs, best=scheduler.best, lr2=opt2.param_groups[0]['lr'],
+                last=scheduler.get_last_lr())
+
+
+def prog_custom_dataset(torch):
+    "A Dataset subclass (__len__/__getitem__ returning a tensor and an int), default collation, last partial batch."
+    Dataset, DataLoader = torch.utils.data.Dataset, torch.utils.data.DataLoader
+
+    class SquaresDataset(Dataset):
+        def __init__(self, n):
+            self.x = torch.arange(n, dtype=torch.float32).unsqueeze(1)
+            self.n = n
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, idx):
+            return self.x[idx], int(idx) % 3
+
+    class DictDataset(Dataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return {'feat': np.full(2, i, np.float32), 'label': i * 1.5, 'name': f'item{i}'}
+
+    loader = DataLoader(SquaresDataset(10), batch_size=4)
+    batches = [(xb.shape, yb.tolist(), yb.dtype == torch.int64) for xb, yb in loader]
+    xb, yb = next(iter(loader))
+    d = next(iter(DataLoader(DictDataset(), batch_size=3)))
+    return dict(n_batches=len(loader), shapes=[list(s) for s, _, _ in batches], labels=[l for _, l, _ in batches],
+                dtypes=[t for _, _, t in batches], x=xb.numpy(), feat=d['feat'].numpy(),
+                label=d['label'].tolist(), label_f64=d['label'].dtype == torch.float64, names=d['name'],
+                feat_type=type(d['feat']).__name__ == 'Tensor')
+
+
+def prog_one_hot_targets(torch):
+    "F.one_hot(...).float() targets with MSELoss, torch.eye(k)[y], sigmoid outputs and BCELoss on one-hot."
+    nn, F = torch.nn, torch.nn.functional
+    x, y = _blobs(seed=82, n=48, d=5, k=4)
+    X, Y = torch.tensor(x), torch.tensor(y)
+    targets = F.one_hot(Y, num_classes=4).float()
+    same = torch.equal(targets, torch.eye(4)[Y])
+    inferred = F.one_hot(torch.tensor([0, 2, 1])).shape
+    model = nn.Sequential(nn.Linear(5, 8), nn.Sigmoid(), nn.Linear(8, 4), nn.Sigmoid())
+    _set_params(torch, model, seed=83)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    mse, bce = nn.MSELoss(), nn.BCELoss()
+    losses = []
+    for _ in range(10):
+        out = model(X)
+        loss = mse(out, targets) + bce(out, targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return dict(same=same, inferred=list(inferred), oh_dtype=F.one_hot(Y).dtype == torch.int64,
+                losses=losses, w=model[2].weight.detach().numpy())
+
+
+def prog_masks_and_where(torch):
+    "Boolean masks: torch.where(cond), nonzero, any/all, & | ~, masked_select, count_nonzero, isnan, nan_to_num."
+    rng = np.random.default_rng(84)
+    x = torch.tensor(rng.standard_normal((4, 5)).astype(np.float32))
+    m = (x > 0) & (x < 1)
+    rows, cols = torch.where(m)
+    nz = torch.nonzero(x > 1)
+    y = torch.tensor([1.0, float('nan'), 3.0, float('inf')])
+    out = dict(rows=rows.tolist(), cols=cols.tolist(), nz=nz.tolist(), any=(x > 2).any().item(),
+               all=(x > -5).all().item(), any_dim=(x > 1).any(dim=1).tolist(), not_=(~m).sum().item(),
+               or_=(m | (x < -1)).float().mean().item(), sel=torch.masked_select(x, m).numpy(),
+               cnt=torch.count_nonzero(m).item(), isnan=torch.isnan(y).tolist(), isinf=torch.isinf(y).tolist(),
+               isfinite=torch.isfinite(y).tolist(), n2n=torch.nan_to_num(y, nan=0.0, posinf=9.0).tolist(),
+               relu_where=torch.where(x > 0, x, 0.1 * x).numpy(), sign=torch.sign(x[0]).tolist(),
+               eq_scalar=(torch.arange(5) == 3).tolist(), ne=torch.arange(3).ne(1).tolist(),
+               mask_idx_assign=None)
+    z = x.clone()
+    z[~m] = 0.0
+    out['mask_idx_assign'] = z.numpy()
+    return out
+
+
+def prog_early_stopping(torch):
+    "Early stopping: track the best validation loss, keep copy.deepcopy(model.state_dict()), reload the best."
+    nn, F = torch.nn, torch.nn.functional
+    x, y = _blobs(seed=85, n=80, d=4, k=3)
+    Xtr, Ytr = torch.tensor(x[:60]), torch.tensor(y[:60])
+    Xva, Yva = torch.tensor(x[60:]), torch.tensor(y[60:])
+    model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3))
+    _set_params(torch, model, seed=86, scale=1.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    best_val, best_state, best_epoch, patience, bad = float('inf'), None, -1, 3, 0
+    history = []
+    for epoch in range(30):
+        model.train()
+        optimizer.zero_grad()
+        F.cross_entropy(model(Xtr), Ytr).backward()
+        optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            val = F.cross_entropy(model(Xva), Yva).item()
+        history.append(round(val, 5))
+        if val < best_val:
+            best_val, best_epoch, bad = val, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    model.load_state_dict(best_state)
+    with torch.no_grad():
+        reloaded = F.cross_entropy(model(Xva), Yva).item()
+    return dict(history=history, best_epoch=best_epoch, stopped=epoch, reloaded=reloaded, best_val=best_val)
+
+
+def prog_tensor_reshaping(torch):
+    "Image-style batches: permute(0, 2, 3, 1), contiguous().view(-1, C), unsqueeze(0), squeeze(dim), transpose."
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).view(2, 3, 4, 4)  # N, C, H, W
+    nhwc = x.permute(0, 2, 3, 1)
+    pixels = nhwc.contiguous().view(-1, 3)
+    mean = pixels.mean(dim=0)
+    std = pixels.std(dim=0)
+    normed = (x - mean.view(1, 3, 1, 1)) / std[None, :, None, None]
+    single = x[0].unsqueeze(0)
+    back = single.squeeze(0)
+    flat = x.view(x.size(0), -1)
+    flat2 = torch.flatten(x, start_dim=1)
+    t = x.transpose(2, 3)
+    try:
+        nhwc.view(-1, 3)
+        view_raises = False
+    except RuntimeError:
+        view_raises = True
+    return dict(nhwc=list(nhwc.shape), contig=[x.is_contiguous(), nhwc.is_contiguous()], mean=mean.tolist(),
+                std=std.numpy(), normed=normed[1, 2].numpy(), single=list(single.shape), back=list(back.shape),
+                flat=flat.shape == flat2.shape, t=t[0, 0].tolist(), view_raises=view_raises,
+                reshape=nhwc.reshape(-1, 3)[:2].tolist(), none_idx=list(x[:, None].shape),
+                ellipsis=x[..., 0].shape == (2, 3, 4), neg=x[:, -1, -2:].tolist())
+
+
+def prog_legacy_constructors(torch):
+    "Old-tutorial tensors: torch.Tensor(data) / Tensor(rows, cols), FloatTensor / LongTensor, torch.Size."
+    x = torch.Tensor([[1, 2], [3, 4]])
+    x[0, 0] = 0.5
+    w = torch.Tensor(3, 2).uniform_(-1, 1)
+    v = torch.Tensor(5).zero_()
+    X = torch.FloatTensor(np.arange(6).reshape(3, 2))
+    y = torch.LongTensor([0, 1, 1])
+    z = torch.Tensor(np.array([1.5, 2.5], np.float64))
+    h = torch.Tensor([-4.0]).double()
+    h.requires_grad = True
+    (h * h).sum().backward()
+    return dict(x=x.tolist(), x_f32=x.dtype == torch.float32, w=[list(w.shape), bool((w.abs() <= 1).all())],
+                v=v.tolist(), X=X.numpy(), y=y.tolist(), y_long=y.dtype == torch.int64, z_f32=z.dtype == torch.float32,
+                h_grad=h.grad.item(), size=x.shape == torch.Size([2, 2]), size_list=list(torch.Size([2, 3])),
+                numel=torch.Size([2, 3]).numel(), empty=list(torch.Tensor().shape), is_tensor=torch.is_tensor(x),
+                is_float=isinstance(X, torch.FloatTensor), is_long=isinstance(X, torch.LongTensor),
+                cast=X.type(torch.LongTensor).dtype == torch.int64, mean=torch.Tensor([1, 2, 4]).mean().item())
+
+
+def prog_char_rnn_names(torch):
+    "'Classifying Names with a Character-Level RNN': one-hot letters, cat((input, hidden), 1), manual p.data.add_."
+    nn = torch.nn
+    all_letters = string.ascii_letters + " .,;'"
+    n_letters = len(all_letters)
+    all_categories = ['A', 'B', 'C']
+    data = [('Abe', 0), ('Bob', 1), ('Cid', 2), ('Ann', 0), ('Bea', 1), ('Cy', 2)]
+
+    def letterToIndex(letter):
+        return all_letters.find(letter)
+
+    def lineToTensor(line):
+        tensor = torch.zeros(len(line), 1, n_letters)
+        for li, letter in enumerate(line):
+            tensor[li][0][letterToIndex(letter)] = 1
+        return tensor
+
+    class RNN(nn.Module):
+        def __init__(self, input_size, hidden_size, output_size):
+            super(RNN, self).__init__()
+            self.hidden_size = hidden_size
+            self.i2h = nn.Linear(input_size + hidden_size, hidden_size)
+            self.i2o = nn.Linear(input_size + hidden_size, output_size)
+            self.softmax = nn.LogSoftmax(dim=1)
+
+        def forward(self, input, hidden):
+            combined = torch.cat((input, hidden), 1)
+            hidden = self.i2h(combined)
+            output = self.i2o(combined)
+            output = self.softmax(output)
+            return output, hidden
+
+        def initHidden(self):
+            return torch.zeros(1, self.hidden_size)
+
+    n_hidden = 16
+    rnn = RNN(n_letters, n_hidden, len(all_categories))
+    _set_params(torch, rnn, seed=90, scale=0.1)
+    criterion = nn.NLLLoss()
+    learning_rate = 0.05
+
+    def train(category_tensor, line_tensor):
+        hidden = rnn.initHidden()
+        rnn.zero_grad()
+        for i in range(line_tensor.size()[0]):
+            output, hidden = rnn(line_tensor[i], hidden)
+        loss = criterion(output, category_tensor)
+        loss.backward()
+        for p in rnn.parameters():
+            p.data.add_(p.grad.data, alpha=-learning_rate)
+        return output, loss.item()
+
+    def categoryFromOutput(output):
+        top_n, top_i = output.topk(1)
+        category_i = top_i[0].item()
+        return all_categories[category_i], category_i
+
+    losses = []
+    for epoch in range(5):
+        for line, c in data:
+            output, loss = train(torch.tensor([c], dtype=torch.long), lineToTensor(line))
+            losses.append(loss)
+    with torch.no_grad():
+        hidden = rnn.initHidden()
+        line_tensor = lineToTensor('Bob')
+        for i in range(line_tensor.size()[0]):
+            output, hidden = rnn(line_tensor[i], hidden)
+    return dict(losses=losses[::3], guess=categoryFromOutput(output), shape=list(lineToTensor('Jones').size()),
+                out=output.numpy(), w=rnn.i2o.weight.detach().numpy()[:, -5:])
+
+
+def prog_cifar_style_loop(torch):
+    "The CIFAR-10 tutorial's loops: enumerate(loader, 0), running_loss, torch.max(outputs.data, 1), per-class accuracy."
+    nn, optim, F = torch.nn, torch.optim, torch.nn.functional
+    x, y = _blobs(seed=91, n=80, d=12, k=4)
+    trainset = torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y))
+    trainloader = torch.utils.data.DataLoader(trainset, batch_size=8, shuffle=False, num_workers=2)
+    classes = ('plane', 'car', 'bird', 'cat')
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(12, 20)
+            self.fc2 = nn.Linear(20, 10)
+            self.fc3 = nn.Linear(10, 4)
+
+        def forward(self, x):
+            x = torch.flatten(x, 1)
+            x = F.relu(self.fc1(x))
+            x = F.relu(self.fc2(x))
+            x = self.fc3(x)
+            return x
+
+    net = Net()
+    _set_params(torch, net, seed=92)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    printed = []
+    for epoch in range(2):
+        running_loss = 0.0
+        for i, data in enumerate(trainloader, 0):
+            inputs, labels = data
+            optimizer.zero_grad()
+            outputs = net(inputs)
+            loss = criterion(outputs, labels)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item()
+            if i % 5 == 4:
+                printed.append(f'[{epoch + 1}, {i + 1:5d}] loss: {running_loss / 5:.3f}')
+                running_loss = 0.0
+    correct, total = 0, 0
+    correct_pred = {classname: 0 for classname in classes}
+    total_pred = {classname: 0 for classname in classes}
+    with torch.no_grad():
+        for data in trainloader:
+            images, labels = data
+            outputs = net(images)
+            _, predicted = torch.max(outputs.data, 1)
+            total += labels.size(0)
+            correct += (predicted == labels).sum().item()
+            _, predictions = torch.max(outputs, 1)
+            for label, prediction in zip(labels, predictions):
+                if label == prediction:
+                    correct_pred[classes[label]] += 1
+                total_pred[classes[label]] += 1
+    return dict(printed=printed, acc=100 * correct // total, correct_pred=correct_pred, total_pred=total_pred)
+
+
+def prog_padding_ignore_index(torch):
+    "A padded token classifier: CrossEntropyLoss(ignore_index=PAD) with PAD = 0, and F.cross_entropy(..., ignore_index)."
+    nn, F = torch.nn, torch.nn.functional
+    PAD = 0
+    rng = np.random.default_rng(93)
+    tokens = rng.integers(1, 10, (6, 5))
+    tokens[0, 3:] = PAD
+    tokens[2, 1:] = PAD
+    targets = np.where(tokens == PAD, PAD, (tokens * 3) % 4)
+    X, Y = torch.tensor(tokens), torch.tensor(targets)
+    emb = nn.Embedding(10, 8, padding_idx=PAD)
+    head = nn.Linear(8, 4)
+    _set_params(torch, emb, seed=94)
+    _set_params(torch, head, seed=95)
+    criterion = nn.CrossEntropyLoss(ignore_index=PAD)
+    params = list(emb.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params, lr=0.05)
+    losses = []
+    for _ in range(8):
+        logits = head(emb(X))  # (B, T, C)
+        loss = criterion(logits.view(-1, 4), Y.view(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    logits = head(emb(X))
+    per_tok = F.cross_entropy(logits.transpose(1, 2), Y, ignore_index=PAD, reduction='none')
+    mask = Y != PAD
+    manual = (per_tok * mask).sum() / mask.sum()
+    return dict(losses=losses, per_tok=per_tok.detach().numpy(), manual=manual.item(),
+                summed=F.cross_entropy(logits.reshape(-1, 4), Y.flatten(), ignore_index=0, reduction='sum').item(),
+                nll=F.nll_loss(F.log_softmax(logits.view(-1, 4), -1), Y.view(-1), ignore_index=0).item())
+
+
+def prog_gradient_penalty(torch):
+    "WGAN-GP style: torch.autograd.grad(outputs, inputs, grad_outputs=ones, create_graph=True), norm(2, dim=1)."
+    nn = torch.nn
+    rng = np.random.default_rng(96)
+    critic = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
+    _set_params(torch, critic, seed=97)
+    real = torch.tensor(rng.standard_normal((5, 3)).astype(np.float32))
+    fake = torch.tensor(rng.standard_normal((5, 3)).astype(np.float32))
+    alpha = torch.tensor(rng.random((5, 1)).astype(np.float32))
+    interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    d_interpolates = critic(interpolates)
+    gradients = torch.autograd.grad(outputs=d_interpolates, inputs=interpolates,
+                                    grad_outputs=torch.ones_like(d_interpolates),
+                                    create_graph=True, retain_graph=True, only_inputs=True)[0]
+    gradient_penalty = ((gradients.norm(2, dim=1) - 1) ** 2).mean()
+    d_loss = critic(fake).mean() - critic(real).mean() + 10 * gradient_penalty
+    d_loss.backward()
+    return dict(gp=gradient_penalty.item(), d_loss=d_loss.item(), grads=gradients.detach().numpy(),
+                w_grad=critic[0].weight.grad.numpy(), interp_grad_none=interpolates.grad is None)
+
+
+def prog_numpy_interop(torch):
+    "NumPy round trips: from_numpy(...).float(), np.array(t), t.numpy() shares memory, torch.as_tensor, .item()."
+    a = np.arange(6, dtype=np.float64).reshape(2, 3)
+    t = torch.from_numpy(a)
+    t_f = torch.from_numpy(a).float()
+    a[0, 0] = 100.0
+    n = np.array(t_f)
+    m = t_f.numpy()
+    m[1, 1] = -1.0
+    b = torch.as_tensor([1, 2, 3])
+    c = torch.as_tensor(np.ones(2, np.float32))
+    mean_np = np.mean(t_f.numpy(), axis=0)
+    out = dict(shared=t[0, 0].item(), t_dtype=t.dtype == torch.float64, copied=t_f[0, 0].item(),
+               n=n.tolist(), n_dtype=str(n.dtype), m_shared=t_f[1, 1].item(), b=b.tolist(),
+               b_dtype=b.dtype == torch.int64, c_dtype=c.dtype == torch.float32, mean=mean_np,
+               np_sum=float(np.sum(t_f.numpy())), item=type(t_f.sum().item()).__name__,
+               stacked=torch.stack([torch.from_numpy(np.ones(2)), torch.zeros(2, dtype=torch.float64)]).numpy(),
+               from_list=torch.tensor([np.float32(1.5), np.float32(2.5)]).dtype == torch.float32,
+               detach_numpy=torch.ones(2, requires_grad=True).detach().numpy().tolist())
+    return out
+
+
+def prog_xor_classic(torch):
+    "The classic XOR demo: nn.Sequential(Linear, Sigmoid, Linear, Sigmoid), BCELoss, SGD, round() predictions."
+    nn = torch.nn
+    X = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=torch.float32)
+    Y = torch.tensor([[0], [1], [1], [0]], dtype=torch.float32)
+    model = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid())
+    _set_params(torch, model, seed=98, scale=1.0)
+    loss_fn = nn.BCELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    history = []
+    for epoch in range(300):
+        optimizer.zero_grad()
+        out = model(X)
+        loss = loss_fn(out, Y)
+        loss.backward()
+        optimizer.step()
+        if epoch % 50 == 0:
+            history.append(round(loss.item(), 5))
+    with torch.no_grad():
+        preds = model(X).round()
+    return dict(history=history, preds=preds.squeeze().tolist(), out=model(X).detach().numpy(),
+                acc=(preds == Y).float().mean().item())
+
+
+def prog_schedulers_more(torch):
+    "LambdaLR, MultiStepLR, ExponentialLR and OneCycleLR traces via get_last_lr(), stepping per batch or epoch."
+    nn, sched = torch.nn, torch.optim.lr_scheduler
+    out = {}
+
+    def make(lr=0.1):
+        model = nn.Linear(2, 1)
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+    opt = make()
+    s = sched.LambdaLR(opt, lr_lambda=lambda epoch: 0.95 ** epoch)
+    out['lambda'] = [(opt.step(), s.step(), s.get_last_lr()[0])[2] for _ in range(5)]
+    opt = make()
+    s = sched.MultiStepLR(opt, milestones=[2, 4], gamma=0.1)
+    out['multistep'] = [(opt.step(), s.step(), s.get_last_lr()[0])[2] for _ in range(6)]
+    opt = make()
+    s = sched.ExponentialLR(opt, gamma=0.9)
+    out['exp'] = [(opt.step(), s.step(), opt.param_groups[0]['lr'])[2] for _ in range(4)]
+    opt = make()
+    s = sched.OneCycleLR(opt, max_lr=0.5, total_steps=10)
+    lrs = []
+    for _ in range(10):
+        opt.step()
+        lrs.append(s.get_last_lr()[0])
+        s.step() if len(lrs) < 10 else None
+    out['onecycle'] = lrs
+    out['momentum'] = opt.param_groups[0]['momentum']
+    return out
+
+
+def prog_custom_loss_and_metrics(torch):
+    "A custom loss nn.Module (torch.mean/pow/abs/sqrt), torch.max of two tensors, r2 score, torch.std(unbiased=False)."
+    nn = torch.nn
+    X, y, _, _ = _d2l_synthetic(seed=99, num_examples=50)
+    X, y = torch.tensor(X), torch.tensor(y)
+
+    class RMSELoss(nn.Module):
+        def __init__(self, eps=1e-6):
+            super().__init__()
+            self.mse = nn.MSELoss()
+            self.eps = eps
+
+        def forward(self, yhat, y):
+            return torch.sqrt(self.mse(yhat, y) + self.eps)
+
+    def huber(pred, target, delta=1.0):
+        err = torch.abs(pred - target)
+        quad = torch.min(err, torch.full_like(err, delta))
+        return torch.mean(0.5 * quad ** 2 + delta * (err - quad))
+
+    def r2_score(pred, target):
+        ss_res = torch.sum(torch.pow(target - pred, 2))
+        ss_tot = torch.sum((target - torch.mean(target)) ** 2)
+        return 1 - ss_res / ss_tot
+
+    model = nn.Linear(2, 1)
+    _set_params(torch, model, seed=100)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    criterion = RMSELoss()
+    losses = []
+    for _ in range(20):
+        optimizer.zero_grad()
+        loss = criterion(model(X), y) + 0.1 * huber(model(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    pred = model(X).detach()
+    return dict(losses=losses[::4], r2=r2_score(pred, y).item(), maxed=torch.max(pred, y).numpy()[:3],
+                std=torch.std(pred, unbiased=False).item(), var=pred.var(dim=0).tolist(),
+                abs_err=torch.abs(pred - y).max().item())
+
+
+def prog_autoencoder(torch):
+    "A small autoencoder: encoder/decoder Sequentials, nn.Sigmoid output, MSELoss against the input, Adam, latent codes."
+    nn = torch.nn
+    rng = np.random.default_rng(101)
+    data = torch.tensor(rng.random((64, 10), dtype=np.float32))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data), batch_size=16)
+
+    class Autoencoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Linear(10, 6), nn.ReLU(), nn.Linear(6, 2))
+            self.decoder = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 10), nn.Sigmoid())
+
+        def forward(self, x):
+            z = self.encoder(x)
+            return self.decoder(z)
+
+    model = Autoencoder()
+    _set_params(torch, model, seed=102)
+    criterion = nn.MSELoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-5)
+    epoch_losses = []
+    for epoch in range(4):
+        total = 0.0
+        for (batch,) in loader:
+            recon = model(batch)
+            loss = criterion(recon, batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * batch.size(0)
+        epoch_losses.append(total / len(loader.dataset))
+    with torch.no_grad():
+        codes = model.encoder(data)
+    return dict(epoch_losses=epoch_losses, codes=codes.numpy()[:4], code_shape=list(codes.shape),
+                n_params=sum(p.numel() for p in model.parameters()),
+                modules=[type(m).__name__ for m in model.modules()][:4])
+
+
+def prog_numeric_constants(torch):
+    "torch.finfo(dtype).eps inside a log, -torch.inf masks, torch.pi, torch.iinfo, isnan/isfinite guards on a loss."
+    F = torch.nn.functional
+    rng = np.random.default_rng(110)
+    p = torch.tensor(rng.random((4, 3)).astype(np.float32))
+    p[0, 0] = 0.0
+    eps = torch.finfo(p.dtype).eps
+    entropy = -(p * torch.log(p + eps)).sum(dim=1)
+    scores = torch.tensor(rng.standard_normal((3, 3)).astype(np.float32))
+    mask = torch.triu(torch.ones(3, 3, dtype=torch.bool), diagonal=1)
+    attn = F.softmax(scores.masked_fill(mask, -torch.inf), dim=-1)
+    angle = torch.linspace(0, 2 * torch.pi, 5)
+    loss = torch.tensor(float('nan'))
+    skipped = bool(torch.isnan(loss)) or not torch.isfinite(loss).item()
+    big = torch.full((2,), torch.finfo(torch.float16).max, dtype=torch.float16)
+    return dict(eps=eps, entropy=entropy.numpy(), attn=attn.numpy(), sin=torch.sin(angle).numpy(),
+                skipped=skipped, big=big.tolist(), imax=torch.iinfo(torch.int32).max,
+                inf=torch.inf, e=round(torch.e, 6), default=torch.get_default_dtype() == torch.float32,
+                tiny=torch.finfo(torch.float64).tiny)
+
+
+def prog_samplers_split(torch):
+    "Train/valid split with SubsetRandomSampler indices, a WeightedRandomSampler for a rare class, BatchSampler."
+    nn, F = torch.nn, torch.nn.functional
+    data = torch.utils.data
+    x, y = _blobs(seed=111, n=60, d=4, k=2)
+    dataset = data.TensorDataset(torch.tensor(x), torch.tensor(y), torch.arange(60))
+    indices = list(range(len(dataset)))
+    split = int(np.floor(0.2 * len(dataset)))
+    np.random.default_rng(112).shuffle(indices)
+    train_idx, valid_idx = indices[split:], indices[:split]
+    train_loader = data.DataLoader(dataset, batch_size=len(train_idx),
+                                   sampler=data.SubsetRandomSampler(train_idx))
+    valid_loader = data.DataLoader(dataset, batch_size=8, sampler=data.SubsetRandomSampler(valid_idx))
+    seen_valid = sorted(int(i) for _, _, ib in valid_loader for i in ib)
+    model = nn.Linear(4, 2)
+    _set_params(torch, model, seed=113)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    losses = []
+    for epoch in range(5):
+        for xb, yb, _ in train_loader:  # one batch holding the whole training split
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    labels = torch.tensor(y)
+    class_count = torch.bincount(labels)
+    weights = 1.0 / class_count.float()
+    sample_weights = weights[labels]
+    sampler = data.WeightedRandomSampler(sample_weights, num_samples=200, replacement=True)
+    drawn = torch.tensor(list(sampler))
+    frac = (labels[drawn] == 1).float().mean().item()
+    batches = list(data.BatchSampler(data.SequentialSampler(range(7)), batch_size=3, drop_last=True))
+    return dict(n_train=len(train_loader.sampler), n_batches=len(valid_loader), seen_valid=seen_valid == sorted(valid_idx),
+                class_count=class_count.tolist(),
+                losses=losses, balanced=0.3 < frac < 0.7, batches=batches, n_drawn=len(drawn),
+                w=model.weight.detach().numpy())
+
+
+def prog_legacy_variable(torch):
+    "Pre-0.4 code: Variable(x), Variable(w, requires_grad=True), loss.data, w.grad.data.zero_(), w.data -= lr * grad."
+    from_legacy = torch.autograd.Variable
+    X, y, _, _ = _d2l_synthetic(seed=114, num_examples=30)
+    x = from_legacy(torch.from_numpy(X))
+    t = from_legacy(torch.from_numpy(y), requires_grad=False)
+    w = from_legacy(torch.zeros(2, 1), requires_grad=True)
+    b = from_legacy(torch.zeros(1), requires_grad=True)
+    lr, losses = 0.1, []
+    for epoch in range(10):
+        y_pred = x.mm(w) + b
+        loss = (y_pred - t).pow(2).mean()
+        losses.append(loss.data.item())
+        loss.backward()
+        w.data -= lr * w.grad.data
+        b.data -= lr * b.grad.data
+        w.grad.data.zero_()
+        b.grad.data.zero_()
+    return dict(losses=losses, w=w.data.numpy(), b=b.data.numpy(), leaf=w.is_leaf,
+                is_var=isinstance(w, from_legacy), x_grad=x.requires_grad)
+
+
+def prog_sort_rank_metrics(torch):
+    "Ranking metrics: argsort(descending), top-k accuracy with topk + eq + any, cumsum precision, torch.unique counts."
+    rng = np.random.default_rng(115)
+    scores = torch.tensor(rng.permutation(40).reshape(8, 5).astype(np.float32))
+    target = torch.tensor(rng.integers(0, 5, 8))
+    _, top3 = scores.topk(3, dim=1)
+    top3_acc = top3.eq(target.view(-1, 1).expand_as(top3)).any(dim=1).float().mean().item()
+    order = torch.argsort(scores[:, 0], descending=True)
+    relevant = (target[order] == 0).float()
+    precision_at_k = torch.cumsum(relevant, dim=0) / torch.arange(1, 9)
+    values, counts = torch.unique(target, return_counts=True)
+    ranks = scores.argsort(dim=1).argsort(dim=1)
+    best, best_idx = scores.max(dim=0)
+    s, i = torch.sort(scores.flatten(), descending=True)
+    return dict(top3=top3.tolist(), acc=top3_acc, order=order.tolist(), prec=precision_at_k.numpy(),
+                values=values.tolist(), counts=counts.tolist(), ranks=ranks.tolist(),
+                best=best.tolist(), best_idx=best_idx.tolist(), s=s[:5].tolist(), i=i[:5].tolist(),
+                kth=scores.kthvalue(2, dim=1).values.tolist(), median=scores.median(dim=0).values.tolist())
+
+
+def prog_seed_and_device_boilerplate(torch):
+    "set_seed() boilerplate (cudnn flags, cuda.manual_seed_all, deterministic algorithms), the Quickstart's device line."
+    import random
+
+    def set_seed(seed):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        torch.cuda.manual_seed_all(seed)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+    set_seed(42)
+    torch.use_deterministic_algorithms(True)
+    device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+    print(f"Using {device} device")
+    a = torch.rand(3)
+    set_seed(42)
+    b = torch.rand(3)
+    model = torch.nn.Linear(3, 2).to(device)
+    _set_params(torch, model, seed=120)
+    x = torch.tensor(np.random.default_rng(121).standard_normal((4, 3)).astype(np.float32)).to(device)
+    out = model(x).detach().cpu().numpy()
+    enabled = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(False)
+    mps = torch.backends.mps.is_available()
+    torch.set_printoptions(precision=3)
+    printed = str(torch.tensor([[1.23456, -2.71828]]))
+    torch.set_printoptions(profile='default')
+    return dict(device=device, same=torch.equal(a, b), out=out, enabled=enabled, mps=mps, printed=printed,
+                flags=[torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark])
+
+
 PROGRAMS = [v for k, v in list(globals().items()) if k.startswith('prog_')]
 
 
@@ -1629,6 +2737,7 @@ def _compare(got, expected, path='result'):
 
 
 @pytest.mark.parametrize('program', PROGRAMS, ids=[p.__name__[5:] for p in PROGRAMS])
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")  # torch's np.array(t)
 def test_program(program):
     expected = program(torch_lib)
     got = program(dl)
@@ -1636,4 +2745,4 @@ def test_program(program):
 
 
 def test_enough_programs():
-    assert len(PROGRAMS) >= 24
+    assert len(PROGRAMS) >= 77

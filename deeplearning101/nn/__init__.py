@@ -6,4 +6,5 @@ from ..layers import (Parameter, Module, Linear, Identity, Flatten, Unflatten,
                       LogSoftmax, GELU, SiLU, LeakyReLU, Softplus, Dropout, BatchNorm1d,
                       LayerNorm, Embedding, MSELoss, L1Loss, NLLLoss, CrossEntropyLoss,
                       BCELoss, BCEWithLogitsLoss)
+from ..conv import Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d
 from . import functional, init, utils
