@@ -8,7 +8,7 @@ __all__ = ['conv_output_size', 'conv2d_plain', 'im2col', 'Conv2dOp', 'col2im', '
            'BatchNorm2d', 'Conv2d', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d']
 
 # %% ../nbs/07_cnn.ipynb #2531ce45
-import functools, math
+import functools, math, sys, threading
 from collections import namedtuple
 import numpy as np
 from .graph import Op, Tensor, get_array_module, tensor
@@ -82,19 +82,20 @@ def im2col(x, kernel_size, stride=1, padding=0, dilation=1):
     return cols.reshape(C * kh * kw, Ho * Wo * N)
 
 # %% ../nbs/07_cnn.ipynb #03b03d3d
-def _batch_first(a):
-    """[..., N] -> [N, ...], C-contiguous: the batch axis back in front. On NumPy arrays
-    the transpose goes in blocks that fit the CPU's cache (reading whole rows of N
-    values, writing one block of each of N rows); a plain transposed copy of a large
-    array is several times slower."""
+def _batch_first(a, out=None):
+    """[..., N] -> [N, ...], C-contiguous: the batch axis back in front (into `out` when
+    given). On NumPy arrays the transpose goes in blocks that fit the CPU's cache
+    (reading whole rows of N values, writing one block of each of N rows); a plain
+    transposed copy of a large array is several times slower."""
     n, rest = a.shape[-1], a.shape[:-1]
+    if out is None: out = get_array_module(a).empty((n,) + rest, a.dtype)
+    rows, o = a.reshape(-1, n), out.reshape(n, -1)  # rows: a copy only if a is a view
     if type(a) is not np.ndarray:                   # CuPy: its own copy kernel
-        return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1))).copy()
-    rows = a.reshape(-1, n)                         # a copy only if `a` is a view
-    out = np.empty((n, rows.shape[0]), a.dtype)
+        o[...] = rows.T
+        return out
     step = max(16, 2 ** 16 // (n * a.itemsize))      # about 64 KiB per block
-    for r in range(0, rows.shape[0], step): out[:, r:r + step] = rows[r:r + step].T
-    return out.reshape((n,) + rest)
+    for r in range(0, rows.shape[0], step): o[:, r:r + step] = rows[r:r + step].T
+    return out
 
 # %% ../nbs/07_cnn.ipynb #b758c2d4
 def _grouped_matmul(a, b, groups):
@@ -280,6 +281,116 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, where):
            Conv2dOp.apply(x, weight, bias, **params))
     return out.reshape(tuple(out.shape[1:])) if unbatched else out
 
+# %% ../nbs/07_cnn.ipynb #e7fcff39
+_buffers = threading.local()            # per thread: {'scratch': {..}, 'kept': {..}}
+
+def _scratch(xp, name, shape, dtype):
+    """A temporary array for `name`, the same one on every call with this shape and
+    dtype (per thread; the 32 most recently used are kept). A large array allocated
+    afresh costs a page fault per 4 KiB page when first written (the C library gives
+    freed memory back to the system), more than the arithmetic done in it. A scratch
+    array is never returned to the caller."""
+    if xp is not np: return xp.empty(shape, dtype)  # CuPy pools its memory itself
+    cache = _buffers.__dict__.setdefault('scratch', {})
+    key = (name, shape, np.dtype(dtype).str)
+    a = cache.pop(key, None)
+    if a is None: a = np.empty(shape, dtype)
+    cache[key] = a                                  # the most recently used last
+    while len(cache) > 32: del cache[next(iter(cache))]
+    return a
+
+def _kept(xp, name, shape, dtype):
+    """An array the caller keeps for a while (the patches, saved for backward): the one
+    an earlier call got, once nothing else refers to it (backward let go of it), else
+    a new one. CPython counts references: the cache's and getrefcount's own make 2."""
+    if xp is not np: return xp.empty(shape, dtype)
+    cache = _buffers.__dict__.setdefault('kept', {})
+    key = (name, shape, np.dtype(dtype).str)
+    a = cache.get(key)
+    if a is None or sys.getrefcount(a) > 2:         # still in use elsewhere: a new one
+        cache.pop(key, None)
+        a = cache[key] = np.empty(shape, dtype)
+        while len(cache) > 16: del cache[next(iter(cache))]
+    return a
+
+def _free_buffers():
+    "Forget this thread's scratch and kept arrays (their memory may be given back)."
+    _buffers.__dict__.clear()
+
+def _patches(op, x, kh, kw):
+    """`im2col` of x for the op, into the kept array (the same copies, in the same
+    order, so the same numbers)."""
+    xp, (N, C, H, W) = get_array_module(x), x.shape
+    (sh, sw), (ph, pw), (dh, dw) = op.stride, op.padding, op.dilation
+    Ho, Wo = conv_output_size(H, kh, sh, ph, dh), conv_output_size(W, kw, sw, pw, dw)
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    xt = _scratch(xp, 'xpad', (C, Hp, Wp, N), x.dtype)             # batch last
+    xt[:, :ph] = 0; xt[:, Hp - ph:] = 0; xt[:, :, :pw] = 0; xt[:, :, Wp - pw:] = 0
+    xt[:, ph:ph + H, pw:pw + W] = x.transpose(1, 2, 3, 0)
+    cols = _kept(xp, 'cols', (C, kh, kw, Ho, Wo, N), x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dh, j * dw
+            cols[:, i, j] = xt[:, top:top + sh * (Ho - 1) + 1:sh,
+                               left:left + sw * (Wo - 1) + 1:sw]
+    return cols.reshape(C * kh * kw, Ho * Wo * N)
+
+def _patches_adjoint(dcols, input_shape, op, kh, kw):
+    "`col2im` with a scratch accumulator (the same adds in the same order)."
+    xp, (N, C, H, W) = get_array_module(dcols), input_shape
+    (sh, sw), (ph, pw), (dh, dw) = op.stride, op.padding, op.dilation
+    Ho, Wo = conv_output_size(H, kh, sh, ph, dh), conv_output_size(W, kw, sw, pw, dw)
+    d = dcols.reshape(C, kh, kw, Ho, Wo, N)
+    xt = _scratch(xp, 'dxpad', (C, H + 2 * ph, W + 2 * pw, N), dcols.dtype)
+    xt[...] = 0
+    for i in range(kh):
+        for j in range(kw):
+            top, left = i * dh, j * dw
+            xt[:, top:top + sh * (Ho - 1) + 1:sh,
+               left:left + sw * (Wo - 1) + 1:sw] += d[:, i, j]
+    return _batch_first(xt[:, ph:ph + H, pw:pw + W])
+
+def _conv2d_forward(self, x, w, b=None):
+    "Conv2dOp's forward with kept and scratch arrays: the plain one's arithmetic."
+    xp = get_array_module(x)
+    N, (O, Cg, kh, kw), G = x.shape[0], w.shape, self.groups
+    self.cols = cols = _patches(self, x, kh, kw)
+    out = _scratch(xp, 'out', (O, cols.shape[1]), x.dtype)
+    if G == 1: xp.matmul(w.reshape(O, -1), cols, out=out)
+    else: xp.matmul(w.reshape(G, O // G, -1), cols.reshape(G, -1, cols.shape[1]),
+                    out=out.reshape(G, O // G, -1))
+    if b is not None: out += b.reshape(O, 1)
+    Ho, Wo = (conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip(
+        x.shape[2:], (kh, kw), self.stride, self.padding, self.dilation))
+    return _batch_first(out.reshape(O, Ho, Wo, N))
+
+def _conv2d_backward_fast(op, grad, out, x, w, b=None):
+    """The rule above on arrays, with scratch arrays for dY and W^T dY; on tensors
+    (create_graph), the rule above itself."""
+    if isinstance(grad, Tensor): return _conv2d_backward(op, grad, out, x, w, b)
+    xp, O, G = get_array_module(grad), w.shape[0], op.groups
+    (N, _, Ho, Wo), (kh, kw) = grad.shape, w.shape[2:]
+    dy = _scratch(xp, 'dy', (O, Ho, Wo, N), grad.dtype)
+    dy[...] = grad.transpose((1, 2, 3, 0))
+    dy = dy.reshape(O, -1)                                  # [O, Ho*Wo*N], batch last
+    dx = dw = None
+    if _needs(op, 1):
+        X = op.cols
+        K = X.shape[0] // G
+        dw = (dy.reshape(G, O // G, -1) @ X.reshape(G, K, -1).transpose((0, 2, 1))
+              ).reshape(w.shape)
+    if _needs(op, 0):
+        wT = w.reshape(G, O // G, -1).transpose((0, 2, 1))
+        dX = _scratch(xp, 'dX', (G, wT.shape[1], dy.shape[1]), grad.dtype)
+        xp.matmul(wT, dy.reshape(G, O // G, -1), out=dX)
+        dx = _patches_adjoint(dX.reshape(-1, dy.shape[1]), tuple(x.shape), op, kh, kw)
+    if b is None: return dx, dw
+    return dx, dw, (grad.sum(axis=(0, 2, 3)) if _needs(op, 2) else None)
+
+# the fast path replaces the plain one (the same numbers: checked below)
+Conv2dOp.forward = _conv2d_forward
+gradient_of(Conv2dOp)(_conv2d_backward_fast)
+
 # %% ../nbs/07_cnn.ipynb #d96970a6
 _Geometry = namedtuple('_Geometry', 'kh kw sh sw dh dw top bottom left right Ho Wo')
 
@@ -358,9 +469,13 @@ class MaxPool2dOp(Op):
         for k, v in _windows(a, g):
             if k == 0:
                 out, arg = v.copy(), xp.zeros(v.shape, np.int32); continue
-            take = (v > out) | (v != v)             # larger, or NaN: the first max wins
-            np.copyto(out, v, where=take)
-            np.copyto(arg, k, where=take)
+            larger = v > out                    # strictly: a tie keeps the first max
+            xp.maximum(out, v, out=out)             # (a NaN propagates)
+            # k only grows, so the latest winner has the largest k: a maximum, not a
+            # masked copy (whose branch per element mispredicts on random data)
+            xp.maximum(arg, larger * np.int32(k), out=arg)
+        if (out != out).any():                      # a NaN wins, the last one (PyTorch)
+            for k, v in _windows(a, g): xp.copyto(arg, k, where=v != v)
         self.arg = arg
         return out
 
@@ -390,9 +505,15 @@ def _pool_scatter(g, geometry, input_shape, arg=None, scale=None):
     `scale` (average pooling). Returns [N, C, H, W]."""
     xp, (N, C, H, W), G = get_array_module(g), input_shape, geometry
     if scale is not None: g = g * xp.asarray(scale)
-    grad = xp.zeros((N, C, H + G.top + G.bottom, W + G.left + G.right), g.dtype)
+    shape = (N, C, H + G.top + G.bottom, W + G.left + G.right)
+    # windows side by side, no overlap and no gaps: every cell is set once, not added
+    tiled = (arg is not None and G.dh == G.dw == 1 and (G.sh, G.sw) == (G.kh, G.kw)
+             and shape[2:] == (G.Ho * G.kh, G.Wo * G.kw))
+    grad = (xp.empty if tiled else xp.zeros)(shape, g.dtype)
     for k, window in _windows(grad, G):
-        window += g if arg is None else g * (arg == k)      # strided adds, in place
+        if arg is None: window += g
+        elif tiled: xp.multiply(g, arg == k, out=window)
+        else: window += g * (arg == k)                  # strided adds, in place
     return _input_of(grad, G, input_shape)
 
 class PoolScatter(Op):

@@ -332,3 +332,30 @@ def test_errors_are_pytorchs_kinds():
     for make, kind in cases:
         for lib in (dl, torch):
             with pytest.raises(kind): make(lib)
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_conv2d_wide_inputs_match_pytorch(seed):
+    "Rows of 16+ output columns at stride 1: the per-image patch layout."
+    rng = np.random.default_rng(1000 + seed)
+    c_in, c_out, k, (H, W), st = random_conv(rng)
+    st['stride'] = (st['stride'][0], 1)
+    x = rng.standard_normal((2, c_in, H, W + 24))
+    w = rng.standard_normal((c_out, c_in // st['groups']) + k)
+    b = rng.standard_normal(c_out)
+    same_forward_backward(lambda x, w, b: DF.conv2d(x, w, b, **st),
+                          lambda x, w, b: F.conv2d(x, w, b, **st), [x, w, b])
+
+
+def test_conv2d_kept_patches_are_not_overwritten():
+    "Two forwards of one shape before one backward, and retain_graph: the kept buffers."
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((3, 2, 9, 20)), rng.standard_normal((4, 2, 3, 3))
+    (X, Xt), (Wd, Wt) = pair(x), pair(w)
+    loss = lambda f, X, W: f(X, W, padding=1).sum() + (f(X * 2, W, padding=1) ** 2).sum()
+    loss(DF.conv2d, X, Wd).backward(retain_graph=True); first = Wd.grad.numpy().copy()
+    loss(F.conv2d, Xt, Wt).backward()
+    close(Wd.grad, Wt.grad)
+    Wd.grad = None
+    loss(DF.conv2d, X, Wd).backward()
+    np.testing.assert_array_equal(Wd.grad.numpy(), first)
