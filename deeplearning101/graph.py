@@ -195,7 +195,8 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
                        ('edgeitems', edgeitems), ('max_line_width', linewidth)):
         if value is not None: _print_options[key] = value
     if sci_mode is not None:
-        _print_options.pop('formatter', None); _print_options.pop('suppress_small', None)
+        _print_options.pop('formatter', None)
+        _print_options.pop('suppress_small', None)
         if sci_mode:
             p = _print_options['precision']
             _print_options['formatter'] = {'float_kind': lambda x: f"{x:.{p}e}"}
