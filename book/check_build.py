@@ -134,6 +134,9 @@ for stem in chapters:
     unstyled = sorted({t for t in labelled if f"div.cell.tag_{t}::before" not in exported_css})
     if unstyled:
         problems.append(f"{page.name}: no label in _static/exported.css for {unstyled}")
+    if re.search(r"\|\s*:?[-–—]+:?\s*\|", html_text(re.sub(r"<pre\b.*?</pre>", "", article, flags=re.S))):
+        problems.append(f"{page.name}: a Markdown table shown as text (a displayed Markdown table that was "
+                        "not rendered: nb_render_markdown_format in book/_config.yml)")
     numbers = [int(n) for n in re.findall(r'<span class="eqno">\((\d+)\)', text)]
     if numbers != list(range(1, len(numbers) + 1)):
         problems.append(f"{page.name}: equation numbers are {numbers}, expected (1), (2), ... in order")
