@@ -13,12 +13,12 @@ from collections import namedtuple
 import numpy as np
 from .graph import Op, Tensor, get_array_module, tensor
 from .graph import _describe, _dl_dtype, _np_dtype
-from .autodiff import gradient_of, no_grad
+from .autodiff import gradient_of
 from .autodiff import _apply, _needs
 from .perceptron import _check_hyper
-from .layers import (Module, Parameter, BatchNorm1d, BatchNormOp,
+from .layers import (Module, Parameter, _BatchNorm,
                                     kaiming_uniform_, uniform_, pad)
-from .layers import _Moment, _same_dtype
+from .layers import _same_dtype
 
 # %% ../nbs/07_cnn.ipynb #a2d80e41
 def _pair(v, name='size', where='conv2d'):
@@ -697,72 +697,21 @@ def _output_size(output_size, shape, where):
     return tuple(int(s) for s in size)
 
 # %% ../nbs/07_cnn.ipynb #25b3c49b
-class BatchNorm2d(Module):
+class BatchNorm2d(_BatchNorm):
     """Batch normalisation of images [N, C, H, W] (`torch.nn.BatchNorm2d`): each channel
-    standardised over N, H and W, by chapter 03's `BatchNormOp`; running statistics as
-    `BatchNorm1d` keeps them (unbiased variance, `momentum`)."""
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None):
-        n = num_features
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"BatchNorm2d: num_features must be a positive integer, "
-                             f"got {n!r}")
-        if momentum is not None: _check_hyper(momentum, 'momentum', 'BatchNorm2d')
-        self.num_features, self.eps, self.momentum = int(n), eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        dt = _np_dtype(dtype, 'BatchNorm2d') or np.dtype(np.float32)
-        self.weight = Parameter(np.ones(n, dt)) if affine else None
-        self.bias = Parameter(np.zeros(n, dt)) if affine else None
-        stats = track_running_stats
-        self.register_buffer('running_mean', tensor(np.zeros(n, dt)) if stats else None)
-        self.register_buffer('running_var', tensor(np.ones(n, dt)) if stats else None)
-        self.register_buffer('num_batches_tracked', tensor(0) if stats else None)
-        if device is not None: self.to(device)
-
-    # chapter 03's code, unchanged: it never looks at the shape of the input
-    reset_running_stats = BatchNorm1d.reset_running_stats
-    reset_parameters = BatchNorm1d.reset_parameters
-    _update_running_stats = BatchNorm1d._update_running_stats
-    extra_repr = BatchNorm1d.extra_repr
-
-    def forward(self, input):
-        C, x = self.num_features, input if isinstance(input, Tensor) else tensor(input)
-        _check_bn2d_input(self, x)
-        axes, shape = (0, 2, 3), (1, C, 1, 1)           # statistics over N, H and W
-        if self.training or not self.track_running_stats:
-            params = (self.weight, self.bias) if self.affine else ()
-            n = x._data.size // C                           # values per channel
-            if n <= 1:
-                raise ValueError(f"BatchNorm2d({C}): expected more than 1 value per "
-                                 f"channel when training, got input {_shape(x)}")
-            with no_grad():
-                mean = _Moment.apply(x, axes=axes, which='mean')
-                var = _Moment.apply(x, axes=axes, which='var')
-            if self.training and self.track_running_stats:
-                self._update_running_stats(mean, var, n)
-            return BatchNormOp.apply(x, *params, mean=mean._data, var=var._data,
-                                     eps=self.eps, axes=axes, shape=shape)
-        inv = 1 / (self.running_var.reshape(shape) + self.eps).sqrt()
-        out = (x - self.running_mean.reshape(shape)) * inv
-        if not self.affine: return out
-        return out * self.weight.reshape(shape) + self.bias.reshape(shape)
-
-# %% ../nbs/07_cnn.ipynb #d165c451
-def _check_bn2d_input(bn, x):
-    "A 4-d input with the layer's channels and dtype, or an error naming the layer."
-    C, where = bn.num_features, f"BatchNorm2d({bn.num_features})"
-    if x.ndim != 4:
-        raise ValueError(f"{where}: expected a 4-d input [N, {C}, H, W], got "
-                         f"{_shape(x)}" + (" (an unbatched image? add the batch axis: "
-                                           "x.unsqueeze(0))" if x.ndim == 3 else ""))
-    if x.shape[1] != C:
-        raise ValueError(f"{where}: expected input [N, {C}, H, W], got {_shape(x)}")
-    own = bn.weight if bn.affine else bn.running_mean
-    if own is not None and own._data.dtype != x._data.dtype:
-        raise RuntimeError(f"{where}: mixed dtypes: the input is {_describe(x)} but "
-                           f"the layer's parameters are "
-                           f"{_dl_dtype(own._data.dtype)!r}; convert the input or the "
-                           f"layer with .to(dtype)")
+    standardised over N, H and W. Everything but the input's check is chapter 03's
+    (`_BatchNorm`, the base of `BatchNorm1d`)."""
+    def _check_input(self, x, where):
+        "A 4-d input with the layer's channels: statistics over N, H and W."
+        C = self.num_features
+        if x.ndim != 4:
+            raise ValueError(f"{where}: expected a 4-d input [N, {C}, H, W], got "
+                             f"{_shape(x)}" + (" (an unbatched image? add the batch "
+                                               "axis: x.unsqueeze(0))"
+                                               if x.ndim == 3 else ""))
+        if x.shape[1] != C:
+            raise ValueError(f"{where}: expected input [N, {C}, H, W], got {_shape(x)}")
+        return (0, 2, 3), (1, C, 1, 1)
 
 # %% ../nbs/07_cnn.ipynb #8ed59d21
 class Conv2d(Module):

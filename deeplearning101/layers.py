@@ -1214,20 +1214,20 @@ def _batch_norm_backward(op, grad, out, x, w=None, b=None):
             g.sum(axis=op.axes) if _needs(op, 2) else None)
 
 # %% ../nbs/03_mlp.ipynb #c8fef526
-class BatchNorm1d(Module):
-    """Batch normalisation over [N, C] or [N, C, L] inputs (`torch.nn.BatchNorm1d`):
-    batch statistics in training, running ones in evaluation; without running
-    statistics (`track_running_stats=False`), batch statistics always."""
+class _BatchNorm(Module):
+    """What every batch normalisation layer shares (PyTorch's `_BatchNorm`): the scale
+    and shift, the running statistics and their update, and the forward pass over the
+    axes that the layer's `_check_input` gives for its input's shape."""
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None):
-        n = num_features
+        n, name = num_features, type(self).__name__
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"BatchNorm1d: num_features must be a positive integer, "
+            raise ValueError(f"{name}: num_features must be a positive integer, "
                              f"got {n!r}")
-        if momentum is not None: _check_hyper(momentum, 'momentum', 'BatchNorm1d')
+        if momentum is not None: _check_hyper(momentum, 'momentum', name)
         self.num_features, self.eps, self.momentum = int(n), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        dt = _np_dtype(dtype, 'BatchNorm1d') or np.dtype(np.float32)
+        dt = _np_dtype(dtype, name) or np.dtype(np.float32)
         self.weight = Parameter(np.ones(n, dt)) if affine else None
         self.bias = Parameter(np.zeros(n, dt)) if affine else None
         stats = track_running_stats
@@ -1247,10 +1247,8 @@ class BatchNorm1d(Module):
 
     def forward(self, input):
         C, x = self.num_features, input if isinstance(input, Tensor) else tensor(input)
-        where = f"BatchNorm1d({C})"
-        if x.ndim not in (2, 3) or x.shape[1] != C:
-            raise ValueError(f"{where}: expected input of shape [N, {C}] or [N, {C}, "
-                             f"L], got {list(x.shape)}")
+        where = f"{type(self).__name__}({C})"
+        axes, shape = self._check_input(x, where)   # the axes of the statistics
         own = self.weight if self.affine else self.running_mean
         if own is not None and own._data.dtype != x._data.dtype:
             raise RuntimeError(f"{where}: mixed dtypes: the input is {_describe(x)} "
@@ -1258,7 +1256,6 @@ class BatchNorm1d(Module):
                                f"{_dl_dtype(own._data.dtype)!r}; all inputs must share "
                                "one dtype (convert the input or the layer with "
                                ".to(dtype))")
-        axes, shape = ((0,), (C,)) if x.ndim == 2 else ((0, 2), (1, C, 1))
         if self.training or not self.track_running_stats:    # this batch's statistics
             params = (self.weight, self.bias) if self.affine else ()
             n = x._data.size // C
@@ -1277,7 +1274,7 @@ class BatchNorm1d(Module):
         inv = 1 / (self.running_var.reshape(shape) + self.eps).sqrt()
         out = (x - self.running_mean.reshape(shape)) * inv
         if not self.affine: return out
-        if x.ndim == 2: return out * self.weight + self.bias
+        if len(shape) == 1: return out * self.weight + self.bias
         return out * self.weight.reshape(shape) + self.bias.reshape(shape)
 
     def _update_running_stats(self, mean, var, n):
@@ -1295,6 +1292,17 @@ class BatchNorm1d(Module):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, track_running_stats={self.track_running_stats}")
 
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over [N, C] or [N, C, L] inputs (`torch.nn.BatchNorm1d`):
+    batch statistics in training, running ones in evaluation; without running
+    statistics (`track_running_stats=False`), batch statistics always."""
+    def _check_input(self, x, where):
+        "The axes of the statistics and the shape of a channel's numbers, for x."
+        C = self.num_features
+        if x.ndim not in (2, 3) or x.shape[1] != C:
+            raise ValueError(f"{where}: expected input of shape [N, {C}] or [N, {C}, "
+                             f"L], got {list(x.shape)}")
+        return ((0,), (C,)) if x.ndim == 2 else ((0, 2), (1, C, 1))
 
 # %% ../nbs/03_mlp.ipynb #2d9627c1
 def _functional_relu(input, inplace=False):
