@@ -1,7 +1,7 @@
 """The MLP data shared by the step benchmarks: the same initial weights and the same batch for every contender."""
 import numpy as np
 
-__all__ = ['mlp_params', 'mlp_batch', 'placed']
+__all__ = ['mlp_params', 'mlp_batch', 'placed', 'dl_step_runner']
 
 
 def mlp_params(sizes, seed=0, layout='out_in'):
@@ -32,3 +32,26 @@ def placed(a, offset):
     out = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
     out[...] = a
     return out
+
+
+def dl_step_runner(dl, model, params, make_opt, X, y, compiled):
+    """A deeplearning101 training step as a no-argument callable: `model` gets the arrays `params`, `make_opt`
+    builds its optimizer, and each call runs zero_grad, cross-entropy, backward and step on (X, y), through
+    `dl.compile` when `compiled`. `.arrays()` gives the parameters' values, `.traces()` how often it traced."""
+    F = dl.nn.functional
+    with dl.no_grad():
+        for p, a in zip(model.parameters(), params): p.copy_(dl.from_numpy(a))
+    opt = make_opt(model.parameters())
+    x, t = dl.from_numpy(X), dl.from_numpy(y)
+
+    def step(x, t):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss
+    f = dl.compile(step) if compiled else step
+    run = lambda: f(x, t)
+    run.arrays = lambda: [p.detach().numpy() for p in model.parameters()]
+    run.traces = (lambda: f.traces) if compiled else (lambda: 0)
+    return run

@@ -23,8 +23,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import deeplearning101 as dl
-import deeplearning101.nn.functional as F
-from _mlp import mlp_batch, mlp_params
+from _mlp import dl_step_runner, mlp_batch, mlp_params
 from _timing import fmt_ratio, header, interleaved, iqr_pct, median, OtherLoad, paired_ratio, parse_quick
 
 SIZES = [784, 256, 128, 10]
@@ -44,23 +43,9 @@ def make_batch(B, seed=1): return mlp_batch(SIZES, B, seed)
 def dl_step(params, X, y, adam, compiled):
     model = dl.nn.Sequential(dl.nn.Linear(784, 256), dl.nn.ReLU(), dl.nn.Linear(256, 128), dl.nn.ReLU(),
                              dl.nn.Linear(128, 10))
-    with dl.no_grad():
-        for p, a in zip(model.parameters(), params): p.copy_(dl.from_numpy(a))
-    opt = (dl.optim.Adam(model.parameters(), lr=ADAM_LR, betas=BETAS, eps=EPS) if adam
-           else dl.optim.SGD(model.parameters(), lr=LR))
-    x, t = dl.from_numpy(X), dl.from_numpy(y)
-
-    def step(x, t):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss
-    f = dl.compile(step) if compiled else step
-    run = lambda: f(x, t)
-    run.arrays = lambda: [p.detach().numpy() for p in model.parameters()]
-    run.traces = (lambda: f.traces) if compiled else (lambda: 0)
-    return run
+    make_opt = ((lambda ps: dl.optim.Adam(ps, lr=ADAM_LR, betas=BETAS, eps=EPS)) if adam
+                else (lambda ps: dl.optim.SGD(ps, lr=LR)))
+    return dl_step_runner(dl, model, params, make_opt, X, y, compiled)
 
 
 # ---------------------------------------------------------------- NumPy by hand, preallocated

@@ -43,6 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import deeplearning101 as dl
 import deeplearning101.nn.functional as F
+from _mlp import dl_step_runner
 from _timing import fmt_ratio, header, iqr_pct, median, OtherLoad, paired_ratio, parse_quick, rss_bytes
 
 B = 64
@@ -190,22 +191,7 @@ def dl_lenet(params, X, y, compiled):
     nn = dl.nn
     model = nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 4 * 4, 10))
-    with dl.no_grad():
-        for p, a in zip(model.parameters(), params): p.copy_(dl.from_numpy(a))
-    opt = dl.optim.SGD(model.parameters(), lr=LR)
-    x, t = dl.from_numpy(X), dl.from_numpy(y)
-
-    def step(x, t):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss
-    f = dl.compile(step) if compiled else step
-    run = lambda: f(x, t)
-    run.arrays = lambda: [p.detach().numpy() for p in model.parameters()]
-    run.traces = (lambda: f.traces) if compiled else (lambda: 0)
-    return run
+    return dl_step_runner(dl, model, params, lambda ps: dl.optim.SGD(ps, lr=LR), X, y, compiled)
 
 
 def torch_lenet(torch, params, X, y):
