@@ -1494,7 +1494,9 @@ def _embedding(input, weight, padding_idx, max_norm, scale_grad_by_freq, sparse,
     if idx.size and int(idx.view(idx.dtype.str.replace('i', 'u')).max()) >= n:
         bad = idx[(idx < 0) | (idx >= n)].reshape(-1)[0]
         raise IndexError(f"{where}: index {int(bad)} is out of range for "
-                         f"num_embeddings={n}: indices must be in [0, {n - 1}]")
+                         f"num_embeddings={n} (indices of shape {list(idx.shape)}, "
+                         f"weight {list(weight.shape)}): indices must be in "
+                         f"[0, {n - 1}]")
     padding_idx = _padding_index(padding_idx, n, where)
     there, here = _device_name(weight._data), _device_name(idx)
     if isinstance(input, Tensor) and here not in (None, there):

@@ -205,7 +205,8 @@ def make_module(broken=False, kernels=False):
         f = getattr(np, name)
         setattr(m, name, fail if broken else (lambda f: lambda *a, **k: _wrap(f(*_unwrap(a), **_unwrap(k))))(f))
     for name in ('float16', 'float32', 'float64', 'int32', 'int64', 'bool_', 'dtype', 'add', 'multiply', 'subtract',
-                 'maximum', 'sqrt', 'exp', 'log', 'where', 'concatenate', 'stack', 'matmul', 'result_type'):
+                 'maximum', 'sqrt', 'exp', 'log', 'tanh', 'negative', 'reciprocal', 'where', 'concatenate', 'stack',
+                 'matmul', 'result_type'):
         setattr(m, name, getattr(np, name))
     runtime = types.SimpleNamespace(getDeviceCount=fail if broken else (lambda: 1), CUDARuntimeError=CUDARuntimeError)
     stream = types.SimpleNamespace(synchronize=lambda: Device(0).synchronize())

@@ -197,7 +197,7 @@ def test_closed_form_epoch_argument_matches_torch():
 # ------------------------------------------------------------------------------------------- clip_grad_norm_
 
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf, 0.5, 0])
-@pytest.mark.parametrize("max_norm", [0.1, 5.0, 1e6])
+@pytest.mark.parametrize("max_norm", [0.1, 5.0, 1e6, float('inf')])
 def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     rng = np.random.default_rng(11)
     grads = [rng.standard_normal(s) * 3 for s in [(4, 5), (5,), (3, 3)]]
