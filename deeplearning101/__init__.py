@@ -16,6 +16,8 @@ from .train import *
 from .optim import *
 from .gpu import *
 from .conv import *
+from .seq import *
+from .attention import *
 # PyTorch names that are also Python builtins (`dl.float`, `dl.long`, `dl.sum`, `dl.max`, ...) live only here: as
 # globals of a chapter's module they would hide Python's own float, sum and max from its code.
 from .graph import float, double, half, long, int, short, bool, sum, max, min, abs, all, any

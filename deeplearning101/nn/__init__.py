@@ -7,4 +7,6 @@ from ..layers import (Parameter, Module, Linear, Identity, Flatten, Unflatten,
                       LayerNorm, Embedding, MSELoss, L1Loss, NLLLoss, CrossEntropyLoss,
                       BCELoss, BCEWithLogitsLoss)
 from ..conv import Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d
+from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from ..attention import MultiheadAttention
 from . import functional, init, utils

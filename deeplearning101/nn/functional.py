@@ -9,3 +9,4 @@ from ..layers import (_functional_relu as relu, _functional_softmax as softmax,
                       _functional_embedding as embedding, cross_entropy, nll_loss,
                       mse_loss, l1_loss, binary_cross_entropy)
 from ..conv import conv2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d
+from ..attention import scaled_dot_product_attention
