@@ -17,10 +17,12 @@ runs its JavaScript — MathJax typesets the formulas — and the probe writes w
 - a hidden-solution toggle (cells folded by `#| code-fold: true`) is open by default or shows nothing when
   opened;
 - an exported cell (`#| export`) shows no "exported to deeplearning101.…" label of at least 9 px;
-- it is a chapter (nbs/*) with almost no text or no code cells.
+- it is a chapter (nbs/*) with almost no text or no code cells;
+- at a laptop's window width (1280 px), a displayed formula or a cell's output is wider than its box (its end
+  would be hidden behind a scrollbar).
 
 Every internal link and fragment (`page.html#anchor`) of every page is also checked against the files and
-their ids, without the browser. The first screen of every chapter (1440x900) is saved as a PNG under --shots.
+their ids, without the browser. The first screen of every chapter (1280x900) is saved as a PNG under --shots.
 `--self-test` copies the build to a temporary folder, plants one fault of each kind, and checks that each is
 reported. Exit status 1 when a check fails. Only the standard library and a Chromium binary are needed.
 """
@@ -45,7 +47,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1440,900",
+         "--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=1280,900",
          "--virtual-time-budget=30000"]
 SKIP_DIRS = {"_static", "_sources", "_images"}
 
@@ -100,6 +102,13 @@ PROBE = r"""
       return !st.content.startsWith('"exported to deeplearning101.') || st.display === "none" ||
              parseFloat(st.fontSize) < 9;
     }).length;
+    // a displayed formula or an output wider than its box is cut off at a laptop's 1280 px (its end
+    // hidden behind a scrollbar that a reader does not notice)
+    const wide = e => e.scrollWidth > e.clientWidth + 2;
+    r.wide_math = [...document.querySelectorAll('mjx-container[display="true"]')].filter(wide)
+                    .map(e => (e.getAttribute("aria-label") || e.textContent || "").trim().slice(0, 60));
+    r.wide_outputs = [...document.querySelectorAll("div.cell div.output pre")].filter(wide)
+                    .map(e => e.textContent.trim().slice(0, 60));
     r.external = performance.getEntriesByType("resource").map(e => e.name).filter(u => !u.startsWith(location.origin));
     const out = document.createElement("pre");
     out.id = "__probe__"; out.textContent = JSON.stringify(r); document.body.appendChild(out);
@@ -203,6 +212,12 @@ def page_problems(rel, r):
     if r.get("exported_unlabelled"):
         out.append(f"{r['exported_unlabelled']} of {r['exported']} exported cells show no readable "
                    "'exported to deeplearning101.…' label")
+    if r.get("wide_math"):
+        out.append(f"{len(r['wide_math'])} displayed formula(s) wider than the text column at 1280 px (their "
+                   f"end is cut off; split them with aligned or multline), e.g. {r['wide_math'][0]!r}")
+    if r.get("wide_outputs"):
+        out.append(f"{len(r['wide_outputs'])} output(s) wider than their box at 1280 px, e.g. "
+                   f"{r['wide_outputs'][0]!r}")
     if r["toggles_open"]:
         out.append(f"{r['toggles_open']} hidden-solution toggles are open on load")
     if r["toggles_empty"]:
@@ -323,6 +338,10 @@ FAULTS = {  # name: (page, text to insert before </article>, words that the repo
     "TeX shown as text": ("book/glossary.html", r"<p>the sum \sum_i x_i</p>", "TeX source visible"),
     "unlabelled export": ("nbs/02_perceptron.html", '<div class="cell tag_exported-to-nowhere docutils '
                           'container"><pre>x = 1</pre></div>', "exported cells show no"),
+    "formula too wide": ("nbs/04_optim.html", '<div class="math notranslate nohighlight">\\[' +
+                         " + ".join(f"a_{{{i}}} b_{{{i}}}" for i in range(60)) + '\\]</div>', "formula(s) wider"),
+    "output too wide": ("nbs/05_gpu.html", '<div class="cell"><div class="output"><pre style="white-space: pre">' +
+                        "x" * 300 + '</pre></div></div>', "output(s) wider"),
     "external resource": ("book/api.html", '<script src="https://cdn.example.org/x.js"></script>', "another host"),
 }
 
