@@ -12,6 +12,7 @@ from .graph import Op, Tensor, get_array_module, tensor, cat
 from .graph import multinomial, _describe
 from .graph import softmax as _softmax
 from .autodiff import gradient_of, unbroadcast, _needs, no_grad
+from .optim import patch_to
 from .layers import (Module, Parameter, Linear, LayerNorm, Embedding,
                                     Dropout, GELU, Sequential, ModuleList, linear,
                                     dropout, xavier_uniform_, constant_, normal_)
@@ -328,20 +329,14 @@ class GPT(Module):
         return self.head(self.ln_f(x))
 
     def generate(self, idx, max_new_tokens, temperature=1.0, do_sample=False,
-                 top_k=None, use_cache=True):
+                 top_k=None):
         """Append `max_new_tokens` tokens to idx [N, T], one at a time: the most likely
         (greedy) or, with `do_sample`, drawn from softmax(logits / temperature) over
-        the `top_k` most likely. `use_cache`: keep each block's keys and values (the
-        KV cache) while the sequence fits in block_size."""
+        the `top_k` most likely. The model sees the last block_size tokens."""
         idx = idx if isinstance(idx, Tensor) else tensor(idx)
-        cache = None
-        if use_cache and idx.shape[1] + max_new_tokens <= self.block_size:
-            cache = dict(kv=[None] * len(self.blocks), length=0)
         with no_grad():
-            new = idx
             for _ in range(max_new_tokens):
-                if cache is None: logits = self(idx[:, -self.block_size:])[:, -1]
-                else: logits = self._forward_cached(new, cache)[:, -1]
+                logits = self(idx[:, -self.block_size:])[:, -1]     # the last position
                 new = _next_token(logits, temperature, do_sample, top_k)
                 idx = cat([idx, new], dim=1)
         return idx
@@ -389,6 +384,26 @@ def _cached_attention(attn, h, kv, i, start):
     return attn.out_proj(out.transpose(1, 2).reshape(N, T, E))
 
 GPT._forward_cached = _forward_cached
+
+@patch_to(GPT, 'generate')
+def _generate(self, idx, max_new_tokens, temperature=1.0, do_sample=False, top_k=None,
+              use_cache=True):
+    """Append `max_new_tokens` tokens to idx [N, T], one at a time: the most likely
+    (greedy) or, with `do_sample`, drawn from softmax(logits / temperature) over
+    the `top_k` most likely. `use_cache`: keep each block's keys and values (the
+    KV cache) while the sequence fits in block_size; otherwise recompute."""
+    idx = idx if isinstance(idx, Tensor) else tensor(idx)
+    cache = None
+    if use_cache and idx.shape[1] + max_new_tokens <= self.block_size:
+        cache = dict(kv=[None] * len(self.blocks), length=0)
+    with no_grad():
+        new = idx
+        for _ in range(max_new_tokens):
+            if cache is None: logits = self(idx[:, -self.block_size:])[:, -1]
+            else: logits = self._forward_cached(new, cache)[:, -1]    # new tokens only
+            new = _next_token(logits, temperature, do_sample, top_k)
+            idx = cat([idx, new], dim=1)
+    return idx
 
 # %% ../nbs/09_attention.ipynb #21bba4cd
 def _mT(a):

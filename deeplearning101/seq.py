@@ -53,7 +53,7 @@ def bigram_counts(ids, vocab_size):
         vocab_size, vocab_size)
 
 def bigram_probs(counts, alpha=1):
-    "P(b | a), equation eq-bigram: each row of `counts` plus `alpha`, normalised"
+    "P(b | a) with add-`alpha` smoothing: each row of `counts` plus `alpha`, normalised"
     smoothed = counts + float(alpha)
     return smoothed / smoothed.sum(axis=1, keepdims=True)
 
