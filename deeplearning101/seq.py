@@ -477,29 +477,30 @@ def _recurrent_backward(op, grad, out, *inputs):
     H = h0.shape[-1]
     if mode == 'LSTM':
         _, _, c0, w_ih, w_hh, out, acts, tcs = cache
-        # the factors the loop multiplies by, for all steps at once: the derivatives
-        # of the gates, s (1 - s) for i, f, o and 1 - g^2 for g; o (1 - tanh(c)^2)
-        D = _scratch(xp, 'lstm_D', acts.shape, acts.dtype)
-        xp.subtract(1, acts, out=D); D *= acts
-        Dg = D[:, :, 2 * H:3 * H]
-        xp.multiply(acts[:, :, 2 * H:3 * H], acts[:, :, 2 * H:3 * H], out=Dg)
-        xp.subtract(1, Dg, out=Dg)
-        OC = _scratch(xp, 'lstm_OC', tcs.shape, tcs.dtype)
-        xp.multiply(tcs, tcs, out=OC); xp.subtract(1, OC, out=OC)
-        OC *= acts[:, :, 3 * H:]
+        # the factors each step multiplies by, computed in the step (its arrays stay in
+        # the cache): the derivatives of the gates, s (1 - s) for i, f, o and 1 - g^2
+        # for g; o (1 - tanh(c)^2)
+        D = _scratch(xp, 'lstm_D1', acts.shape[1:], acts.dtype)
+        Dg = D[:, 2 * H:3 * H]
+        OC = _scratch(xp, 'lstm_OC1', tcs.shape[1:], tcs.dtype)
         has_c = bool((grad[1] != 0).any())               # a gradient for some c_t?
         da = _scratch(xp, 'lstm_da', acts.shape, acts.dtype)  # d(pre-activations)
         dh, dc, u = xp.zeros_like(h0), xp.zeros_like(c0), xp.empty_like(h0)
         for t in range(T - 1, -1, -1):
+            a, d = acts[t], da[t]
+            xp.subtract(1, a, out=D); D *= a
+            xp.multiply(a[:, 2 * H:3 * H], a[:, 2 * H:3 * H], out=Dg)
+            xp.subtract(1, Dg, out=Dg)
+            xp.multiply(tcs[t], tcs[t], out=OC); xp.subtract(1, OC, out=OC)
+            OC *= a[:, 3 * H:]
             dh += grad[0, t]
             if has_c: dc += grad[1, t]
-            xp.multiply(dh, OC[t], out=u); dc += u       # through h_t = o tanh(c_t)
-            a, d = acts[t], da[t]
+            xp.multiply(dh, OC, out=u); dc += u          # through h_t = o tanh(c_t)
             xp.multiply(dc, a[:, 2 * H:3 * H], out=d[:, :H])               # i
             xp.multiply(dc, out[1, t - 1] if t else c0, out=d[:, H:2 * H])      # f
             xp.multiply(dc, a[:, :H], out=d[:, 2 * H:3 * H])                # g
             xp.multiply(dh, tcs[t], out=d[:, 3 * H:])                       # o
-            d *= D[t]
+            d *= D
             dc *= a[:, H:2 * H]                          # the additive path: times f
             dh = d @ w_hh
         hs = out[0]

@@ -367,3 +367,54 @@ def test_compiled_mha_with_masks_equals_eager():
     (le, pe), (lc, pc) = run(False), run(True)
     np.testing.assert_allclose(lc, le, rtol=1e-6)
     for a, b in zip(pc, pe): np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+# ---------------------------------------------------------------- self-attention's packed q, k, v
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_packed_attention_equals_three_slices_bit_for_bit(causal, with_bias):
+    "PackedAttentionOp (one gradient array for qkv) computes what AttentionOp on its slices does."
+    import deeplearning101.attention as A
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 2, 4, 5, 6)).astype(np.float32)
+    b = dl.tensor(rng.standard_normal((5, 5)).astype(np.float32)) if with_bias else None
+    t1, t2 = dl.tensor(x, requires_grad=True), dl.tensor(x, requires_grad=True)
+    o1 = A._attend_packed(t1, b, causal)
+    o2 = A._attend(t2[0], t2[1], t2[2], b, None, causal)
+    g = dl.tensor(rng.standard_normal(o1.shape).astype(np.float32))
+    o1.backward(g)
+    o2.backward(g)
+    assert np.array_equal(o1.detach().numpy(), o2.detach().numpy())
+    assert np.array_equal(t1.grad.numpy(), t2.grad.numpy())
+
+
+def test_packed_attention_gradients_and_second_order():
+    import deeplearning101.attention as A
+    rng = np.random.default_rng(4)
+    x = dl.tensor(rng.standard_normal((3, 2, 2, 4, 3)), requires_grad=True)
+    b = dl.tensor(rng.standard_normal((4, 4)), requires_grad=True)
+    assert dl.gradcheck(lambda q, bb: A._attend_packed(q, bb, False), (x, b))
+    X, W = rng.standard_normal((3, 2, 2, 4, 3)), dl.tensor(rng.standard_normal((2, 2, 4, 3)))
+    res = []
+    for fn in (lambda q: A._attend_packed(q, None, True),
+               lambda q: A._attend_plain(q[0], q[1], q[2], None, None, True)):
+        x = dl.tensor(X, requires_grad=True)
+        (g,) = dl.autograd.grad((fn(x) * W).sum(), (x,), create_graph=True)
+        (g * g).sum().backward()
+        res.append((g.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], atol=1e-12)
+    np.testing.assert_allclose(res[0][1], res[1][1], atol=1e-12)
+
+
+def test_self_attention_layer_uses_the_packed_op():
+    "nn.MultiheadAttention on one tensor, without weights: one PackedAttentionOp node, no slices of qkv."
+    dl.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2, batch_first=True)
+    x = dl.randn(2, 5, 8)
+    out, w = mha(x, x, x, need_weights=False)
+    assert w is None
+    ops = [type(t._op).__name__ for t in dl.topological_order([out]) if t._op is not None]
+    assert ops.count('PackedAttentionOp') == 1 and 'AttentionOp' not in ops
+    assert 'Index' not in ops                      # q, k and v are not sliced out of qkv
+    ref, _ = mha(x, x, x, need_weights=True)       # the composed path, with weights
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-6)
