@@ -241,3 +241,33 @@ def test_compiled_cnn_training_step_equals_eager():
         np.testing.assert_allclose(l2, l1, rtol=tol, atol=tol)
         for a, b in zip(w1, w2): np.testing.assert_allclose(b, a, rtol=tol, atol=tol)
         np.testing.assert_allclose(m2[1].running_var.numpy(), m1[1].running_var.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_on_3d_inputs_is_one_2d_product_and_equals_eager(bias):
+    "A Linear layer on [N, T, K] (a transformer's, an RNN's head) becomes one 2-D product per pass."
+    def make():
+        dl.manual_seed(3)
+        m = nn.Sequential(nn.Linear(6, 8, bias=bias), nn.Tanh(), nn.Linear(8, 5, bias=bias))
+        opt = dl.optim.Adam(m.parameters(), lr=0.01)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(m(x).reshape(-1, 5), y.reshape(-1))
+            loss.backward()
+            opt.step()
+            return loss
+        return m, step
+    rng = np.random.default_rng(0)
+    data = [(dl.tensor(rng.standard_normal((4, 7, 6)).astype(np.float32)),
+             dl.tensor(rng.integers(0, 5, (4, 7)))) for _ in range(4)]
+    (m1, s1), (m2, s2) = make(), make()
+    c = dl.compile(s2)
+    l1 = [float(s1(x, y)) for x, y in data]
+    l2 = [float(c(x, y)) for x, y in data]
+    assert c.traces == 1
+    src = c.program.source
+    assert '_linear_nd(' in src and '_matmul_nd(' in src and '.reshape(-1, 8).T' in src
+    np.testing.assert_allclose(l2, l1, atol=1e-6)
+    for a, b in zip(m1.parameters(), m2.parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), atol=1e-6)
