@@ -443,7 +443,8 @@ def _emit_backward(src, op, g, v, a, ins, needs, owned):
         g2 = f"{g}.reshape(-1, {M})"
         res = [(0, f"_matmul_nd({g}, {a[1]}, out=OUT)", True)] if needs[0] else []
         if needs[1]:
-            res.append((1, f"np.matmul({g2}.T, {a[0]}.reshape(-1, {K}), out=OUT)", True))
+            x2 = f"{a[0]}.reshape(-1, {K})"
+            res.append((1, f"np.matmul({g2}.T, {x2}, out=OUT)", True))
         if len(ins) == 3 and needs[2]:
             res.append((2, f"np.add.reduce({g2}, axis=0, out=OUT)", True))
         return [], res
