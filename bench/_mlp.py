@@ -1,7 +1,7 @@
 """The MLP data shared by the step benchmarks: the same initial weights and the same batch for every contender."""
 import numpy as np
 
-__all__ = ['mlp_params', 'mlp_batch', 'placed', 'dl_step_runner']
+__all__ = ['mlp_params', 'mlp_batch', 'placed', 'dl_step_runner', 'check_contenders']
 
 
 def mlp_params(sizes, seed=0, layout='out_in'):
@@ -55,3 +55,22 @@ def dl_step_runner(dl, model, params, make_opt, X, y, compiled):
     run.arrays = lambda: [p.detach().numpy() for p in model.parameters()]
     run.traces = (lambda: f.traces) if compiled else (lambda: 0)
     return run
+
+
+def _scalar(loss): return loss.item() if hasattr(loss, 'item') else float(loss)
+
+
+def check_contenders(c, what, weight_tol=1e-5, digits=6):
+    """Three steps of each contender of `c` (name -> runner with .arrays(), and .traces() for 'compiled'), started
+    from the same weights and data: the losses (1e-4) and the weights (`weight_tol`) must agree with PyTorch's (or
+    eager's when torch is absent), and the compiled step must trace once. Prints one line; returns True when all hold."""
+    losses = {k: [_scalar(f()) for _ in range(3)] for k, f in c.items()}
+    ref = 'torch' if 'torch' in c else 'eager'
+    dloss = max(abs(a - b) for k in c for a, b in zip(losses[k], losses[ref]))
+    dw = max(float(np.max(np.abs(a - b))) for k in c for a, b in zip(c[k].arrays(), c[ref].arrays()))
+    traces = c['compiled'].traces() if 'compiled' in c else 1
+    good = dloss <= 1e-4 and dw <= weight_tol and traces == 1
+    print(f"  {what}, losses " + ", ".join(f"{k} {v[0]:.{digits}f}->{v[-1]:.{digits}f}" for k, v in losses.items())
+          + f": max |loss diff| {dloss:.1e}, max |weight diff| {dw:.1e}"
+          + (f", compiled traced {traces} time(s)" if 'compiled' in c else "") + f" -> {'OK' if good else 'MISMATCH'}")
+    return good

@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import deeplearning101 as dl
 import deeplearning101.nn.functional as F
-from _mlp import dl_step_runner
+from _mlp import check_contenders, dl_step_runner
 from _timing import fmt_ratio, header, iqr_pct, median, OtherLoad, paired_ratio, parse_quick, rss_bytes
 
 B = 64
@@ -227,22 +227,11 @@ def lenet_contenders(torch, compiled=True):
     return c
 
 
-def _scalar(loss): return loss.item() if hasattr(loss, 'item') else float(loss)
-
 
 def check_lenet(torch):
     "Three steps of each contender from the same weights and data: the losses and weights must agree."
     c = lenet_contenders(torch)
-    losses = {k: [_scalar(f()) for _ in range(3)] for k, f in c.items()}
-    ref = 'torch' if 'torch' in c else 'eager'
-    dloss = max(abs(a - b) for k in c for a, b in zip(losses[k], losses[ref]))
-    dw = max(float(np.max(np.abs(a - b))) for k in c for a, b in zip(c[k].arrays(), c[ref].arrays()))
-    traces = c['compiled'].traces() if 'compiled' in c else 1
-    good = dloss <= 1e-4 and dw <= 1e-5 and traces == 1
-    print(f"  3 SGD steps, losses " + ", ".join(f"{k} {v[0]:.6f}->{v[-1]:.6f}" for k, v in losses.items()) +
-          f": max |loss diff| {dloss:.1e}, max |weight diff| {dw:.1e}" +
-          (f", compiled traced {traces} time(s)" if 'compiled' in c else "") + f" -> {'OK' if good else 'MISMATCH'}")
-    return good, list(c)
+    return check_contenders(c, "3 SGD steps"), list(c)
 
 
 # ---------------------------------------------------------------- memory

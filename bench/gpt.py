@@ -31,6 +31,7 @@ import deeplearning101.nn.functional as F
 from deeplearning101.attention import GPT
 from _timing import fmt_ratio, header, iqr_pct, median, OtherLoad, paired_ratio, parse_quick
 from conv import interleaved_wall_cpu, GAP_S
+from _mlp import check_contenders
 
 TARGET_EAGER, TARGET_COMPILED = 1.5, 1.0
 LR, WD = 1e-3, 0.01
@@ -135,24 +136,12 @@ def contenders(torch, cfg):
     return c
 
 
-def _scalar(loss): return loss.item() if hasattr(loss, 'item') else float(loss)
-
 
 def check(torch, name, cfg):
     "Three AdamW steps of each contender from the same weights and data: the losses and weights must agree."
-    c = contenders(torch, cfg)
-    losses = {k: [_scalar(f()) for _ in range(3)] for k, f in c.items()}
-    ref = 'torch' if 'torch' in c else 'eager'
-    dloss = max(abs(a - b) for k in c for a, b in zip(losses[k], losses[ref]))
-    dw = max(float(np.max(np.abs(a - b))) for k in c for a, b in zip(c[k].arrays(), c[ref].arrays()))
-    traces = c['compiled'].traces() if 'compiled' in c else 1
     # Adam divides each gradient by its own running size, so a parameter whose gradient is float32 rounding noise
     # (a rarely used position row) still moves by ~lr: weights agree to a tenth of one step's size (lr), not 1e-5
-    good = dloss <= 1e-4 and dw <= 0.1 * LR and traces == 1
-    print(f"  {name}: 3 AdamW steps, losses " + ", ".join(f"{k} {v[0]:.5f}->{v[-1]:.5f}" for k, v in losses.items())
-          + f": max |loss diff| {dloss:.1e}, max |weight diff| {dw:.1e}"
-          + (f", compiled traced {traces} time(s)" if 'compiled' in c else "") + f" -> {'OK' if good else 'MISMATCH'}")
-    return good
+    return check_contenders(contenders(torch, cfg), f"{name}: 3 AdamW steps", weight_tol=0.1 * LR, digits=5)
 
 
 def attention_runners(torch):

@@ -20,11 +20,9 @@ import deeplearning101 as dl
 import deeplearning101.nn.functional as F
 from deeplearning101 import nn
 from deeplearning101 import attention as A
-from deeplearning101 import gpu as G
 from deeplearning101.layers import gradcheck_module
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fake_cupy  # noqa: E402
 
 
 def t64(rng, *shape, grad=True):
@@ -287,23 +285,7 @@ def test_compiled_gpt_step_equals_eager():
 
 
 # ------------------------------------------------------------------------------------ the device
-@pytest.fixture
-def clean(monkeypatch):
-    for v in ('DL_DEVICE', 'DEEPLEARNING101_FORCE_CPU'): monkeypatch.delenv(v, raising=False)
-    G._probe.cache_clear()
-    yield monkeypatch
-    G._probe.cache_clear()
-
-
-@pytest.fixture(params=['simulated', 'cuda'])
-def gpu(request, clean):
-    "A usable 'cuda' device: the stand-in CuPy ('simulated'), or the real GPU (skipped when there is none)."
-    if request.param == 'simulated': fake_cupy.install(clean)
-    elif not dl.cuda_available(): pytest.skip(f"no usable CUDA device: {G._why_no_cuda()}")
-    return request.param
-
-
-def host(t): return t.detach().cpu().numpy()
+from test_gpu import clean, gpu, host  # noqa: E402,F401  (the simulated / real GPU fixtures)
 
 
 def test_attention_on_the_gpu_equals_the_cpu(gpu):
