@@ -1,7 +1,7 @@
 """The MLP data shared by the step benchmarks: the same initial weights and the same batch for every contender."""
 import numpy as np
 
-__all__ = ['mlp_params', 'mlp_batch', 'placed', 'dl_step_runner', 'check_contenders']
+__all__ = ['mlp_params', 'mlp_batch', 'placed', 'dl_step_runner', 'torch_sgd_runner', 'check_contenders']
 
 
 def mlp_params(sizes, seed=0, layout='out_in'):
@@ -54,6 +54,24 @@ def dl_step_runner(dl, model, params, make_opt, X, y, compiled):
     run = lambda: f(x, t)
     run.arrays = lambda: [p.detach().numpy() for p in model.parameters()]
     run.traces = (lambda: f.traces) if compiled else (lambda: 0)
+    return run
+
+
+def torch_sgd_runner(torch, model, params, X, y, lr):
+    """PyTorch's training step on fixed data, from the weights `params` (arrays, in `model.parameters()` order):
+    zero_grad, cross-entropy, backward, SGD step. The runner has .arrays(), the weights after the steps so far."""
+    with torch.no_grad():
+        for p, a in zip(model.parameters(), params): p.copy_(torch.from_numpy(a))
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    x, t = torch.from_numpy(X.copy()), torch.from_numpy(y.copy())
+
+    def run():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), t)
+        loss.backward()
+        opt.step()
+        return loss
+    run.arrays = lambda: [p.detach().numpy() for p in model.parameters()]
     return run
 
 

@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import deeplearning101 as dl
 import deeplearning101.nn.functional as F
-from _mlp import check_contenders, dl_step_runner
+from _mlp import check_contenders, dl_step_runner, torch_sgd_runner
 from _timing import fmt_ratio, header, iqr_pct, median, OtherLoad, paired_ratio, parse_quick, rss_bytes
 
 B = 64
@@ -195,22 +195,10 @@ def dl_lenet(params, X, y, compiled):
 
 
 def torch_lenet(torch, params, X, y):
-    nn, Fn = torch.nn, torch.nn.functional
+    nn = torch.nn
     model = nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 4 * 4, 10))
-    with torch.no_grad():
-        for p, a in zip(model.parameters(), params): p.copy_(torch.from_numpy(a))
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    x, t = torch.from_numpy(X.copy()), torch.from_numpy(y.copy())
-
-    def run():
-        opt.zero_grad()
-        loss = Fn.cross_entropy(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss
-    run.arrays = lambda: [p.detach().numpy() for p in model.parameters()]
-    return run
+    return torch_sgd_runner(torch, model, params, X, y, LR)
 
 
 def lenet_contenders(torch, compiled=True):

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import deeplearning101 as dl
-from _mlp import check_contenders, dl_step_runner
+from _mlp import check_contenders, dl_step_runner, torch_sgd_runner
 from _timing import fmt_ratio, header, iqr_pct, median, OtherLoad, paired_ratio, parse_quick
 from conv import interleaved_wall_cpu
 
@@ -68,21 +68,7 @@ def torch_model(torch):
 
 
 def torch_step(torch, params, X, y):
-    model = torch_model(torch)
-    with torch.no_grad():
-        for p, a in zip(model.parameters(), params): p.copy_(torch.from_numpy(a))
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-    x, t = torch.from_numpy(X.copy()), torch.from_numpy(y.copy())
-    Fn = torch.nn.functional
-
-    def run():
-        opt.zero_grad()
-        loss = Fn.cross_entropy(model(x), t)
-        loss.backward()
-        opt.step()
-        return loss
-    run.arrays = lambda: [p.detach().numpy() for p in model.parameters()]
-    return run
+    return torch_sgd_runner(torch, torch_model(torch), params, X, y, LR)
 
 
 def step_contenders(torch, compiled=True):
