@@ -81,6 +81,19 @@ def _pause(seconds):
     while time.perf_counter() < end: pass
 
 
+def report_steps(cs, t, c, targets):
+    """Print the timed training steps `t` (wall) and `c` (CPU) of the contenders `cs` against 'torch': medians, each
+    contender's paired ratio with its target from `targets` (name -> bound; absent: reported), compiled/eager."""
+    print("  " + "   ".join(f"{k} {median(v) * 1e3:.3f} ms (iqr {iqr_pct(v):.0f}%)" for k, v in t.items()))
+    for k in cs:
+        if k == 'torch': continue
+        r, goal = paired_ratio(t, k, 'torch'), targets.get(k)
+        verdict = f"{'met' if r <= goal else 'NOT met'} (<= {goal}x)" if goal else "(reported)"
+        print(f"  {k + '/torch':<16} {fmt_ratio(r, 8)} (cpu {fmt_ratio(paired_ratio(c, k, 'torch'), 6).strip()})"
+              f"   {verdict}")
+    if 'compiled' in cs: print(f"  compiled/eager   {fmt_ratio(paired_ratio(t, 'compiled', 'eager'), 8)}")
+
+
 def interleaved_wall_cpu(contenders, reps, sample_s, gap_s=0.0, gap_names=(), warmup=3):
     """_timing.interleaved's method (warm-up, calls per sample calibrated to ~sample_s, one sample of every
     contender per repetition in an order rotated each repetition, optional busy pause around the samples of
@@ -325,13 +338,7 @@ def main():
     print(f"28x28 LeNet training step, batch {B} (target eager/torch <= {TARGET_STEP}x, wall-clock; cpu beside it):")
     cs = lenet_contenders(torch)
     t, c = interleaved_wall_cpu(cs, reps, sample_s, gap_s=gap, gap_names=('torch',))
-    print(f"  " + "   ".join(f"{k} {median(v) * 1e3:.3f} ms (iqr {iqr_pct(v):.0f}%)" for k, v in t.items()))
-    for k in cs:
-        if k == 'torch': continue
-        r = paired_ratio(t, k, 'torch')
-        print(f"  {k + '/torch':<16} {fmt_ratio(r, 8)} (cpu {fmt_ratio(paired_ratio(c, k, 'torch'), 6).strip()})   " +
-              (f"{'met' if r <= TARGET_STEP else 'NOT met'}" if k == 'eager' else "(reported)"))
-    if 'compiled' in cs: print(f"  compiled/eager   {fmt_ratio(paired_ratio(t, 'compiled', 'eager'), 8)}")
+    report_steps(cs, t, c, {'eager': TARGET_STEP})
 
     print()
     print("memory:")

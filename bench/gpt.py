@@ -30,7 +30,7 @@ import deeplearning101 as dl
 import deeplearning101.nn.functional as F
 from deeplearning101.attention import GPT
 from _timing import fmt_ratio, header, iqr_pct, median, OtherLoad, paired_ratio, parse_quick
-from conv import interleaved_wall_cpu, GAP_S
+from conv import interleaved_wall_cpu, report_steps, GAP_S
 from _mlp import check_contenders
 
 TARGET_EAGER, TARGET_COMPILED = 1.5, 1.0
@@ -191,15 +191,7 @@ def main():
                                             f"{TARGET_COMPILED}x" if target else ": reported"))
         cs = contenders(torch, cfg)
         t, c = interleaved_wall_cpu(cs, reps, sample_s, gap_s=gap, gap_names=('torch',))
-        print("  " + "   ".join(f"{k} {median(v) * 1e3:.3f} ms (iqr {iqr_pct(v):.0f}%)" for k, v in t.items()))
-        for k in cs:
-            if k == 'torch': continue
-            r = paired_ratio(t, k, 'torch')
-            goal = TARGET_EAGER if k == 'eager' else TARGET_COMPILED
-            verdict = (f"{'met' if r <= goal else 'NOT met'} (<= {goal}x)") if target else "(reported)"
-            print(f"  {k + '/torch':<16} {fmt_ratio(r, 8)} (cpu {fmt_ratio(paired_ratio(c, k, 'torch'), 6).strip()})"
-                  f"   {verdict}")
-        if 'compiled' in cs: print(f"  compiled/eager   {fmt_ratio(paired_ratio(t, 'compiled', 'eager'), 8)}")
+        report_steps(cs, t, c, {'eager': TARGET_EAGER, 'compiled': TARGET_COMPILED} if target else {})
 
     print()
     print("attention alone, causal, [64, 4, 11, 12], forward + backward (reported):")

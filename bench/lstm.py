@@ -27,7 +27,7 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import deeplearning101 as dl
 from _mlp import check_contenders, dl_step_runner, torch_sgd_runner
 from _timing import fmt_ratio, header, iqr_pct, median, OtherLoad, paired_ratio, parse_quick
-from conv import interleaved_wall_cpu
+from conv import interleaved_wall_cpu, report_steps
 
 B, T, I, H, V = 32, 64, 65, 128, 65
 TARGET_STEP = 1.5
@@ -170,13 +170,7 @@ def main():
     print(f"LSTM training step (target eager/torch <= {TARGET_STEP}x, wall-clock; cpu beside it):")
     cs = step_contenders(torch)
     t, c = interleaved_wall_cpu(cs, reps, sample_s, gap_s=gap, gap_names=('torch',))
-    print("  " + "   ".join(f"{k} {median(v) * 1e3:.2f} ms (iqr {iqr_pct(v):.0f}%)" for k, v in t.items()))
-    for k in cs:
-        if k == 'torch': continue
-        r = paired_ratio(t, k, 'torch')
-        print(f"  {k + '/torch':<16} {fmt_ratio(r, 8)} (cpu {fmt_ratio(paired_ratio(c, k, 'torch'), 6).strip()})   " +
-              (f"{'met' if r <= TARGET_STEP else 'NOT met'}" if k == 'eager' else "(reported)"))
-    if 'compiled' in cs: print(f"  compiled/eager   {fmt_ratio(paired_ratio(t, 'compiled', 'eager'), 8)}")
+    report_steps(cs, t, c, {'eager': TARGET_STEP})
     print(load.report())
 
 
