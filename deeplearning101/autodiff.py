@@ -354,10 +354,12 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
     for out, g in zip(outputs, seeds): arrive(out, g if create_graph else g._data)
     # gradients of gradients only when asked for
     prev, GradMode.enabled = GradMode.enabled, create_graph
+    # the loop below runs once per node: the names it uses are looked up once
+    get, take, ndarray, last_write = grads.get, grads.pop, np.ndarray, _last_write
     try:
         while pending:
             node = pop(pending)[1]  # no consumer of it is left: its adjoint is complete
-            g = grads.pop(node)
+            g = take(node)
             if everything or node._retains_grad: visit(node, g)
             op = node._op
             inputs = op.inputs
@@ -366,28 +368,41 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
                                    f"second time: the inputs of {op.name!r} were freed "
                                    f"by the first backward; pass retain_graph=True to "
                                    f"it")
-            if _last_write[0] > op.seq:     # something was changed in place since
+            if last_write[0] > op.seq:      # something was changed in place since
                 _check_saved(op, node)
+            one = len(inputs) == 1
             if create_graph: igs = op.backward(g, node, *inputs)  # on tensors: recorded
-            elif type(g) is np.ndarray:     # raw arrays (array_backward, inlined)
-                if len(inputs) == 2:
+            elif type(g) is ndarray:        # raw arrays (array_backward, inlined)
+                if one: igs = op.backward(g, node._data, inputs[0]._data)
+                elif len(inputs) == 2:
                     igs = op.backward(g, node._data, inputs[0]._data, inputs[1]._data)
-                elif len(inputs) == 1: igs = op.backward(g, node._data, inputs[0]._data)
                 else: igs = op.backward(g, node._data, *[t._data for t in inputs])
             else: igs = array_backward(op, g, node._data)   # a GPU array: kernels first
-            for inp, ig in zip(inputs, igs):
+            if not retain_graph:    # free the graph, and what the op saved, as we go
+                op.inputs = None
+                if op.saved:
+                    for name in op.saved: setattr(op, name, None)
+            # `arrive`, spelled out: this is the hot path; one input (most ops) without
+            # a loop, which saves a tenth of a small op's backward
+            if one:
+                inp, ig = inputs[0], igs[0]
                 if ig is None or not inp._requires_grad: continue
-                # `arrive`, spelled out: this loop is the hot path
-                old = grads.get(inp)
+                old = get(inp)
                 if old is not None: grads[inp] = old + ig
                 else:
                     grads[inp] = ig
                     if inp._op is None: leaves.append(inp)
                     else: push(pending, (-inp._op.seq, inp))
-            if not retain_graph:    # free the graph, and what the op saved, as we go
-                op.inputs = None
-                for name in op.saved: setattr(op, name, None)
-        for leaf in leaves: visit(leaf, grads.pop(leaf))
+                continue
+            for inp, ig in zip(inputs, igs):
+                if ig is None or not inp._requires_grad: continue
+                old = get(inp)
+                if old is not None: grads[inp] = old + ig
+                else:
+                    grads[inp] = ig
+                    if inp._op is None: leaves.append(inp)
+                    else: push(pending, (-inp._op.seq, inp))
+        for leaf in leaves: visit(leaf, take(leaf))
     finally: GradMode.enabled = prev
 
 def array_backward(op, grad, out):

@@ -525,13 +525,20 @@ _plain_apply = Op.apply.__func__       # the plain version, kept for the check b
 
 def _apply(cls, *inputs, **params):
     "Run the op on tensors; record it when an input requires grad and recording is on."
-    op = cls(**params)
-    record = False
-    for t in inputs:
-        if t._data is None: return _deferred(op, inputs)    # a placeholder: Session.run
-        if t._requires_grad: record = True
-    try:                    # one and two inputs spelled out: it runs millions of times
-        if len(inputs) == 2:
+    op = cls(**params) if params else cls()
+    n = len(inputs)         # one and two inputs spelled out: it runs millions of times
+    if n == 1:
+        a = inputs[0]._data
+        if a is None: return _deferred(op, inputs)          # a placeholder: Session.run
+        record = inputs[0]._requires_grad
+    else:
+        record = False
+        for t in inputs:
+            if t._data is None: return _deferred(op, inputs)
+            if t._requires_grad: record = True
+    try:
+        if n == 1: data = op.forward(a)
+        elif n == 2:
             a, b = inputs[0]._data, inputs[1]._data
             if type(a) is not type(b):
                 inputs = _check_devices(op, inputs)   # NumPy and CuPy? (chapter 05)
@@ -540,7 +547,6 @@ def _apply(cls, *inputs, **params):
                 if not hasattr(b, 'dtype'): b = np.asarray(b)  # beside a placeholder
             if a.dtype is not b.dtype and op.promotes: a, b = _promote_arrays(a, b)
             data = op.forward(a, b)
-        elif len(inputs) == 1: data = op.forward(inputs[0]._data)
         else:
             arrays, kind = [t._data for t in inputs], type(inputs[0]._data)
             for a in arrays:
