@@ -12,7 +12,7 @@ from . import graph as _graph
 from .graph import (Tensor, Add, Sub, Mul, MatMul, ReLU, Tanh, Sigmoid,
                                    Exp, Neg, _inplace, _record_write)
 from .autodiff import array_backward, unbroadcast, _zero_grad
-from .layers import Module, LinearOp, CrossEntropyOp
+from .layers import Module, LinearOp, CrossEntropyOp, _row_max
 from .optim import SGD
 from .gpu import _fusable
 
@@ -398,7 +398,7 @@ def _emit_cross_entropy(src, op, z, v, n, in_place):
     rows, y = src.obj(np.arange(n), 'rows'), src.label(op)
     scale = f" / {n}" if op.reduction == 'mean' else ''
     s = f"s_{v}"
-    return [f"{s} = np.subtract({z}, {z}.max(axis=1, keepdims=True)"
+    return [f"{s} = np.subtract({z}, _row_max({z})"
             + (f", out={z})" if in_place else ")"),
             f"p_{v} = np.exp({s})",
             f"t_{v} = p_{v}.sum(axis=1, keepdims=True)",
@@ -769,6 +769,7 @@ def _lower(self):
     self.lines = shown
     ns = dict(src.ns, np=np, _refs=sys.getrefcount, _plain_sgd=_plain_sgd,
               _linear=_linear, _linear_nd=_linear_nd, _matmul_nd=_matmul_nd,
+              _row_max=_row_max,
               _unbroadcast=unbroadcast, _array=_scalar_to_array,
               _array_backward=array_backward, _grad_tensor=_grad_tensor,
               _zero_grad=_zero_grad, _record_write=_record_write, _inplace=_inplace)

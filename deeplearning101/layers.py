@@ -753,6 +753,14 @@ def _class_targets(target, input, shape, where):
                          "[]; [N, C, d1, ...]: [N, d1, ...])")
     return y.reshape(-1)
 
+def _row_max(z):
+    """`z.max(axis=1, keepdims=True)`. NumPy reduces each short row of a C-ordered
+    array one by one; for a few classes, the maximum of the transposed copy's columns is
+    the same numbers several times faster (10 classes, 1,024 rows: 6 us instead of 60)."""
+    if type(z) is np.ndarray and z.shape[1] <= 32 and len(z) >= 16:
+        return np.ascontiguousarray(z.T).max(axis=0)[:, None]
+    return z.max(axis=1, keepdims=True)
+
 def _all_classes(y, c, ignore_index, where):
     """True when every label is a class that counts; False when some equal
     `ignore_index`; other labels raise. Labels on a GPU are read too: one reduction, a
@@ -801,8 +809,8 @@ class CrossEntropyOp(Op):
             kernel = _graph._kernels.get((CrossEntropyOp, 'forward'))
             out = NotImplemented if kernel is None else kernel(self, z)
             if out is not NotImplemented: return out
-        # the max trick: every exponent <= 0
-        s = z - z.max(axis=1, keepdims=True)
+        # the max trick: every exponent <= 0 (the row maxima, quickly: `_row_max`)
+        s = z - _row_max(z)
         e = np.exp(s)
         total = e.sum(axis=1, keepdims=True)
         e /= total
