@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['conv_output_size', 'conv2d_plain', 'im2col', 'Conv2dOp', 'col2im', 'Im2Col', 'Col2Im', 'conv2d', 'MaxPool2dOp',
            'AvgPool2dOp', 'PoolScatter', 'max_pool2d', 'avg_pool2d', 'AdaptiveAvgPool2dOp', 'adaptive_avg_pool2d',
-           'BatchNorm2d', 'Conv2d', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d']
+           'BatchNorm2d', 'Conv2d', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d', 'conv_transpose2d',
+           'ConvTranspose2d']
 
 # %% ../nbs/07_cnn.ipynb #2531ce45
 import functools, math, sys, threading
@@ -840,3 +841,78 @@ class AdaptiveAvgPool2d(Module):
     def __init__(self, output_size): self.output_size = output_size
     def forward(self, input): return adaptive_avg_pool2d(input, self.output_size)
     def extra_repr(self): return f"output_size={self.output_size}"
+
+# %% ../nbs/07_cnn.ipynb #54bc0fc9
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    """The transposed convolution (`torch.nn.functional.conv_transpose2d`): x [N, C_in,
+    H, W], weight [C_in, C_out/groups, kh, kw], bias [C_out] -> [N, C_out, H_out,
+    W_out], the adjoint of conv2d with respect to its input: W^T x per group, col2im."""
+    where = 'conv_transpose2d'
+    x = input if isinstance(input, Tensor) else tensor(input)
+    if x.ndim not in (3, 4) or weight.ndim != 4:
+        raise RuntimeError(f"{where}: expected a 3-d or 4-d input and a 4-d weight "
+                           f"[C_in, C_out/groups, kh, kw], got {_shape(x)} and "
+                           f"{_shape(weight)}")
+    unbatched = x.ndim == 3
+    if unbatched: x = x.reshape((1,) + tuple(x.shape))
+    _same_dtype(where, x, weight, bias)
+    (sh, sw) = _pair(stride, 'stride', where)
+    (ph, pw) = _pair(padding, 'padding', where)
+    (dh, dw) = _pair(dilation, 'dilation', where)
+    (oh, ow) = _pair(output_padding, 'output_padding', where)
+    (N, C, H, W), (Cw, Cg, kh, kw) = x.shape, weight.shape
+    if C != Cw or groups < 1 or C % groups:
+        raise RuntimeError(f"{where}: the input has {C} channels, the weight "
+                           f"{list(weight.shape)} expects {Cw} (groups={groups}, which "
+                           f"must divide them)")
+    if not (0 <= oh < sh and 0 <= ow < sw):
+        raise RuntimeError(f"{where}: output_padding {(oh, ow)} must be smaller than "
+                           f"the stride {(sh, sw)}")
+    Ho = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1
+    Wo = (W - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1
+    if Ho < 1 or Wo < 1:
+        raise RuntimeError(f"{where}: the output would be [{Ho}, {Wo}] for input "
+                           f"{_shape(x)}: padding {(ph, pw)} is too large")
+    y = x.permute(1, 2, 3, 0).reshape(groups, C // groups, -1)      # batch last
+    cols = weight.reshape(groups, C // groups, -1).transpose(1, 2) @ y
+    out = Col2Im.apply(cols.reshape(Cg * groups * kh * kw, -1),
+                       input_shape=(N, Cg * groups, Ho, Wo), kernel_size=(kh, kw),
+                       stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw))
+    if bias is not None: out = out + bias.reshape(1, -1, 1, 1)
+    return out.reshape(tuple(out.shape[1:])) if unbatched else out
+
+class ConvTranspose2d(Conv2d):
+    """Transposed 2-d convolution layer (`torch.nn.ConvTranspose2d`): weight
+    [in_channels, out_channels/groups, kh, kw], started as PyTorch's (as `Conv2d`,
+    fan_in from the weight's second dimension)."""
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1,
+                 padding_mode='zeros', device=None, dtype=None):
+        if padding_mode != 'zeros':
+            raise ValueError('Only "zeros" padding mode is supported for '
+                             'ConvTranspose2d')
+        super().__init__(out_channels, in_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, device=device, dtype=dtype)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.output_padding = _pair(output_padding, 'output_padding',
+                                    'ConvTranspose2d')
+        if bias:                       # [out_channels], and PyTorch's start again
+            self.bias = Parameter(np.zeros(self.out_channels, self.weight._data.dtype))
+            self.reset_parameters()
+            if device is not None: self.to(device)
+
+    def forward(self, input, output_size=None):
+        op = self.output_padding
+        if output_size is not None:    # the output_padding that gives this size
+            H, W = input.shape[-2:]
+            base = [(n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in zip(
+                (H, W), self.stride, self.padding, self.dilation, self.kernel_size)]
+            op = tuple(int(o) - b for o, b in zip(tuple(output_size)[-2:], base))
+        return conv_transpose2d(input, self.weight, self.bias, self.stride,
+                                self.padding, op, self.groups, self.dilation)
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        if self.output_padding != (0, 0): s += f", output_padding={self.output_padding}"
+        return s

@@ -390,7 +390,7 @@ def _numeric_tensor(x, i):
     "Argument `i` of TensorDataset as a tensor (sharing an array's memory)."
     if isinstance(x, Tensor): return x
     try: return as_tensor(x)
-    except TypeError: pass
+    except (TypeError, ValueError): pass            # ValueError: ragged lists
     try: what = _KINDS.get(np.asarray(x).dtype.kind, f"{np.asarray(x).dtype} values")
     except (ValueError, TypeError): what = "ragged or mixed data"
     raise TypeError(f"TensorDataset: argument {i} ({type(x).__name__} {x!r:.40}) holds "
@@ -588,8 +588,19 @@ class DataLoader:
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None,
                  batch_sampler=None, num_workers=0, collate_fn=None, pin_memory=False,
                  drop_last=False, timeout=0, worker_init_fn=None,
-                 multiprocessing_context=None, generator=None, *, seed=None):
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None,
+                 persistent_workers=False, pin_memory_device='', in_order=True,
+                 seed=None):
         where = 'DataLoader'
+        # PyTorch's rules for its worker options (the batches here are made in the
+        # main process, whatever num_workers says)
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError(f"{where}: prefetch_factor option could only be specified "
+                             f"in multiprocessing: let num_workers > 0, or set "
+                             f"prefetch_factor to None")
+        if num_workers == 0 and persistent_workers:
+            raise ValueError(f"{where}: persistent_workers option needs "
+                             f"num_workers > 0")
         if batch_size is not None and not _positive_int(batch_size):
             raise ValueError(f"{where}: batch_size must be a positive integer (or "
                              f"None), got {batch_size!r}")

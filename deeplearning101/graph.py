@@ -139,8 +139,21 @@ def _array(self, dtype=None, copy=None):
     a = self._data if dtype is None else self._data.astype(dtype)
     return a.copy() if copy else a
 Tensor.__bool__, Tensor.__index__, Tensor.__array__ = _bool, _as_index, _array
-Tensor.__float__ = lambda self: float(self.item())
-Tensor.__int__ = lambda self: int(self.item())
+def _scalar(convert):
+    def to_number(self):
+        if self._data.size != 1:        # PyTorch's error and words
+            raise ValueError(f"{convert.__name__}: only one element tensors can be "
+                             f"converted to Python scalars (got {self._data.size} "
+                             f"elements, shape {list(self._data.shape)})")
+        return convert(self.item())
+    return to_number
+Tensor.__float__, Tensor.__int__ = _scalar(float), _scalar(int)
+
+import warnings
+# PyTorch computes log(0) = -inf, 1 / 0 = inf and sqrt(-1) = nan without a word; NumPy
+# warns about each. Its warnings from inside this package's ops are ignored, as PyTorch
+# would; NumPy code of your own still warns.
+warnings.filterwarnings('ignore', category=RuntimeWarning, module=r'deeplearning101\.')
 Tensor.numpy, Tensor.item = _numpy, _item
 def _tolist(self):
     if _tracers: _tracers[-1].read(self, 'tolist', None)
@@ -379,6 +392,8 @@ def _as_array(data, dtype, where, copy=False):
             data = [x._data if isinstance(x, Tensor) else x for x in data]
         try: arr = np.asarray(data, dtype=dtype)
         except (ValueError, TypeError, OverflowError) as e:
+            ragged = _ragged(data)
+            if ragged: raise ValueError(f"{where}: {ragged}") from None  # as PyTorch
             raise TypeError(f"{where}: cannot make a tensor from "
                             f"{type(data).__name__} {data!r:.60}: {e}") from None
         if dtype is None and arr.dtype == np.float64: arr = arr.astype(np.float32)
@@ -394,6 +409,16 @@ def _as_array(data, dtype, where, copy=False):
                         f"(convert it: "
                         f".astype(np.int64) or np.float32)")
     return arr
+
+def _ragged(data, dim=0):
+    "What makes nested lists ragged (rows of different lengths), in PyTorch's words."
+    if not isinstance(data, (list, tuple)) or not data: return None
+    lens = [len(x) if isinstance(x, (list, tuple)) else None for x in data]
+    for n in lens[1:]:
+        if n != lens[0]:
+            return (f"expected sequence of length {lens[0]} at dim {dim + 1} "
+                    f"(got {'a number' if n is None else n})")
+    return next((r for r in (_ragged(x, dim + 1) for x in data) if r), None)
 
 def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
     """Make a leaf tensor from data, always copying it (`torch.tensor`): Python floats
@@ -454,10 +479,17 @@ _TENSOR_TYPES = {t.__name__: t for t in (FloatTensor, DoubleTensor, HalfTensor,
                                          CharTensor, ByteTensor, BoolTensor)}
 
 class Size(tuple):
-    """A shape (`torch.Size`): a tuple of ints. `t.shape` is a plain tuple here; it
-    compares equal to a `Size` of the same sizes."""
+    """A shape (`torch.Size`): a tuple of ints, what `t.shape` and `t.size()` return; a
+    slice of it is a `Size` too."""
     def numel(self): return math.prod(self)
+    def __getitem__(self, i):
+        r = tuple.__getitem__(self, i)
+        return Size(r) if isinstance(i, slice) else r
     def __repr__(self): return f"dl.Size({list(self)})"
+
+Tensor.shape = property(lambda self: Size(self._data.shape))
+Tensor.size = lambda self, dim=None: (Size(self._data.shape) if dim is None
+                                      else self._data.shape[dim])
 
 def from_numpy(ndarray):
     """A tensor that shares memory with the NumPy array (`torch.from_numpy`): writes to
@@ -1069,7 +1101,9 @@ def _truth(name, reduce):
         if out is not None:
             raise TypeError(f"{name}: out= is not supported; use the returned tensor")
         a = _t(input, name)._data
-        if dim is not None: dim = _dim(dim, a.ndim, name)
+        if isinstance(dim, (tuple, list)):          # several dims (PyTorch 2.2+)
+            dim = tuple(_dim(d, a.ndim, name) for d in dim)
+        elif dim is not None: dim = _dim(dim, a.ndim, name)
         return Tensor._make(_result(reduce(a, axis=dim,
                                            keepdims=bool(keepdim) and dim is not None)))
     f.__name__ = f.__qualname__ = name
@@ -1131,15 +1165,28 @@ def _tensors(seq, where):
     if not seq: raise ValueError(f"{where}: expected a non-empty sequence of tensors")
     return [t if isinstance(t, Tensor) else tensor(t) for t in seq]
 
+import functools
+
+def _one_dtype(ts):
+    """The tensors in the one dtype PyTorch's promotion gives them all (float32 and
+    int64 make float32, not NumPy's float64), as `torch.cat` and `torch.stack` do."""
+    dts = {t._data.dtype for t in ts if t._data is not None}
+    if len(dts) < 2: return ts
+    dt = functools.reduce(_promote_types, dts)
+    return [t if t._data is None or t._data.dtype == dt
+            else Cast.apply(t, dtype=dt) if dt.kind == 'f'
+            else Tensor._make(t._data.astype(dt)) for t in ts]
+
 def concatenate(tensors, axis=0, *, dim=None):
     "Join tensors along an existing axis (`torch.cat`)."
-    return Concatenate.apply(*_tensors(tensors, 'concatenate'),
+    return Concatenate.apply(*_one_dtype(_tensors(tensors, 'concatenate')),
                              axis=axis if dim is None else dim)
 cat = concatenate
 
 def stack(tensors, axis=0, *, dim=None):
     "Join tensors along a new axis."
-    return Stack.apply(*_tensors(tensors, 'stack'), axis=axis if dim is None else dim)
+    return Stack.apply(*_one_dtype(_tensors(tensors, 'stack')),
+                       axis=axis if dim is None else dim)
 
 def where(condition, input=None, other=None):
     """Pick `input` where `condition` is true, else `other` (broadcasting, numbers on
@@ -1171,7 +1218,39 @@ def where(condition, input=None, other=None):
 
 def _index(a, index):
     "Indexing with ints, slices, None, Ellipsis, integer or boolean arrays/tensors."
-    return Index.apply(a, index=_index_arrays(a, index))
+    return Index.apply(a, index=_torch_order(a, _index_arrays(a, index)))
+
+def _int_like(i):
+    return ((isinstance(i, (int, np.integer)) and not isinstance(i, bool))
+            or (getattr(i, 'ndim', None) == 0 and i.dtype.kind in 'iu'))
+
+def _torch_order(a, index):
+    """PyTorch's order of dimensions for an index mixing integers with index arrays,
+    where NumPy's differs. PyTorch applies an integer first (it removes that dimension);
+    NumPy counts it among the index arrays, which, once a slice separates them, put
+    their dimension first: `a[0, :, [0, 1]]` is [3, 2] in PyTorch, [2, 3] in NumPy for
+    `a` of shape [2, 3, 4]. Then the entries PyTorch picks, in its order, are found by
+    indexing the positions 0..n-1 in two steps, and asked for with one index array per
+    dimension."""
+    if not isinstance(index, tuple) or a._data is None: return index
+    ints = [_int_like(i) for i in index]
+    arrays = [not k and getattr(i, 'ndim', 0) > 0 for i, k in zip(index, ints)]
+    if not any(ints) or not any(arrays): return index
+    def together(flags):                # the flagged entries are next to each other
+        at = [n for n, f in enumerate(flags) if f]
+        return at[-1] - at[0] + 1 == len(at)
+    rest = [(i, f) for i, k, f in zip(index, ints, arrays) if not k]
+    if together([k or f for k, f in zip(ints, arrays)]) or not together(
+            [f for _, f in rest]):
+        return index                    # NumPy's order is PyTorch's here
+    first = []                          # step 1: the integers, every other dim kept
+    for i, k, f in zip(index, ints, arrays):
+        if k or i is Ellipsis: first.append(i)
+        elif f and i.dtype == bool: first += [slice(None)] * i.ndim
+        elif i is not None: first.append(slice(None))
+    xp = get_array_module(a._data)
+    pos = xp.arange(a._data.size).reshape(a._data.shape)[tuple(first)]
+    return xp.unravel_index(pos[tuple(i for i, _ in rest)], a._data.shape)
 
 def _index_arrays(a, index):
     "The index with tensors and lists turned into arrays on `a`'s device."
@@ -1445,6 +1524,10 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
             a[...] = data
     # NumPy's casting and broadcasting refusals, in PyTorch's words
     except (ValueError, TypeError) as e:
+        if 'Cannot cast' in str(e) and len(arrays) == 1 and hasattr(arrays[0], 'dtype'):
+            res = _dl_dtype(_result_dtype(a, arrays[0]))
+            e = (f"result type {res!r} can't be cast to the desired output type "
+                 f"{_dl_dtype(a.dtype)!r}")
         raise RuntimeError(
             f"{where}: {e} (inputs: "
             f"{', '.join(_describe(x) for x in (t,) + others)})") from None
@@ -1530,9 +1613,17 @@ def _normal_(self, mean=0.0, std=1.0, *, generator=None):
                  mean + std * _rng_of(generator, 'normal_').standard_normal(self.shape),
                  'normal_')
 def _bernoulli_(self, p=0.5, *, generator=None):
-    "Fill with 0/1 samples, 1 with probability p."
-    if not 0 <= p <= 1: raise RuntimeError(f"bernoulli_: expected 0 <= p <= 1, got {p}")
-    return _fill(self, _rng_of(generator, 'bernoulli_').random(self.shape) < p,
+    """Fill with 0/1 samples, 1 with probability p (a number, or a tensor of
+    probabilities that broadcasts to this tensor's shape)."""
+    prob = p._data if isinstance(p, Tensor) else p
+    if not np.all((0 <= prob) & (prob <= 1)):              # a NaN fails too
+        raise RuntimeError(f"bernoulli_: expected 0 <= p <= 1, got {p}")
+    try: fits = np.broadcast_shapes(np.shape(prob), self.shape) == self.shape
+    except ValueError: fits = False
+    if not fits:
+        raise RuntimeError(f"bernoulli_: p of shape {list(np.shape(prob))} does not "
+                           f"broadcast to the tensor's shape {list(self.shape)}")
+    return _fill(self, _rng_of(generator, 'bernoulli_').random(self.shape) < prob,
                  'bernoulli_')
 Tensor.uniform_, Tensor.normal_, Tensor.bernoulli_ = _uniform_, _normal_, _bernoulli_
 
@@ -1545,7 +1636,7 @@ Tensor.copy_ = _copy_
 
 def _setitem(self, index, value):
     "`t[index] = value`: an in-place write, recorded like the other in-place ops."
-    i = _index_arrays(self, index)
+    i = _torch_order(self, _index_arrays(self, index))
     if not isinstance(value, Tensor):
         value = (_const(value, self) if isinstance(value, (bool, int, float))
                  else tensor(value))

@@ -12,10 +12,13 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'parameters_to_vector', 'vector_to_parameters', 'dropout', 'Dropout', 'BatchNormOp', 'BatchNorm1d',
            'one_hot', 'PadOp', 'pad', 'EmbeddingOp', 'Embedding', 'LayerNormOp', 'layer_norm', 'LayerNorm', 'Erf',
            'erf', 'GeluOp', 'SiLUOp', 'LeakyReLUOp', 'SoftplusOp', 'gelu', 'silu', 'leaky_relu', 'softplus', 'GELU',
-           'SiLU', 'LeakyReLU', 'Softplus', 'CheckpointError', 'save', 'load']
+           'SiLU', 'LeakyReLU', 'Softplus', 'CheckpointError', 'save', 'load', 'RemovableHandle', 'dropout1d',
+           'dropout2d', 'dropout3d', 'Dropout1d', 'Dropout2d', 'Dropout3d', 'elu', 'hardtanh', 'relu6', 'logsigmoid',
+           'normalize', 'cosine_similarity', 'pairwise_distance', 'smooth_l1_loss', 'huber_loss', 'ELU', 'Hardtanh',
+           'ReLU6', 'LogSigmoid', 'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss', 'HuberLoss']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
-import json, math, os, tempfile, warnings, zipfile, zlib
+import json, math, os, pickle, tempfile, warnings, weakref, zipfile, zlib
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 import numpy as np
@@ -24,6 +27,7 @@ from .graph import *
 from .graph import (Op, Tensor, _device_name, _describe, _dim, _dl_dtype,
                                    _np_dtype, _record_write)
 from .autodiff import *
+from .tensor_ops import expm1, log1p
 from .autodiff import _apply, _mm, _needs, _zero_grad, gradient_of
 from .perceptron import binary_cross_entropy_with_logits
 
@@ -200,8 +204,10 @@ class Module:
         return self
     def eval(self): return self.train(False)
     def apply(self, fn):
-        "Call `fn(module)` on every sub-module, then on this one (`nn.Module.apply`)."
-        for m in list(self.modules())[::-1]: fn(m)
+        """Call `fn(module)` on every sub-module (children first, in order,
+        recursively), then on this one: PyTorch's order (`nn.Module.apply`)."""
+        for m in self.children(): m.apply(fn)
+        fn(self)
         return self
     def zero_grad(self, set_to_none=True):
         "Forget the gradients: None (PyTorch's default), or zeros written in place."
@@ -247,10 +253,14 @@ class Module:
 
     def extra_repr(self): return ''
     def __repr__(self):
-        lines = [f"  ({name}): " + repr(m).replace('\n', '\n  ')
-                 for name, m in self._own('module')]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
+        "PyTorch's layout: the options inline, or one line each above the children."
+        extra = self.extra_repr().split('\n') if self.extra_repr() else []
+        children = [f"({name}): " + repr(m).replace('\n', '\n  ')
+                    for name, m in self._own('module')]
+        if len(extra) == 1 and not children: return f"{type(self).__name__}({extra[0]})"
+        lines = extra + children
+        body = "\n  " + "\n  ".join(lines) + "\n" if lines else ""
+        return f"{type(self).__name__}({body})"
 
 def _is_dtype(a):
     try: _np_dtype(a, 'to'); return True
@@ -1034,8 +1044,7 @@ class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction='mean'):
         where = type(self).__name__
         self.reduction = _legacy_reduction(size_average, reduce, reduction, where)
-    def extra_repr(self):
-        return '' if self.reduction == 'mean' else f"reduction={self.reduction!r}"
+    def extra_repr(self): return ''             # PyTorch's losses print no options
 
 class _WeightedLoss(_Loss):
     """A loss with an optional weight per class or element, kept as a buffer (so it is
@@ -1920,6 +1929,7 @@ class CheckpointError(ValueError):
     "A file that `load` cannot read as a checkpoint."
 
 _FORMAT, _STRUCTURE = 'deeplearning101 checkpoint', 'structure.json'
+_PICKLE = 'module.pkl'
 
 def _is_array(x):
     return isinstance(x, (Tensor, np.ndarray, np.generic)) or \
@@ -1987,15 +1997,30 @@ def _write_zip(f, structure, arrays):
             with zf.open(f"arrays/{i}.npy", 'w', force_zip64=True) as entry:
                 np.lib.format.write_array(entry, a, allow_pickle=False)
 
+def _write_pickle(f, obj):
+    "A whole module, pickled as PyTorch does (`load` needs weights_only=False)."
+    try: data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as e:
+        what = f"{type(e).__name__}: {e}"
+        raise TypeError(f"save: cannot pickle the {type(obj).__name__}: {what}; save "
+                        "its state_dict() instead") from e
+    head = {'format': _FORMAT, 'version': 1, 'pickle': _PICKLE,
+            'class': type(obj).__name__}
+    with zipfile.ZipFile(f, 'w', zipfile.ZIP_STORED) as zf:
+        zf.writestr(_STRUCTURE, json.dumps(head)); zf.writestr(_PICKLE, data)
+
 def save(obj, f):
     """Save `obj` to the file `f` (a path or a binary file object), without pickle
     (`torch.save`): a module's state dict, or any nesting of dicts, lists and tuples
     of tensors, arrays, numbers, strings and None (an optimizer's `state_dict()`, a
-    training checkpoint). The file appears complete or not at all."""
-    state = obj.state_dict() if isinstance(obj, Module) else obj
-    arrays = []
-    structure = _encode(state, arrays, {}, 'the top', set())
-    if hasattr(f, 'write'): return _write_zip(f, structure, arrays)
+    training checkpoint). A whole module is pickled, as in PyTorch, and `load` reads
+    it back only with `weights_only=False`. The file appears complete or not at all."""
+    arrays, structure = [], None
+    if isinstance(obj, Module): write = lambda out: _write_pickle(out, obj)
+    else:
+        structure = _encode(obj, arrays, {}, 'the top', set())
+        write = lambda out: _write_zip(out, structure, arrays)
+    if hasattr(f, 'write'): return write(f)
     path = os.fspath(f)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -2005,7 +2030,7 @@ def save(obj, f):
     fd, tmp = tempfile.mkstemp(prefix=name, suffix='.tmp', dir=folder)
     try:
         with os.fdopen(fd, 'wb') as out:
-            _write_zip(out, structure, arrays)
+            write(out)
             out.flush(); os.fsync(out.fileno())       # on disk before it takes the name
         keep = os.path.isfile(path)                   # an existing file keeps its mode
         os.chmod(tmp, os.stat(path).st_mode & 0o777 if keep else 0o666 & ~_umask())
@@ -2059,11 +2084,57 @@ def _read_npy(zf, name):
     with zf.open(name) as entry:
         return np.lib.format.read_array(entry, allow_pickle=False)
 
+class _MapLocationError(Exception):
+    "An error raised by `map_location` itself: passed on, never taken for a bad file."
+
+def _mover(map_location):
+    """The function that places each loaded array: `map_location` is None, a device
+    ('cpu', 'cuda:0', `dl.device`), a dict {saved location: device} (every array here
+    was saved from 'cpu') or `fn(storage, location)` returning a tensor or None."""
+    if map_location is None: return lambda a: a
+    if isinstance(map_location, Mapping):
+        return _mover(map_location.get('cpu'))
+    if callable(map_location) and not isinstance(map_location, str):
+        def move(a):
+            try: out = map_location(Tensor._make(a), 'cpu')
+            except Exception as e: raise _MapLocationError(e) from e
+            if out is None: return a
+            if not isinstance(out, Tensor):
+                raise _MapLocationError(TypeError(
+                    f"load: map_location returned a {type(out).__name__}; it must "
+                    "return the tensor it is given, a moved copy, or None"))
+            return out._data
+        return move
+    _graph._to_device(np.zeros(0, np.float32), map_location, 'load')   # checked here
+    return lambda a: _graph._to_device(a, map_location, 'load')
+
+def _move_all(obj, move, seen):
+    "Place every tensor of an unpickled object (modules, tensors, containers) in place."
+    if id(obj) in seen: return
+    seen.add(id(obj))
+    if isinstance(obj, Module): obj._apply(move)
+    elif isinstance(obj, Tensor): obj._data = move(obj._data)
+    elif isinstance(obj, Mapping): [_move_all(v, move, seen) for v in obj.values()]
+    elif isinstance(obj, (list, tuple)): [_move_all(v, move, seen) for v in obj]
+
+def _unpickle(data, name, cls, weights_only, move):
+    if weights_only:
+        raise pickle.UnpicklingError(
+            f"load: {name} holds a whole pickled module ({cls}, written by "
+            "save(model)); with weights_only=True (the default) load does not unpickle "
+            "it, since unpickling can run any code. If you trust the file, pass "
+            "weights_only=False; better, save model.state_dict() and restore it with "
+            "model.load_state_dict(load(f))")
+    obj = pickle.loads(data)
+    _move_all(obj, move, set())
+    return obj
+
 def load(f, map_location=None, *, weights_only=True, mmap=None):
     """Read a checkpoint written by `save` (`torch.load`): tensors come back as tensors
     (on the CPU, or on `map_location`), arrays as arrays, and dicts, lists, tuples
     and numbers as themselves. Nothing is unpickled, so a checkpoint can never run
-    code."""
+    code, except a whole module saved by `save(model)`, with `weights_only=False`."""
+    move = _mover(map_location)
     name = repr(getattr(f, 'name', f) if hasattr(f, 'read') else os.fspath(f))
     if not hasattr(f, 'read') and not os.path.exists(f):
         raise FileNotFoundError(f"load: no such file: {name}")
@@ -2091,10 +2162,436 @@ def load(f, map_location=None, *, weights_only=True, mmap=None):
             def cached(i):
                 if i not in cache: cache[i] = array(i)
                 return cache[i]
-            if map_location is None: move = lambda a: a
-            else: move = lambda a: _graph._to_device(a, map_location, 'load')
-            return _decode(head['object'], cached, move)
+            if 'pickle' in head:
+                data = zf.read(head['pickle'])
+                cls = str(head.get('class', 'Module'))
+            else: return _decode(head['object'], cached, move)
+        except _MapLocationError as e: raise e.args[0] from None
         except _UNREADABLE as e:
             raise CheckpointError(f"load: {name} is corrupted or not a checkpoint "
                                   f"written by save: {type(e).__name__}: {e}") from None
+    return _unpickle(data, name, cls, weights_only, move)
+
+
+# %% ../nbs/03_mlp.ipynb #b7e2d4a1
+class RemovableHandle:
+    """What `register_forward_hook` and its kin return (`torch.utils.hooks.
+    RemovableHandle`): `remove()` takes the hook off; `with handle:` removes it at the
+    end of the block."""
+    next_id = 0
+    def __init__(self, hooks_dict, *, extra_dict=None):
+        extra = [] if extra_dict is None else extra_dict
+        extra = extra if isinstance(extra, (list, tuple)) else [extra]
+        self.hooks_dict_ref = weakref.ref(hooks_dict)
+        self.extra_dict_ref = tuple(weakref.ref(d) for d in extra)
+        self.id = RemovableHandle.next_id
+        RemovableHandle.next_id += 1
+    def remove(self):
+        for ref in (self.hooks_dict_ref,) + self.extra_dict_ref:
+            d = ref()
+            if d is not None: d.pop(self.id, None)
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.remove()
+
+def _hook_dict(module, name):
+    d = module.__dict__.get(name)
+    if d is None: d = module.__dict__[name] = OrderedDict()
+    return d
+
+def _add_hook(module, kind, hook, prepend, flags):
+    if not callable(hook):
+        raise TypeError(f"{type(module).__name__}.register_{kind}: the hook must be "
+                        f"callable, got {type(hook).__name__}")
+    hooks = _hook_dict(module, f"_{kind}s")
+    extra = [_hook_dict(module, f"_{kind}s_{flag}") for flag, on in flags if on]
+    handle = RemovableHandle(hooks, extra_dict=extra)
+    hooks[handle.id] = hook
+    if prepend: hooks.move_to_end(handle.id, last=False)
+    for d in extra: d[handle.id] = True
+    return handle
+
+def _register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+    """Call `hook(module, args)` before every forward; a value it returns (not None)
+    replaces the positional arguments (`with_kwargs=True`: `hook(module, args,
+    kwargs)` returns None or `(args, kwargs)`)."""
+    return _add_hook(self, 'forward_pre_hook', hook, prepend,
+                     [('with_kwargs', with_kwargs)])
+
+def _register_forward_hook(self, hook, *, prepend=False, with_kwargs=False,
+                           always_call=False):
+    """Call `hook(module, args, output)` after every forward; a value it returns (not
+    None) replaces the output. `with_kwargs=True`: `hook(module, args, kwargs,
+    output)`; `always_call=True`: called even when forward raises."""
+    return _add_hook(self, 'forward_hook', hook, prepend,
+                     [('with_kwargs', with_kwargs), ('always_called', always_call)])
+
+def _run_pre_hooks(self, hooks, args, kwargs):
+    with_kwargs = self.__dict__.get('_forward_pre_hooks_with_kwargs', {})
+    for hid, hook in list(hooks.items()):
+        if hid in with_kwargs:
+            result = hook(self, args, kwargs)
+            if result is not None:
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError("forward pre-hook must return None or a tuple "
+                                       f"of (new_args, new_kwargs), but got {result}.")
+                args, kwargs = result
+        else:
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+    return args, kwargs
+
+def _register_full_backward_hook(self, hook, prepend=False):
+    """Call `hook(module, grad_input, grad_output)` when the gradients with respect to
+    the module's positional inputs are computed; a tuple it returns (not None) replaces
+    grad_input. Each is a tuple, None where there is no gradient."""
+    return _add_hook(self, 'backward_hook', hook, prepend, [])
+
+def _as_grad(g): return g if g is None or isinstance(g, Tensor) else Tensor._make(g)
+
+def _run_backward_hooks(module, state, grad_input):
+    gin, gout = tuple(map(_as_grad, grad_input)), tuple(state['grad_output'])
+    for hook in list(module.__dict__.get('_backward_hooks', {}).values()):
+        result = hook(module, gin, gout)
+        if result is None: continue
+        result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+        if len(result) != len(gin):
+            raise RuntimeError(f"{type(module).__name__}: backward hook returned an "
+                               f"invalid number of grad_input, got {len(result)}, but "
+                               f"expected {len(gin)}")
+        gin = result
+    return gin
+
+class _PackForHook(Op):
+    """Backward hooks' funnel: the inputs that require grad as one vector, so that all
+    their gradients reach this op's rule together; the rule calls the hooks."""
+    __slots__ = ('module', 'state', 'positions', 'n', 'shapes')
+    name = 'backward_hook'
+    def __init__(self, module, state, positions, n):
+        self.module, self.state, self.positions, self.n = module, state, positions, n
+    def forward(self, *arrays):
+        self.shapes = [a.shape for a in arrays]
+        xp = get_array_module(*arrays)
+        dt = np.result_type(*[a.dtype for a in arrays])
+        return xp.concatenate([a.reshape(-1).astype(dt) for a in arrays])
+    def backward(self, grad, out, *inputs):
+        pieces, start = [], 0
+        for x in inputs:
+            size = math.prod(x.shape)
+            pieces.append(grad[start:start + size].reshape(x.shape).astype(x.dtype))
+            start += size
+        grad_input = [None] * self.n
+        for i, g in zip(self.positions, pieces): grad_input[i] = g
+        gin = _run_backward_hooks(self.module, self.state, grad_input)
+        return [None if gin[i] is None else _raw(gin[i]) for i in self.positions]
+
+class _UnpackForHook(Op):
+    "One input back out of `_PackForHook`'s vector: a slice, reshaped."
+    __slots__ = ('start', 'shape', 'dtype')
+    name = 'backward_hook_input'
+    def __init__(self, start, shape, dtype):
+        self.start, self.shape, self.dtype = start, shape, dtype
+    def forward(self, z):
+        stop = self.start + math.prod(self.shape)
+        return z[self.start:stop].reshape(self.shape).astype(self.dtype)
+    def backward(self, grad, out, z):
+        g = get_array_module(z).zeros(z.shape, z.dtype)
+        g[self.start:self.start + math.prod(self.shape)] = _raw(grad).reshape(-1)
+        return (g,)
+
+class _GradOutputForHook(Op):
+    """The identity on one output; its rule records the output's gradient for the
+    backward hooks (and calls them when no input requires grad)."""
+    __slots__ = ('state', 'index')
+    name = 'backward_hook_output'
+    def __init__(self, state, index): self.state, self.index = state, index
+    def forward(self, a): return a.view()
+    def backward(self, grad, out, a):
+        st = self.state
+        st['grad_output'][self.index] = _as_grad(grad)
+        st['waiting'] -= 1
+        if st['waiting'] == 0 and st['module_inputs'] is None:
+            _run_backward_hooks(st['module'], st, [None] * st['n'])
+        return (grad,)
+
+def _hook_inputs(self, args, state):
+    "The positional inputs, routed through `_PackForHook` when some require grad."
+    need = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+    state.update(module=self, n=len(args), module_inputs=need or None)
+    if not need: return args
+    z = _PackForHook.apply(*[args[i] for i in need], module=self, state=state,
+                           positions=need, n=len(args))
+    args, start = list(args), 0
+    for i in need:
+        a = args[i]
+        args[i] = _UnpackForHook.apply(z, start=start, shape=a.shape,
+                                       dtype=a._data.dtype)
+        start += a.numel()
+    return tuple(args)
+
+def _hook_outputs(output, state):
+    "The output (a tensor, or a tuple or list of them) through `_GradOutputForHook`."
+    many = isinstance(output, (tuple, list))
+    outs = list(output) if many else [output]
+    state['grad_output'], state['waiting'] = [None] * len(outs), 0
+    for i, o in enumerate(outs):
+        if isinstance(o, Tensor) and o.requires_grad:
+            outs[i] = _GradOutputForHook.apply(o, state=state, index=i)
+            state['waiting'] += 1
+    return type(output)(outs) if many else outs[0]
+
+def _call_with_hooks(self, *args, **kwargs):
+    """`module(...)`: the forward pre-hooks, `forward`, then the forward hooks
+    (PyTorch's order), the inputs and outputs routed through the backward hooks' ops;
+    without hooks, just `forward`."""
+    d = self.__dict__
+    pre, post = d.get('_forward_pre_hooks'), d.get('_forward_hooks')
+    back = d.get('_backward_hooks') and is_grad_enabled()
+    if not (pre or post or back): return self.forward(*args, **kwargs)
+    if pre: args, kwargs = _run_pre_hooks(self, pre, args, kwargs)
+    if back: state = {}; args = _hook_inputs(self, args, state)
+    with_kwargs = d.get('_forward_hooks_with_kwargs', {})
+    always = d.get('_forward_hooks_always_called', {})
+    called, output = set(), None
+    try:
+        output = self.forward(*args, **kwargs)
+        for hid, hook in list((post or {}).items()):
+            called.add(hid)
+            result = (hook(self, args, kwargs, output) if hid in with_kwargs
+                      else hook(self, args, output))
+            if result is not None: output = result
+    except Exception:
+        for hid, hook in list((post or {}).items()):
+            if hid not in always or hid in called: continue
+            try:
+                if hid in with_kwargs: hook(self, args, kwargs, output)
+                else: hook(self, args, output)
+            except Exception as e:
+                warnings.warn("forward hook with always_call=True raised an exception "
+                              f"that was silenced as another error was raised: {e}")
+        raise
+    return _hook_outputs(output, state) if back else output
+
+Module.register_forward_pre_hook = _register_forward_pre_hook
+Module.register_forward_hook = _register_forward_hook
+Module.register_full_backward_hook = _register_full_backward_hook
+Module.__call__ = _call_with_hooks
+
+
+# %% ../nbs/03_mlp.ipynb #d4a6f8c3
+def _calculate_fan_in_and_fan_out(tensor):
+    "(fan_in, fan_out) of a weight [out, in, *kernel] (`nn.init`'s private helper)."
+    return _fans(tensor, '_calculate_fan_in_and_fan_out')
+
+class _ChannelDropoutMask(_DropoutMask):
+    """Channel dropout's mask: one draw per (sample, channel), the first `kept` axes,
+    broadcast over the others."""
+    __slots__ = ('kept',)
+    name = 'channel_dropout_mask'
+    def __init__(self, p, kept): self.p, self.kept = p, kept
+    def forward(self, a):
+        shape = a.shape[:self.kept] + (1,) * (a.ndim - self.kept)
+        keep = _graph._rng_of(None, 'dropout').random(shape) >= self.p
+        return _like((keep * (1 / (1 - self.p))).astype(a.dtype), a)
+
+def _feature_dropout(input, p, training, inplace, where, spatial):
+    """Zero whole channels (`dropout1d/2d/3d`): input [N, C, *s] or [C, *s] with
+    `spatial` axes s; the rest is scaled by 1/(1-p)."""
+    p = _check_probability(p)
+    n = input.ndim
+    if where == 'dropout1d' and n not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {n}D "
+                           "input (channels, length), with an optional batch "
+                           "dimension first")
+    if n == spatial + 1 and where == 'dropout2d':
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is "
+                      "interpreted as shape (N, C, L), where C is the channel dim.")
+        kept = 2
+    elif n == spatial + 1: kept = 1                   # one sample, no batch axis
+    elif n == spatial + 2: kept = 2
+    else:
+        warnings.warn(f"{where}: Received a {n}-D input to {where}, which is "
+                      "deprecated and will result in an error in a future release.")
+        if n < 2:
+            shape = list(input.shape)
+            raise RuntimeError(f"{where}: Feature dropout requires at least 2 "
+                               f"dimensions in the input, got shape {shape}")
+        kept = 2
+    if not training or p == 0: return input
+    if p == 1: return input.zero_() if inplace else input * 0.0
+    with no_grad(): mask = _ChannelDropoutMask.apply(input, p=p, kept=kept)
+    return input.mul_(mask) if inplace else input * mask
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    "Zero whole channels of [N, C, L] or [C, L] (`torch.nn.functional.dropout1d`)."
+    return _feature_dropout(input, p, training, inplace, 'dropout1d', 1)
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    "Zero whole channels of [N, C, H, W] or [C, H, W] (`F.dropout2d`)."
+    return _feature_dropout(input, p, training, inplace, 'dropout2d', 2)
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    "Zero whole channels of [N, C, D, H, W] or [C, D, H, W] (`F.dropout3d`)."
+    return _feature_dropout(input, p, training, inplace, 'dropout3d', 3)
+
+class Dropout1d(Dropout):
+    "Channel dropout (`torch.nn.Dropout1d`): `dropout1d` in training mode."
+    def forward(self, input):
+        return dropout1d(input, self.p, self.training, self.inplace)
+class Dropout2d(Dropout):
+    "Channel dropout (`torch.nn.Dropout2d`): `dropout2d` in training mode."
+    def forward(self, input):
+        return dropout2d(input, self.p, self.training, self.inplace)
+class Dropout3d(Dropout):
+    "Channel dropout (`torch.nn.Dropout3d`): `dropout3d` in training mode."
+    def forward(self, input):
+        return dropout3d(input, self.p, self.training, self.inplace)
+
+def _inplace(input, out, inplace):
+    "The result, written into `input` when `inplace` (as PyTorch's `inplace=True`)."
+    if not inplace: return out
+    with no_grad(): input.copy_(out.detach())
+    return input
+
+def elu(input, alpha=1.0, inplace=False):
+    "x for x > 0, alpha (e^x - 1) otherwise (`torch.nn.functional.elu`)."
+    x = _float_tensor(input, 'elu')
+    out = where(x > 0, x, expm1(x.clamp(max=0)) * alpha)   # no e^x of large x
+    return _inplace(x, out, inplace)
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clipped to [min_val, max_val] (`F.hardtanh`; integers too); slope 1 strictly
+    inside, 0 on and beyond the bounds, as PyTorch's."""
+    x = input if isinstance(input, Tensor) else tensor(input)
+    if x.dtype == bool_:
+        raise TypeError("hardtanh: input must be a number tensor, got dl.bool")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than "
+                         f"max_val ({max_val})")
+    lo, hi = (tensor(v, dtype=x.dtype) for v in (min_val, max_val))
+    out = where(x <= min_val, lo, where(x >= max_val, hi, x))
+    return _inplace(x, out, inplace)
+
+def relu6(input, inplace=False):
+    "min(max(x, 0), 6) (`torch.nn.functional.relu6`)."
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+def logsigmoid(input):
+    "log(1 / (1 + e^-x)) = -softplus(-x), without overflow (`F.logsigmoid`)."
+    return -softplus(-_float_tensor(input, 'logsigmoid'))
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    "input / max(||input||_p along dim, eps) (`torch.nn.functional.normalize`)."
+    if out is not None:
+        raise NotImplementedError("normalize: out= is not supported; use the result")
+    x = _float_tensor(input, 'normalize')
+    return x / x.norm(p, dim, keepdim=True).clamp(min=eps).expand_as(x)
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """Cosine of the angle between x1 and x2 along `dim` (broadcast first), each norm
+    kept above eps (`F.cosine_similarity`)."""
+    a, b = (_float_tensor(t, 'cosine_similarity') for t in (x1, x2))
+    try: shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(f"cosine_similarity: the shapes {list(a.shape)} and "
+                           f"{list(b.shape)} do not broadcast") from None
+    a, b = a.expand(*shape), b.expand(*shape)
+    def norm(t):        # at least eps; the gradient is the norm's, as PyTorch's
+        n = t.norm(2, dim, keepdim=True)
+        return n + (n.clamp(min=eps) - n).detach()
+    return ((a / norm(a)) * (b / norm(b))).sum(dim)
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    "||x1 - x2 + eps||_p along the last dimension (`F.pairwise_distance`)."
+    a, b = (_float_tensor(t, 'pairwise_distance') for t in (x1, x2))
+    d = a - b + eps
+    if d.ndim == 0: d = d.reshape(1)
+    return d.norm(p, -1, keepdim=keepdim)
+
+def _beta_loss(input, target, reduction, size, where):
+    "Squared error below `size`, absolute above (smooth_l1_loss, huber_loss)."
+    d = (input - _same_shape(input, target, where)).abs()
+    if size < 0:
+        raise RuntimeError(f"{where} does not support negative values for "
+                           f"{'beta' if where == 'smooth_l1_loss' else 'delta'}, "
+                           f"got {size}")
+    return d, (d < size) if size > 0 else None
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction='mean',
+                   beta=1.0):
+    "0.5 d^2 / beta for |d| < beta, |d| - 0.5 beta otherwise (`F.smooth_l1_loss`)."
+    reduction = _legacy_reduction(size_average, reduce, reduction, 'smooth_l1_loss')
+    d, small = _beta_loss(input, target, reduction, beta, 'smooth_l1_loss')
+    if small is None: return _reduce(d, reduction)       # beta = 0: the L1 loss
+    return _reduce(where(small, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+
+def huber_loss(input, target, reduction='mean', delta=1.0, weight=None):
+    "0.5 d^2 for |d| < delta, delta (|d| - 0.5 delta) otherwise (`F.huber_loss`)."
+    reduction = _legacy_reduction(None, None, reduction, 'huber_loss')
+    d, small = _beta_loss(input, target, reduction, delta, 'huber_loss')
+    loss = d * delta if small is None else where(small, d * d * 0.5,
+                                                 (d - 0.5 * delta) * delta)
+    if weight is not None:                  # unlike mse_loss: the plain mean
+        if tuple(weight.shape) != loss.shape:
+            raise ValueError("huber_loss: Weights and input must have the same size.")
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+class ELU(Module):
+    "x for x > 0, alpha (e^x - 1) otherwise (`torch.nn.ELU`)."
+    def __init__(self, alpha=1.0, inplace=False):
+        self.alpha, self.inplace = alpha, inplace
+    def forward(self, input): return elu(input, self.alpha, self.inplace)
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+class Hardtanh(Module):
+    "x clipped to [min_val, max_val] (`torch.nn.Hardtanh`)."
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None,
+                 max_value=None):
+        if min_value is not None: min_val = min_value     # PyTorch's old names
+        if max_value is not None: max_val = max_value
+        if min_val > max_val:
+            raise ValueError(f"Hardtanh: min_val ({min_val}) must not exceed max_val "
+                             f"({max_val})")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+    def forward(self, input):
+        return hardtanh(input, self.min_val, self.max_val, self.inplace)
+    def extra_repr(self):
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"min_val={self.min_val}, max_val={self.max_val}{inplace}"
+
+class ReLU6(Hardtanh):
+    "min(max(x, 0), 6) (`torch.nn.ReLU6`)."
+    def __init__(self, inplace=False): super().__init__(0.0, 6.0, inplace)
+    def extra_repr(self): return 'inplace=True' if self.inplace else ''
+
+class LogSigmoid(Module):
+    "log sigmoid(x) (`torch.nn.LogSigmoid`)."
+    def forward(self, input): return logsigmoid(input)
+
+class CosineSimilarity(Module):
+    "`cosine_similarity` along `dim` (`torch.nn.CosineSimilarity`)."
+    def __init__(self, dim=1, eps=1e-8): self.dim, self.eps = dim, eps
+    def forward(self, x1, x2): return cosine_similarity(x1, x2, self.dim, self.eps)
+
+class PairwiseDistance(Module):
+    "`pairwise_distance` along the last dimension (`torch.nn.PairwiseDistance`)."
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+    def forward(self, x1, x2):
+        return pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+class SmoothL1Loss(_Loss):
+    "`smooth_l1_loss` (`torch.nn.SmoothL1Loss`)."
+    def __init__(self, size_average=None, reduce=None, reduction='mean', beta=1.0):
+        super().__init__(size_average, reduce, reduction); self.beta = beta
+    def forward(self, input, target):
+        return smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+class HuberLoss(_Loss):
+    "`huber_loss` (`torch.nn.HuberLoss`)."
+    def __init__(self, reduction='mean', delta=1.0):
+        super().__init__(reduction=reduction); self.delta = delta
+    def forward(self, input, target):
+        return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 

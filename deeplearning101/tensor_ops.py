@@ -4,16 +4,23 @@
 
 # %% auto #0
 __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor', 'logical_not', 'bitwise_and',
-           'bitwise_or', 'bitwise_xor', 'bitwise_not', 'isnan', 'isinf', 'isfinite', 'sin', 'cos', 'log2', 'log10',
-           'log1p', 'exp2', 'expm1', 'rsqrt', 'reciprocal', 'concat', 'count_nonzero', 'nan_to_num', 'isclose',
-           'allclose', 'equal', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd', 'Scatter',
-           'gather', 'scatter_add', 'scatter', 'index_select', 'masked_select', 'MaskedFill', 'masked_fill', 'sort',
-           'argsort', 'topk', 'kthvalue', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin', 'Cos', 'Log2', 'Log10',
-           'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc', 'Sign', 'Round',
-           'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide', 'remainder', 'fmod',
-           'Clamp', 'clamp', 'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm', 'norm',
-           'split', 'chunk', 'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum', 'Tril', 'Triu',
-           'tril', 'triu', 'numel', 'nonzero', 'unique', 'bincount']
+           'bitwise_or', 'bitwise_xor', 'bitwise_not', 'bitwise_left_shift', 'bitwise_right_shift', 'isnan', 'isinf',
+           'isfinite', 'sin', 'cos', 'log2', 'log10', 'log1p', 'exp2', 'expm1', 'rsqrt', 'reciprocal', 'concat', 'tan',
+           'asin', 'acos', 'atan', 'sinh', 'cosh', 'arcsin', 'arccos', 'arctan', 'arctan2', 'fmax', 'fmin', 'greater',
+           'greater_equal', 'less', 'less_equal', 'not_equal', 'moveaxis', 'linalg', 'count_nonzero', 'nan_to_num',
+           'isclose', 'allclose', 'equal', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd',
+           'Scatter', 'gather', 'scatter_add', 'scatter', 'index_select', 'masked_select', 'MaskedFill', 'masked_fill',
+           'sort', 'argsort', 'topk', 'kthvalue', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin', 'Cos', 'Log2',
+           'Log10', 'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc', 'Sign',
+           'Round', 'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide', 'remainder',
+           'fmod', 'Clamp', 'clamp', 'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm',
+           'norm', 'split', 'chunk', 'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum', 'Tril',
+           'Triu', 'tril', 'triu', 'numel', 'nonzero', 'unique', 'bincount', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh',
+           'Cosh', 'Atan2', 'atan2', 'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum',
+           'nanmean', 'var_mean', 'std_mean', 'aminmax', 'cumprod', 'diff', 'roll', 'rot90', 'fliplr', 'flipud',
+           'movedim', 'swapaxes', 'swapdims', 'diagonal', 'diag', 'trace', 'tril_indices', 'triu_indices', 'meshgrid',
+           'isin', 'argwhere', 'repeat_interleave', 'cdist', 'index_fill', 'index_add', 'addcmul', 'Lerp', 'lerp',
+           'index_put']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -85,6 +92,8 @@ bitwise_and, bitwise_or = _integral(np.bitwise_and, 'bitwise_and'), \
     _integral(np.bitwise_or, 'bitwise_or')
 bitwise_xor, bitwise_not = _integral(np.bitwise_xor, 'bitwise_xor'), \
     _integral(np.invert, 'bitwise_not')
+bitwise_left_shift = _integral(np.left_shift, 'bitwise_left_shift')     # a << b
+bitwise_right_shift = _integral(np.right_shift, 'bitwise_right_shift')  # a >> b
 
 # the usual checks of a loss that went wrong: `if torch.isnan(loss): ...`
 isnan, isinf = _outside(np.isnan, 'isnan'), _outside(np.isinf, 'isinf')
@@ -111,6 +120,9 @@ for _f in (eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_xor, logical
            count_nonzero, nan_to_num):
     setattr(Tensor, _f.__name__, _f)
 Tensor.__and__, Tensor.__or__, Tensor.__xor__ = bitwise_and, bitwise_or, bitwise_xor
+Tensor.__lshift__, Tensor.__rshift__ = bitwise_left_shift, bitwise_right_shift
+Tensor.__rlshift__ = lambda self, other: bitwise_left_shift(_const(other, self), self)
+Tensor.__rrshift__ = lambda self, other: bitwise_right_shift(_const(other, self), self)
 Tensor.__rand__ = lambda self, other: bitwise_and(_const(other, self), self)
 Tensor.__ror__ = lambda self, other: bitwise_or(_const(other, self), self)
 Tensor.__rxor__ = lambda self, other: bitwise_xor(_const(other, self), self)
@@ -421,7 +433,16 @@ def gather(input, dim, index, *, sparse_grad=False):
     _no_bigger(idx, x.shape, 'gather', 'input', skip=d)
     return Gather.apply(x, axis=d, index=idx)
 
+def _zero_d_index(x, index, src):
+    "PyTorch reads a 0-d index (and a 0-d src) into a 1-D input as 1-element ones."
+    k = index.ndim if isinstance(index, Tensor) else np.ndim(index)
+    if x.ndim == 1 and k == 0:
+        index = index.reshape(1) if isinstance(index, Tensor) else np.reshape(index, 1)
+        if isinstance(src, Tensor) and src.ndim == 0: src = src.reshape(1)
+    return index, src
+
 def _scatter_args(x, dim, index, src, where):
+    index, src = _zero_d_index(x, index, src)
     d = _dim(dim, x.ndim, where)
     if not isinstance(src, Tensor):
         raise TypeError(f"{where}: src must be a tensor, got {type(src).__name__}")
@@ -436,11 +457,13 @@ def _scatter_args(x, dim, index, src, where):
 def scatter_add(input, dim, index, src):
     "A copy of `input` with `src[p]` added at the positions that `index` names."
     x = _t(input, 'scatter_add')
+    src = _zero_d_index(x, index, src)[1]
     d, idx = _scatter_args(x, dim, index, src, 'scatter_add')
     return ScatterAdd.apply(x, src, axis=d, index=idx)
 
 def _scatter_add_(self, dim, index, src):
     "In-place `scatter_add`."
+    src = _zero_d_index(self, index, src)[1]
     d, idx = _scatter_args(self, dim, index, src, 'scatter_add_')
     return _inplace(self, ScatterAdd, (src,), 'scatter_add_', axis=d, index=idx)
 
@@ -449,10 +472,11 @@ def _scatter_src(x, dim, index, src, reduce, where):
     if reduce is not None:
         raise NotImplementedError(f"{where}: reduce={reduce!r} is not supported; use "
                                   f"scatter_add_ for reduce='add'")
+    index, src = _zero_d_index(x, index, src)
     if isinstance(src, Tensor):
         d, idx = _scatter_args(x, dim, index, src, where)
         return d, idx, src, None
-    if isinstance(src, bool) or not isinstance(src, (int, float, np.number)):
+    if not isinstance(src, (int, float, np.number, np.bool_)):      # True: 1 in floats
         raise TypeError(f"{where}: src must be a tensor or a number (the value), got "
                         f"{type(src).__name__}")
     d = _dim(dim, x.ndim, where)
@@ -654,7 +678,16 @@ def cumsum(input, dim, *, dtype=None):
     return Cumsum.apply(x, axis=_dim(dim, x.ndim, 'cumsum'))
 
 Tensor.cumsum = cumsum
-Tensor.flip = lambda self, *dims: flip(self, dims[0] if len(dims) == 1 else dims)
+def _flip_method(self, *dims, **kwargs):
+    "`x.flip(0, 1)`, `x.flip([0, 1])` or `x.flip(dims=[0, 1])` (`torch.Tensor.flip`)."
+    if kwargs.keys() - {'dims'}:
+        raise TypeError(f"flip: unexpected keyword argument(s) "
+                        f"{sorted(kwargs.keys() - {'dims'})}; the argument is dims")
+    if 'dims' in kwargs:
+        if dims: raise TypeError("flip: dims given twice")
+        return flip(self, kwargs['dims'])
+    return flip(self, dims[0] if len(dims) == 1 else dims)
+Tensor.flip = _flip_method
 
 # %% ../nbs/01b_tensor_ops.ipynb #1bac9f7b
 class Sin(Op):
@@ -1464,3 +1497,692 @@ def bincount(input, weights=None, minlength=0):
 
 Tensor.nonzero, Tensor.unique, Tensor.bincount = nonzero, unique, bincount
 
+
+# %% ../nbs/01b_tensor_ops.ipynb #more9582
+class Tan(Op):
+    name = 'tan'
+    def forward(self, a): return np.tan(a)
+class Asin(Op):
+    name = 'asin'
+    def forward(self, a): return np.arcsin(a)
+class Acos(Op):
+    name = 'acos'
+    def forward(self, a): return np.arccos(a)
+class Atan(Op):
+    name = 'atan'
+    def forward(self, a): return np.arctan(a)
+class Sinh(Op):
+    name = 'sinh'
+    def forward(self, a): return np.sinh(a)
+class Cosh(Op):
+    name = 'cosh'
+    def forward(self, a): return np.cosh(a)
+class Atan2(Op):
+    "The angle of the point (b, a): atan(a / b) in the right quadrant (`torch.atan2`)."
+    name, promotes = 'atan2', True
+    def forward(self, a, b): return np.arctan2(a, b)
+
+@gradient_of(Tan)
+def _tan_backward(op, grad, out, x): return (grad * (out * out + 1),)
+@gradient_of(Asin)
+def _asin_backward(op, grad, out, x): return (grad * _apply(Rsqrt, 1 - x * x),)
+@gradient_of(Acos)
+def _acos_backward(op, grad, out, x): return (-grad * _apply(Rsqrt, 1 - x * x),)
+@gradient_of(Atan)
+def _atan_backward(op, grad, out, x): return (grad / (x * x + 1),)
+@gradient_of(Sinh)
+def _sinh_backward(op, grad, out, x): return (grad * _apply(Cosh, x),)
+@gradient_of(Cosh)
+def _cosh_backward(op, grad, out, x): return (grad * _apply(Sinh, x),)
+@gradient_of(Atan2)
+def _atan2_backward(op, grad, out, a, b):
+    r2 = a * a + b * b                          # d/da = b / r2, d/db = -a / r2
+    ga = unbroadcast(grad * b / r2, a.shape) if _needs(op, 0) else None
+    gb = unbroadcast(-grad * a / r2, b.shape) if _needs(op, 1) else None
+    return ga, gb
+
+tan, asin, acos, atan = (_float_op(c) for c in (Tan, Asin, Acos, Atan))
+sinh, cosh = _float_op(Sinh), _float_op(Cosh)
+arcsin, arccos, arctan = asin, acos, atan
+
+def _floats(x, name):
+    "An integer or bool tensor as float32 (PyTorch's default dtype), for a float op."
+    x = _t(x, name)
+    return Tensor._make(x._data.astype(np.float32)) if x._data.dtype.kind != 'f' else x
+
+def atan2(input, other):
+    "The angle of (other, input) in (-pi, pi], broadcasting (`torch.atan2`)."
+    a, b = input, other
+    if isinstance(a, Tensor) and a._data.dtype.kind != 'f': a = _floats(a, 'atan2')
+    if isinstance(b, Tensor) and b._data.dtype.kind != 'f': b = _floats(b, 'atan2')
+    return _binary(Atan2, a, b)
+arctan2 = atan2
+
+def _float_only(x, name):
+    x = _t(x, name)
+    if x._data.dtype.kind != 'f':
+        raise NotImplementedError(f"{name}: not implemented for {x.dtype!r} tensors, "
+                                  f"as in PyTorch (convert first: .float())")
+    return x
+
+def frac(input):
+    "The fractional part x - trunc(x), with x's sign (`torch.frac`); gradient 1."
+    x = _float_only(input, 'frac')
+    return x - x.trunc()
+
+def logaddexp(input, other):
+    "log(exp(input) + exp(other)) without overflow (`torch.logaddexp`)."
+    a, b = _float_only(input, 'logaddexp'), other
+    m = maximum(a, b).detach()
+    m = where(isfinite(m), m, 0.0)              # both -inf (or an inf): no shift
+    with np.errstate(divide='ignore'):         # log(0) = -inf: no warning
+        return ((a - m).exp() + (b - m).exp()).log() + m
+
+def _nan_pick(name, keep):
+    "fmax/fmin: the larger (smaller) of the two, ignoring a NaN on either side."
+    def op(input, other):
+        a, b = _t(input, name), other if isinstance(other, Tensor) else _t(other, name)
+        # PyTorch's rule: a gets the gradient at ties and where b is NaN
+        return where(keep(a, b) | isnan(b), a, b)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = (f"`torch.{name}`: element-wise {'max' if name == 'fmax' else 'min'}"
+                  f"imum that ignores NaN (NaN only where both are NaN).")
+    return op
+fmax, fmin = _nan_pick('fmax', ge), _nan_pick('fmin', le)
+
+def isposinf(input):
+    "The mask of +inf entries (`torch.isposinf`)."
+    x = _t(input, 'isposinf')
+    return x == math.inf if x._data.dtype.kind == 'f' else x != x
+def isneginf(input):
+    "The mask of -inf entries (`torch.isneginf`)."
+    x = _t(input, 'isneginf')
+    return x == -math.inf if x._data.dtype.kind == 'f' else x != x
+
+greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
+def is_floating_point(input):
+    "True for a floating-point tensor (`torch.is_floating_point`)."
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_floating_point: expected a tensor, got "
+                        f"{type(input).__name__}")
+    return input.is_floating_point()
+
+for _f in (tan, asin, acos, atan, sinh, cosh, atan2, frac, logaddexp, fmax, fmin,
+           isposinf, isneginf):
+    setattr(Tensor, _f.__name__, _f)
+Tensor.arcsin, Tensor.arccos, Tensor.arctan, Tensor.arctan2 = asin, acos, atan, atan2
+for _n in ('greater', 'greater_equal', 'less', 'less_equal', 'not_equal'):
+    setattr(Tensor, _n, globals()[_n])
+
+# %% ../nbs/01b_tensor_ops.ipynb #more319e
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    "The sum with NaN entries counted as 0 (`torch.nansum`); they get no gradient."
+    x = _t(input, 'nansum')
+    if x._data.dtype.kind == 'f': x = where(isnan(x), 0.0, x)
+    return x.sum(dim=_dims(dim, x.ndim, 'nansum') or None, keepdim=keepdim,
+                 dtype=dtype)
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    "The mean of the entries that are not NaN (`torch.nanmean`)."
+    x = _t(input, 'nanmean')
+    if dtype is not None: x = _cast(x, dtype, 'nanmean')
+    if x._data.dtype.kind != 'f':
+        raise RuntimeError(f"nanmean: expected input to have a floating-point dtype, "
+                           f"got {x.dtype!r}")
+    count = (~isnan(x)).sum(dim=_dims(dim, x.ndim, 'nanmean') or None,
+                            keepdim=keepdim).to(x.dtype)
+    mean = nansum(x, dim, keepdim) / count.clamp(min=1)
+    return where(count == 0, math.nan, mean)            # only NaNs: NaN
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    "(var, mean) over `dim`, a tuple (`torch.var_mean`); see `var` for the options."
+    if isinstance(dim, bool): dim, unbiased = None, dim     # var_mean(x, False)
+    v = var(input, dim, unbiased, keepdim, correction=correction)
+    x = _t(input, 'var_mean')
+    return v, x.mean(dim=_dims(dim, x.ndim, 'var_mean') or None, keepdim=keepdim)
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    "(std, mean) over `dim`, a tuple (`torch.std_mean`); see `std` for the options."
+    if isinstance(dim, bool): dim, unbiased = None, dim
+    s = std(input, dim, unbiased, keepdim, correction=correction)
+    x = _t(input, 'std_mean')
+    return s, x.mean(dim=_dims(dim, x.ndim, 'std_mean') or None, keepdim=keepdim)
+
+_aminmax = namedtuple('aminmax', ['min', 'max'])     # torch.return_types.aminmax
+
+def aminmax(input, *, dim=None, keepdim=False):
+    "(min, max) of all entries or along the one axis `dim` (`torch.aminmax`)."
+    x = _t(input, 'aminmax')
+    if dim is not None and (isinstance(dim, bool)
+                            or not isinstance(dim, (int, np.integer))):
+        raise TypeError(f"aminmax: dim must be one int, got {dim!r:.30}")
+    if x.numel() == 0:
+        raise RuntimeError("aminmax: cannot compute on an empty tensor")
+    d = None if dim is None else _dim(dim, x.ndim, 'aminmax')
+    k = bool(keepdim) and d is not None
+    return _aminmax(amin(x, d, k), amax(x, d, k))
+
+def cumprod(input, dim, *, dtype=None):
+    """Running products along `dim` (`torch.cumprod`): log2(n) rounds of products with
+    a shifted copy (a parallel scan); the gradient, zeros included, comes from `*`."""
+    x = _t(input, 'cumprod')
+    if dtype is not None: x = _cast(x, dtype, 'cumprod')
+    elif x._data.dtype.kind in 'biu': x = x.long()          # as PyTorch: int64
+    if x.ndim == 0: return cumprod(x.reshape(1), 0).reshape(())
+    d = _dim(dim, x.ndim, 'cumprod')
+    n, shift = x.shape[d], 1
+    before = (slice(None),) * d
+    while shift < n:                    # y[i] = y[i] * y[i - shift], 1 before the start
+        ones_ = x.new_ones(x.shape[:d] + (shift,) + x.shape[d + 1:])
+        x = x * cat([ones_, x[before + (slice(0, n - shift),)]], d)
+        shift *= 2
+    return x
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """Differences of neighbours along `dim`, `n` times (`torch.diff`): out[i] =
+    x[i + 1] - x[i]; for bool tensors, whether they differ."""
+    x = _t(input, 'diff')
+    if x.ndim == 0:
+        raise RuntimeError("diff: expects input to be at least one-dimensional")
+    d = _dim(dim, x.ndim, 'diff')
+    parts = [_t(p, 'diff') for p in (prepend, x, append) if p is not None]
+    if len(parts) > 1:
+        for p in parts:
+            if p.ndim != x.ndim:
+                raise RuntimeError(f"diff: prepend and append must have as many "
+                                   f"dimensions as input ({x.ndim}), got shape "
+                                   f"{list(p.shape)}")
+        x = cat(parts, d)
+    before = (slice(None),) * d
+    for _ in range(n):
+        if x.shape[d] == 0: break
+        hi, lo = x[before + (slice(1, None),)], x[before + (slice(0, -1),)]
+        x = hi ^ lo if x._data.dtype == np.bool_ else hi - lo
+    return x
+
+Tensor.nansum, Tensor.nanmean, Tensor.aminmax = nansum, nanmean, aminmax
+Tensor.cumprod, Tensor.diff = cumprod, diff
+
+# %% ../nbs/01b_tensor_ops.ipynb #more18b6
+from .autodiff import IndexGrad
+
+def roll(input, shifts, dims=None):
+    """Entries shifted by `shifts` along `dims`, those pushed off one end coming back
+    at the other (`torch.roll`); without dims, over the flattened tensor."""
+    x = _t(input, 'roll')
+    if dims is None:
+        if isinstance(shifts, (tuple, list)) and len(shifts) != 1:
+            raise RuntimeError(f"roll: shifts and dimensions must align: {len(shifts)}"
+                               f" shifts and no dims")
+        return roll(x.flatten(), shifts, 0).reshape(x.shape)
+    shifts = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll: shifts and dimensions must align. shifts: "
+                           f"{len(shifts)}, dims: {len(dims)}")
+    for s, dim in zip(shifts, dims):
+        d = _dim(dim, x.ndim, 'roll')
+        n = x.shape[d] if x.ndim else 1
+        k = int(s) % n if n else 0
+        if k:
+            before = (slice(None),) * d
+            x = cat([x[before + (slice(n - k, None),)], x[before + (slice(0, n - k),)]],
+                    d)
+    return x
+
+def rot90(input, k=1, dims=(0, 1)):
+    """A rotation by k * 90 degrees in the plane of `dims`, from the first axis towards
+    the second (`torch.rot90`)."""
+    x = _t(input, 'rot90')
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"rot90: expected total rotation dims == 2, but got dims = "
+                           f"{len(dims)}")
+    if x.ndim < 2:
+        raise RuntimeError(f"rot90: expected total dims >= 2, but got total dims = "
+                           f"{x.ndim}")
+    d0, d1 = (_dim(d, x.ndim, 'rot90') for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"rot90: expected rotation dims to be different, got "
+                           f"{list(dims)}")
+    k = int(k) % 4
+    if k == 1: return flip(x, [d1]).transpose(d0, d1)
+    if k == 2: return flip(x, [d0, d1])
+    if k == 3: return flip(x, [d0]).transpose(d0, d1)
+    return x.clone()
+
+def fliplr(input):
+    "Left and right swapped: axis 1 reversed (`torch.fliplr`), for >= 2-D tensors."
+    x = _t(input, 'fliplr')
+    if x.ndim < 2: raise RuntimeError(f"fliplr: input must be >= 2-d, got shape "
+                                      f"{list(x.shape)}")
+    return flip(x, [1])
+
+def flipud(input):
+    "Up and down swapped: axis 0 reversed (`torch.flipud`), for >= 1-D tensors."
+    x = _t(input, 'flipud')
+    if x.ndim < 1: raise RuntimeError("flipud: input must be >= 1-d, got a 0-d tensor")
+    return flip(x, [0])
+
+def movedim(input, source, destination):
+    "Axes `source` moved to `destination`, the others kept in order (`torch.movedim`)."
+    x = _t(input, 'movedim')
+    many = lambda d: tuple(d) if isinstance(d, (tuple, list)) else (d,)
+    src, dst = many(source), many(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: invalid source or destination dims: source "
+                           f"({list(src)} dims) should contain the same number of dims "
+                           f"as destination ({list(dst)} dims)")
+    src, dst = _dims(src, x.ndim, 'movedim'), _dims(dst, x.ndim, 'movedim')
+    rest = iter(d for d in range(x.ndim) if d not in src)
+    where_from = dict(zip(dst, src))
+    return x.permute([where_from[i] if i in where_from else next(rest)
+                      for i in range(x.ndim)])
+moveaxis = movedim
+
+def swapaxes(input, axis0, axis1):
+    "Two axes swapped: `transpose` under NumPy's name (`torch.swapaxes`)."
+    return _t(input, 'swapaxes').transpose(axis0, axis1)
+def swapdims(input, dim0, dim1):
+    "Two axes swapped: `transpose` (`torch.swapdims`)."
+    return _t(input, 'swapdims').transpose(dim0, dim1)
+
+def _diag_positions(rows, cols, offset, like):
+    "The (row, col) index arrays of diagonal `offset` of a rows x cols matrix."
+    n = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    i = get_array_module(like).arange(n)                # on the tensor's device
+    return i - min(offset, 0), i + max(offset, 0)
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The entries (i, i + offset) of the matrices in axes `dim1` and `dim2`, in a new
+    last axis (`torch.diagonal`; a copy here, a view in PyTorch)."""
+    x = _t(input, 'diagonal')
+    if x.ndim < 2:
+        raise RuntimeError(f"diagonal: expected a tensor with >= 2 dimensions, got "
+                           f"shape {list(x.shape)}")
+    d1, d2 = (_dim(d, x.ndim, 'diagonal') for d in (dim1, dim2))
+    if d1 == d2:
+        raise RuntimeError(f"diagonal: dimensions cannot be identical {dim1}, {dim2}")
+    return _diagonal_entries(x, int(offset), d1, d2)
+
+def _diagonal_entries(x, offset, d1, d2):
+    rest = [d for d in range(x.ndim) if d not in (d1, d2)]
+    r, c = _diag_positions(x.shape[d1], x.shape[d2], offset, x._data)
+    return x.permute(rest + [d1, d2])[(Ellipsis, r, c)]
+
+def diag(input, diagonal=0):
+    """A vector made into a square matrix with it on diagonal `diagonal`, or a matrix's
+    diagonal `diagonal` as a vector (`torch.diag`)."""
+    x = _t(input, 'diag')
+    if x.ndim == 1:
+        n, k = x.shape[0], int(diagonal)
+        m = n + abs(k)
+        return IndexGrad.apply(x, index=_diag_positions(m, m, k, x._data), shape=(m, m))
+    if x.ndim == 2: return _diagonal_entries(x, int(diagonal), 0, 1)
+    raise RuntimeError(f"diag: supports 1D or 2D tensors, got {x.ndim}D (shape "
+                       f"{list(x.shape)}); see diagonal and diag_embed")
+
+def trace(input):
+    "The sum of a matrix's main diagonal (`torch.trace`)."
+    x = _t(input, 'trace')
+    if x.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got a tensor with dim "
+                           f"{x.ndim}")
+    return diagonal(x).sum()
+
+def _triangle_indices(tri, where, row, col, offset, dtype, device):
+    for v in (row, col, offset):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{where}: row, col and offset must be ints, got {v!r:.30}")
+    if row < 0 or col < 0:
+        raise RuntimeError(f"{where}: row and col must be non-negative, got {row}, "
+                           f"{col}")
+    i = tri(row, offset, col)                           # row-major order, as PyTorch
+    return tensor(np.stack(i).reshape(2, -1), dtype=dtype or int64, device=device)
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    "The (row, col) indices (2 x N) of the lower triangle (`torch.tril_indices`)."
+    return _triangle_indices(np.tril_indices, 'tril_indices', row, col, offset, dtype,
+                             device)
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    "The (row, col) indices (2 x N) of the upper triangle (`torch.triu_indices`)."
+    return _triangle_indices(np.triu_indices, 'triu_indices', row, col, offset, dtype,
+                             device)
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors (`torch.meshgrid`): output k varies along
+    axis k ('ij'); 'xy' swaps the first two axes, as NumPy's default."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        import warnings
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to "
+                      "pass the indexing argument.", UserWarning, stacklevel=2)
+        indexing = 'ij'
+    if indexing not in ('ij', 'xy'):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    xs = [_t(v, 'meshgrid') for v in tensors]
+    if not xs: raise RuntimeError("meshgrid: expects a non-empty list of tensors")
+    if any(v.ndim > 1 for v in xs):
+        raise RuntimeError(f"meshgrid: expects 0D or 1D tensors, got shapes "
+                           f"{[list(v.shape) for v in xs]}")
+    if len({v._data.dtype for v in xs}) > 1:
+        raise RuntimeError(f"meshgrid: expects all tensors to have the same dtype, got "
+                           f"{[v.dtype for v in xs]}")
+    swap = indexing == 'xy' and len(xs) >= 2
+    if swap: xs[0], xs[1] = xs[1], xs[0]
+    sizes = tuple(v.numel() for v in xs)
+    grids = [v.reshape((1,) * k + (-1,) + (1,) * (len(xs) - k - 1)).expand(sizes)
+             for k, v in enumerate(xs)]
+    if swap: grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    "The mask of the entries of `elements` found in `test_elements` (`torch.isin`)."
+    e, s = (_t(v, 'isin')._data for v in (elements, test_elements))
+    host = lambda a: a.get() if hasattr(a, 'get') else a       # computed in main memory
+    found = np.asarray(np.isin(host(e), host(s), invert=invert))
+    return Tensor._make(get_array_module(e).asarray(found))
+
+def argwhere(input):
+    "The indices of the nonzero entries, one row each (`torch.argwhere`)."
+    x = _t(input, 'argwhere')
+    if x.ndim == 0:                             # one row (of no index) if nonzero
+        a = x._data
+        return Tensor._make(get_array_module(a).zeros((int(a != 0), 0), np.int64))
+    return nonzero(x)
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Each entry (each slice along `dim`) repeated `repeats` times in place: [1, 2] ->
+    [1, 1, 2, 2] (`torch.repeat_interleave`); with no dim, of the flattened tensor."""
+    x = _t(input, 'repeat_interleave')
+    if repeats is None:                     # repeat_interleave(counts): 0, 0, 1, ...
+        r = x._data
+        if r.ndim > 1 or r.dtype.kind not in 'iu' or (r.size and r.min() < 0):
+            raise RuntimeError(f"repeat_interleave: repeats must be a 0-d or 1-d "
+                               f"tensor of non-negative ints, got "
+                               f"{_dtype_name(r.dtype)} of shape {list(r.shape)}")
+        return Tensor._make(np.repeat(np.arange(r.size), r.reshape(-1)))
+    if dim is None: x, d = x.reshape(-1), 0
+    else: d = _dim(dim, x.ndim, 'repeat_interleave')
+    if x.ndim == 0: x = x.reshape(1)
+    n = x.shape[d]
+    r = repeats._data if isinstance(repeats, Tensor) else np.asarray(repeats)
+    if r.dtype.kind not in 'iu' or r.ndim > 1 or r.size not in (1, n) or (
+            r.size and r.min() < 0):
+        raise RuntimeError(f"repeat_interleave: repeats must be a non-negative int or "
+                           f"a 1-d tensor of {n} ints (the size of dim {d}), got "
+                           f"{_dtype_name(r.dtype)} of shape {list(r.shape)}")
+    idx = np.repeat(np.arange(n), np.broadcast_to(r.reshape(-1), (n,)))
+    return index_select(x, d, idx)
+
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    """The p-norm distances between the rows of x1 (..., P, M) and of x2 (..., R, M):
+    (..., P, R) (`torch.cdist`)."""
+    a, b = _t(x1, 'cdist'), _t(x2, 'cdist')
+    for name, v in (('X1', a), ('X2', b)):
+        if v._data.dtype.kind != 'f':
+            raise RuntimeError(f"cdist: only supports floating-point dtypes, {name} "
+                               f"got: {v.dtype!r}")
+        if v.ndim < 2:
+            raise RuntimeError(f"cdist: only supports at least 2D tensors, {name} got: "
+                               f"{v.ndim}D")
+    if a.shape[-1] != b.shape[-1]:
+        raise RuntimeError(f"cdist: X1 and X2 must have the same number of columns. "
+                           f"X1: {a.shape[-1]} X2: {b.shape[-1]}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
+        raise RuntimeError(f"cdist: only supports p > 0 here, got p={p!r}")
+    return norm(a.unsqueeze(-2) - b.unsqueeze(-3), p, dim=-1)
+
+Tensor.roll, Tensor.rot90, Tensor.fliplr, Tensor.flipud = roll, rot90, fliplr, flipud
+Tensor.movedim = Tensor.moveaxis = movedim
+Tensor.swapaxes, Tensor.swapdims = swapaxes, swapdims
+Tensor.diag, Tensor.diagonal, Tensor.trace = diag, diagonal, trace
+Tensor.argwhere, Tensor.repeat_interleave = argwhere, repeat_interleave
+
+# %% ../nbs/01b_tensor_ops.ipynb #mored3ba
+import types
+
+def _vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+    """The vector `ord`-norm of all entries, or over `dim` (`torch.linalg.vector_norm`):
+    ord 2, 1, inf, -inf, 0 (the count of nonzeros) or any other number."""
+    a = _t(x, 'linalg.vector_norm')
+    if dtype is not None: a = _cast(a, dtype, 'linalg.vector_norm')
+    if a._data.dtype.kind != 'f':
+        raise RuntimeError(f"linalg.vector_norm: expected a floating-point tensor as "
+                           f"input, got {a.dtype!r}")
+    if isinstance(ord, str) or isinstance(ord, bool):
+        raise RuntimeError(f"linalg.vector_norm: ord must be a number, got {ord!r}")
+    if ord == 0:
+        axes = _dims(dim, a.ndim, 'linalg.vector_norm') or None
+        return (a != 0).to(a.dtype).sum(dim=axes, keepdim=keepdim)
+    return norm(a, ord, dim, keepdim)
+
+def _matrix_norm(a, ord, dims, keepdim):
+    "The `ord` norm of the matrices in axes `dims`: 'fro', 1, -1, inf or -inf."
+    if ord == 'fro': return norm(a, 2, dims, keepdim)
+    if ord in (1, -1, math.inf, -math.inf):
+        inner, outer_ = (dims[0], dims[1]) if ord in (1, -1) else (dims[1], dims[0])
+        sums = a.abs().sum(dim=inner, keepdim=True)         # column (row) sums
+        pick = amax if ord > 0 else amin
+        out = pick(sums, outer_, True)
+        return out if keepdim else out.squeeze(dims)
+    raise NotImplementedError(f"linalg.norm: ord={ord!r} for matrices (2, -2, 'nuc') "
+                              f"needs singular values, which deeplearning101 does not "
+                              f"compute; use 'fro', 1, -1, inf or -inf")
+
+def _linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
+    """A vector norm or a matrix norm (`torch.linalg.norm`): the 2-norm of everything
+    by default; `dim` of one axis is a vector norm, of two a matrix norm."""
+    a = _t(A, 'linalg.norm')
+    if dtype is not None: a = _cast(a, dtype, 'linalg.norm')
+    if a._data.dtype.kind != 'f':
+        raise RuntimeError(f"linalg.norm: expected a floating-point tensor as input, "
+                           f"got {a.dtype!r}")
+    if dim is not None:
+        dims = _dims(dim, a.ndim, 'linalg.norm')
+        if len(dims) not in (1, 2):
+            raise RuntimeError(f"linalg.norm: if dim is specified, it must be of "
+                               f"length 1 or 2, got {list(dims)}")
+    elif ord is None: return norm(a, 2, None, keepdim)          # all entries
+    elif a.ndim in (1, 2): dims = tuple(range(a.ndim))
+    else:
+        raise RuntimeError(f"linalg.norm: if dim is not specified but ord is, the "
+                           f"input must be 1D or 2D, got {a.ndim}D")
+    if len(dims) == 1:
+        if isinstance(ord, str):
+            raise RuntimeError(f"linalg.norm: ord={ord!r} is a matrix norm, but one "
+                               f"dim was given")
+        return _vector_norm(a, 2 if ord is None else ord, dims, keepdim)
+    return _matrix_norm(a, 'fro' if ord is None else ord, dims, keepdim)
+
+def _linalg_missing(name):
+    raise AttributeError(f"module 'deeplearning101.linalg' has no attribute {name!r}: "
+                         f"only norm and vector_norm are part of deeplearning101")
+
+linalg = types.ModuleType('deeplearning101.linalg', "`torch.linalg`: the norms only.")
+linalg.norm, linalg.vector_norm = _linalg_norm, _vector_norm
+linalg.__getattr__ = _linalg_missing
+_linalg_norm.__name__ = _linalg_norm.__qualname__ = 'norm'
+_vector_norm.__name__ = _vector_norm.__qualname__ = 'vector_norm'
+
+# %% ../nbs/01b_tensor_ops.ipynb #more9b81
+from .graph import GradMode
+from .autodiff import IndexGrad
+
+def _reshaped_(self, make, where):
+    """Make this tensor `make(self)`, a view with another shape, in place (`t_`,
+    `unsqueeze_`, `squeeze_`): its values do not change, its shape and graph do."""
+    if self._data is None:
+        raise RuntimeError(f"{where}: a placeholder has no shape to change in place")
+    if _graph._tracers:
+        raise NotImplementedError(f"{where}: changing a shape in place is not "
+                                  f"supported inside dl.compile; use the out-of-place "
+                                  f"{where[:-1]}")
+    recording = GradMode.enabled and self._requires_grad
+    if recording and self._op is None:
+        raise RuntimeError(f"{where}: a leaf tensor that requires grad is being used "
+                           f"in an in-place operation; use the out-of-place "
+                           f"{where[:-1]} (or work on a .clone())")
+    old = Tensor._make(self._data, self._requires_grad, self._op)   # the tensor so far
+    new = make(old)
+    self._data = new._data
+    if recording: self._op = new._op
+    return self
+
+def _t_(self):
+    "In-place `t`: a matrix transposed, its shape changed in place."
+    if self.ndim > 2:
+        raise RuntimeError(f"t_: expects a tensor with <= 2 dimensions, but got shape "
+                           f"{list(self.shape)}")
+    return _reshaped_(self, t, 't_')
+
+Tensor.t_ = _t_
+Tensor.unsqueeze_ = lambda self, dim: _reshaped_(self, lambda x: unsqueeze(x, dim),
+                                                 'unsqueeze_')
+Tensor.squeeze_ = lambda self, dim=None: _reshaped_(self, lambda x: squeeze(x, dim),
+                                                    'squeeze_')
+Tensor.ndimension = lambda self: self.ndim
+Tensor.nbytes = property(lambda self: self._data.nbytes,
+                         doc="The bytes of all entries (`torch.Tensor.nbytes`).")
+Tensor.itemsize = property(lambda self: self._data.itemsize,
+                           doc="The bytes of one entry (`torch.Tensor.itemsize`).")
+
+def _index_1d(index, x, d, where):
+    "An index along axis `d` as a 1-D int64 array, checked (0-D counts as 1-D)."
+    idx = _index_array(index, x, where, d, same_rank=False)
+    if idx.ndim > 1:
+        raise IndexError(f"{where}: the index must be 0-D or 1-D, got shape "
+                         f"{list(idx.shape)}")
+    return idx.reshape(-1)
+
+def _index_fill_mask(x, dim, index, where):
+    d = _dim(dim, x.ndim, where)
+    idx = _index_1d(index, x, d, where)
+    mask = get_array_module(idx).zeros(x.shape[d] if x.ndim else 1, bool)
+    mask[idx] = True
+    mask = mask.reshape((-1,) + (1,) * (x.ndim - d - 1) if x.ndim else ())
+    return Tensor._make(mask)
+
+def index_fill(input, dim, index, value):
+    "A copy of `input` with the slices at `index` along `dim` set to `value`."
+    x = _t(input, 'index_fill')
+    return masked_fill(x, _index_fill_mask(x, dim, index, 'index_fill'), value)
+
+def _index_fill_(self, dim, index, value):
+    "In-place `index_fill`: `x.index_fill_(1, torch.tensor([0, 2]), -1)`."
+    return self.masked_fill_(_index_fill_mask(self, dim, index, 'index_fill_'), value)
+
+def _index_add_args(x, dim, index, source, where):
+    "Scatter-add's arguments for index_add: the index stretched to source's shape."
+    d = _dim(dim, x.ndim, where)
+    idx = _index_1d(index, x, d, where)
+    src = _t(source, where)
+    want = x.shape[:d] + (idx.size,) + x.shape[d + 1:]
+    if src.shape != want:
+        raise RuntimeError(f"{where}: source shape {list(src.shape)} must match the "
+                           f"input's {list(x.shape)} apart from dimension {d}, where "
+                           f"it must be the index's length {idx.size}")
+    full = idx.reshape((-1,) + (1,) * (x.ndim - d - 1))
+    return d, Tensor._make(np.broadcast_to(full, want).copy()), src
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """A copy of `input` with alpha * source's slices added at the positions `index`
+    along `dim` (repeated positions add up) (`torch.index_add`)."""
+    x = _t(input, 'index_add')
+    d, idx, src = _index_add_args(x, dim, index, source, 'index_add')
+    return scatter_add(x, d, idx, src if alpha == 1 else src * alpha)
+
+def _index_add_(self, dim, index, source, *, alpha=1):
+    "In-place `index_add`."
+    d, idx, src = _index_add_args(self, dim, index, source, 'index_add_')
+    return _scatter_add_(self, d, idx, src if alpha == 1 else src * alpha)
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    "input + value * tensor1 * tensor2 (`torch.addcmul`, Adam's update)."
+    return _t(input, 'addcmul') + value * tensor1 * tensor2
+
+def _addcmul_(self, tensor1, tensor2, *, value=1):
+    "In-place `addcmul`."
+    return self.add_(tensor1 * tensor2 * value)
+
+class Lerp(Op):
+    "start + weight * (end - start), computed as PyTorch does (`torch.lerp`)."
+    name, promotes = 'lerp', True
+    def forward(self, a, b, w):
+        return np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
+
+@gradient_of(Lerp)
+def _lerp_backward(op, grad, out, a, b, w):
+    ga = unbroadcast(grad * (1 - w), a.shape) if _needs(op, 0) else None
+    gb = unbroadcast(grad * w, b.shape) if _needs(op, 1) else None
+    gw = unbroadcast(grad * (b - a), w.shape) if _needs(op, 2) else None
+    return ga, gb, gw
+
+def _lerp_args(start, end, weight, where):
+    a, b = _t(start, where), _t(end, where)
+    if a._data.dtype != b._data.dtype or a._data.dtype.kind != 'f':
+        raise RuntimeError(f"{where}: expected start and end of one floating-point "
+                           f"dtype, got {a.dtype!r} and {b.dtype!r}")
+    if isinstance(weight, Tensor) and weight._data.dtype != a._data.dtype:
+        raise RuntimeError(f"{where}: expected dtype {a.dtype!r} for weight, got "
+                           f"{weight.dtype!r}")
+    return a, b, weight if isinstance(weight, Tensor) else _const(weight, a)
+
+def lerp(input, end, weight):
+    "The linear interpolation input + weight * (end - input) (`torch.lerp`)."
+    return Lerp.apply(*_lerp_args(input, end, weight, 'lerp'))
+
+def _lerp_(self, end, weight):
+    "In-place `lerp`: `ema.lerp_(x, 0.1)` moves an average 10% of the way to x."
+    _, b, w = _lerp_args(self, end, weight, 'lerp_')
+    return _inplace(self, Lerp, (b, w), 'lerp_')
+
+def _round_(self, *, decimals=0):
+    "In-place `round`."
+    if decimals and self._data.dtype.kind in 'biu':
+        raise TypeError(f"round_: decimals= is supported for floating-point tensors "
+                        f"only, got {self.dtype!r}")
+    return _inplace(self, Round, (), 'round_', decimals=int(decimals))
+
+def _put_indices(indices, x, where):
+    "index_put's indices (a tuple of integer or bool tensors) as arrays on x's device."
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"{where}: indices must be a tuple of tensors, got "
+                        f"{type(indices).__name__}")
+    xp, out = get_array_module(x._data), []
+    for i in indices:
+        a = i._data if isinstance(i, Tensor) else np.asarray(i)
+        if type(a) is not type(x._data): a = xp.asarray(a)
+        if a.dtype == np.bool_: out.extend(xp.nonzero(a))      # a mask: its positions
+        elif a.dtype.kind in 'iu': out.append(a)
+        else: raise IndexError(f"{where}: tensors used as indices must be long, int or "
+                               f"bool tensors, got {_dtype_name(a.dtype)}")
+    return tuple(out)
+
+def _index_put_(self, indices, values, accumulate=False):
+    """`self[indices] = values`, or `+=` with `accumulate=True`, where repeated
+    positions add up (`torch.Tensor.index_put_`); `cm.index_put_((y, pred), one,
+    accumulate=True)` counts a confusion matrix."""
+    idx = _put_indices(indices, self, 'index_put_')
+    v = values if isinstance(values, Tensor) else _const(values, self)
+    if v._data.dtype != self._data.dtype:
+        raise RuntimeError(f"index_put_: values must have the tensor's dtype "
+                           f"{self.dtype!r}, got {v.dtype!r}")
+    if not accumulate:
+        self[idx] = v
+        return self
+    shape = self._data[idx].shape
+    if v.shape != shape: v = v.expand(shape)
+    return self.add_(IndexGrad.apply(v, index=idx, shape=self.shape))
+
+def index_put(input, indices, values, accumulate=False):
+    "A copy of `input` with `index_put_` applied (`torch.index_put`)."
+    return _index_put_(_t(input, 'index_put').clone(), indices, values, accumulate)
+
+Tensor.index_put, Tensor.index_put_ = index_put, _index_put_
+Tensor.index_fill, Tensor.index_fill_ = index_fill, _index_fill_
+Tensor.index_add, Tensor.index_add_ = index_add, _index_add_
+Tensor.addcmul, Tensor.addcmul_ = addcmul, _addcmul_
+Tensor.lerp, Tensor.lerp_, Tensor.round_ = lerp, _lerp_, _round_

@@ -93,11 +93,20 @@ def test_requires_grad_on_a_non_float_tensor(data):
     assert not t.requires_grad
 
 
-@pytest.mark.parametrize("data", ["abc", None, [1, "a"], {"a": 1}, [[1, 2], [3]], object()])
+@pytest.mark.parametrize("data", ["abc", None, [1, "a"], {"a": 1}, object()])
 def test_non_numeric_input(data):
     with pytest.raises(TypeError) as info:
         dl.tensor(data)
     assert "tensor" in str(info.value)
+
+
+@pytest.mark.parametrize("data, words", [([[1, 2], [3]], "expected sequence of length 2 at dim 1 (got 1)"),
+                                         ([[1, 2], 3], "at dim 1 (got a number)"),
+                                         ([[[1], [2]], [[3], [4, 5]]], "length 1 at dim 2 (got 2)")])
+def test_ragged_lists_refused_in_pytorchs_words(data, words):
+    with pytest.raises(ValueError) as info:         # PyTorch raises ValueError here too
+        dl.tensor(data)
+    assert str(info.value) == f"tensor: {words}" or words in str(info.value)
 
 
 def test_non_numeric_operand():

@@ -5,8 +5,10 @@ from ..layers import (Parameter, Module, Linear, Identity, Flatten, Unflatten,
                       Sequential, ModuleList, ModuleDict, ReLU, Sigmoid, Tanh, Softmax,
                       LogSoftmax, GELU, SiLU, LeakyReLU, Softplus, Dropout, BatchNorm1d,
                       LayerNorm, Embedding, MSELoss, L1Loss, NLLLoss, CrossEntropyLoss,
-                      BCELoss, BCEWithLogitsLoss)
-from ..conv import Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d
+                      BCELoss, BCEWithLogitsLoss, Dropout1d, Dropout2d, Dropout3d,
+                      ELU, Hardtanh, ReLU6, LogSigmoid, CosineSimilarity,
+                      PairwiseDistance, SmoothL1Loss, HuberLoss)
+from ..conv import Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d
 from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from ..attention import MultiheadAttention
 from . import functional, init, utils

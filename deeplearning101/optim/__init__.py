@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['patch_to', 'Optimizer', 'SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW', 'flatten_state_dict', 'unflatten_state_dict',
-           'LRScheduler', 'StepLR', 'ExponentialLR', 'CosineAnnealingLR', 'LinearLR', 'SequentialLR', 'OneCycleLR',
-           'MultiStepLR', 'LambdaLR', 'ReduceLROnPlateau', 'clip_grad_norm_', 'clip_grad_value_']
+           'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'LRScheduler', 'StepLR', 'ExponentialLR', 'CosineAnnealingLR',
+           'LinearLR', 'SequentialLR', 'OneCycleLR', 'MultiStepLR', 'LambdaLR', 'ReduceLROnPlateau', 'clip_grad_norm_',
+           'clip_grad_value_']
 
 # %% ../../nbs/04_optim.ipynb #d10efc1a
 import json, math, types, warnings, weakref
@@ -191,6 +192,18 @@ class Optimizer:
                   for i, g in enumerate(self.param_groups)]
         return f"{type(self).__name__}(\n" + "\n".join(groups) + "\n)"
 
+def _refuse_switches(opt, maximize=False, differentiable=False):
+    """torch.optim's `foreach`, `fused` and `capturable` choose among its kernels for
+    the same update: the optimizers accept them and ignore them. `maximize` and
+    `differentiable` change what a step does: refused when set."""
+    where = type(opt).__name__
+    if maximize:
+        raise ValueError(f"{where}: maximize=True is not implemented here: minimise "
+                         "the negated loss instead")
+    if differentiable:
+        raise ValueError(f"{where}: differentiable=True (a step that autograd can "
+                         "differentiate through) is not implemented")
+
 
 # %% ../../nbs/04_optim.ipynb #15848f64
 class SGD(Optimizer):
@@ -199,8 +212,10 @@ class SGD(Optimizer):
     _state_keys = ('momentum_buffer',)
 
     def __init__(
-        self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False
+        self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+        *, maximize=False, foreach=None, differentiable=False, fused=None
     ):
+        _refuse_switches(self, maximize, differentiable)   # foreach, fused: ignored
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
@@ -267,7 +282,13 @@ class Adagrad(Optimizer):
         weight_decay=0,
         initial_accumulator_value=0,
         eps=1e-10,
+        foreach=None,
+        *,
+        maximize=False,
+        differentiable=False,
+        fused=None,
     ):
+        _refuse_switches(self, maximize, differentiable)   # foreach, fused: ignored
         super().__init__(
             params,
             dict(
@@ -338,7 +359,12 @@ class RMSprop(Optimizer):
         weight_decay=0,
         momentum=0,
         centered=False,
+        capturable=False,
+        foreach=None,
+        maximize=False,
+        differentiable=False,
     ):
+        _refuse_switches(self, maximize, differentiable)   # the others: ignored
         super().__init__(
             params,
             dict(
@@ -423,7 +449,14 @@ class Adam(Optimizer):
         weight_decay=0,
         amsgrad=False,
         decoupled_weight_decay=False,
+        *,
+        foreach=None,
+        maximize=False,
+        capturable=False,
+        differentiable=False,
+        fused=None,
     ):
+        _refuse_switches(self, maximize, differentiable)   # the others: ignored
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(
                 f"{type(self).__name__}: betas must be a pair (beta1, beta2), got "
@@ -524,9 +557,16 @@ class AdamW(Adam):
         eps=1e-8,
         weight_decay=1e-2,
         amsgrad=False,
+        *,
+        maximize=False,
+        foreach=None,
+        capturable=False,
+        differentiable=False,
+        fused=None,
     ):
         super().__init__(
-            params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True
+            params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True,
+            maximize=maximize, differentiable=differentiable
         )
 
     def _check_group(self, group, index=0):
@@ -567,6 +607,7 @@ def _restore(value, p, name, where):
     a = value._data if isinstance(value, Tensor) else value
     if name == 'step' or isinstance(a, (bool, int, float)):
         return int(a) if name == 'step' else a
+    if name == 'mu_product': return float(a)      # NAdam's product of momenta
     if not hasattr(a, 'shape') or type(a).__module__.startswith('torch'):
         a = np.asarray(a)                           # a list, or a tensor of torch's
     if tuple(a.shape) != tuple(p.shape):
@@ -606,12 +647,13 @@ def _optimizer_load_state_dict(self, state_dict):
             f"optimizer has {len(self.param_groups)}"
         )
     groups, params = [], {}
+    switches = _TORCH_SWITCHES - set(self.defaults)   # those this optimizer ignores
     for i, (g, s) in enumerate(zip(self.param_groups, saved)):
         for flag in ('maximize', 'differentiable'):     # these would change the update
-            if s.get(flag):
+            if flag in switches and s.get(flag):
                 raise ValueError(f"{where}: parameter group {i} of the state_dict has "
                                  f"{flag}=True, which {kind} does not implement")
-        keys = set(s) - {'params'} - _SCHEDULER_KEYS - _TORCH_SWITCHES
+        keys = set(s) - {'params'} - _SCHEDULER_KEYS - switches
         missing, extra = (sorted(set(self.defaults) - keys),
                           sorted(keys - set(self.defaults)))
         if missing or extra:
@@ -627,7 +669,7 @@ def _optimizer_load_state_dict(self, state_dict):
             )
         params.update(zip((int(k) for k in s['params']), g['params']))
         new = {k: tuple(v) if isinstance(self.defaults.get(k), tuple) else v
-               for k, v in s.items() if k != 'params' and k not in _TORCH_SWITCHES}
+               for k, v in s.items() if k != 'params' and k not in switches}
         new['params'] = g['params']
         self._check_group(new, i)
         groups.append(new)
@@ -724,6 +766,180 @@ def unflatten_state_dict(flat):
             return array(x['__array__'])
         return x
     return decode(json.loads(array('__structure__').tobytes().decode()))
+
+# %% ../../nbs/04_optim.ipynb #750aaf3a
+def _lerp_(a, b, weight):
+    "a <- a + weight (b - a) in place, rounded as torch's `lerp_` rounds it."
+    if weight < 0.5: a += weight * (b - a)
+    else: a[...] = b - (b - a) * (1 - weight)
+
+class _TorchSurfaceOptimizer(Optimizer):
+    """The common part of Adadelta, Adamax, NAdam and RAdam: torch's switches between
+    implementations of one update (`foreach`, `capturable`) accepted and ignored,
+    `differentiable=True` refused, `maximize` implemented (it negates the gradient),
+    and a step loop that hands each parameter to `_update`."""
+    def __init__(self, params, defaults, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        where = type(self).__name__
+        _refuse_switches(self, differentiable=differentiable)
+        if foreach not in (None, True, False) or capturable not in (True, False):
+            raise ValueError(f"{where}: foreach must be None, True or False and "
+                             f"capturable True or False, got foreach={foreach!r}, "
+                             f"capturable={capturable!r}")
+        super().__init__(params, dict(defaults, maximize=maximize))
+
+    def _check_group(self, group, index=0):
+        where = _where(self, index)
+        _check_hyper(group['lr'], 'learning rate lr', where)
+        _check_hyper(group['eps'], 'eps', where)
+        _check_hyper(group['weight_decay'], 'weight_decay', where)
+        _check_flag(group['maximize'], 'maximize', where)
+        if 'betas' in group:
+            betas = group['betas']
+            if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+                raise ValueError(
+                    f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
+            for i, b in enumerate(betas): _check_range(b, f"betas[{i}]", where)
+        if 'decoupled_weight_decay' in group:
+            _check_flag(group['decoupled_weight_decay'], 'decoupled_weight_decay',
+                        where)
+
+    def step(self, closure=None):
+        "One update of every parameter that has a gradient."
+        loss = _closure_loss(closure)
+        _check_grads(self)                  # all of them first: on error nothing moves
+        for group in self.param_groups:
+            for p in group['params']:
+                if p.grad is None: continue
+                w, g = p._data, p.grad._data
+                if group['maximize']: g = -g           # ascend: the negated gradient
+                state = self.state.get(p)
+                if state is None: state = self.state[p] = self._init_state(w)
+                state['step'] += 1
+                self._update(w, g, state, group)
+                _record_write(w)            # a graph that used w is stale now
+        return loss
+
+    def _l2(self, w, g, group):
+        "The gradient of the L2 penalty added (or, if decoupled, w shrunk)."
+        wd = group['weight_decay']
+        if not wd: return g
+        if group.get('decoupled_weight_decay'):
+            w *= 1 - group['lr'] * wd
+            return g
+        return g + wd * w
+
+class Adadelta(_TorchSurfaceOptimizer):
+    """Adadelta (`torch.optim.Adadelta`): steps lr * sqrt(acc_delta + eps) /
+    sqrt(square_avg + eps) * g, two moving averages with rate rho."""
+    _state_keys = ('step', 'square_avg', 'acc_delta')
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0,
+                 foreach=None, *, capturable=False, maximize=False,
+                 differentiable=False):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps,
+                                      weight_decay=weight_decay),
+                         foreach, maximize, capturable, differentiable)
+    def _check_group(self, group, index=0):
+        super()._check_group(group, index)
+        _check_range(group['rho'], 'rho', _where(self, index), closed=True)
+    def _init_state(self, w):
+        return dict(step=0, square_avg=np.zeros_like(w), acc_delta=np.zeros_like(w))
+    def _update(self, w, g, state, group):
+        rho, eps = group['rho'], group['eps']
+        g = self._l2(w, g, group)
+        v, u = state['square_avg'], state['acc_delta']
+        v *= rho; v += (1 - rho) * (g * g)                 # v <- rho v + (1-rho) g^2
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        u *= rho; u += (1 - rho) * (delta * delta)   # u <- rho u + (1-rho) delta^2
+        w -= group['lr'] * delta
+
+class Adamax(_TorchSurfaceOptimizer):
+    """Adamax (`torch.optim.Adamax`): Adam with the infinity norm,
+    u <- max(beta2 u, |g| + eps), step lr / (1 - beta1^t) * m / u."""
+    _state_keys = ('step', 'exp_avg', 'exp_inf')
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 foreach=None, *, maximize=False, differentiable=False,
+                 capturable=False):
+        super().__init__(params, dict(lr=lr, betas=_pair(betas, 'Adamax'), eps=eps,
+                                      weight_decay=weight_decay),
+                         foreach, maximize, capturable, differentiable)
+    def _init_state(self, w):
+        return dict(step=0, exp_avg=np.zeros_like(w), exp_inf=np.zeros_like(w))
+    def _update(self, w, g, state, group):
+        (b1, b2), eps = group['betas'], group['eps']
+        g = self._l2(w, g, group)
+        m, u = state['exp_avg'], state['exp_inf']
+        _lerp_(m, g, 1 - b1)                           # m <- b1 m + (1-b1) g
+        u *= b2; np.maximum(u, np.abs(g) + eps, out=u)
+        w += -(group['lr'] / (1 - b1 ** state['step'])) * (m / u)
+
+class NAdam(_TorchSurfaceOptimizer):
+    """NAdam (`torch.optim.NAdam`): Adam with Nesterov momentum and Dozat's momentum
+    schedule mu_t = beta1 (1 - 0.96^(t momentum_decay) / 2)."""
+    _state_keys = ('step', 'mu_product', 'exp_avg', 'exp_avg_sq')
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
+                 maximize=False, capturable=False, differentiable=False):
+        super().__init__(params, dict(lr=lr, betas=_pair(betas, 'NAdam'), eps=eps,
+                                      weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay),
+                         foreach, maximize, capturable, differentiable)
+    def _check_group(self, group, index=0):
+        super()._check_group(group, index)
+        _check_hyper(group['momentum_decay'], 'momentum_decay', _where(self, index))
+    def _init_state(self, w):
+        return dict(step=0, mu_product=1.0, exp_avg=np.zeros_like(w),
+                    exp_avg_sq=np.zeros_like(w))
+    def _update(self, w, g, state, group):
+        (b1, b2), eps, lr = group['betas'], group['eps'], group['lr']
+        t, psi = state['step'], group['momentum_decay']
+        g = self._l2(w, g, group)
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+        state['mu_product'] *= mu
+        prod = state['mu_product']
+        m, v = state['exp_avg'], state['exp_avg_sq']
+        _lerp_(m, g, 1 - b1)
+        v *= b2; v += (1 - b2) * (g * g)
+        denom = np.sqrt(v / (1 - b2 ** t)) + eps
+        w += (-lr * (1.0 - mu) / (1.0 - prod)) * (g / denom)
+        w += (-lr * mu_next / (1.0 - prod * mu_next)) * (m / denom)
+
+class RAdam(_TorchSurfaceOptimizer):
+    """RAdam (`torch.optim.RAdam`): Adam whose adaptive step is switched on, and
+    rectified, once the variance of its estimate is finite (rho_t > 5); before that, SGD
+    with momentum."""
+    _state_keys = ('step', 'exp_avg', 'exp_avg_sq')
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False,
+                 capturable=False, differentiable=False):
+        super().__init__(params, dict(lr=lr, betas=_pair(betas, 'RAdam'), eps=eps,
+                                      weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay),
+                         foreach, maximize, capturable, differentiable)
+    def _init_state(self, w):
+        return dict(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
+    def _update(self, w, g, state, group):
+        (b1, b2), eps, lr, t = group['betas'], group['eps'], group['lr'], state['step']
+        g = self._l2(w, g, group)
+        m, v = state['exp_avg'], state['exp_avg_sq']
+        _lerp_(m, g, 1 - b1)
+        v *= b2; v += (1 - b2) * (g * g)
+        bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
+        step = m / bc1 * lr
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * t * b2 ** t / bc2
+        if rho_t > 5.0:
+            rect = ((rho_t - 4) * (rho_t - 2) * rho_inf
+                    / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) ** 0.5
+            step = step * (bc2 ** 0.5 / (np.sqrt(v) + eps)) * rect
+        w -= step
+
+def _pair(betas, where):
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
+    return tuple(betas)
 
 # %% ../../nbs/04_optim.ipynb #9cc95059
 def _track_optimizer_steps(opt):

@@ -1,5 +1,0 @@
-"""`dl.nn.utils`, as `torch.nn.utils`: gradient clipping (chapter 04) and a model's parameters as one
-vector (chapter 03). This file only gathers names: the code lives in the chapters' modules (written by nbdev
-from the notebooks)."""
-from ..layers import parameters_to_vector, vector_to_parameters
-from ..optim import clip_grad_norm_, clip_grad_value_
