@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['scaled_dot_product_attention', 'MultiheadAttention', 'causal_mask', 'Block', 'GPT', 'AttentionOp',
-           'PackedAttentionOp']
+           'PackedAttentionOp', 'TransformerEncoderLayer', 'TransformerDecoderLayer', 'TransformerEncoder',
+           'TransformerDecoder', 'Transformer']
 
 # %% ../nbs/09_attention.ipynb #216cbd66
 import math
@@ -513,3 +514,167 @@ def _attend_packed(qkv, bias=None, causal=False):
     scale = 1 / math.sqrt(qkv.shape[-1])
     if bias is None: return PackedAttentionOp.apply(qkv, scale=scale, causal=causal)
     return PackedAttentionOp.apply(qkv, bias, scale=scale, causal=causal)
+
+# %% ../nbs/09_attention.ipynb #588c0ae6
+import copy
+from .graph import relu, full
+from .tensor_ops import triu
+from .layers import gelu
+
+def _activation(activation, where):
+    "'relu', 'gelu', or a callable (a module too), as PyTorch's layers take it."
+    if activation == 'relu': return relu
+    if activation == 'gelu': return gelu
+    if callable(activation): return activation
+    raise RuntimeError(f"{where}: activation should be relu/gelu, not {activation!r}")
+
+class TransformerEncoderLayer(Module):
+    """Self-attention and a feed-forward network, each with a residual connection and
+    a LayerNorm, after (post-norm, the default) or before (`norm_first=True`)
+    (`torch.nn.TransformerEncoderLayer`)."""
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1,
+                 activation='relu', layer_norm_eps=1e-5, batch_first=False,
+                 norm_first=False, bias=True, device=None, dtype=None):
+        kw = dict(device=device, dtype=dtype)
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, **kw)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
+        self.dropout1, self.dropout2 = Dropout(dropout), Dropout(dropout)
+        self.activation = _activation(activation, 'TransformerEncoderLayer')
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x, sa = src, lambda x: self._sa_block(x, src_mask, src_key_padding_mask,
+                                              is_causal)
+        if self.norm_first:
+            x = x + sa(self.norm1(x))
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + sa(x))
+        return self.norm2(x + self._ff_block(x))
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+class TransformerDecoderLayer(TransformerEncoderLayer):
+    """A decoder block (`torch.nn.TransformerDecoderLayer`): self-attention on the target,
+    cross-attention to the encoder's output `memory`, a feed-forward network; each with a
+    residual connection and a LayerNorm (after, or before with `norm_first`)."""
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1,
+                 activation='relu', layer_norm_eps=1e-5, batch_first=False,
+                 norm_first=False, bias=True, device=None, dtype=None):
+        kw = dict(device=device, dtype=dtype)       # PyTorch's order: its state dict's
+        attention = lambda: MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                               batch_first=batch_first, **kw)
+        self.self_attn, self.multihead_attn = attention(), attention()
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
+        self.norm_first = norm_first
+        self.norm1, self.norm2, self.norm3 = (
+            LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw) for _ in range(3))
+        self.dropout1, self.dropout2, self.dropout3 = (Dropout(dropout) for _ in range(3))
+        self.activation = _activation(activation, 'TransformerDecoderLayer')
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None,
+                tgt_key_padding_mask=None, memory_key_padding_mask=None,
+                tgt_is_causal=False, memory_is_causal=False):
+        x = tgt
+        sa = lambda x: self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+        ca = lambda x: self._mha_block(x, memory, memory_mask, memory_key_padding_mask,
+                                       memory_is_causal)
+        if self.norm_first:
+            x = x + sa(self.norm1(x))
+            x = x + ca(self.norm2(x))
+            return x + self._ff_block(self.norm3(x))
+        x = self.norm1(x + sa(x))
+        x = self.norm2(x + ca(x))
+        return self.norm3(x + self._ff_block(x))
+
+    def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal):
+        x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
+                                key_padding_mask=key_padding_mask, need_weights=False,
+                                is_causal=is_causal)[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x):
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+class TransformerEncoder(Module):
+    """`num_layers` copies of `encoder_layer`, one after the other, then `norm` if given
+    (`torch.nn.TransformerEncoder`; always the plain path: PyTorch's nested-tensor
+    shortcut in evaluation zeroes padded positions, this does not)."""
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
+                 mask_check=True):
+        self.layers = ModuleList([copy.deepcopy(encoder_layer)
+                                  for _ in range(num_layers)])
+        self.num_layers, self.norm = num_layers, norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        out = src
+        for layer in self.layers:
+            out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
+                        is_causal=bool(is_causal))
+        return out if self.norm is None else self.norm(out)
+
+class TransformerDecoder(Module):
+    """`num_layers` copies of `decoder_layer`, then `norm` if given
+    (`torch.nn.TransformerDecoder`)."""
+    def __init__(self, decoder_layer, num_layers, norm=None):
+        self.layers = ModuleList([copy.deepcopy(decoder_layer)
+                                  for _ in range(num_layers)])
+        self.num_layers, self.norm = num_layers, norm
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None,
+                tgt_key_padding_mask=None, memory_key_padding_mask=None,
+                tgt_is_causal=None, memory_is_causal=False):
+        out = tgt
+        for layer in self.layers:
+            out = layer(out, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                        memory_key_padding_mask, bool(tgt_is_causal), memory_is_causal)
+        return out if self.norm is None else self.norm(out)
+
+class Transformer(Module):
+    """The encoder-decoder transformer of Vaswani et al. (`torch.nn.Transformer`): the
+    encoder reads `src`, the decoder writes `tgt` while attending to it. Matrices start
+    Xavier-uniform, as PyTorch's."""
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+                 dim_feedforward=2048, dropout=0.1, activation='relu',
+                 custom_encoder=None, custom_decoder=None, layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True, device=None,
+                 dtype=None):
+        args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                batch_first, norm_first, bias, device, dtype)
+        norm = lambda: LayerNorm(d_model, eps=layer_norm_eps, bias=bias, device=device,
+                                 dtype=dtype)
+        self.encoder = custom_encoder or TransformerEncoder(
+            TransformerEncoderLayer(*args), num_encoder_layers, norm())
+        self.decoder = custom_decoder or TransformerDecoder(
+            TransformerDecoderLayer(*args), num_decoder_layers, norm())
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+        for p in self.parameters():
+            if p.ndim > 1: xavier_uniform_(p)
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal=False):
+        memory = self.encoder(src, mask=src_mask,
+                              src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                            memory_key_padding_mask, tgt_is_causal, memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz, device=None, dtype=None):
+        "The causal float mask [sz, sz]: -inf above the diagonal, 0 elsewhere."
+        return triu(full((sz, sz), float('-inf'), dtype=dtype, device=device),
+                    diagonal=1)

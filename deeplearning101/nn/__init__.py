@@ -10,5 +10,6 @@ from ..layers import (Parameter, Module, Linear, Identity, Flatten, Unflatten,
                       PairwiseDistance, SmoothL1Loss, HuberLoss)
 from ..conv import Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d
 from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
-from ..attention import MultiheadAttention
+from ..attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
+                         TransformerEncoder, TransformerDecoder, Transformer)
 from . import functional, init, utils
