@@ -557,23 +557,25 @@ class TransformerEncoderLayer(Module):
         return self.norm2(x + self._ff_block(x))
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
+        x = self.self_attn(x, x, x, attn_mask=attn_mask,
+                           key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
         return self.dropout1(x)
 
     def _ff_block(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        h = self.dropout(self.activation(self.linear1(x)))
+        return self.dropout2(self.linear2(h))
 
 class TransformerDecoderLayer(TransformerEncoderLayer):
-    """A decoder block (`torch.nn.TransformerDecoderLayer`): self-attention on the target,
-    cross-attention to the encoder's output `memory`, a feed-forward network; each with a
-    residual connection and a LayerNorm (after, or before with `norm_first`)."""
+    """A decoder block (`torch.nn.TransformerDecoderLayer`): self-attention on the
+    target, cross-attention to the encoder's output `memory`, a feed-forward network;
+    each with a residual connection and a LayerNorm (after, or before: `norm_first`)."""
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1,
                  activation='relu', layer_norm_eps=1e-5, batch_first=False,
                  norm_first=False, bias=True, device=None, dtype=None):
         kw = dict(device=device, dtype=dtype)       # PyTorch's order: its state dict's
-        attention = lambda: MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                               batch_first=batch_first, **kw)
+        attention = lambda: MultiheadAttention(d_model, nhead, dropout=dropout,
+                                               bias=bias, batch_first=batch_first, **kw)
         self.self_attn, self.multihead_attn = attention(), attention()
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **kw)
         self.dropout = Dropout(dropout)
@@ -581,7 +583,8 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
         self.norm_first = norm_first
         self.norm1, self.norm2, self.norm3 = (
             LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw) for _ in range(3))
-        self.dropout1, self.dropout2, self.dropout3 = (Dropout(dropout) for _ in range(3))
+        self.dropout1, self.dropout2, self.dropout3 = (Dropout(dropout)
+                                                       for _ in range(3))
         self.activation = _activation(activation, 'TransformerDecoderLayer')
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None,
@@ -606,7 +609,8 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
         return self.dropout2(x)
 
     def _ff_block(self, x):
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        h = self.dropout(self.activation(self.linear1(x)))
+        return self.dropout3(self.linear2(h))
 
 class TransformerEncoder(Module):
     """`num_layers` copies of `encoder_layer`, one after the other, then `norm` if given

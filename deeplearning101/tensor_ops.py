@@ -20,7 +20,8 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'nanmean', 'var_mean', 'std_mean', 'aminmax', 'cumprod', 'diff', 'roll', 'rot90', 'fliplr', 'flipud',
            'movedim', 'swapaxes', 'swapdims', 'diagonal', 'diag', 'trace', 'tril_indices', 'triu_indices', 'meshgrid',
            'isin', 'argwhere', 'repeat_interleave', 'cdist', 'index_fill', 'index_add', 'addcmul', 'Lerp', 'lerp',
-           'index_put']
+           'index_put', 'msort', 'cummax', 'cummin', 'mode', 'nanmedian', 'unique_consecutive', 'quantile',
+           'nanquantile']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -2186,3 +2187,227 @@ Tensor.index_fill, Tensor.index_fill_ = index_fill, _index_fill_
 Tensor.index_add, Tensor.index_add_ = index_add, _index_add_
 Tensor.addcmul, Tensor.addcmul_ = addcmul, _addcmul_
 Tensor.lerp, Tensor.lerp_, Tensor.round_ = lerp, _lerp_, _round_
+
+# %% ../nbs/01b_tensor_ops.ipynb #more17cd
+def msort(input):
+    "The entries sorted along dim 0, values only (`torch.msort`)."
+    return sort(_t(input, 'msort'), 0).values
+
+def _mH(self):
+    "The conjugate transpose of the last two axes (`Tensor.mH`): `mT` for real tensors."
+    if self.ndim < 2:
+        raise RuntimeError(f"mH: only supported on matrices or batches of matrices, "
+                           f"got a {self.ndim}-D tensor")
+    return self.transpose(-2, -1)
+
+def _H(self):
+    "The conjugate transpose of a matrix (`Tensor.H`): `T` for a real 2-D tensor."
+    if self.ndim == 0: return self
+    if self.ndim != 2:
+        hint = "; for batches of matrices, use .mH" if self.ndim > 2 else ""
+        raise RuntimeError(f"H: only supported on matrices (2-D tensors), got a "
+                           f"{self.ndim}-D tensor{hint}")
+    return self.transpose(0, 1)
+
+Tensor.msort, Tensor.mH, Tensor.H = msort, property(_mH), property(_H)
+
+from .graph import _HOST
+
+def _on_host(a):
+    "`a` in main memory (a GPU array copied back): the index bookkeeping runs there."
+    return a if isinstance(a, _HOST) else get_array_module(a).asnumpy(a)
+
+def _like(a, ref):
+    "The host array `a` on the device of the array `ref`."
+    return a if isinstance(ref, _HOST) else get_array_module(ref).asarray(a)
+
+_cummax = namedtuple('cummax', ['values', 'indices'])
+_cummin = namedtuple('cummin', ['values', 'indices'])
+
+def _cum_extreme(input, dim, largest, where, result):
+    """The running maximum (minimum) along `dim` and where it was reached: a tie or a
+    NaN takes the later index, and once a NaN is seen the values stay NaN (PyTorch)."""
+    x = _t(input, where)
+    if x.ndim == 0:
+        v, i = _cum_extreme(x.reshape(1), dim, largest, where, result)
+        return result(v.reshape(()), i.reshape(()))
+    d = _dim(dim, x.ndim, where)
+    a = _on_host(x._data)
+    idx = np.zeros(a.shape, np.int64)
+    if a.shape[d]:
+        moved, out = np.moveaxis(a, d, 0), np.moveaxis(idx, d, 0)  # out: a view of idx
+        best, at = moved[0], np.zeros(moved.shape[1:], np.int64)
+        for k in range(moved.shape[0]):
+            v = moved[k]
+            take = ((v >= best) if largest else (v <= best)) | (v != v)   # v != v: NaN
+            best, at = np.where(take, v, best), np.where(take, k, at)
+            out[k] = at
+    idx = _like(idx, x._data)
+    return result(Gather.apply(x, axis=d, index=idx), Tensor._make(idx))
+
+def cummax(input, dim):
+    "(values, indices) of the running maximum along `dim` (`torch.cummax`)."
+    return _cum_extreme(input, dim, True, 'cummax', _cummax)
+
+def cummin(input, dim):
+    "(values, indices) of the running minimum along `dim` (`torch.cummin`)."
+    return _cum_extreme(input, dim, False, 'cummin', _cummin)
+
+_mode = namedtuple('mode', ['values', 'indices'])
+
+def mode(input, dim=-1, keepdim=False):
+    """The most frequent value along `dim` (the smallest of those, on a tie) and the
+    index of its last occurrence, as PyTorch's CPU kernel on short slices (`torch.mode`;
+    its index on long slices and its choice among NaNs are not specified)."""
+    x = _t(input, 'mode')
+    if x.ndim == 0: return _mode(x.reshape(()), Tensor._make(np.zeros((), np.int64)))
+    d = _dim(dim, x.ndim, 'mode')
+    n = x.shape[d]
+    if n == 0:
+        raise RuntimeError(f"mode: expected reduction dim {dim} to have non-zero size, "
+                           f"got shape {list(x.shape)}")
+    a = _on_host(x._data)
+    rows = np.moveaxis(a, d, -1).reshape(-1, n)
+    m = rows.shape[0]
+    srt = np.sort(rows, axis=-1)
+    start = np.ones(srt.shape, bool)
+    start[:, 1:] = srt[:, 1:] != srt[:, :-1]            # a new value (each NaN its own)
+    run = np.cumsum(start, axis=1) - 1                    # which run each entry is in
+    ids = run + (np.arange(m) * n)[:, None]
+    counts = np.bincount(ids.ravel(), minlength=m * n).reshape(m, n)
+    best = counts.argmax(axis=1)                          # the first: smallest value
+    val = srt[np.arange(m), (run == best[:, None]).argmax(axis=1)]
+    hit = (rows == val[:, None]) | ((rows != rows) & (val != val)[:, None])
+    last = (n - 1 - hit[:, ::-1].argmax(axis=1)).astype(np.int64)
+    idx = _like(np.expand_dims(last.reshape(a.shape[:d] + a.shape[d + 1:]), d), x._data)
+    values, indices = Gather.apply(x, axis=d, index=idx), Tensor._make(idx)
+    if not keepdim: values, indices = values.squeeze(d), indices.squeeze(d)
+    return _mode(values, indices)
+
+_nanmedian = namedtuple('nanmedian', ['values', 'indices'])
+
+def nanmedian(input, dim=None, keepdim=False):
+    """`median` of the entries that are not NaN (`torch.nanmedian`): the lower median;
+    NaN where a slice has only NaNs."""
+    x = _t(input, 'nanmedian')
+    if x._data.dtype.kind != 'f': return median(x, dim, keepdim)
+    if dim is None:
+        if x.numel() == 0: raise IndexError("nanmedian: expected a non-empty tensor")
+        flat = x.reshape(-1)
+        valid = int((~isnan(flat)).sum().item())
+        return kthvalue(flat, max((valid + 1) // 2, 1)).values     # NaNs sort last
+    if x.ndim == 0:
+        return _nanmedian(x.reshape(()), Tensor._make(np.zeros((), np.int64)))
+    d = _dim(dim, x.ndim, 'nanmedian')
+    if x.shape[d] == 0:
+        raise IndexError(f"nanmedian: expected a non-empty dim {dim}, got shape "
+                         f"{list(x.shape)}")
+    s = sort(x, d)
+    valid = (~np.isnan(_on_host(x._data))).sum(axis=d, keepdims=True)
+    k = np.maximum((valid - 1) // 2, 0).astype(np.int64)
+    at = np.take_along_axis(_on_host(s.indices._data), k, d)
+    values = Gather.apply(s.values, axis=d, index=_like(k, x._data))
+    indices = Tensor._make(_like(at, x._data))
+    if not keepdim: values, indices = values.squeeze(d), indices.squeeze(d)
+    return _nanmedian(values, indices)
+
+Tensor.cummax, Tensor.cummin, Tensor.mode, Tensor.nanmedian = (cummax, cummin, mode,
+                                                                nanmedian)
+
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """Each run of equal consecutive entries (of equal slices along `dim`) kept once
+    (`torch.unique_consecutive`); optionally each entry's run and the runs' lengths."""
+    x = _t(input, 'unique_consecutive')
+    a = _on_host(x._data)
+    if dim is None: a, d = a.reshape(-1), 0
+    else: d = _dim(dim, max(a.ndim, 1), 'unique_consecutive')
+    n = a.shape[d] if a.ndim else 1
+    rows = np.moveaxis(a, d, 0).reshape(n, -1) if a.size else a.reshape(n, 0)
+    start = np.ones(n, bool)
+    start[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    firsts = np.nonzero(start)[0]
+    values = np.take(a, firsts, axis=d) if a.ndim else a.reshape(1)
+    inverse = (np.cumsum(start) - 1).astype(np.int64)
+    if dim is None: inverse = inverse.reshape(x.shape)
+    counts = np.diff(np.append(firsts, n)).astype(np.int64)
+    out = tuple(Tensor._make(_like(r, x._data)) for r, wanted in
+                ((values, True), (inverse, return_inverse), (counts, return_counts))
+                if wanted)
+    return out[0] if len(out) == 1 else out
+
+Tensor.unique_consecutive = unique_consecutive
+
+_INTERPOLATIONS = ('linear', 'lower', 'higher', 'midpoint', 'nearest')
+
+def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, name):
+    "quantile and nanquantile: interpolate between two entries of the sorted values."
+    x = _t(input, name)
+    dt = x._data.dtype
+    if dt not in (np.float32, np.float64):
+        raise RuntimeError(f"{name}: input tensor must be either float or double "
+                           f"dtype, got {x.dtype!r}")
+    if isinstance(q, Tensor):
+        if q._data.dtype != dt:
+            raise RuntimeError(f"{name}: q tensor must be the same dtype as the input "
+                               f"tensor, got {q.dtype!r} and {x.dtype!r}")
+        if q.ndim > 1:
+            raise RuntimeError(f"{name}: q must be a scalar or 1D tensor, got shape "
+                               f"{list(q.shape)}")
+        qs, scalar = np.asarray(_on_host(q._data), dt).reshape(-1), q.ndim == 0
+    elif isinstance(q, bool) or not isinstance(q, (int, float, np.number)):
+        raise TypeError(f"{name}: q must be a float or a tensor, got "
+                        f"{type(q).__name__}")
+    else: qs, scalar = np.asarray([q], dt), True
+    if qs.size and not ((qs >= 0) & (qs <= 1)).all():
+        raise RuntimeError(f"{name}: q must be in the range [0, 1] but got {q}")
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(f"{name}: interpolation must be one of linear, lower, "
+                           f"higher, midpoint or nearest, but got {interpolation!r}")
+    if x.numel() == 0:
+        raise RuntimeError(f"{name}: input tensor must be non-empty")
+    if dim is None: s, d = x.reshape(-1), 0
+    else:
+        d = _dim(dim, max(x.ndim, 1), name)
+        s = x.reshape(1) if x.ndim == 0 else x
+    s = sort(s, d).values.movedim(d, -1)                 # NaNs last in each slice
+    nq, n = len(qs), s.shape[-1]
+    nan = np.isnan(_on_host(s._data))
+    qs = qs.reshape((nq,) + (1,) * s.ndim)               # [nq, ..., 1]
+    if ignore_nan:
+        scale = (~nan).sum(axis=-1, keepdims=True).astype(dt) - 1
+        fixed = scale < 0                                  # only NaNs: rank 0
+    else:
+        scale = np.full(nan.shape[:-1] + (1,), n - 1, dt)
+        fixed = nan.any(axis=-1, keepdims=True)            # a NaN: the last rank
+    ranks = np.where(fixed, 0 if ignore_nan else dt.type(n - 1), qs * scale).astype(dt)
+    s = s.unsqueeze(0).expand(nq, *s.shape)
+    pick = lambda r: Gather.apply(s, axis=s.ndim - 1,
+                                  index=_like(r.astype(np.int64), s._data))
+    if interpolation in ('lower', 'higher', 'nearest'):
+        rounded = {'lower': np.floor, 'higher': np.ceil, 'nearest': np.round}
+        out = pick(rounded[interpolation](ranks))          # np.round: half to even
+    else:
+        below = np.floor(ranks)
+        w = np.full_like(ranks, 0.5) if interpolation == 'midpoint' else ranks - below
+        w = Tensor._make(_like(w.astype(dt), s._data))
+        if isinstance(q, Tensor) and q.requires_grad and interpolation == 'linear':
+            c = lambda a: Tensor._make(_like(np.broadcast_to(a, ranks.shape), s._data))
+            qt = q.reshape((nq,) + (1,) * (ranks.ndim - 1))   # gradients for q, too
+            w = where(c(fixed), w, qt * c(scale) - c(below.astype(dt)))
+        out = lerp(pick(below), pick(np.ceil(ranks)), w)
+    out = out.squeeze(-1)                                  # [nq, the other axes]
+    if keepdim:
+        if dim is None: out = out.reshape((nq,) + (1,) * x.ndim)
+        elif x.ndim: out = out.unsqueeze(d + 1)
+    return out.squeeze(0) if scalar else out
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation='linear'):
+    """The q-th quantiles of all entries, or along `dim` (`torch.quantile`): q a number
+    or a 1-D tensor (its axis comes first); NaN where a slice holds a NaN."""
+    return _quantile(input, q, dim, keepdim, interpolation, False, 'quantile')
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation='linear'):
+    "`quantile` of the entries that are not NaN (`torch.nanquantile`)."
+    return _quantile(input, q, dim, keepdim, interpolation, True, 'nanquantile')
+
+Tensor.quantile, Tensor.nanquantile = quantile, nanquantile

@@ -19,8 +19,8 @@ def _np(t):
 
 
 def _flat(out):
-    "A result as a list of tensors (tuples and namedtuples flattened)."
-    return list(out) if isinstance(out, (tuple, list)) else [out]
+    "A result as a list of tensors (tuples and namedtuples flattened, nested ones too)."
+    return [t for o in out for t in _flat(o)] if isinstance(out, (tuple, list)) else [out]
 
 
 def same(expr, *arrays, dtypes=None):
@@ -549,6 +549,10 @@ GPU_EXPRS = {
     "index_fill index_add": (lambda L, x: x.index_fill(1, L.tensor([0, 2], device=x.device), 2.0).index_add(
         0, L.tensor([1, 1], device=x.device), x[:2] * 3), (M,)),
     "lerp addcmul": (lambda L, x: L.lerp(x, x * x, 0.3) + L.addcmul(x, x, x, value=2), (M,)),
+    "msort mH cummax cummin": (lambda L, x: (L.msort(x), x.mH, *L.cummax(x, 1), *L.cummin(x, 0)), (M,)),
+    "mode nanmedian": (lambda L, x: (*L.mode(x.round(), 0), *L.nanmedian(x, 1), L.nanmedian(x)), (NAN2,)),
+    "quantile nanquantile": (lambda L, x: L.quantile(x, L.tensor([0.2, 0.7], device=x.device, dtype=x.dtype), 1)
+                             + L.nanquantile(x, 0.3, 1, interpolation="midpoint"), (NAN2,)),
 }
 
 
@@ -586,3 +590,151 @@ def test_shift_operators_match_torch():
         assert ours.tolist() == theirs.tolist() and str(ours.dtype)[-5:] == str(theirs.dtype)[-5:]
     with pytest.raises(TypeError, match='bitwise_left_shift'):
         dl.tensor([1.0]) << 1
+
+
+# --------------------------------------------------------------------------- statistics along an axis
+
+TIES = np.array([[1, 3, 3, 2, 3, 1], [2, 2, 1, 1, 0, 0], [5, 4, 4, 5, 4, 5]])
+NANS = np.array([[1.0, np.nan, 2.0, np.nan, 0.5], [3.0, 3.0, np.nan, 1.0, 1.0]])
+
+
+def test_msort():
+    same(lambda L, x: (L.msort(x), x.msort()), M)
+    same(lambda L, x: L.msort(x), TIES)
+    same(lambda L, x: L.msort(x), 3.0)
+    grads(lambda L, x: L.msort(x), M)
+
+
+def test_mH_and_H():
+    same(lambda L, x: (x.H, x.mH, x.mT), M)
+    same(lambda L, x: x.mH, np.arange(24).reshape(2, 3, 4))
+    grads(lambda L, x: x.H * x.mH, M)
+    for shape, attr in (((3,), "H"), ((2, 3, 4), "H"), ((3,), "mH")):
+        with pytest.raises(RuntimeError, match=attr):
+            getattr(dl.zeros(*shape), attr)
+        with pytest.raises(RuntimeError):
+            getattr(torch.zeros(*shape), attr)
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cummax_cummin(name, dim):
+    "Ties and NaNs take the later index, as torch."
+    same(lambda L, x: (getattr(L, name)(x, dim), getattr(x, name)(dim=dim)), TIES)
+    same(lambda L, x: getattr(L, name)(x, dim), TIES.astype(float))
+    same(lambda L, x: getattr(L, name)(x, dim), NANS)
+    same(lambda L, x: getattr(L, name)(x, dim), TIES > 2)
+    grads(lambda L, x: getattr(L, name)(x, dim).values, M)
+    grads(lambda L, x: getattr(L, name)(x, dim).values, TIES.astype(float))   # the gradient goes to the index
+
+
+def test_cummax_cummin_0d_and_3d():
+    same(lambda L, x: (L.cummax(x, 0), L.cummin(x, -1)), 2.5)
+    x3 = np.random.default_rng(1).integers(0, 3, (2, 3, 4))
+    for d in range(3):
+        same(lambda L, x: (L.cummax(x, d), L.cummin(x, d)), x3)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_mode(dim, keepdim):
+    "The smallest of the most frequent values, and the index of its last occurrence (torch's CPU kernel)."
+    same(lambda L, x: (L.mode(x, dim, keepdim), x.mode(dim, keepdim=keepdim)), TIES)
+    same(lambda L, x: L.mode(x, dim, keepdim), TIES.astype(float))
+    same(lambda L, x: L.mode(x, dim, keepdim), TIES > 2)
+    same(lambda L, x: L.mode(x, dim, keepdim), np.random.default_rng(2).integers(0, 4, (5, 16)))
+    # slices longer than 16: torch's index is some occurrence (an unstable sort), ours the last
+    big = np.random.default_rng(2).integers(0, 4, (5, 30))
+    same(lambda L, x: L.mode(x, dim, keepdim).values, big)
+    v, i = dl.mode(dl.tensor(big), dim, keepdim=True)
+    assert (dl.tensor(big).gather(dim, i) == v).all()
+    grads(lambda L, x: L.mode(x, dim, keepdim).values, TIES.astype(float))
+
+
+def test_mode_defaults_0d_and_errors():
+    same(lambda L, x: (L.mode(x), x.mode()), [2, 1, 2, 1, 5, 1, 2])
+    same(lambda L, x: L.mode(x), 4)
+    x3 = np.random.default_rng(1).integers(0, 3, (3, 4, 5))
+    for d in range(3):
+        same(lambda L, x: L.mode(x, d), x3)
+    with pytest.raises(RuntimeError, match="mode"):
+        dl.mode(dl.zeros(0))
+
+
+def test_nanmedian():
+    same(lambda L, x: (L.nanmedian(x), x.nanmedian()), NANS)
+    same(lambda L, x: L.nanmedian(x), [np.nan, np.nan])
+    same(lambda L, x: L.nanmedian(x), [3, 1, 2, 5])
+    for d in (0, 1, -1):
+        for keepdim in (False, True):
+            same(lambda L, x: L.nanmedian(x, d, keepdim), NAN2)
+            same(lambda L, x: L.nanmedian(x, d, keepdim), M)
+        same(lambda L, x: L.nanmedian(x, dim=d).values, NAN)      # an all-NaN slice: NaN
+    same(lambda L, x: L.nanmedian(x, 1), NANS[:, [0, 2, 4]])
+    grads(lambda L, x: L.nanmedian(x), M)
+    grads(lambda L, x: L.nanmedian(x, 1).values, NAN2)
+    grads(lambda L, x: L.nanmedian(x, 0, True).values, M)
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("counts", [False, True])
+def test_unique_consecutive(inverse, counts):
+    kw = dict(return_inverse=inverse, return_counts=counts)
+    same(lambda L, x: L.unique_consecutive(x, **kw), [1, 1, 2, 2, 3, 1, 1, 2])
+    same(lambda L, x: x.unique_consecutive(**kw), TIES)
+    same(lambda L, x: L.unique_consecutive(x, **kw), [1.0, np.nan, np.nan, 2.0, 2.0])
+    same(lambda L, x: L.unique_consecutive(x, **kw), 5)
+    same(lambda L, x: L.unique_consecutive(x, **kw), np.zeros(0))
+    same(lambda L, x: L.unique_consecutive(x, **kw), [True, True, False])
+    rows = [[1, 1], [1, 1], [2, 3], [1, 1]]
+    for d in (0, 1, -1):
+        same(lambda L, x: L.unique_consecutive(x, dim=d, **kw), rows)
+        same(lambda L, x: L.unique_consecutive(x, dim=d, **kw), TIES)
+
+
+QS = [0.0, 0.125, 0.375, 0.4, 0.5, 1.0]
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "midpoint", "nearest"])
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_quantile_and_nanquantile(interpolation, dim, keepdim):
+    kw = dict(dim=dim, keepdim=keepdim, interpolation=interpolation)
+    five = np.arange(10.0).reshape(2, 5)[:, ::-1].copy()   # 5 per row: ranks with halves
+    for name in ("quantile", "nanquantile"):
+        for a in (M, five, NAN2, NANS, NAN):
+            for q in QS:
+                same(lambda L, x: (getattr(L, name)(x, q, **kw), getattr(x, name)(q, **kw)), a)
+            same(lambda L, x: getattr(L, name)(x, L.tensor(QS, dtype=x.dtype), **kw), a)
+            same(lambda L, x: getattr(L, name)(x, L.tensor(0.3, dtype=x.dtype), **kw), a)
+        same(lambda L, x: getattr(L, name)(x, L.tensor(QS), **kw), M, dtypes=["float32"])
+        grads(lambda L, x: getattr(L, name)(x, L.tensor([0.3, 0.5, 1.0], dtype=L.float64), **kw), M)
+        grads(lambda L, x: getattr(L, name)(x, 0.45, **kw), NAN2 if name == "nanquantile" else M)
+
+
+def test_quantile_0d_and_errors():
+    same(lambda L, x: (L.quantile(x, 0.5), L.nanquantile(x, 0.2)), 3.0)
+    same(lambda L, x: L.quantile(x, 0.5, 0), 3.0)
+    bad = [(lambda L: L.quantile(L.tensor([1, 2]), 0.5), "float or double"),
+           (lambda L: L.quantile(L.tensor([1.0, 2.0]), 1.5), "range"),
+           (lambda L: L.nanquantile(L.tensor([1.0, 2.0]), 0.5, interpolation="foo"), "interpolation"),
+           (lambda L: L.quantile(L.tensor([1.0, 2.0], dtype=L.float64), L.tensor(0.5)), "same dtype"),
+           (lambda L: L.quantile(L.ones(2), L.ones(2, 2)), "1D tensor"),
+           (lambda L: L.quantile(L.ones(0), 0.5), "non-empty")]
+    for f, msg in bad:
+        with pytest.raises(RuntimeError, match=msg):
+            f(dl)
+        with pytest.raises(RuntimeError):
+            f(torch)
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "midpoint", "nearest"])
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_quantile_gradients_reach_q(interpolation, dim):
+    "torch differentiates 'linear' with respect to q, too (the weight q * (n - 1) - floor(...))."
+    kw = dict(dim=dim, interpolation=interpolation)
+    for keepdim in (False, True):
+        grads(lambda L, x, q: L.quantile(x, q, keepdim=keepdim, **kw), M, [0.3, 0.55, 0.9])
+        grads(lambda L, x, q: L.nanquantile(x, q.reshape(()), keepdim=keepdim, **kw), NAN2, [0.45])
+    with pytest.raises(TypeError, match="quantile"):
+        dl.quantile(dl.tensor(M), [0.5], **kw)

@@ -42,7 +42,7 @@ def test_encoder_layer_matches_torch(norm_first, activation, batch_first):
     kpm = np.zeros((3, 5), bool); kpm[1, 3:] = True
     make = lambda L: L.nn.TransformerEncoderLayer(16, 4, 24, dropout=0.0, activation=activation,
                                                   batch_first=batch_first, norm_first=norm_first)
-    run_both(make, [x, kpm], lambda L, m, x, k: m(x, src_key_padding_mask=L.tensor(k)))
+    run_both(make, [x, kpm], lambda L, m, x, k: m(x, src_key_padding_mask=k))
     mask = np.triu(np.full((5, 5), -np.inf, np.float32), 1)
     run_both(make, [x], lambda L, m, x: m(x, src_mask=L.tensor(mask)))
 
@@ -67,7 +67,7 @@ def test_decoder_layer_and_stack_match_torch(norm_first):
         return L.nn.TransformerDecoder(layer, 2, norm=L.nn.LayerNorm(8))
     run_both(make, [tgt, mem, mkpm],
              lambda L, m, t, s, k: m(t, s, tgt_mask=L.nn.Transformer.generate_square_subsequent_mask(4),
-                                     memory_key_padding_mask=L.tensor(k)))
+                                     memory_key_padding_mask=k))
 
 
 def test_whole_transformer_matches_torch():
