@@ -395,8 +395,8 @@ class GRU(RNNBase):
 # %% ../nbs/08_seq.ipynb #c3c8cfc4
 def pad_sequence(sequences, batch_first=False, padding_value=0.0,
                  padding_side='right'):
-    """Stack tensors [L_i, *] of unequal lengths into one [L_max, N, *] tensor ([N,
-    L_max, *] with `batch_first`), filled with `padding_value` after each sequence (or
+    """Stack tensors [L_i, ...] of unequal lengths into one [L_max, N, ...] tensor ([N,
+    L_max, ...] with `batch_first`), filled with `padding_value` after each sequence (or
     before it: padding_side='left') (`torch.nn.utils.rnn.pad_sequence`). The result has
     the first sequence's dtype. Made of cat and stack: the gradient reaches every
     sequence, and none comes from the padding."""
