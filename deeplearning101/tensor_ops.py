@@ -21,7 +21,7 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'movedim', 'swapaxes', 'swapdims', 'diagonal', 'diag', 'trace', 'tril_indices', 'triu_indices', 'meshgrid',
            'isin', 'argwhere', 'repeat_interleave', 'cdist', 'index_fill', 'index_add', 'addcmul', 'Lerp', 'lerp',
            'index_put', 'msort', 'cummax', 'cummin', 'mode', 'nanmedian', 'unique_consecutive', 'quantile',
-           'nanquantile']
+           'nanquantile', 'logcumsumexp', 'histc']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -2000,7 +2000,8 @@ def _linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
 
 def _linalg_missing(name):
     raise AttributeError(f"module 'deeplearning101.linalg' has no attribute {name!r}: "
-                         f"only norm and vector_norm are part of deeplearning101")
+                         f"only the norms (norm, vector_norm, matrix_norm) are part of "
+                         f"deeplearning101")
 
 linalg = types.ModuleType('deeplearning101.linalg', "`torch.linalg`: the norms only.")
 linalg.norm, linalg.vector_norm = _linalg_norm, _vector_norm
@@ -2411,3 +2412,50 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation='linear'):
     return _quantile(input, q, dim, keepdim, interpolation, True, 'nanquantile')
 
 Tensor.quantile, Tensor.nanquantile = quantile, nanquantile
+
+# %% ../nbs/01b_tensor_ops.ipynb #87a397be
+def logcumsumexp(input, dim):
+    """log(cumsum(exp(x))) along `dim` without overflow (`torch.logcumsumexp`): a scan
+    that combines each entry with the one 1, 2, 4, ... places back by `logaddexp`."""
+    x = _float_only(input, 'logcumsumexp')
+    if x.ndim == 0: return x * 1.0
+    d = _dim(dim, x.ndim, 'logcumsumexp')
+    y, k, n = x.movedim(d, 0), 1, x.shape[d]
+    while k < n:
+        y = cat([y[:k], logaddexp(y[k:], y[:-k])], 0)
+        k *= 2
+    return y.movedim(0, d)
+Tensor.logcumsumexp = logcumsumexp
+
+def histc(input, bins=100, min=0, max=0):
+    """Counts of the entries in `bins` equal bins over [min, max] (`torch.histc`): the
+    data's own range when min == max; entries outside are left out; no gradient."""
+    x = _t(input, 'histc')
+    if x._data.dtype.kind != 'f':
+        raise RuntimeError(f"histc: expected a floating-point tensor, got {x.dtype!r}")
+    a = x._data.reshape(-1)
+    lo, hi = float(min), float(max)
+    if lo == hi and a.size: lo, hi = float(a.min()), float(a.max())
+    if lo == hi: lo, hi = lo - 1, hi + 1                    # PyTorch's widening
+    if lo > hi or bins < 1:
+        raise RuntimeError(f"histc: expected max >= min and bins > 0, got min {lo}, "
+                           f"max {hi}, bins {bins}")
+    counts, _ = np.histogram(np.asarray(a), bins=int(bins), range=(lo, hi))
+    return Tensor._make(get_array_module(a).asarray(counts.astype(a.dtype)))
+Tensor.histc = histc
+
+def _matrix_norm_fn(A, ord='fro', dim=(-2, -1), keepdim=False, *, dtype=None):
+    "The `ord` norm of the matrices in the two axes `dim` (`torch.linalg.matrix_norm`)."
+    return _linalg_norm(A, ord, dim, keepdim, dtype=dtype)
+_matrix_norm_fn.__name__ = _matrix_norm_fn.__qualname__ = 'matrix_norm'
+linalg.matrix_norm = _matrix_norm_fn
+
+def _storage_offset(self):
+    "How many entries into its memory block the tensor starts (`storage_offset`)."
+    a = self._data
+    base = a
+    while getattr(base, 'base', None) is not None and hasattr(base.base, 'dtype'):
+        base = base.base
+    start = lambda arr: arr.__array_interface__['data'][0]
+    return (start(a) - start(base)) // a.itemsize if a is not base else 0
+Tensor.storage_offset = _storage_offset

@@ -738,3 +738,30 @@ def test_quantile_gradients_reach_q(interpolation, dim):
         grads(lambda L, x, q: L.nanquantile(x, q.reshape(()), keepdim=keepdim, **kw), NAN2, [0.45])
     with pytest.raises(TypeError, match="quantile"):
         dl.quantile(dl.tensor(M), [0.5], **kw)
+
+
+def test_logcumsumexp_histc_matrix_norm_storage_offset_match_torch():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((3, 6)) * 4
+    a[1, 2] = 700.0                                  # exp overflows: the scan must not
+    for dim in (0, 1, -1):
+        x, y = dl.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        ours, theirs = dl.logcumsumexp(x, dim), torch.logcumsumexp(y, dim)
+        np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
+        w = rng.standard_normal(a.shape)
+        (ours * dl.tensor(w)).sum().backward(); (theirs * torch.tensor(w)).sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert dl.tensor(2.0).logcumsumexp(0).item() == torch.tensor(2.0).logcumsumexp(0).item()
+    data = rng.uniform(-1, 2, 50).astype(np.float32)
+    for kw in (dict(bins=4, min=0, max=1), dict(bins=7), dict(bins=3, min=-5, max=5), dict()):
+        assert dl.histc(dl.tensor(data), **kw).tolist() == torch.histc(torch.tensor(data), **kw).tolist()
+    assert dl.tensor(data).histc(bins=5).dtype == dl.float32
+    assert dl.histc(dl.tensor([3.0, 3.0]), bins=2).tolist() == torch.histc(torch.tensor([3.0, 3.0]), bins=2).tolist()
+    m = rng.standard_normal((2, 3, 4))
+    for ord in ('fro', 1, -1, float('inf'), -float('inf')):
+        for dim in ((-2, -1), (0, 2)):
+            assert np.allclose(dl.linalg.matrix_norm(dl.tensor(m), ord=ord, dim=dim).numpy(),
+                               torch.linalg.matrix_norm(torch.tensor(m), ord=ord, dim=dim).numpy())
+    for t in (dl, torch):
+        z = t.zeros(3, 4)
+        assert (z.storage_offset(), z[1].storage_offset(), z[2, 1:].storage_offset(), z[:, 2].storage_offset()) == (0, 4, 9, 2)
