@@ -42,13 +42,11 @@ def float64_scalars():
     torch.set_default_dtype(old)
 
 
-def _problem(seed):
-    "Random parameters and, per step, random gradients of very different scales (some None)."
-    rng = np.random.default_rng(seed)
-    params = [rng.standard_normal(s) for s in SHAPES]
-    grads = [[None if (k == 3 and t % 4 == 1) else rng.standard_normal(s) * 10.0 ** rng.uniform(-3, 2)
-              for k, s in enumerate(SHAPES)] for t in range(STEPS)]
-    return params, grads
+# random parameters and, per step, random gradients of very different scales (some None): the
+# problem of tests/test_optim_torch.py (the same SHAPES and STEPS)
+from test_optim_torch import _problem  # noqa: E402
+import test_optim_torch as _base  # noqa: E402
+assert (_base.SHAPES, _base.STEPS) == (SHAPES, STEPS)
 
 
 def _step_both(ours, theirs, opt_d, opt_t, grads):
