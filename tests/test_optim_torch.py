@@ -42,7 +42,7 @@ OPTIMIZERS = [
 def _ids(cases): return [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in cases]
 
 
-def _step_both(ours, theirs, opt_d, opt_t, grads):
+def _step_both(ours, theirs, opt_d, opt_t, grads, tol=TOL):
     "Feed the same gradients to both optimizers, step both, and compare the parameters after every step."
     for step in grads:
         for a, b, g in zip(ours, theirs, step):
@@ -51,7 +51,7 @@ def _step_both(ours, theirs, opt_d, opt_t, grads):
         opt_d.step(); opt_t.step()
         for a, b in zip(ours, theirs):
             np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(),
-                                       rtol=TOL, atol=TOL)
+                                       rtol=tol, atol=tol)
 
 
 def _problem(seed):

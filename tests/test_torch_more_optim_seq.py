@@ -50,13 +50,8 @@ assert (_base.SHAPES, _base.STEPS) == (SHAPES, STEPS)
 
 
 def _step_both(ours, theirs, opt_d, opt_t, grads):
-    for step in grads:
-        for a, b, g in zip(ours, theirs, step):
-            a.grad = None if g is None else dl.tensor(g.copy())
-            b.grad = None if g is None else torch.tensor(g.copy())
-        opt_d.step(); opt_t.step()
-        for a, b in zip(ours, theirs):
-            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=TOL, atol=TOL)
+    "tests/test_optim_torch.py's lockstep comparison, at this file's tolerance."
+    _base._step_both(ours, theirs, opt_d, opt_t, grads, tol=TOL)
 
 
 def _pair(name, kw, params, groups=False):
