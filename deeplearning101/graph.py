@@ -167,53 +167,140 @@ Tensor.detach = lambda self: Tensor._make(self._data)
 Tensor.retain_grad = _retain_grad
 Tensor.__hash__ = object.__hash__       # hash by identity, although == is element-wise
 
-# printing
+# printing, as PyTorch prints: the same digits, widths, line breaks and suffixes
 def _format(self, spec):
     "`f'{loss:.3f}'` works on a one-element tensor, as in PyTorch."
     if self._data is not None and self._data.ndim == 0: return format(self.item(), spec)
     return object.__format__(self, spec)
+
+class _Entries:
+    """How PyTorch writes the entries of one tensor: one rule and one width for all.
+    Floats print with `precision` decimals; in e-notation when the nonzero magnitudes
+    span more than 1000x or leave [1e-4, 1e8]; and as `2.` when all are whole numbers."""
+    def __init__(self, a, precision, sci_mode):
+        self.p, self.kind, self.whole, self.sci = precision, a.dtype.kind, True, False
+        if self.kind != 'f':
+            self.width = max([1] + [len(str(v)) for v in a.ravel().tolist()])
+            return
+        v = a.ravel().astype(np.float64)
+        v, self.width = v[np.isfinite(v) & (v != 0)], 1
+        if v.size == 0: return                  # only zeros, inf and nan: `0.`, `nan`
+        m = np.abs(v)
+        self.whole = bool(np.all(v == np.ceil(v)))
+        self.sci = (m.max() / m.min() > 1000 or m.max() > 1e8 or m.min() < 1e-4
+                    if sci_mode is None else bool(sci_mode))
+        self.width = max(len(self.text(x)) for x in v.tolist())
+    def text(self, x):
+        if self.kind != 'f': return str(x)
+        if self.sci: return f"{x:.{self.p}e}"
+        if self.whole: return f"{x:.0f}" + ('' if math.isinf(x) or math.isnan(x) else '.')
+        return f"{x:.{self.p}f}"
+    def __call__(self, x): return self.text(x).rjust(self.width)
+
+def _edges(a, edge):
+    "The entries a summarized print shows: `edge` at each end of every axis."
+    for axis, n in enumerate(a.shape):
+        if n > 2 * edge: a = np.delete(a, np.s_[edge:n - edge], axis)
+    return a
+
+def _nested_text(a, indent, fmt, summarize):
+    "The bracketed rows of `a`, a line per row, wrapped at the line width."
+    edge, n = _print_options['edgeitems'], a.shape[0] if a.ndim else 0
+    cut = summarize and n > 2 * edge
+    if a.ndim == 0: return fmt(a.item())
+    if a.ndim == 1:
+        xs = a.tolist()
+        items = (['...'] if summarize and not edge else
+                 [fmt(x) for x in xs[:edge]] + [' ...'] + [fmt(x) for x in xs[n - edge:]]
+                 if cut else [fmt(x) for x in xs])
+        per_line = max(1, (_print_options['linewidth'] - indent) // (fmt.width + 2))
+        lines = [', '.join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return '[' + (',\n' + ' ' * (indent + 1)).join(lines) + ']'
+    rows = [*range(edge), None, *range(n - edge, n)] if cut else range(n)
+    parts = ['...' if i is None else _nested_text(a[i], indent + 1, fmt, summarize)
+             for i in rows]
+    return '[' + (',' + '\n' * (a.ndim - 1) + ' ' * (indent + 1)).join(parts) + ']'
+
+# PyTorch's names for the backward functions of the ops whose names differ from ours
+_GRAD_FN_NAMES = dict(relu='Relu', leaky_relu='LeakyRelu', cross_entropy='NllLoss',
+                      reshape='View', broadcast_to='Expand', concatenate='Cat',
+                      clip='Clamp', cast='ToCopy', logsumexp='Logsumexp', silu='Silu',
+                      index='Index', conv2d='Convolution', batch_norm='NativeBatchNorm',
+                      layer_norm='NativeLayerNorm', max_pool2d='MaxPool2DWithIndices',
+                      avg_pool2d='AvgPool2D', adaptive_avg_pool2d='AdaptiveAvgPool2D',
+                      pad='ConstantPadNd', copy_='Copy', fill_='Fill')
+
+def _grad_fn_name(op):
+    """What PyTorch prints as the `grad_fn` of a tensor that op made:
+    `MulBackward0` for mul, `SumBackward1` for a sum over a dim, ..."""
+    name = op.name if isinstance(op.name, str) else type(op).__name__
+    base = _GRAD_FN_NAMES.get(name) or ''.join(w.capitalize() for w in name.split('_'))
+    xs, n = op.inputs, 0
+    if name in ('sum', 'mean') and getattr(op, 'axis', None) is not None: n = 1
+    elif name in ('clamp', 'clip'): n = 1
+    elif name == 'matmul' and xs is not None and len(xs) == 2:
+        base = {(2, 2): 'Mm', (2, 1): 'Mv', (1, 1): 'Dot'}.get(
+            (xs[0].ndim, xs[1].ndim), 'UnsafeView')
+    elif name == 'linear' and xs is not None:
+        base = ('Addmm' if len(xs) == 3 else 'Mm') if xs[0].ndim == 2 else 'UnsafeView'
+    elif name == 'index':
+        ix = op.index if isinstance(op.index, tuple) else (op.index,)
+        if all(isinstance(i, slice) for i in ix): base = 'Slice'
+        elif all(isinstance(i, (int, np.integer)) for i in ix): base = 'Select'
+    return f"{base}Backward{n}"
+
 def _repr(self):
     if self._data is None:          # symbolic: a placeholder, or an op applied to one
         return (f"placeholder({self.name!r})" if self._op is None else
                 f"tensor(<no value yet>, op={self._op.name!r})")
-    a = self._data
+    a, opts = self._data, _print_options
     where = None if isinstance(a, _HOST) else _device_name(a)
     if where is not None: a = a.get()     # a GPU array (chapter 05): copied to print it
-    body = np.array2string(np.asarray(a), separator=', ', prefix='tensor(',
-                           **_print_options)
-    extra = (f", op={self._op.name!r}" if self._op is not None else
-             ", requires_grad=True" if self._requires_grad else "")
-    dt = self._data.dtype
-    dt = '' if dt in (np.float32, np.int64, np.bool_) else f", dtype={_DTYPES[dt]!r}"
-    dev = f", device='{where}'" if where is not None else ''
-    return f"tensor({body}{dev}{dt}{extra})"
+    a, indent, extra = np.asarray(a), len('tensor('), []
+    if where is not None: extra.append(f"device='{where}'")
+    named = f"dtype={_DTYPES[a.dtype]!r}"
+    if a.size == 0:
+        if a.ndim != 1: extra.append(f"size={tuple(a.shape)}")
+        if a.dtype != np.float32: extra.append(named)
+        body = '[]'
+    else:
+        if not opts['edgeitems']: extra.append(f"size={tuple(a.shape)}")
+        if a.dtype not in (np.float32, np.int64, np.bool_): extra.append(named)
+        summarize = a.size > opts['threshold']
+        fmt = _Entries(_edges(a, opts['edgeitems']) if summarize else a,
+                       opts['precision'], opts['sci_mode'])
+        body = _nested_text(a, indent, fmt, summarize)
+    if self._op is not None: extra.append(f"grad_fn=<{_grad_fn_name(self._op)}>")
+    elif self._requires_grad: extra.append("requires_grad=True")
+    text = 'tensor(' + body
+    width = len(text) - text.rfind('\n') + 1      # PyTorch's count for the last line
+    for s in extra:                               # on the last line while they fit
+        if width + len(s) + 2 > opts['linewidth']:
+            text, width = text + ',\n' + ' ' * indent + s, indent + len(s)
+        else: text, width = text + ', ' + s, width + len(s) + 2
+    return text + ')'
 Tensor.__format__, Tensor.__repr__ = _format, _repr
 
-_PROFILES = dict(default=dict(precision=4, threshold=1000, edgeitems=3),
-                 short=dict(precision=2, threshold=1000, edgeitems=2),
-                 full=dict(precision=4, threshold=math.inf, edgeitems=3))
-_print_options = dict(_PROFILES['default'])
+_PROFILES = dict(default=dict(precision=4, threshold=1000, edgeitems=3, linewidth=80),
+                 short=dict(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+                 full=dict(precision=4, threshold=math.inf, edgeitems=3, linewidth=80))
+_print_options = dict(_PROFILES['default'], sci_mode=None)
 
 def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
                      profile=None, sci_mode=None):
     """How tensors print (`torch.set_printoptions`): digits after the point, how many
     entries before `...`, the width of a line; `profile` 'default', 'short' or 'full'
-    resets them; `sci_mode` True or False forces or forbids the e-notation."""
+    resets them; `sci_mode` True or False forces or forbids the e-notation (None, the
+    default, chooses it from the values, as every call that doesn't pass it does)."""
     if profile is not None:
         if profile not in _PROFILES:
             raise ValueError(f"set_printoptions: profile must be 'default', 'short' or "
                              f"'full', got {profile!r}")
-        _print_options.clear(); _print_options.update(_PROFILES[profile])
+        _print_options.update(_PROFILES[profile])
     for key, value in (('precision', precision), ('threshold', threshold),
-                       ('edgeitems', edgeitems), ('max_line_width', linewidth)):
+                       ('edgeitems', edgeitems), ('linewidth', linewidth)):
         if value is not None: _print_options[key] = value
-    if sci_mode is not None:
-        _print_options.pop('formatter', None)
-        _print_options.pop('suppress_small', None)
-        if sci_mode:
-            p = _print_options['precision']
-            _print_options['formatter'] = {'float_kind': lambda x: f"{x:.{p}e}"}
-        else: _print_options['suppress_small'] = True
+    _print_options['sci_mode'] = sci_mode
 
 # %% ../nbs/00_graph.ipynb #5818bfcc
 class dtype:

@@ -14,8 +14,8 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'erf', 'GeluOp', 'SiLUOp', 'LeakyReLUOp', 'SoftplusOp', 'gelu', 'silu', 'leaky_relu', 'softplus', 'GELU',
            'SiLU', 'LeakyReLU', 'Softplus', 'CheckpointError', 'save', 'load', 'RemovableHandle', 'dropout1d',
            'dropout2d', 'dropout3d', 'Dropout1d', 'Dropout2d', 'Dropout3d', 'elu', 'hardtanh', 'relu6', 'logsigmoid',
-           'normalize', 'cosine_similarity', 'pairwise_distance', 'smooth_l1_loss', 'huber_loss', 'ELU', 'Hardtanh',
-           'ReLU6', 'LogSigmoid', 'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss', 'HuberLoss']
+           'normalize', 'cosine_similarity', 'pairwise_distance', 'pdist', 'smooth_l1_loss', 'huber_loss', 'ELU',
+           'Hardtanh', 'ReLU6', 'LogSigmoid', 'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss', 'HuberLoss']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, pickle, tempfile, warnings, weakref, zipfile, zlib
@@ -28,6 +28,7 @@ from .graph import (Op, Tensor, _device_name, _describe, _dim, _dl_dtype,
                                    _np_dtype, _record_write)
 from .autodiff import *
 from .tensor_ops import expm1, log1p
+from . import tensor_ops as _tensor_ops
 from .autodiff import _apply, _mm, _needs, _zero_grad, gradient_of
 from .perceptron import binary_cross_entropy_with_logits
 
@@ -2506,6 +2507,15 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     d = a - b + eps
     if d.ndim == 0: d = d.reshape(1)
     return d.norm(p, -1, keepdim=keepdim)
+
+def pdist(input, p=2):
+    """The p-norm distances between rows i < j of an (N, M) input, in the order
+    (0, 1), (0, 2), ..., (N-2, N-1) (`F.pdist`)."""
+    x = _float_tensor(input, 'pdist')
+    if x.ndim != 2:
+        raise RuntimeError(f"pdist: only supports 2D tensors, got: {x.ndim}D")
+    i, j = np.triu_indices(x.shape[0], 1)
+    return _tensor_ops.linalg.vector_norm(x[i] - x[j], p, -1)   # p = 0: how many differ
 
 def _beta_loss(input, target, reduction, size, where):
     "Squared error below `size`, absolute above (smooth_l1_loss, huber_loss)."

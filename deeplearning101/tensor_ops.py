@@ -19,8 +19,8 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'Cosh', 'Atan2', 'atan2', 'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum',
            'nanmean', 'var_mean', 'std_mean', 'aminmax', 'cumprod', 'diff', 'roll', 'rot90', 'fliplr', 'flipud',
            'movedim', 'swapaxes', 'swapdims', 'diagonal', 'diag', 'trace', 'tril_indices', 'triu_indices', 'meshgrid',
-           'isin', 'argwhere', 'repeat_interleave', 'cdist', 'index_fill', 'index_add', 'addcmul', 'Lerp', 'lerp',
-           'index_put', 'msort', 'cummax', 'cummin', 'mode', 'nanmedian', 'unique_consecutive', 'quantile',
+           'isin', 'argwhere', 'repeat_interleave', 'cdist', 'dist', 'index_fill', 'index_add', 'addcmul', 'Lerp',
+           'lerp', 'index_put', 'msort', 'cummax', 'cummin', 'mode', 'nanmedian', 'unique_consecutive', 'quantile',
            'nanquantile', 'logcumsumexp', 'histc']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
@@ -1997,6 +1997,15 @@ def _linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
                                f"dim was given")
         return _vector_norm(a, 2 if ord is None else ord, dims, keepdim)
     return _matrix_norm(a, 'fro' if ord is None else ord, dims, keepdim)
+
+def dist(input, other, p=2):
+    "The p-norm of `input - other` (broadcast), over all entries (`torch.dist`)."
+    a, b = _t(input, 'dist'), _t(other, 'dist')
+    if a._data.dtype.kind != 'f' or b._data.dtype.kind != 'f':
+        raise RuntimeError(f"dist: expected floating-point tensors, got {a.dtype!r} "
+                           f"and {b.dtype!r}")
+    return _vector_norm(a - b, p)
+Tensor.dist = dist
 
 def _linalg_missing(name):
     raise AttributeError(f"module 'deeplearning101.linalg' has no attribute {name!r}: "

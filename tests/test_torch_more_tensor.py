@@ -765,3 +765,21 @@ def test_logcumsumexp_histc_matrix_norm_storage_offset_match_torch():
     for t in (dl, torch):
         z = t.zeros(3, 4)
         assert (z.storage_offset(), z[1].storage_offset(), z[2, 1:].storage_offset(), z[:, 2].storage_offset()) == (0, 4, 9, 2)
+
+
+@pytest.mark.parametrize('p', [2, 1, 3, float('inf'), 0])
+def test_dist_and_pdist_match_torch(p):
+    rng = np.random.default_rng(11)
+    a, b, rows = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal((5, 3))
+    if p == 0:                          # the count of differing entries: no gradient here
+        same(lambda L, x, y: L.dist(x, y, p), a, b)
+    else:
+        grads(lambda L, x, y: L.dist(x, y, p), a, b, second=p in (2, 3))
+        grads(lambda L, x, y: x.dist(y, p=p), a, a[::-1].copy(), second=False)
+        grads(lambda L, x: L.nn.functional.pdist(x, p), rows, second=False)   # torch: no 2nd
+    same(lambda L, x: L.nn.functional.pdist(x, p), rows.astype(np.float32))
+    for L in (dl, torch):
+        with pytest.raises(RuntimeError, match="pdist"):
+            L.nn.functional.pdist(L.ones(2, 2, 2))
+        with pytest.raises(RuntimeError):
+            L.dist(L.tensor([1, 2]), L.tensor([1, 2]))
