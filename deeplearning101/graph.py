@@ -5,19 +5,19 @@
 # %% auto #0
 __all__ = ['float32', 'float64', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool_', 'inf', 'nan', 'pi', 'e',
            'FloatTensor', 'DoubleTensor', 'HalfTensor', 'LongTensor', 'IntTensor', 'ShortTensor', 'CharTensor',
-           'ByteTensor', 'BoolTensor', 'GradMode', 'mean', 'logsumexp', 'amax', 'amin', 'cat', 'clone',
-           'default_generator', 'Tensor', 'set_printoptions', 'dtype', 'get_default_dtype', 'finfo', 'iinfo', 'tensor',
-           'is_tensor', 'Size', 'from_numpy', 'as_tensor', 'Op', 'is_grad_enabled', 'get_array_module', 'Add', 'Sub',
-           'Mul', 'Div', 'Pow', 'Maximum', 'MatMul', 'Neg', 'Exp', 'Log', 'Sqrt', 'Abs', 'ReLU', 'Sigmoid', 'Tanh',
-           'Clip', 'Cast', 'Reduce', 'Sum', 'Mean', 'Max', 'Min', 'LogSumExp', 'Softmax', 'LogSoftmax', 'Reshape',
-           'Transpose', 'BroadcastTo', 'Index', 'Concatenate', 'Stack', 'Where', 'add', 'sub', 'mul', 'div', 'maximum',
-           'matmul', 'neg', 'exp', 'log', 'sqrt', 'relu', 'sigmoid', 'tanh', 'clip', 'argmax', 'argmin', 'minimum',
-           'softmax', 'log_softmax', 'reshape', 'transpose', 'permute', 'broadcast_to', 'concatenate', 'stack', 'where',
-           'Clone', 'Fill', 'Copy', 'SetItem', 'zeros', 'ones', 'empty', 'full', 'eye', 'zeros_like', 'ones_like',
-           'empty_like', 'full_like', 'arange', 'linspace', 'logspace', 'Generator', 'manual_seed', 'seed',
-           'initial_seed', 'randn', 'rand', 'randint', 'randperm', 'randn_like', 'rand_like', 'randint_like', 'normal',
-           'bernoulli', 'multinomial', 'topological_order', 'Placeholder', 'placeholder', 'Variable', 'Action',
-           'Session', 'GraphDrawing', 'draw_graph']
+           'ByteTensor', 'BoolTensor', 'GradMode', 'neg', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'mean', 'logsumexp',
+           'amax', 'amin', 'cat', 'clone', 'default_generator', 'Tensor', 'set_printoptions', 'dtype',
+           'get_default_dtype', 'finfo', 'iinfo', 'tensor', 'is_tensor', 'Size', 'from_numpy', 'as_tensor', 'Op',
+           'is_grad_enabled', 'promote_types', 'result_type', 'can_cast', 'get_array_module', 'Add', 'Sub', 'Mul',
+           'Div', 'Pow', 'Maximum', 'MatMul', 'Neg', 'Exp', 'Log', 'Sqrt', 'Abs', 'ReLU', 'Sigmoid', 'Tanh', 'Clip',
+           'Cast', 'Reduce', 'Sum', 'Mean', 'Max', 'Min', 'LogSumExp', 'Softmax', 'LogSoftmax', 'Reshape', 'Transpose',
+           'BroadcastTo', 'Index', 'Concatenate', 'Stack', 'Where', 'add', 'sub', 'mul', 'div', 'maximum', 'matmul',
+           'relu', 'clip', 'argmax', 'argmin', 'minimum', 'softmax', 'log_softmax', 'reshape', 'transpose', 'permute',
+           'broadcast_to', 'concatenate', 'stack', 'where', 'Clone', 'Fill', 'Copy', 'SetItem', 'zeros', 'ones',
+           'empty', 'full', 'eye', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'arange', 'linspace',
+           'logspace', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'randn', 'rand', 'randint', 'randperm',
+           'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli', 'multinomial', 'topological_order',
+           'Placeholder', 'placeholder', 'Variable', 'Action', 'Session', 'GraphDrawing', 'draw_graph']
 
 # %% ../nbs/00_graph.ipynb #af4fc395
 import itertools
@@ -176,7 +176,8 @@ def _format(self, spec):
 class _Entries:
     """How PyTorch writes the entries of one tensor: one rule and one width for all.
     Floats print with `precision` decimals; in e-notation when the nonzero magnitudes
-    span more than 1000x or leave [1e-4, 1e8]; and as `2.` when all are whole numbers."""
+    span more than 1000x or leave [1e-4, 1e8]; and as `2.` when all are whole
+    numbers."""
     def __init__(self, a, precision, sci_mode):
         self.p, self.kind, self.whole, self.sci = precision, a.dtype.kind, True, False
         if self.kind != 'f':
@@ -193,7 +194,8 @@ class _Entries:
     def text(self, x):
         if self.kind != 'f': return str(x)
         if self.sci: return f"{x:.{self.p}e}"
-        if self.whole: return f"{x:.0f}" + ('' if math.isinf(x) or math.isnan(x) else '.')
+        if self.whole:
+            return f"{x:.0f}" + ('' if math.isinf(x) or math.isnan(x) else '.')
         return f"{x:.{self.p}f}"
     def __call__(self, x): return self.text(x).rjust(self.width)
 
@@ -211,10 +213,11 @@ def _nested_text(a, indent, fmt, summarize):
     if a.ndim == 1:
         xs = a.tolist()
         items = (['...'] if summarize and not edge else
-                 [fmt(x) for x in xs[:edge]] + [' ...'] + [fmt(x) for x in xs[n - edge:]]
-                 if cut else [fmt(x) for x in xs])
+                 [*map(fmt, xs[:edge]), ' ...', *map(fmt, xs[n - edge:])] if cut
+                 else [fmt(x) for x in xs])
         per_line = max(1, (_print_options['linewidth'] - indent) // (fmt.width + 2))
-        lines = [', '.join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        lines = [', '.join(items[i:i + per_line])
+                 for i in range(0, len(items), per_line)]
         return '[' + (',\n' + ' ' * (indent + 1)).join(lines) + ']'
     rows = [*range(edge), None, *range(n - edge, n)] if cut else range(n)
     parts = ['...' if i is None else _nested_text(a[i], indent + 1, fmt, summarize)
@@ -706,9 +709,21 @@ def _describe(t):
             + (f" on {where}" if where not in (None, 'cpu') else ''))
 
 def _op_error(op, inputs, e):
-    "An error that names the op and the shapes and dtypes of its inputs."
+    """An error that names the op and the shapes and dtypes of its inputs. NumPy's
+    ValueError and IndexError become ones that are also RuntimeErrors (PyTorch's)."""
     msg = f"{op.name}: {e} (inputs: {', '.join(_describe(t) for t in inputs)})"
-    return type(e)(msg)
+    return _runtime_too(type(e))(msg)
+
+_RUNTIME_TOO = {}
+def _runtime_too(cls):
+    """`cls` (NumPy's ValueError, IndexError), made a RuntimeError too: PyTorch's code
+    catches RuntimeError, NumPy's ValueError; both catch it."""
+    if cls not in (ValueError, IndexError): return cls
+    if cls not in _RUNTIME_TOO:
+        _RUNTIME_TOO[cls] = type(cls.__name__, (cls, RuntimeError), dict(
+            __module__='deeplearning101', __doc__=f"{cls.__name__} and RuntimeError"))
+    return _RUNTIME_TOO[cls]
+_ShapeError = _runtime_too(ValueError)
 
 def _const(x, like):
     """Wrap a Python number as a constant of `like`'s dtype (floats stay float32),
@@ -723,7 +738,13 @@ def _const(x, like):
             dt = np.dtype(np.int64)
         if type(like._data) is not np.ndarray:
             return Tensor._make(dt.type(x))   # a NumPy scalar: fits a GPU array too
-        return Tensor._make(np.asarray(x, dt))
+        try: return Tensor._make(np.asarray(x, dt))
+        # an int outside the dtype's range: PyTorch wraps it around (uint8: 300 is 44)
+        except OverflowError: pass
+        try: return Tensor._make(np.asarray(x).astype(dt))
+        except OverflowError: pass
+        raise OverflowError(f"value {x} cannot be converted to type "
+                            f"{_dl_dtype(dt)!r} without overflow")
     if x is None or isinstance(x, (str, bytes, dict, set)) or callable(x):
         raise TypeError(f"expected a tensor or a number, "
                         f"got {type(x).__name__} {x!r:.40}")
@@ -748,6 +769,26 @@ def _result_dtype(a, b):
     dim, zero = (db, da) if a.ndim == 0 else (da, db)
     return (dim if _CATEGORY[zero.kind] <= _CATEGORY[dim.kind]
             else _promote_types(dim, zero))
+
+def promote_types(type1, type2):
+    "The smallest dtype both can be cast to (`torch.promote_types`)."
+    return _dl_dtype(_promote_types(np.dtype(_np_dtype(type1, 'promote_types')),
+                                    np.dtype(_np_dtype(type2, 'promote_types'))))
+
+def result_type(tensor1, tensor2):
+    """The dtype of an arithmetic op on the two (tensors or Python numbers), by
+    PyTorch's rules (`torch.result_type`)."""
+    a, b = (x if isinstance(x, Tensor) else None for x in (tensor1, tensor2))
+    if a is None and b is None: a = tensor(tensor1)
+    a = a if a is not None else _const(tensor1, b)
+    b = b if b is not None else _const(tensor2, a)
+    return _dl_dtype(_result_dtype(np.asarray(a._data), np.asarray(b._data)))
+
+def can_cast(from_, to):
+    """Whether PyTorch's type promotion may cast `from_` to `to` (`torch.can_cast`):
+    never to a lower category (float to int, int to bool)."""
+    d1, d2 = (np.dtype(_np_dtype(d, 'can_cast')) for d in (from_, to))
+    return _CATEGORY[d1.kind] <= _CATEGORY[d2.kind]
 
 def _promote_arrays(a, b):
     dt = _result_dtype(a, b)
@@ -921,6 +962,8 @@ def _acc(a):
 class Sum(Reduce):
     name = 'sum'
     def forward(self, a):
+        if a.dtype.kind in 'biu':       # integers and bools sum to int64, as in PyTorch
+            return a.sum(axis=self.axis, keepdims=self.keepdims, dtype=np.int64)
         acc = _acc(a)
         s = a.sum(axis=self.axis, keepdims=self.keepdims, dtype=acc)
         return s if acc is None else s.astype(a.dtype)
@@ -1050,37 +1093,69 @@ def _t(a, where):
     raise TypeError(f"{where}: expected a tensor (or an array-like of numbers), "
                     f"got {type(a).__name__} {a!r:.40}")
 
-def add(a, b, *, alpha=1):
+def _into(out, result, where):
+    """PyTorch's `out=`: `result` written into the tensor `out` (resized, with
+    PyTorch's warning, when its shape differs; cast to its dtype when that is safe),
+    and `out` returned. Not recorded: refused where a gradient would be needed."""
+    if out is None: return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{where}(): argument 'out' must be Tensor, not "
+                        f"{type(out).__name__}")
+    if GradMode.enabled and (result._requires_grad or out._requires_grad):
+        raise RuntimeError(f"{where}(): functions with out=... arguments don't support "
+                           f"automatic differentiation, but one of the arguments "
+                           f"requires grad.")
+    r, o = result._data, out._data
+    if not np.can_cast(r.dtype, o.dtype, 'same_kind'):
+        raise RuntimeError(f"result type {_dl_dtype(r.dtype)!r} can't be cast to the "
+                           f"desired output type {_dl_dtype(o.dtype)!r}")
+    if r.shape != o.shape:
+        if o.size:
+            warnings.warn(f"{where}: an output with one or more elements was resized "
+                          f"since it had shape {list(o.shape)}, which does not match "
+                          f"the required output shape {list(r.shape)}", UserWarning)
+        out._data = r.astype(o.dtype)
+    else: o[...] = r
+    _record_write(out._data)
+    return out
+
+def add(a, b, *, alpha=1, out=None):
     "a + alpha * b, broadcasting"
-    return _binary(Add, a, b if alpha == 1 else alpha * b)
-def sub(a, b, *, alpha=1):
+    return _into(out, _binary(Add, a, b if alpha == 1 else alpha * b), 'add')
+def sub(a, b, *, alpha=1, out=None):
     "a - alpha * b, broadcasting"
-    return _binary(Sub, a, b if alpha == 1 else alpha * b)
-def mul(a, b): "a * b, broadcasting"; return _binary(Mul, a, b)
-def div(a, b, *, rounding_mode=None):
+    return _into(out, _binary(Sub, a, b if alpha == 1 else alpha * b), 'sub')
+def mul(a, b, *, out=None):
+    "a * b, broadcasting"; return _into(out, _binary(Mul, a, b), 'mul')
+def div(a, b, *, rounding_mode=None, out=None):
     """a / b, broadcasting; `rounding_mode='floor'` or `'trunc'` rounds the quotient
     (the `Tensor.div` method of chapter 01b)."""
-    if rounding_mode is None: return _binary(Div, a, b)
-    return _t(a, 'div').div(b, rounding_mode=rounding_mode)
-def maximum(a, b):
-    "Element-wise maximum (`torch.maximum`)"; return _binary(Maximum, a, b)
-def matmul(a, b): "Matrix product with NumPy's `@` rules"; return _binary(MatMul, a, b)
-def neg(a): "-a"; return Neg.apply(a if type(a) is Tensor else _t(a, 'neg'))
-def exp(a): "e to the a"; return Exp.apply(a if type(a) is Tensor else _t(a, 'exp'))
-def log(a):
-    "Natural logarithm"; return Log.apply(a if type(a) is Tensor else _t(a, 'log'))
-def sqrt(a): "Square root"; return Sqrt.apply(a if type(a) is Tensor else _t(a, 'sqrt'))
+    if rounding_mode is None: return _into(out, _binary(Div, a, b), 'div')
+    return _into(out, _t(a, 'div').div(b, rounding_mode=rounding_mode), 'div')
+def maximum(a, b, *, out=None):
+    "Element-wise maximum (`torch.maximum`)"
+    return _into(out, _binary(Maximum, a, b), 'maximum')
+def matmul(a, b, *, out=None):
+    "Matrix product with NumPy's `@` rules"
+    return _into(out, _binary(MatMul, a, b), 'matmul')
+def _unary_fn(cls, name, doc):
+    "The function `dl.<name>(input, *, out=None)` of a one-input op."
+    def f(input, *, out=None):
+        r = cls.apply(input if type(input) is Tensor else _t(input, name))
+        return r if out is None else _into(out, r, name)
+    f.__name__ = f.__qualname__ = name; f.__doc__ = doc
+    return f
+neg, exp = _unary_fn(Neg, 'neg', "-a"), _unary_fn(Exp, 'exp', "e to the a")
+log, sqrt = _unary_fn(Log, 'log', "Natural logarithm"), _unary_fn(Sqrt, 'sqrt',
+                                                                  "Square root")
+sigmoid = _unary_fn(Sigmoid, 'sigmoid', "1 / (1 + e^-a), computed without overflow")
+tanh = _unary_fn(Tanh, 'tanh', "Hyperbolic tangent")
 def relu(a): "max(a, 0)"; return ReLU.apply(a if type(a) is Tensor else _t(a, 'relu'))
-def sigmoid(a):
-    "1 / (1 + e^-a), computed without overflow"
-    return Sigmoid.apply(a if type(a) is Tensor else _t(a, 'sigmoid'))
-def tanh(a):
-    "Hyperbolic tangent"; return Tanh.apply(a if type(a) is Tensor else _t(a, 'tanh'))
 
 # chapter 01b registers here the clamp whose bounds are tensors
 _clamp_with_tensors = []
 
-def clip(a, min=None, max=None):
+def clip(a, min=None, max=None, *, out=None):
     """Limit values to [min, max] (`torch.clamp`); either bound may be None. Tensor
     bounds: chapter 01b."""
     if min is None and max is None:
@@ -1094,18 +1169,18 @@ def clip(a, min=None, max=None):
             and any(isinstance(x, float) for x in (min, max))):
         # a float bound makes an integer tensor float32
         a = _cast(a, np.float32, 'clamp')
-    return Clip.apply(a, lo=min, hi=max)
+    return _into(out, Clip.apply(a, lo=min, hi=max), 'clamp')
 
 def _reduction(cls):
     def reduce(a, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None,
                out=None):
         axis, keepdims = _axis(axis, dim, keepdims, keepdim)
-        if out is not None:
-            raise TypeError(f"{cls.name}: out= is not supported; "
-                            f"use the returned tensor")
         a = _t(a, cls.name)
         if dtype is not None: a = _cast(a, dtype, cls.name)
-        return cls.apply(a, axis=axis, keepdims=keepdims)
+        r = cls.apply(a, axis=axis, keepdims=keepdims)
+        if dtype is not None and r._data is not None and r._data.dtype != a._data.dtype:
+            r = _cast(r, dtype, cls.name)   # an int32 sum asked for stays int32
+        return r if out is None else _into(out, r, cls.name)
     reduce.__name__ = reduce.__qualname__ = cls.name
     reduce.__doc__ = (f"`{cls.name}` over `dim` (all dims by default), "
                       f"also called `axis`; `keepdim` keeps them as size 1.")
@@ -1125,16 +1200,18 @@ def _result(r):
     array (NumPy's or CuPy's) stays."""
     return np.asarray(r) if isinstance(r, np.generic) else r
 
-def argmax(input, dim=None, keepdim=False):
+def argmax(input, dim=None, keepdim=False, *, axis=None):
     """The index of the largest entry (of the flattened tensor when `dim` is None);
-    int64, outside the graph."""
+    int64, outside the graph. `axis` is NumPy's name for `dim`, as PyTorch accepts."""
     a = _t(input, 'argmax')._data
+    if axis is not None: dim = axis
     if dim is not None: dim = _dim(dim, a.ndim, 'argmax')
     return Tensor._make(_result(a.argmax(axis=dim,
                                          keepdims=bool(keepdim) and dim is not None)))
-def argmin(input, dim=None, keepdim=False):
+def argmin(input, dim=None, keepdim=False, *, axis=None):
     "The index of the smallest entry; int64, outside the graph."
     a = _t(input, 'argmin')._data
+    if axis is not None: dim = axis
     if dim is not None: dim = _dim(dim, a.ndim, 'argmin')
     return Tensor._make(_result(a.argmin(axis=dim,
                                          keepdims=bool(keepdim) and dim is not None)))
@@ -1198,11 +1275,14 @@ def _truth(name, reduce):
 _all, _any = _truth('all', np.all), _truth('any', np.any)
 _BUILTIN_NAMES = dict(sum=_sum, max=_max, min=_min, abs=_abs, all=_all, any=_any)
 
-def softmax(a, axis=-1, *, dim=None):
-    "exp(a) / sum(exp(a)) along `axis`, shifted by the max so it never overflows."
+def softmax(a, axis=-1, *, dim=None, dtype=None):
+    """exp(a) / sum(exp(a)) along `axis`, shifted by the max so it never overflows;
+    computed in `dtype` when given."""
+    if dtype is not None: a = _cast(_t(a, 'softmax'), dtype, 'softmax')
     return Softmax.apply(a, axis=axis if dim is None else dim)
-def log_softmax(a, axis=-1, *, dim=None):
+def log_softmax(a, axis=-1, *, dim=None, dtype=None):
     "log(softmax(a)) computed as a - logsumexp(a): stable for large logits."
+    if dtype is not None: a = _cast(_t(a, 'log_softmax'), dtype, 'log_softmax')
     return LogSoftmax.apply(a, axis=axis if dim is None else dim)
 
 def reshape(a, *shape):
@@ -1217,7 +1297,7 @@ def transpose(a, *dims):
         return permute(a, *dims[0])
     if not dims: return Transpose.apply(a, axes=None)
     if len(dims) != 2:
-        raise ValueError(f"transpose: give no dims, two dims to swap, or a tuple; "
+        raise _ShapeError(f"transpose: give no dims, two dims to swap, or a tuple; "
                          f"got {dims}")
     axes = list(range(a.ndim)); d0, d1 = (_dim(d, a.ndim, 'transpose') for d in dims)
     axes[d0], axes[d1] = axes[d1], axes[d0]
@@ -1229,7 +1309,7 @@ def permute(a, *dims):
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)): dims = tuple(dims[0])
     if (len(dims) != a.ndim
             or sorted(_dim(d, a.ndim, 'permute') for d in dims) != list(range(a.ndim))):
-        raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} axes "
+        raise _ShapeError(f"permute: {dims} is not a permutation of the {a.ndim} axes "
                          f"of shape {tuple(a.shape)}")
     return Transpose.apply(a, axes=tuple(_dim(d, a.ndim, 'permute') for d in dims))
 
@@ -1360,8 +1440,8 @@ def _compare(ufunc):
         # not differentiable: never recorded
         try: return Tensor._make(ufunc(a._data, b))
         except (ValueError, TypeError) as e:
-            raise type(e)(f"{name}: {e} (inputs: {_describe(a)}, "
-                          f"{type(b).__name__} {np.shape(b)})") from None
+            raise _runtime_too(type(e))(f"{name}: {e} (inputs: {_describe(a)}, "
+                                        f"{type(b).__name__} {np.shape(b)})") from None
     name = dict(equal='eq', not_equal='ne', less='lt', less_equal='le',
                 greater='gt').get(ufunc.__name__, 'ge')
     return compare
@@ -1399,8 +1479,14 @@ Tensor.short, Tensor.byte = (lambda a: _cast(a, np.int16, 'short'),
 
 def _type(a, dtype=None):
     """`t.type(dtype)`: the tensor as `dtype` (`torch.Tensor.type`); without an
-    argument, the type's name."""
-    if dtype is None: return f"deeplearning101.{_DTYPES[a._data.dtype].name}"
+    argument, the name PyTorch gives the type ('torch.FloatTensor'), which code compares
+    against and `t.type(name)` takes back."""
+    if dtype is None:
+        name = next((n for n, t in _TENSOR_TYPES.items()
+                     if t.dtype.dtype == a._data.dtype), None)
+        if name is None: return f"deeplearning101.{_DTYPES[a._data.dtype].name}"
+        gpu = '' if isinstance(a._data, _HOST) else 'cuda.'
+        return f"torch.{gpu}{name}"
     return _cast(a, dtype, 'type')
 Tensor.type = _type
 
@@ -1794,6 +1880,7 @@ def empty(*size, dtype=None, requires_grad=False, device=None):
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
     """A tensor filled with `fill_value`: its dtype follows the value (float32 for a
     float, int64 for an int)."""
+    if isinstance(fill_value, Tensor): fill_value = fill_value.item()
     if dtype is None:
         dtype = (np.bool_ if isinstance(fill_value, bool)
                  else np.int64 if isinstance(fill_value, int) else np.float32)
@@ -1837,7 +1924,7 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad=False, device=N
     """Evenly spaced values in [start, end) (`torch.arange`): float32 when any argument
     is a float, else int64."""
     if end is None: start, end = 0, start
-    args = [float(x) if isinstance(x, Tensor) else x for x in (start, end, step)]
+    args = [x.item() if isinstance(x, Tensor) else x for x in (start, end, step)]
     if any(not isinstance(x, (int, float, np.integer, np.floating))
            or isinstance(x, bool) for x in args):
         raise TypeError(f"arange: start, end and step must be numbers, "
@@ -1969,7 +2056,7 @@ def bernoulli(input, p=None, *, generator=None):
     return Tensor._make((_rng_of(generator, 'bernoulli').random(x.shape) < prob)
                         .astype(x.dtype))
 
-def multinomial(input, num_samples, replacement=False, *, generator=None):
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Indices drawn with the (unnormalised) weights of each row of `input`
     (`torch.multinomial`), int64."""
     w = np.asarray(_like(input, 'multinomial')._data, np.float64)
@@ -1985,10 +2072,11 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
                            f"without replacement from "
                            f"{int((rows > 0).sum(1).min())} categories "
                            f"with a positive weight")
-    out = np.stack([rng.choice(len(r), num_samples, replace=replacement, p=r / r.sum())
-                    for r in rows])
-    return Tensor._make(out.astype(np.int64) if w.ndim == 2
-                        else out[0].astype(np.int64))
+    samples = np.stack([rng.choice(len(r), num_samples, replace=replacement,
+                                   p=r / r.sum()) for r in rows])
+    return _into(out, Tensor._make(samples.astype(np.int64) if w.ndim == 2
+                                   else samples[0].astype(np.int64)), 'multinomial')
+Tensor.multinomial = multinomial
 
 
 # %% ../nbs/00_graph.ipynb #790ec9ed

@@ -14,8 +14,9 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'erf', 'GeluOp', 'SiLUOp', 'LeakyReLUOp', 'SoftplusOp', 'gelu', 'silu', 'leaky_relu', 'softplus', 'GELU',
            'SiLU', 'LeakyReLU', 'Softplus', 'CheckpointError', 'save', 'load', 'RemovableHandle', 'dropout1d',
            'dropout2d', 'dropout3d', 'Dropout1d', 'Dropout2d', 'Dropout3d', 'elu', 'hardtanh', 'relu6', 'logsigmoid',
-           'normalize', 'cosine_similarity', 'pairwise_distance', 'pdist', 'smooth_l1_loss', 'huber_loss', 'ELU',
-           'Hardtanh', 'ReLU6', 'LogSigmoid', 'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss', 'HuberLoss']
+           'normalize', 'cosine_similarity', 'pairwise_distance', 'LazyLinear', 'pdist', 'smooth_l1_loss', 'huber_loss',
+           'ELU', 'Hardtanh', 'ReLU6', 'LogSigmoid', 'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss',
+           'HuberLoss']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, pickle, tempfile, warnings, weakref, zipfile, zlib
@@ -2507,6 +2508,29 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     d = a - b + eps
     if d.ndim == 0: d = d.reshape(1)
     return d.norm(p, -1, keepdim=keepdim)
+
+class LazyLinear(Linear):
+    """A `Linear` whose `in_features` comes from its first input (`torch.nn.LazyLinear`):
+    until then its weight has no columns; the first call fills the same Parameter
+    objects in place (an optimizer made before it keeps them) and makes the module a
+    plain `Linear`."""
+    def __init__(self, out_features, bias=True, device=None, dtype=None):
+        super().__init__(1, out_features, bias, None, dtype)
+        self.in_features, self._device = 0, device
+        self.weight._data = self.weight._data[:, :0].copy()
+    def forward(self, input):
+        x = input if isinstance(input, Tensor) else tensor(input)
+        if x.ndim == 0:
+            raise ValueError(f"LazyLinear: expected an input with features, got a "
+                             f"scalar")
+        self.in_features = x.shape[-1]
+        self.weight._data = np.zeros((self.out_features, self.in_features),
+                                     self.weight._data.dtype)
+        self.reset_parameters()
+        self.__class__ = Linear
+        if self._device is not None: self.to(self._device)
+        del self._device
+        return self(x)
 
 def pdist(input, p=2):
     """The p-norm distances between rows i < j of an (N, M) input, in the order

@@ -1,10 +1,11 @@
 """`dl.nn`, as `torch.nn`: the layers (chapter 03 and later), `nn.functional`, `nn.init`
 and `nn.utils`. This file only gathers names: the code lives in the chapters' modules
 (written by nbdev from the notebooks)."""
-from ..layers import (Parameter, Module, Linear, Identity, Flatten, Unflatten,
-                      Sequential, ModuleList, ModuleDict, ReLU, Sigmoid, Tanh, Softmax,
-                      LogSoftmax, GELU, SiLU, LeakyReLU, Softplus, Dropout, BatchNorm1d,
-                      LayerNorm, Embedding, MSELoss, L1Loss, NLLLoss, CrossEntropyLoss,
+from ..layers import (Parameter, Module, Linear, LazyLinear, Identity, Flatten,
+                      Unflatten, Sequential, ModuleList, ModuleDict, ReLU, Sigmoid, Tanh,
+                      Softmax, LogSoftmax, GELU, SiLU, LeakyReLU, Softplus, Dropout,
+                      BatchNorm1d, LayerNorm, Embedding, MSELoss, L1Loss, NLLLoss,
+                      CrossEntropyLoss,
                       BCELoss, BCEWithLogitsLoss, Dropout1d, Dropout2d, Dropout3d,
                       ELU, Hardtanh, ReLU6, LogSigmoid, CosineSimilarity,
                       PairwiseDistance, SmoothL1Loss, HuberLoss)
