@@ -850,10 +850,12 @@ def _lower_backward(self, src, root, plan, leaves, seed, owned, shown):
 Program._lower_backward = _lower_backward
 
 def _plain_sgd(opt, sizes):
-    "True while `opt` is plain SGD (no momentum, no weight decay), groups of `sizes`."
+    """True while `opt` is plain SGD (no momentum, no weight decay, not maximize),
+    groups of `sizes`."""
     groups = opt.param_groups
     return ([len(g['params']) for g in groups] == sizes and
-            all(not g['momentum'] and not g['weight_decay'] for g in groups))
+            all(not g['momentum'] and not g['weight_decay'] and not g.get('maximize')
+                for g in groups))
 
 def _lower_step(src, opt):
     """`optimizer.step()`, as a call; plain SGD is written out (p <- p - lr * p.grad

@@ -26,6 +26,8 @@ def model_for(kind, dtype):
 
 
 OPTS = {'sgd': lambda ps: dl.optim.SGD(ps, lr=0.1),
+        'sgd_maximize': lambda ps: dl.optim.SGD(ps, lr=0.01, maximize=True),
+        'adam_maximize': lambda ps: dl.optim.Adam(ps, lr=1e-3, maximize=True),
         'momentum': lambda ps: dl.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
         'adagrad': lambda ps: dl.optim.Adagrad(ps, lr=0.05),
         'rmsprop': lambda ps: dl.optim.RMSprop(ps, lr=1e-3),

@@ -78,12 +78,11 @@ def test_optimizer_matches_torch(name, kw, seed, float64_scalars):
 
 @pytest.mark.parametrize("name", ['Adadelta', 'Adamax', 'NAdam', 'RAdam'])
 def test_defaults_match_torch(name):
-    "Every hyperparameter torch keeps in a group, with its default, except the switches dl accepts and ignores."
+    "Every hyperparameter torch keeps in a group, with its default, torch's switches included."
     p = [torch.zeros(2, requires_grad=True)]
     td = torch.optim.__dict__[name](p).defaults
     dd = getattr(dl.optim, name)([dl.zeros(2, requires_grad=True)]).defaults
-    ignored = {'foreach', 'fused', 'capturable', 'differentiable'}
-    assert dd == {k: v for k, v in td.items() if k not in ignored}
+    assert dd == td
 
 
 @pytest.mark.parametrize("name,kw", [OPTIMIZERS[i] for i in (1, 4, 7, 12)], ids=_ids([OPTIMIZERS[i] for i in (1, 4, 7, 12)]))
@@ -121,10 +120,11 @@ def test_switches_accepted_and_errors():
     with pytest.raises(ValueError, match="lr"): dl.optim.RAdam([w], lr=-1e-3)
     # an Adam state dict is not an Adamax one
     with pytest.raises(ValueError, match="Adamax"): dl.optim.Adamax([w]).load_state_dict(dl.optim.Adam([w]).state_dict())
-    # the older optimizers still refuse maximize=True from a torch state dict (they do not implement it)
+    # the chapter's optimizers implement maximize too: a torch state dict with maximize=True loads
     t = torch.zeros(3, requires_grad=True)
-    with pytest.raises(ValueError, match="maximize"):
-        dl.optim.Adam([w]).load_state_dict(torch.optim.Adam([t], maximize=True).state_dict())
+    opt = dl.optim.Adam([w])
+    opt.load_state_dict(torch.optim.Adam([t], maximize=True).state_dict())
+    assert opt.param_groups[0]['maximize'] is True
 
 
 def test_mnist_example_recipe():
@@ -275,7 +275,7 @@ def test_padded_batch_through_lstm_matches_torch():
 
 @pytest.mark.parametrize("name", ['SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW'])
 def test_chapter_optimizers_accept_torch_switches(name):
-    "foreach/fused/capturable where torch has them: accepted and ignored (the same steps); maximize=True refused."
+    "foreach/fused/capturable where torch has them: accepted and ignored (the same steps); differentiable=True refused."
     sig = __import__('inspect').signature(getattr(torch.optim, name)).parameters
     switches = {k: True for k in ('foreach', 'fused', 'capturable') if k in sig}
     assert switches
@@ -289,9 +289,8 @@ def test_chapter_optimizers_accept_torch_switches(name):
         opt_a.step(); opt_b.step()
     for x, y in zip(a, b): np.testing.assert_array_equal(x.detach().numpy(), y.detach().numpy())
     assert opt_b.param_groups[0].keys() == opt_a.param_groups[0].keys()    # the state dict is unchanged
-    for flag in ('maximize', 'differentiable'):
-        with pytest.raises(ValueError, match=f"{name}: {flag}=True"):
-            getattr(dl.optim, name)(a, **{flag: True})
+    with pytest.raises(ValueError, match=f"{name}: differentiable=True"):
+        getattr(dl.optim, name)(a, differentiable=True)
 
 
 # ------------------------------------------------------------------- on a simulated GPU (tests/fake_cupy.py)

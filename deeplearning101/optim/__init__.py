@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['patch_to', 'Optimizer', 'SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW', 'flatten_state_dict', 'unflatten_state_dict',
            'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'LRScheduler', 'StepLR', 'ExponentialLR', 'CosineAnnealingLR',
-           'LinearLR', 'SequentialLR', 'OneCycleLR', 'MultiStepLR', 'LambdaLR', 'ReduceLROnPlateau', 'clip_grad_norm_',
-           'clip_grad_value_']
+           'LinearLR', 'SequentialLR', 'OneCycleLR', 'MultiStepLR', 'LambdaLR', 'ReduceLROnPlateau',
+           'CosineAnnealingWarmRestarts', 'ConstantLR', 'PolynomialLR', 'MultiplicativeLR', 'ChainedScheduler',
+           'CyclicLR', 'clip_grad_norm_', 'clip_grad_value_']
 
 # %% ../../nbs/04_optim.ipynb #d10efc1a
 import json, math, types, warnings, weakref
@@ -158,6 +159,7 @@ class Optimizer:
         group['params'] = ps
         for k, v in self.defaults.items(): group.setdefault(k, v)
         self._check_group(group, len(self.param_groups))
+        _check_switches(self, group, len(self.param_groups))
         self.param_groups.append(group)
 
     def _check_group(self, group, index=0):
@@ -187,20 +189,28 @@ class Optimizer:
         return buf[:like.size].reshape(like.shape)
 
     def __repr__(self):
-        groups = [f"  group {i}: {len(g['params'])} tensors, " +
-                  ", ".join(f"{k}={v}" for k, v in g.items() if k != 'params')
-                  for i, g in enumerate(self.param_groups)]
-        return f"{type(self).__name__}(\n" + "\n".join(groups) + "\n)"
+        "PyTorch's text: every group's hyperparameters, one per line, sorted by name."
+        text = type(self).__name__ + " ("
+        for i, group in enumerate(self.param_groups):
+            text += f"\nParameter Group {i}\n" + "".join(
+                f"    {k}: {group[k]}\n" for k in sorted(group) if k != 'params')
+        return text + ")"
 
-def _refuse_switches(opt, maximize=False, differentiable=False):
-    """torch.optim's `foreach`, `fused` and `capturable` choose among its kernels for
-    the same update: the optimizers accept them and ignore them. `maximize` and
-    `differentiable` change what a step does: refused when set."""
-    where = type(opt).__name__
-    if maximize:
-        raise ValueError(f"{where}: maximize=True is not implemented here: minimise "
-                         "the negated loss instead")
-    if differentiable:
+def _switches(opt, maximize=False, foreach=None, differentiable=False, **more):
+    """torch.optim's switches, kept in the defaults (so in every group) as torch keeps
+    them. `maximize=True` ascends: each step uses the negated gradient. `foreach`,
+    `fused` and `capturable` choose among torch's kernels for the same update: kept,
+    and ignored. `differentiable=True` is refused."""
+    flags = dict(maximize=maximize, foreach=foreach, differentiable=differentiable,
+                 **more)
+    _check_switches(opt, flags)
+    return flags
+
+def _check_switches(opt, group, index=0):
+    "The switches of a group (a new one, or one loaded from a state dict)."
+    where = _where(opt, index)
+    if 'maximize' in group: _check_flag(group['maximize'], 'maximize', where)
+    if group.get('differentiable'):
         raise ValueError(f"{where}: differentiable=True (a step that autograd can "
                          "differentiate through) is not implemented")
 
@@ -215,9 +225,10 @@ class SGD(Optimizer):
         self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
         *, maximize=False, foreach=None, differentiable=False, fused=None
     ):
-        _refuse_switches(self, maximize, differentiable)   # foreach, fused: ignored
-        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+        super().__init__(params, dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+            nesterov=nesterov, **_switches(self, maximize, foreach, differentiable,
+                                           fused=fused)))
 
     def _check_group(self, group, index=0):
         where = _where(self, index)
@@ -245,6 +256,7 @@ class SGD(Optimizer):
             for p in group['params']:
                 if p.grad is None: continue     # not used in this forward pass: skipped
                 w, g = p._data, p.grad._data
+                if group['maximize']: g = np.negative(g, out=self._scratch(w, 2))
                 t = self._scratch(w)
                 if wd:                      # g <- g + wd * w, the L2 penalty's gradient
                     d = self._scratch(w, 1)
@@ -288,7 +300,6 @@ class Adagrad(Optimizer):
         differentiable=False,
         fused=None,
     ):
-        _refuse_switches(self, maximize, differentiable)   # foreach, fused: ignored
         super().__init__(
             params,
             dict(
@@ -297,6 +308,7 @@ class Adagrad(Optimizer):
                 weight_decay=weight_decay,
                 initial_accumulator_value=initial_accumulator_value,
                 eps=eps,
+                **_switches(self, maximize, foreach, differentiable, fused=fused),
             ),
         )
 
@@ -325,6 +337,7 @@ class Adagrad(Optimizer):
             for p in group['params']:
                 if p.grad is None: continue
                 w, g = p._data, p.grad._data
+                if group['maximize']: g = np.negative(g, out=self._scratch(w, 2))
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = dict(
@@ -364,7 +377,6 @@ class RMSprop(Optimizer):
         maximize=False,
         differentiable=False,
     ):
-        _refuse_switches(self, maximize, differentiable)   # the others: ignored
         super().__init__(
             params,
             dict(
@@ -374,6 +386,8 @@ class RMSprop(Optimizer):
                 weight_decay=weight_decay,
                 momentum=momentum,
                 centered=centered,
+                **_switches(self, maximize, foreach, differentiable,
+                            capturable=capturable),
             ),
         )
 
@@ -397,6 +411,7 @@ class RMSprop(Optimizer):
             for p in group['params']:
                 if p.grad is None: continue
                 w, g = p._data, p.grad._data
+                if group['maximize']: g = np.negative(g, out=self._scratch(w, 2))
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = dict(step=0, square_avg=np.zeros_like(w))
@@ -456,7 +471,6 @@ class Adam(Optimizer):
         differentiable=False,
         fused=None,
     ):
-        _refuse_switches(self, maximize, differentiable)   # the others: ignored
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(
                 f"{type(self).__name__}: betas must be a pair (beta1, beta2), got "
@@ -471,6 +485,8 @@ class Adam(Optimizer):
                 weight_decay=weight_decay,
                 amsgrad=amsgrad,
                 decoupled_weight_decay=decoupled_weight_decay,
+                **_switches(self, maximize, foreach, differentiable,
+                            capturable=capturable, fused=fused),
             ),
         )
 
@@ -503,6 +519,7 @@ class Adam(Optimizer):
             for p in group['params']:
                 if p.grad is None: continue
                 w, g = p._data, p.grad._data
+                if group['maximize']: g = np.negative(g, out=self._scratch(w, 2))
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = dict(
@@ -566,7 +583,8 @@ class AdamW(Adam):
     ):
         super().__init__(
             params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True,
-            maximize=maximize, differentiable=differentiable
+            foreach=foreach, maximize=maximize, capturable=capturable,
+            differentiable=differentiable, fused=fused
         )
 
     def _check_group(self, group, index=0):
@@ -580,7 +598,8 @@ class AdamW(Adam):
 # %% ../../nbs/04_optim.ipynb #f296d92b
 # added to groups by schedulers
 _SCHEDULER_KEYS = {'initial_lr', 'max_lr', 'min_lr', 'base_momentum', 'max_momentum'}
-# torch.optim's switches between implementations of one update: ignored here
+# torch.optim's switches (those an optimizer lacks are ignored; the defaults fill in
+# those an older state dict lacks)
 _TORCH_SWITCHES = {'foreach', 'fused', 'capturable', 'differentiable', 'maximize',
                    'param_names'}
 
@@ -650,11 +669,11 @@ def _optimizer_load_state_dict(self, state_dict):
     switches = _TORCH_SWITCHES - set(self.defaults)   # those this optimizer ignores
     for i, (g, s) in enumerate(zip(self.param_groups, saved)):
         for flag in ('maximize', 'differentiable'):     # these would change the update
-            if flag in switches and s.get(flag):
+            if s.get(flag) and (flag in switches or flag == 'differentiable'):
                 raise ValueError(f"{where}: parameter group {i} of the state_dict has "
                                  f"{flag}=True, which {kind} does not implement")
         keys = set(s) - {'params'} - _SCHEDULER_KEYS - switches
-        missing, extra = (sorted(set(self.defaults) - keys),
+        missing, extra = (sorted(set(self.defaults) - keys - _TORCH_SWITCHES),
                           sorted(keys - set(self.defaults)))
         if missing or extra:
             raise ValueError(
@@ -670,8 +689,11 @@ def _optimizer_load_state_dict(self, state_dict):
         params.update(zip((int(k) for k in s['params']), g['params']))
         new = {k: tuple(v) if isinstance(self.defaults.get(k), tuple) else v
                for k, v in s.items() if k != 'params' and k not in switches}
+        for k in _TORCH_SWITCHES & set(self.defaults):
+            new.setdefault(k, self.defaults[k])
         new['params'] = g['params']
         self._check_group(new, i)
+        _check_switches(self, new, i)
         groups.append(new)
     state = {}
     for k, entry in state_dict['state'].items():
@@ -781,12 +803,12 @@ class _TorchSurfaceOptimizer(Optimizer):
     def __init__(self, params, defaults, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
         where = type(self).__name__
-        _refuse_switches(self, differentiable=differentiable)
         if foreach not in (None, True, False) or capturable not in (True, False):
             raise ValueError(f"{where}: foreach must be None, True or False and "
                              f"capturable True or False, got foreach={foreach!r}, "
                              f"capturable={capturable!r}")
-        super().__init__(params, dict(defaults, maximize=maximize))
+        super().__init__(params, dict(defaults, **_switches(
+            self, maximize, foreach, differentiable, capturable=capturable)))
 
     def _check_group(self, group, index=0):
         where = _where(self, index)
@@ -1151,6 +1173,12 @@ class LinearLR(LRScheduler):
             b * (fs + (fe - fs) * min(T, self.last_epoch) / T) for b in self.base_lrs
         ]
 
+def _undo_initial_step(s):
+    "Undo the step a scheduler made when created (each of a chain's, as PyTorch)."
+    if hasattr(s, '_schedulers'):
+        for inner in s._schedulers: _undo_initial_step(inner)
+    elif hasattr(s, 'last_epoch'): s.last_epoch -= 1
+
 class SequentialLR(LRScheduler):
     """Run `schedulers` one after the other, switching at the `milestones`
     (`torch.optim.lr_scheduler.SequentialLR`)."""
@@ -1176,8 +1204,7 @@ class SequentialLR(LRScheduler):
         self._schedulers, self._milestones = schedulers, milestones
         self.last_epoch, self.optimizer = last_epoch + 1, optimizer
         for g in optimizer.param_groups: g['lr'] = g['initial_lr']
-        for s in schedulers:
-            s.last_epoch -= 1  # undo the initial steps the schedulers made when created
+        for s in schedulers: _undo_initial_step(s)
         idx = bisect_right(milestones, 0)
         schedulers[idx]._initial_step()
         self._last_lr = schedulers[idx].get_last_lr()
@@ -1457,6 +1484,235 @@ class ReduceLROnPlateau(LRScheduler):
         self.__dict__.update(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
 
+
+# %% ../../nbs/04_optim.ipynb #0a4dde3f
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR: a cosine from the base rate down to `eta_min` over `T_0` steps, then a
+    restart at the base rate, each period `T_mult` times longer than the one before
+    (`torch.optim.lr_scheduler.CosineAnnealingWarmRestarts`). `step(epoch)` accepts a
+    fractional epoch, for a step per batch: `step(epoch + i / batches)`."""
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        where = 'CosineAnnealingWarmRestarts'
+        self.T_0 = self.T_i = _check_int(T_0, 'T_0', where)
+        self.T_mult = _check_int(T_mult, 'T_mult', where)
+        self.eta_min = _check_hyper(eta_min, 'eta_min', where)
+        self.T_cur = last_epoch              # steps since the last restart
+        super().__init__(optimizer, last_epoch)
+    def get_lr(self):
+        lo, c = self.eta_min, math.cos(math.pi * self.T_cur / self.T_i)
+        return [lo + (b - lo) * (1 + c) / 2 for b in self.base_lrs]
+    def step(self, epoch=None):
+        """One more step, or (with `epoch`, which may be fractional) a jump to that
+        epoch; PyTorch's: neither warns."""
+        self._update_lr(epoch)
+    def _update_lr(self, epoch=None):
+        if epoch is None and self.last_epoch < 0: epoch = 0
+        if epoch is None:
+            epoch, self.T_cur = self.last_epoch + 1, self.T_cur + 1
+            if self.T_cur >= self.T_i:                          # a warm restart
+                self.T_cur, self.T_i = self.T_cur % self.T_i, self.T_i * self.T_mult
+        elif epoch < 0:
+            raise ValueError(f"CosineAnnealingWarmRestarts.step: epoch must be >= 0, "
+                             f"got {epoch!r}")
+        elif epoch < self.T_0: self.T_i, self.T_cur = self.T_0, epoch
+        elif self.T_mult == 1: self.T_cur = epoch % self.T_0
+        else:              # n restarts so far: T_0 (1 + m + ... + m^(n-1)) <= epoch
+            T_0, m = self.T_0, self.T_mult
+            n = int(math.log(epoch / T_0 * (m - 1) + 1, m))
+            self.T_cur = epoch - T_0 * (m ** n - 1) / (m - 1)
+            self.T_i = T_0 * m ** n
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group['lr'] = lr
+        self._last_lr = self._lrs()
+
+class ConstantLR(LRScheduler):
+    """The base rate times `factor` for the first `total_iters` steps, then the base
+    rate (`torch.optim.lr_scheduler.ConstantLR`)."""
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+        self.factor = _check_range(factor, 'factor', 'ConstantLR', closed=True)
+        self.total_iters = _check_int(total_iters, 'total_iters', 'ConstantLR')
+        super().__init__(optimizer, last_epoch)
+    def get_lr(self):
+        t = self.last_epoch
+        if t == 0: return [lr * self.factor for lr in self._lrs()]
+        if t != self.total_iters: return self._lrs()
+        if not self.factor: return list(self.base_lrs)   # torch: division by zero
+        return [lr * (1.0 / self.factor) for lr in self._lrs()]
+    def _get_closed_form_lr(self):
+        f, done = self.factor, self.last_epoch >= self.total_iters
+        return [b * (f + done * (1 - f)) for b in self.base_lrs]
+
+class PolynomialLR(LRScheduler):
+    """The base rate times (1 - t / total_iters) ** power, down to 0 at `total_iters`
+    (`torch.optim.lr_scheduler.PolynomialLR`)."""
+    def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
+        self.total_iters = _check_int(total_iters, 'total_iters', 'PolynomialLR')
+        self.power = _check_hyper(power, 'power', 'PolynomialLR')
+        super().__init__(optimizer, last_epoch)
+    def get_lr(self):
+        t, T = self.last_epoch, self.total_iters
+        if self._is_initial or t > T: return self._lrs()
+        f = ((1.0 - t / T) / (1.0 - (t - 1) / T)) ** self.power
+        return [lr * f for lr in self._lrs()]
+    def _get_closed_form_lr(self):
+        t, T = min(self.total_iters, self.last_epoch), self.total_iters
+        return [b * (1.0 - t / T) ** self.power for b in self.base_lrs]
+
+def _lr_lambdas(optimizer, lr_lambda, where):
+    "One callable per param group (one given for all, or a list)."
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{where}: expected an Optimizer, "
+                        f"got {type(optimizer).__name__}")
+    n = len(optimizer.param_groups)
+    fs = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+    if len(fs) != n:
+        raise ValueError(f"{where}: expected {n} lr_lambdas (one per param group), "
+                         f"got {len(fs)}")
+    for f in fs:
+        if not callable(f):
+            raise TypeError(f"{where}: lr_lambda must be callable, got {f!r:.40}")
+    return fs
+
+class MultiplicativeLR(LRScheduler):
+    """Multiply the rate by `lr_lambda(last_epoch)` at every step
+    (`torch.optim.lr_scheduler.MultiplicativeLR`); LambdaLR's state dict."""
+    def __init__(self, optimizer, lr_lambda, last_epoch=-1):
+        self.lr_lambdas = _lr_lambdas(optimizer, lr_lambda, 'MultiplicativeLR')
+        super().__init__(optimizer, last_epoch)
+    def get_lr(self):
+        if self._is_initial: return self._lrs()
+        t = self.last_epoch
+        return [lr * f(t) for f, lr in zip(self.lr_lambdas, self._lrs())]
+    state_dict, load_state_dict = LambdaLR.state_dict, LambdaLR.load_state_dict
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers of one optimizer together, each multiplying in its
+    change (`torch.optim.lr_scheduler.ChainedScheduler`)."""
+    def __init__(self, schedulers, optimizer=None):
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler: expects at least one scheduler")
+        optimizer = optimizer or schedulers[0].optimizer
+        for i, s in enumerate(schedulers):
+            if not isinstance(s, LRScheduler):
+                raise TypeError(f"ChainedScheduler: scheduler {i} is a "
+                                f"{type(s).__name__}, not a scheduler")
+            if s._steps_on_metrics:
+                raise ValueError(f"ChainedScheduler: scheduler {i} is a "
+                                 f"{type(s).__name__}, which steps on a metric: it "
+                                 f"cannot be chained")
+            if s.optimizer is not optimizer:
+                raise ValueError(f"ChainedScheduler: scheduler {i} "
+                                 f"({type(s).__name__}) belongs to another optimizer")
+        self._schedulers, self.optimizer = schedulers, optimizer
+        self._last_lr = self._lrs()
+    def step(self):
+        for s in self._schedulers: s.step()
+        self._last_lr = self._lrs()
+    state_dict, load_state_dict = SequentialLR.state_dict, SequentialLR.load_state_dict
+
+def _per_group(optimizer, value, name, where):
+    "One value per param group: a list of them, or one for all."
+    n = len(optimizer.param_groups)
+    if not isinstance(value, (list, tuple)): return [value] * n
+    if len(value) != n:
+        raise ValueError(f"{where}: {name} has {len(value)} values, the optimizer "
+                         f"has {n} param groups")
+    return list(value)
+
+class CyclicLR(LRScheduler):
+    """The rate cycles between `base_lr` and `max_lr` (up in `step_size_up` steps,
+    down in `step_size_down`) and the momentum the other way; step per batch
+    (`torch.optim.lr_scheduler.CyclicLR`). The cycle's height is scaled by `mode`:
+    'triangular' (constant), 'triangular2' (halved each cycle), 'exp_range' (times
+    gamma ** step), or by `scale_fn(cycle or step, as scale_mode says)`."""
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000,
+                 step_size_down=None, mode='triangular', gamma=1.0, scale_fn=None,
+                 scale_mode='cycle', cycle_momentum=True, base_momentum=0.8,
+                 max_momentum=0.9, last_epoch=-1):
+        where = 'CyclicLR'
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{where}: expected an Optimizer, "
+                            f"got {type(optimizer).__name__}")
+        self.optimizer, groups = optimizer, optimizer.param_groups
+        base_lrs = _per_group(optimizer, base_lr, 'base_lr', where)
+        if last_epoch == -1:
+            for lr, g in zip(base_lrs, groups): g['lr'] = lr
+        self.max_lrs = _per_group(optimizer, max_lr, 'max_lr', where)
+        up = float(_check_hyper(step_size_up, 'step_size_up', where))
+        down = up if step_size_down is None else float(
+            _check_hyper(step_size_down, 'step_size_down', where))
+        if not up > 0:
+            raise ValueError(f"{where}: step_size_up must be > 0, got {step_size_up}")
+        self.total_size, self.step_ratio = up + down, up / (up + down)
+        if mode not in ('triangular', 'triangular2', 'exp_range') and scale_fn is None:
+            raise ValueError(f"{where}: mode must be 'triangular', 'triangular2' or "
+                             f"'exp_range' (or give scale_fn), got {mode!r}")
+        if scale_mode not in ('cycle', 'iterations'):
+            raise ValueError(f"{where}: scale_mode must be 'cycle' or 'iterations', "
+                             f"got {scale_mode!r}")
+        self.mode, self.gamma, self.scale_mode = mode, gamma, scale_mode
+        self._scale_fn_custom = scale_fn
+        self._init_scale_fn()
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if not {'momentum', 'betas'} & set(optimizer.defaults):
+                raise ValueError(f"{where}: cycle_momentum needs an optimizer with "
+                                 f"momentum or betas (or pass cycle_momentum=False)")
+            self.use_beta1 = 'betas' in optimizer.defaults
+            self.base_momentums = _per_group(optimizer, base_momentum,
+                                             'base_momentum', where)
+            self.max_momentums = _per_group(optimizer, max_momentum, 'max_momentum',
+                                            where)
+            if last_epoch == -1:
+                for hi, lo, g in zip(self.max_momentums, self.base_momentums, groups):
+                    if self.use_beta1: g['betas'] = (hi, *g['betas'][1:])
+                    else: g['momentum'] = hi
+                    g['max_momentum'], g['base_momentum'] = hi, lo
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self):
+        "The built-in modes scale by the cycle number or the step count, as torch's."
+        if self._scale_fn_custom is None:
+            self.scale_mode = 'iterations' if self.mode == 'exp_range' else 'cycle'
+
+    def scale_fn(self, x):
+        if self._scale_fn_custom is not None: return self._scale_fn_custom(x)
+        if self.mode == 'triangular': return 1.0
+        if self.mode == 'triangular2': return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self):
+        t = self.last_epoch
+        cycle = math.floor(1 + t / self.total_size)
+        x = 1.0 + t / self.total_size - cycle        # where in the cycle: [0, 1)
+        if x <= self.step_ratio: rise = x / self.step_ratio
+        else: rise = (x - 1) / (self.step_ratio - 1)
+        s = self.scale_fn(cycle if self.scale_mode == 'cycle' else t)
+        lrs = [b + (m - b) * rise * s for b, m in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for g, lo, hi in zip(self.optimizer.param_groups, self.base_momentums,
+                                 self.max_momentums):
+                mom = hi - (hi - lo) * rise * s
+                if self.use_beta1: g['betas'] = (mom, *g['betas'][1:])
+                else: g['momentum'] = mom
+        return lrs
+
+    def state_dict(self):
+        "As in PyTorch: a function `scale_fn` is not saved, a callable object's data is"
+        d = {k: v for k, v in self.__dict__.items() if k != 'optimizer'}
+        fn = d.pop('_scale_fn_custom')
+        plain = fn is None or isinstance(fn, types.FunctionType)
+        d['_scale_fn_custom'] = None if plain else dict(fn.__dict__)
+        return d
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        fn = state_dict.pop('_scale_fn_custom', None)
+        self.__dict__.update(state_dict)
+        if fn is not None: self._scale_fn_custom.__dict__.update(fn)
+        self._init_scale_fn()
 
 # %% ../../nbs/04_optim.ipynb #b1a6a008
 def _vector_norm(a, p):

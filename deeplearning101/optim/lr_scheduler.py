@@ -3,7 +3,15 @@
 This file only gathers names. The code lives in deeplearning101/optim/__init__.py, which
 nbdev writes from nbs/04_optim.ipynb; there they are also `dl.optim.StepLR`, ... ."""
 from . import (LRScheduler, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR,
-               LinearLR, LambdaLR, SequentialLR, OneCycleLR, ReduceLROnPlateau)
+               LinearLR, LambdaLR, SequentialLR, OneCycleLR, ReduceLROnPlateau,
+               CosineAnnealingWarmRestarts, ConstantLR, PolynomialLR, MultiplicativeLR,
+               ChainedScheduler, CyclicLR)
 
 __all__ = ['LRScheduler', 'StepLR', 'MultiStepLR', 'ExponentialLR', 'CosineAnnealingLR',
-           'LinearLR', 'LambdaLR', 'SequentialLR', 'OneCycleLR', 'ReduceLROnPlateau']
+           'LinearLR', 'LambdaLR', 'SequentialLR', 'OneCycleLR', 'ReduceLROnPlateau',
+           'CosineAnnealingWarmRestarts', 'ConstantLR', 'PolynomialLR', 'MultiplicativeLR',
+           'ChainedScheduler', 'CyclicLR']
+
+
+class _LRScheduler(LRScheduler):
+    "PyTorch's old name of `LRScheduler`, still subclassed by older custom schedulers."
