@@ -714,6 +714,9 @@ def _op_error(op, inputs, e):
     msg = f"{op.name}: {e} (inputs: {', '.join(_describe(t) for t in inputs)})"
     return _runtime_too(type(e))(msg)
 
+# an op prints as PyTorch prints a grad_fn: <MulBackward0 object at 0x...>
+Op.__repr__ = lambda self: f"<{_grad_fn_name(self)} object at {id(self):#x}>"
+
 _RUNTIME_TOO = {}
 def _runtime_too(cls):
     """`cls` (NumPy's ValueError, IndexError), made a RuntimeError too: PyTorch's code

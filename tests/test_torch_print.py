@@ -112,3 +112,14 @@ finite = st.floats(-1e10, 1e10, allow_nan=False, width=32)
 def test_any_float_vector_prints_as_torch(values, rows):
     a = np.array(values * rows, np.float32).reshape(rows, -1)
     same(lambda lib: lib.tensor(a))
+
+
+def test_grad_fn_objects_print_as_torch():
+    for lib in (dl, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = (x * 2).sum()
+        name = repr(y.grad_fn).split(' object at 0x')
+        assert name[0] == '<SumBackward0' and name[1].endswith('>')
+        (fn, _), = y.grad_fn.next_functions
+        assert repr(fn).startswith('<MulBackward0 object at 0x')
+        assert repr(fn.next_functions[0][0]).startswith('<AccumulateGrad object at 0x')
