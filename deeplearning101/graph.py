@@ -1774,6 +1774,8 @@ def _fill(t, value, where):
             raise RuntimeError(f"{where}: the value must be a number or a 1-element "
                                f"tensor")
         value = value._data.item()
+    if type(value) is int and t._data is not None:
+        value = _const(value, t)._data      # wrapped to the dtype, as PyTorch does
     return _inplace(t, Fill, (), where, value=value, casting='unsafe')
 Tensor.zero_ = lambda self: _fill(self, 0, 'zero_')
 Tensor.fill_ = lambda self, value: _fill(self, value, 'fill_')
