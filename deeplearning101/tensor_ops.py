@@ -10,18 +10,22 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'greater_equal', 'less', 'less_equal', 'not_equal', 'moveaxis', 'linalg', 'count_nonzero', 'nan_to_num',
            'isclose', 'allclose', 'equal', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd',
            'Scatter', 'gather', 'scatter_add', 'scatter', 'index_select', 'masked_select', 'MaskedFill', 'masked_fill',
-           'sort', 'argsort', 'topk', 'kthvalue', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin', 'Cos', 'Log2',
-           'Log10', 'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc', 'Sign',
-           'Round', 'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide', 'remainder',
-           'fmod', 'Clamp', 'clamp', 'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm',
-           'norm', 'split', 'chunk', 'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum', 'Tril',
-           'Triu', 'tril', 'triu', 'numel', 'nonzero', 'unique', 'bincount', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh',
-           'Cosh', 'Atan2', 'atan2', 'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum',
+           'sort', 'argsort', 'topk', 'kthvalue', 'MedianAll', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin',
+           'Cos', 'Log2', 'Log10', 'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc',
+           'Sign', 'Round', 'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide',
+           'remainder', 'fmod', 'Clamp', 'clamp', 'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod',
+           'Norm', 'norm', 'split', 'chunk', 'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum',
+           'Tril', 'Triu', 'tril', 'triu', 'numel', 'nonzero', 'unique', 'bincount', 'Tan', 'Asin', 'Acos', 'Atan',
+           'Sinh', 'Cosh', 'Atan2', 'atan2', 'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum',
            'nanmean', 'var_mean', 'std_mean', 'aminmax', 'cumprod', 'diff', 'roll', 'rot90', 'fliplr', 'flipud',
            'movedim', 'swapaxes', 'swapdims', 'diagonal', 'diag', 'trace', 'tril_indices', 'triu_indices', 'meshgrid',
            'isin', 'argwhere', 'repeat_interleave', 'cdist', 'dist', 'index_fill', 'index_add', 'addcmul', 'Lerp',
            'lerp', 'index_put', 'msort', 'cummax', 'cummin', 'mode', 'nanmedian', 'unique_consecutive', 'quantile',
-           'nanquantile', 'logcumsumexp', 'histc']
+           'nanquantile', 'logcumsumexp', 'histc', 'Inv', 'Solve', 'Det', 'Logabsdet', 'logdet', 'Cholesky', 'Eigh',
+           'Svd', 'Qr', 'Pinv', 'inverse', 'det', 'slogdet', 'cholesky', 'svd', 'pinverse', 'cross', 'kron',
+           'tensordot', 'matrix_power', 'ger', 'cov', 'corrcoef', 'trapezoid', 'trapz', 'cumulative_trapezoid',
+           'searchsorted', 'bucketize', 'take', 'narrow', 'select', 'tensor_split', 'broadcast_shapes',
+           'broadcast_tensors', 'true_divide', 'sgn', 'is_nonzero']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -31,7 +35,7 @@ import numpy as np
 from .graph import *
 from .graph import Op, Reduce, Tensor, _BUILTIN_NAMES
 from .graph import _binary, _cast, _const, _dim, _dl_dtype, _inplace, _t
-from .graph import _CATEGORY, _promote_types
+from .graph import _CATEGORY, _promote_types, _into, _runtime_too
 from .autodiff import *
 from .autodiff import _expand as _unreduce
 from .autodiff import _apply, _astype, _needs, _raw, _where
@@ -412,8 +416,9 @@ def _index_array(index, x, where, dim=None, same_rank=True):
         n = x.shape[dim] if x.ndim else 1
         lo, hi = int(idx.min()), int(idx.max())
         if lo < 0 or hi >= n:
-            raise IndexError(f"{where}: index {lo if lo < 0 else hi} is out of bounds "
-                             f"for dimension {dim} with size {n}")
+            raise _runtime_too(IndexError)(     # PyTorch's kind, and NumPy's
+                f"{where}: index {lo if lo < 0 else hi} is out of bounds for dimension "
+                f"{dim} with size {n}")
     if type(idx) is not type(x._data): idx = get_array_module(x._data).asarray(idx)
     return idx
 
@@ -624,17 +629,47 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     pick = (slice(None),) * d + (slice(k - 1, k) if keepdim else k - 1,)
     return _kthvalue(s.values[pick], s.indices[pick])
 
+class MedianAll(Op):
+    "The median of all entries, found by `median`; its adjoint goes to `share`."
+    __slots__ = ('value', 'share')
+    name = 'median'
+    def __init__(self, value, share): self.value, self.share = value, share
+    def forward(self, a): return self.value
+
+@gradient_of(MedianAll)
+def _median_all_backward(op, grad, out, x):
+    "The adjoint shared by the entries equal to the median (the NaNs, if any)."
+    return (grad * (Tensor._make(op.share) if isinstance(grad, Tensor) else op.share),)
+
 def median(input, dim=None, keepdim=False):
     """The lower median (for an even count, the smaller of the middle two), as PyTorch:
-    of all entries (a 0-d tensor), or along `dim` with its indices."""
+    of all entries (a 0-d tensor), or along `dim` with its indices. A NaN makes the
+    median NaN (at the first NaN's index); of all entries, the gradient is shared by
+    the entries equal to the median, as PyTorch shares it."""
     x = _t(input, 'median')
     if x.numel() == 0:
         raise IndexError("median: expected a non-empty tensor")
+    xp = get_array_module(x._data)
+    nan = x._data != x._data if x._data.dtype.kind == 'f' else None   # NaN
+    has_nan = nan is not None and bool(nan.any())
     if dim is None:
-        return kthvalue(x.reshape(-1), (x.numel() + 1) // 2).values
+        flat = x.reshape(-1)
+        v = kthvalue(flat, (x.numel() + 1) // 2).values
+        if has_nan: v = flat[int(nan.reshape(-1).argmax())]
+        if not (is_grad_enabled() and x.requires_grad): return v
+        hit = nan if has_nan else x._data == v._data
+        share = (hit / hit.sum()).astype(x._data.dtype)
+        return MedianAll.apply(x, value=v._data, share=share)
     d = _dim(dim, max(x.ndim, 1), 'median')
     n = x.shape[d] if x.ndim else 1
-    return _median(*kthvalue(x, (n + 1) // 2, d, keepdim))
+    r = kthvalue(x, (n + 1) // 2, d, keepdim)
+    if not has_nan or x.ndim == 0: return _median(*r)
+    at = r.indices._data if keepdim else xp.expand_dims(r.indices._data, d)
+    idx = xp.where(nan.any(axis=d, keepdims=True), nan.argmax(axis=d, keepdims=True),
+                   at).astype(np.int64)
+    values, indices = Gather.apply(x, axis=d, index=idx), Tensor._make(idx)
+    if not keepdim: values, indices = values.squeeze(d), indices.squeeze(d)
+    return _median(values, indices)
 
 Tensor.sort, Tensor.argsort, Tensor.topk = sort, argsort, topk
 Tensor.kthvalue, Tensor.median = kthvalue, median
@@ -675,8 +710,11 @@ def cumsum(input, dim, *, dtype=None):
     "Running sums along `dim` (`torch.cumsum`); `dtype` casts the input first."
     x = _t(input, 'cumsum')
     if dtype is not None: x = _cast(x, dtype, 'cumsum')
-    if x.ndim == 0: return Cumsum.apply(x.reshape(1), axis=0).reshape(())
-    return Cumsum.apply(x, axis=_dim(dim, x.ndim, 'cumsum'))
+    if x.ndim == 0: out = Cumsum.apply(x.reshape(1), axis=0).reshape(())
+    else: out = Cumsum.apply(x, axis=_dim(dim, x.ndim, 'cumsum'))
+    # an integer dtype= (int32, ...) is the result's, as PyTorch: the int64 sums wrap
+    # around in it exactly as sums in that dtype would
+    return out if dtype is None or out.dtype == x.dtype else out.to(x.dtype)
 
 Tensor.cumsum = cumsum
 def _flip_method(self, *dims, **kwargs):
@@ -782,7 +820,11 @@ class Ceil(_Stepwise): name, ufunc = 'ceil', np.ceil
 class Trunc(_Stepwise): name, ufunc = 'trunc', np.trunc
 class Sign(_Stepwise):
     name = 'sign'
-    def forward(self, a): return a.copy() if a.dtype == np.bool_ else np.sign(a)
+    def forward(self, a):
+        if a.dtype == np.bool_: return a.copy()
+        s = np.sign(a)
+        if a.dtype.kind == 'f': s[a != a] = 0               # sign(NaN) is 0 in PyTorch
+        return s
 class Round(_Stepwise):
     "Round half to even, to `decimals` places (`torch.round`)."
     __slots__ = ('decimals',)
@@ -976,13 +1018,17 @@ def _bound(b, x, which):
     if not isinstance(b, (int, float, np.number)):
         raise TypeError(f"clamp: {which} must be a number or a tensor, got "
                         f"{type(b).__name__} {b!r:.30}")
-    try: return _const(b, x)
-    except OverflowError:
-        raise RuntimeError(f"clamp: {which}={b} cannot be converted to {x.dtype!r} "
-                           f"without overflow") from None
+    dt = getattr(x._data, 'dtype', None)
+    if type(b) is int and dt is not None and dt.kind in 'iu':
+        info = np.iinfo(dt)             # PyTorch's range: -1 may stand for 255 in uint8
+        if not (-info.max if dt.kind == 'u' else info.min) <= b <= info.max:
+            raise RuntimeError(f"clamp: {which}={b} cannot be converted to {x.dtype!r} "
+                               f"without overflow")
+    return _const(b, x)
 
-def clamp(input, min=None, max=None):
+def clamp(input, min=None, max=None, *, out=None):
     "Entries limited to [min, max]: numbers or tensors (broadcast); either may be None."
+    if out is not None: return _into(out, clamp(input, min, max), 'clamp')
     x = _t(input, 'clamp')
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
@@ -1105,7 +1151,8 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     if dim is not None and not isinstance(dim, (int, np.integer)):
         raise TypeError(f"prod: dim must be one int (as in PyTorch), got {dim!r:.30}")
     axis = None if dim is None else _dim(dim, x.ndim, 'prod')
-    return Prod.apply(x, axis=axis, keepdims=bool(keepdim) and axis is not None)
+    out = Prod.apply(x, axis=axis, keepdims=bool(keepdim) and axis is not None)
+    return out if dtype is None or out.dtype == x.dtype else out.to(x.dtype)  # int32
 
 Tensor.prod = prod
 
@@ -1461,6 +1508,9 @@ def nonzero(input, *, as_tuple=False):
     """The indices of the nonzero entries: an [n, ndim] int64 tensor, or one index
     tensor per axis."""
     a = _t(input, 'nonzero')._data
+    if a.ndim == 0:             # a 0-d tensor: one (or no) position with no coordinates
+        if as_tuple: return nonzero(a.reshape(1), as_tuple=True)
+        return Tensor._make(get_array_module(a).zeros((int(a != 0), 0), np.int64))
     idx = get_array_module(a).nonzero(a)
     if as_tuple: return tuple(Tensor._make(i.astype(np.int64)) for i in idx)
     return Tensor._make(get_array_module(a).stack(idx, axis=-1).astype(np.int64))
@@ -1497,7 +1547,6 @@ def bincount(input, weights=None, minlength=0):
     return Tensor._make(xp.bincount(a, weights=w, minlength=minlength).astype(dt))
 
 Tensor.nonzero, Tensor.unique, Tensor.bincount = nonzero, unique, bincount
-
 
 # %% ../nbs/01b_tensor_ops.ipynb #more9582
 class Tan(Op):
@@ -1961,7 +2010,7 @@ def _vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     return norm(a, ord, dim, keepdim)
 
 def _matrix_norm(a, ord, dims, keepdim):
-    "The `ord` norm of the matrices in axes `dims`: 'fro', 1, -1, inf or -inf."
+    "The `ord` norm of the matrices in axes `dims`: 'fro', 'nuc', +-1, +-2, +-inf."
     if ord == 'fro': return norm(a, 2, dims, keepdim)
     if ord in (1, -1, math.inf, -math.inf):
         inner, outer_ = (dims[0], dims[1]) if ord in (1, -1) else (dims[1], dims[0])
@@ -1969,9 +2018,9 @@ def _matrix_norm(a, ord, dims, keepdim):
         pick = amax if ord > 0 else amin
         out = pick(sums, outer_, True)
         return out if keepdim else out.squeeze(dims)
-    raise NotImplementedError(f"linalg.norm: ord={ord!r} for matrices (2, -2, 'nuc') "
-                              f"needs singular values, which deeplearning101 does not "
-                              f"compute; use 'fro', 1, -1, inf or -inf")
+    if ord in (2, -2, 'nuc'): return _matrix_norm_sv(a, ord, dims, keepdim)  # below
+    raise RuntimeError(f"linalg.matrix_norm: Order {ord!r} not supported; use 'fro', "
+                       f"'nuc', 1, -1, 2, -2, inf or -inf")
 
 def _linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
     """A vector norm or a matrix norm (`torch.linalg.norm`): the 2-norm of everything
@@ -2008,11 +2057,11 @@ def dist(input, other, p=2):
 Tensor.dist = dist
 
 def _linalg_missing(name):
-    raise AttributeError(f"module 'deeplearning101.linalg' has no attribute {name!r}: "
-                         f"only the norms (norm, vector_norm, matrix_norm) are part of "
-                         f"deeplearning101")
+    have = ', '.join(sorted(n for n in vars(linalg) if not n.startswith('_')))
+    raise AttributeError(f"module 'deeplearning101.linalg' has no attribute {name!r}; "
+                         f"deeplearning101.linalg has: {have}")
 
-linalg = types.ModuleType('deeplearning101.linalg', "`torch.linalg`: the norms only.")
+linalg = types.ModuleType('deeplearning101.linalg', "`torch.linalg` for real matrices.")
 linalg.norm, linalg.vector_norm = _linalg_norm, _vector_norm
 linalg.__getattr__ = _linalg_missing
 _linalg_norm.__name__ = _linalg_norm.__qualname__ = 'norm'
@@ -2468,3 +2517,913 @@ def _storage_offset(self):
     start = lambda arr: arr.__array_interface__['data'][0]
     return (start(a) - start(base)) // a.itemsize if a is not base else 0
 Tensor.storage_offset = _storage_offset
+
+# %% ../nbs/01b_tensor_ops.ipynb #4b28e569
+class _LinAlgError(RuntimeError):
+    """A matrix the operation cannot handle: singular, not positive-definite. Its name
+    is PyTorch's (`torch._C._LinAlgError`); both call it `linalg.LinAlgError`."""
+
+def _matrices(A, where, square=True):
+    "`A` as a float32/float64 tensor of (batches of) matrices, checked as PyTorch does."
+    a = _t(A, where)
+    dt = a._data.dtype
+    if dt.kind != 'f':
+        raise RuntimeError(f"{where}: Expected a floating point or complex tensor as "
+                           f"input. Got {a.dtype!r}")
+    if dt not in (np.float32, np.float64):
+        raise RuntimeError(f"{where}: Low precision dtypes not supported. Got "
+                           f"{a.dtype!r}")
+    if a.ndim < 2:
+        raise RuntimeError(f"{where}: The input tensor A must have at least 2 "
+                           f"dimensions, got shape {list(a.shape)}")
+    if square and a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"{where}: A must be batches of square matrices, but they "
+                           f"are {a.shape[-2]} by {a.shape[-1]} matrices")
+    return a
+
+def _lapack(where, fn, *arrays, why="the input matrix is singular"):
+    "fn(*arrays) from NumPy's (CuPy's) linalg; its LinAlgError becomes ours."
+    try: return fn(*arrays)
+    except np.linalg.LinAlgError:
+        raise _LinAlgError(f"{where}: the operation could not be completed because "
+                          f"{why}") from None
+
+def _tensor_rule(rule):
+    """A gradient rule written once with tensor ops: on raw arrays (a plain backward,
+    grad mode off) it runs on tensors that record nothing, as `Function` does."""
+    def backward(op, grad, out, *inputs):
+        if isinstance(grad, Tensor): return rule(op, grad, out, *inputs)
+        wrap = Tensor._make
+        gs = rule(op, wrap(grad), wrap(out), *[wrap(x) for x in inputs])
+        return tuple(None if g is None else _raw(g) for g in gs)
+    return backward
+
+def _mT(x):
+    "The matrices of `x` transposed (a tensor's or an array's last two axes swapped)."
+    return x.transpose(-2, -1) if isinstance(x, Tensor) else x.swapaxes(-2, -1)
+_diag_of = lambda x: diagonal(x, 0, -2, -1)
+def _diag_embed(v):
+    "Vectors (..., n) as diagonal matrices (..., n, n); differentiable."
+    return v.unsqueeze(-1) * eye(v.shape[-1], dtype=v.dtype)
+
+class Inv(Op):
+    "The inverse matrix (`torch.linalg.inv`): the adjoint is -A^-T G A^-T."
+    name = 'linalg.inv'
+    def forward(self, a):
+        return _lapack('linalg.inv', get_array_module(a).linalg.inv, a)
+
+@gradient_of(Inv)
+@_tensor_rule
+def _inv_backward(op, grad, out, a):
+    return (-(_mT(out) @ grad @ _mT(out)),)
+
+class Solve(Op):
+    "X with A X = B, B a batch of matrices; batch axes broadcast (`linalg.solve`)."
+    name = 'linalg.solve'
+    def forward(self, a, b):
+        return _lapack('linalg.solve', get_array_module(a).linalg.solve, a, b)
+
+@gradient_of(Solve)
+@_tensor_rule
+def _solve_backward(op, grad, out, a, b):
+    gb = Solve.apply(_mT(a), grad)                   # A^T gB = G
+    ga = -(gb @ _mT(out)) if _needs(op, 0) else None
+    return (None if ga is None else unbroadcast(ga, a.shape),
+            unbroadcast(gb, b.shape) if _needs(op, 1) else None)
+
+def _solve_args(A, B, where):
+    a, b = _matrices(A, where), _t(B, where)
+    if b._data.dtype != a._data.dtype:
+        raise RuntimeError(f"{where}: Expected A and B to have the same dtype, but "
+                           f"found A of type {a.dtype!r} and B of type {b.dtype!r}")
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+    bm = b.unsqueeze(-1) if vector else b
+    if bm.ndim < 2 or bm.shape[-2] != a.shape[-1]:
+        raise RuntimeError(f"{where}: Incompatible shapes of A and B for the equation "
+                           f"AX = B ({a.shape[-2]}x{a.shape[-1]} and "
+                           f"{'x'.join(map(str, bm.shape[-2:]))})")
+    return a, bm, vector
+
+def _solve(A, B, *, left=True):
+    """X with A X = B (`torch.linalg.solve`): A (..., n, n), B a batch of vectors
+    (..., n) or of matrices (..., n, k), batch axes broadcast; `left=False` solves
+    X A = B."""
+    if not left:
+        return _mT(_solve(_mT(_t(A, 'linalg.solve')), _mT(_t(B, 'linalg.solve'))))
+    a, b, vector = _solve_args(A, B, 'linalg.solve')
+    x = Solve.apply(a, b)
+    return x.squeeze(-1) if vector else x
+
+def _inv(A):
+    "The inverse of each square matrix (`torch.linalg.inv`); singular: LinAlgError."
+    return Inv.apply(_matrices(A, 'linalg.inv'))
+
+class Det(Op):
+    "The determinant (`torch.linalg.det`); adjoint G det(A) A^-T, the adjugate."
+    name = 'linalg.det'
+    def forward(self, a): return get_array_module(a).linalg.det(a)
+
+@gradient_of(Det)
+@_tensor_rule
+def _det_backward(op, grad, out, a):
+    """G det(A) A^-T; a matrix whose determinant is exactly 0 gets 0, as PyTorch's LU
+    solve gives (the true gradient there is the adjugate's transpose)."""
+    singular = (out == 0)[..., None, None]
+    safe = where(singular, eye(a.shape[-1], dtype=a.dtype), a)
+    return ((grad * out)[..., None, None] * _mT(Inv.apply(safe)),)
+
+def _det(A):
+    "The determinant of each square matrix (`torch.linalg.det`)."
+    return Det.apply(_matrices(A, 'linalg.det'))
+
+class Logabsdet(Op):
+    "log |det A| (`slogdet`'s second output); its adjoint is G A^-T."
+    name = 'linalg.slogdet'
+    def forward(self, a): return get_array_module(a).linalg.slogdet(a)[1]
+
+@gradient_of(Logabsdet)
+@_tensor_rule
+def _logabsdet_backward(op, grad, out, a):
+    return (grad[..., None, None] * _mT(Inv.apply(a)),)
+
+_slogdet_result = namedtuple('slogdet', ['sign', 'logabsdet'])
+def _slogdet(A):
+    """(sign, log|det|) of each square matrix (`torch.linalg.slogdet`): the determinant
+    without overflow; sign is 0 for a singular matrix, and has no gradient."""
+    a = _matrices(A, 'linalg.slogdet')
+    sign = get_array_module(a._data).linalg.slogdet(a._data)[0]
+    return _slogdet_result(Tensor._make(sign), Logabsdet.apply(a))
+
+def logdet(input):
+    "log det A (`torch.logdet`): NaN where det < 0, -inf where it is 0."
+    sign, logabs = _slogdet(input)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return logabs + Tensor._make(get_array_module(sign._data).log(sign._data))
+
+class _Factors(Op):
+    """An op with several outputs (a factorization), packed side by side along one last
+    axis: `unpack` cuts them out again, on arrays or on tensors (gradients flow)."""
+    __slots__ = ()
+    def forward(self, a):
+        parts, batch = self.parts(a), a.shape[:-2]
+        return get_array_module(a).concatenate(
+            [p.reshape(batch + (math.prod(p.shape[len(batch):]),)) for p in parts], -1)
+    def unpack(self, packed, m, n):
+        "The outputs of an m x n input, cut out of `packed` (an array or a tensor)."
+        out, start, batch = [], 0, tuple(packed.shape[:-1])
+        for s in self.shapes(m, n):
+            size = math.prod(s)
+            out.append(packed[..., start:start + size].reshape(batch + s))
+            start += size
+        return out
+
+def _factor_backward(rule):
+    "A factorization's rule gets the adjoints and the values of its outputs, unpacked."
+    def backward(op, grad, out, a):
+        m, n = a.shape[-2:]
+        return (rule(op, op.unpack(grad, m, n), op.unpack(out, m, n), a),)
+    return _tensor_rule(backward)
+
+def _factored(cls, a, **params):
+    "The outputs of factorization `cls` of the tensor `a`, each a tensor."
+    return cls(**params).unpack(cls.apply(a, **params), *a.shape[-2:])
+
+class Cholesky(_Factors):
+    "L, lower triangular, with L L^T = A (`torch.linalg.cholesky`)."
+    __slots__ = ()
+    name = 'linalg.cholesky'
+    def shapes(self, m, n): return [(n, n)]
+    def parts(self, a):
+        why = "the input is not positive-definite"
+        return (_lapack('linalg.cholesky', get_array_module(a).linalg.cholesky, a,
+                        why=why),)
+
+@gradient_of(Cholesky)
+@_factor_backward
+def _cholesky_backward(op, grads, outs, a):
+    (gl,), (l,) = grads, outs                       # PyTorch's rule, symmetric part
+    p = tril(_mT(l) @ gl)
+    p = 0.5 * (p + _mT(tril(p, -1)))
+    x = Solve.apply(_mT(l), p)                      # L^-T P
+    return _mT(Solve.apply(_mT(l), _mT(x)))         # L^-T P L^-1
+
+def _cholesky(A, *, upper=False):
+    "The Cholesky factor of a symmetric positive-definite matrix (`linalg.cholesky`)."
+    l = _factored(Cholesky, _matrices(A, 'linalg.cholesky'))[0]
+    return _mT(l) if upper else l
+
+class Eigh(_Factors):
+    "Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric matrix."
+    __slots__ = ('UPLO',)
+    name = 'linalg.eigh'
+    def __init__(self, UPLO='L'): self.UPLO = UPLO
+    def shapes(self, m, n): return [(n,), (n, n)]
+    def parts(self, a):
+        w, v = _lapack('linalg.eigh', get_array_module(a).linalg.eigh, a, self.UPLO,
+                       why="the eigenvalue algorithm did not converge")
+        return w, v
+
+@gradient_of(Eigh)
+@_factor_backward
+def _eigh_backward(op, grads, outs, a):
+    (gw, gv), (w, v) = grads, outs
+    vgv = _mT(v) @ gv
+    vgv = 0.5 * (vgv - _mT(vgv))                  # the skew part: V stays orthogonal
+    n = w.shape[-1]
+    e = w.unsqueeze(-2) - w.unsqueeze(-1) + eye(n, dtype=w.dtype)   # w_j - w_i
+    inner = vgv / e
+    inner = inner - _diag_embed(_diag_of(inner)) + _diag_embed(gw)
+    return v @ inner @ _mT(v)
+
+_eigh_result = namedtuple('eigh', ['eigenvalues', 'eigenvectors'])
+def _eigh(A, UPLO='L'):
+    """Eigenvalues (ascending) and eigenvectors (columns) of symmetric matrices, read
+    from the lower triangle (`UPLO='L'`) or the upper (`torch.linalg.eigh`)."""
+    if UPLO not in ('L', 'U'):
+        raise RuntimeError(f"linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    w, v = _factored(Eigh, _matrices(A, 'linalg.eigh'), UPLO=UPLO)
+    return _eigh_result(w, v)
+
+def _eigvalsh(A, UPLO='L'):
+    "The eigenvalues of symmetric matrices, ascending (`torch.linalg.eigvalsh`)."
+    return _eigh(A, UPLO).eigenvalues
+
+class Svd(_Factors):
+    "U, S, Vh with A = U diag(S) Vh, S descending (`torch.linalg.svd`)."
+    __slots__ = ('full_matrices',)
+    name = 'linalg.svd'
+    def __init__(self, full_matrices=True): self.full_matrices = full_matrices
+    def shapes(self, m, n):
+        k = min(m, n)
+        if self.full_matrices: return [(m, m), (k,), (n, n)]
+        return [(m, k), (k,), (k, n)]
+    def parts(self, a):
+        svd_ = get_array_module(a).linalg.svd
+        return _lapack('linalg.svd', svd_, a, self.full_matrices,
+                       why="the SVD algorithm did not converge")
+
+@gradient_of(Svd)
+@_factor_backward
+def _svd_backward(op, grads, outs, a):
+    (gu, gs, gvh), (u, s, vh) = grads, outs
+    m, n, k = u.shape[-2], vh.shape[-1], s.shape[-1]
+    u, vh, gu, gvh = u[..., :k], vh[..., :k, :], gu[..., :k], gvh[..., :k, :]
+    with_u, with_v = bool(_raw(gu).any()), bool(_raw(gvh).any())
+    if not (with_u or with_v):                        # only S used: U diag(gS) Vh
+        return (u * gs.unsqueeze(-2)) @ vh
+    s2 = s * s
+    e = s2.unsqueeze(-2) - s2.unsqueeze(-1) + eye(k, dtype=s.dtype)
+    uhgu = _mT(u) @ gu
+    vhgv = vh @ _mT(gvh)
+    inner = ((uhgu - _mT(uhgu)) * s.unsqueeze(-2)
+             + s.unsqueeze(-1) * (vhgv - _mT(vhgv))) / e + _diag_embed(gs)
+    if m > n and with_u:
+        ga = u @ inner
+        gus = gu / s.unsqueeze(-2)
+        return (ga + gus - u @ (_mT(u) @ gus)) @ vh
+    if m < n and with_v:
+        ga = inner @ vh
+        sgv = gvh / s.unsqueeze(-1)
+        return u @ (ga + sgv - (sgv @ _mT(vh)) @ vh)
+    return u @ inner @ vh
+
+_svd_result = namedtuple('svd', ['U', 'S', 'Vh'])
+def _svd(A, full_matrices=True):
+    """A = U diag(S) Vh with S descending (`torch.linalg.svd`); `full_matrices=False`
+    keeps only the first min(m, n) columns of U and rows of Vh."""
+    a = _matrices(A, 'linalg.svd', square=False)
+    return _svd_result(*_factored(Svd, a, full_matrices=bool(full_matrices)))
+
+def _svdvals(A):
+    "The singular values, descending (`torch.linalg.svdvals`)."
+    a = _matrices(A, 'linalg.svdvals', square=False)
+    return _factored(Svd, a, full_matrices=False)[1]
+
+class Qr(_Factors):
+    "Q with orthonormal columns and upper-triangular R, A = Q R (`torch.linalg.qr`)."
+    __slots__ = ('mode',)
+    name = 'linalg.qr'
+    def __init__(self, mode='reduced'): self.mode = mode
+    def shapes(self, m, n):
+        k = m if self.mode == 'complete' else min(m, n)
+        return [(m, k), (k, n)]
+    def parts(self, a):
+        return get_array_module(a).linalg.qr(a, self.mode)
+
+@gradient_of(Qr)
+@_factor_backward
+def _qr_backward(op, grads, outs, a):
+    (gq, gr), (q, r) = grads, outs
+    m, n = q.shape[-2], r.shape[-1]
+    if op.mode == 'complete' and m > n:
+        raise RuntimeError("linalg.qr: The QR decomposition is not differentiable when "
+                           "mode='complete' and nrows > ncols.")
+    ga = gr @ _mT(r) - _mT(q) @ gq
+    if m >= n:
+        sym = triu(ga)
+        sym = sym + _mT(sym) - _diag_embed(_diag_of(sym))
+        ga = q @ sym + gq
+        return _mT(Solve.apply(r, _mT(ga)))            # ga R^-T
+    x = -ga
+    ga = q @ tril(x - _mT(x))
+    ga = _mT(Solve.apply(r[..., :m], _mT(ga)))
+    ga = cat([ga, ga.new_zeros(ga.shape[:-1] + (n - m,))], -1)
+    return ga + q @ gr
+
+_qr_result = namedtuple('qr', ['Q', 'R'])
+def _qr(A, mode='reduced'):
+    """The QR decomposition (`torch.linalg.qr`): mode 'reduced' (Q is m x k), 'complete'
+    (Q is m x m) or 'r' (R only; Q is empty)."""
+    if mode not in ('reduced', 'complete', 'r'):
+        raise RuntimeError(f"linalg.qr: qr received unrecognized mode '{mode}' but "
+                           f"expected one of 'reduced' (default), 'r', or 'complete'")
+    a = _matrices(A, 'linalg.qr', square=False)
+    if mode == 'r':
+        r = _qr(a.detach(), 'reduced').R
+        return _qr_result(Tensor._make(a._data[..., :0, :0].reshape(0)), r)
+    return _qr_result(*_factored(Qr, a, mode=mode))
+
+def _tolerance(s, shape, atol, rtol):
+    """The cut-off at or below which singular values `s` (raw) count as 0: max(atol,
+    rtol * largest); rtol is eps * max(m, n) unless atol (> 0) alone is given."""
+    xp = get_array_module(s)
+    atol, rtol = _raw(atol), _raw(rtol)
+    if rtol is None:
+        given = atol is not None and not (np.ndim(atol) == 0 and float(atol) == 0)
+        rtol = 0.0 if given else np.finfo(s.dtype).eps * max(shape[-2:])
+    big = s.max(-1, keepdims=True) if s.shape[-1] else xp.zeros(s.shape[:-1] + (1,))
+    per = lambda v: xp.asarray(v, s.dtype)[..., None] if np.ndim(v) else v
+    return xp.maximum(per(0.0 if atol is None else atol), per(rtol) * big)
+
+class Pinv(Op):
+    "The pseudo-inverse by the SVD; singular values <= tol count as 0."
+    __slots__ = ('atol', 'rtol', 'hermitian')
+    name = 'linalg.pinv'
+    def __init__(self, atol=None, rtol=None, hermitian=False):
+        self.atol, self.rtol, self.hermitian = atol, rtol, hermitian
+    def forward(self, a):
+        xp = get_array_module(a)
+        if a.size == 0: return xp.zeros(a.shape[:-2] + a.shape[:-3:-1], a.dtype)
+        u, s, vh = xp.linalg.svd(a, full_matrices=False)
+        keep = s > _tolerance(s, a.shape, self.atol, self.rtol)
+        inv_s = xp.where(keep, 1 / xp.where(keep, s, 1), 0).astype(a.dtype)
+        return (_mT(vh) * inv_s[..., None, :]) @ _mT(u)
+
+@gradient_of(Pinv)
+@_tensor_rule
+def _pinv_backward(op, grad, out, a):
+    m, n = a.shape[-2], a.shape[-1]                # PyTorch's pinv_backward
+    p, ph, gh = out, _mT(out), _mT(grad)
+    if m <= n:
+        k = gh @ p
+        kph = k @ ph
+        return (-_mT(p @ k) + kph - (a @ p) @ kph + (ph @ p) @ (gh - k @ a),)
+    k = p @ gh
+    phk = ph @ k
+    return (-_mT(k @ p) + ((gh - a @ k) @ p) @ ph + phk - (phk @ p) @ a,)
+
+def _pinv(A, *, atol=None, rtol=None, hermitian=False):
+    """The Moore-Penrose pseudo-inverse (`torch.linalg.pinv`): singular values at most
+    max(atol, rtol * largest) are taken as 0 (rtol defaults to eps * max(m, n))."""
+    a = _matrices(A, 'linalg.pinv', square=False)
+    return Pinv.apply(a, atol=atol, rtol=rtol, hermitian=hermitian)
+
+def _matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
+    """How many singular values exceed max(atol, rtol * largest), int64
+    (`torch.linalg.matrix_rank`); rtol defaults to eps * max(m, n)."""
+    a = _matrices(A, 'linalg.matrix_rank', square=False)._data
+    s = get_array_module(a).linalg.svd(a, compute_uv=False)
+    tol = _tolerance(s, a.shape, atol, rtol)
+    return Tensor._make((s > tol).sum(-1).astype(np.int64))
+
+_lstsq_result = namedtuple('lstsq', ['solution', 'residuals', 'rank',
+                                     'singular_values'])
+def _lstsq(A, B, rcond=None, *, driver=None):
+    """The least-squares solution X of A X = B (`torch.linalg.lstsq`), the
+    minimum-norm one if A is rank-deficient, as pinv(A) @ B; also the rank. Like
+    PyTorch's default CPU driver (gelsy), residuals and singular_values are empty."""
+    a = _matrices(A, 'linalg.lstsq', square=False)
+    b = _t(B, 'linalg.lstsq')
+    if b._data.dtype != a._data.dtype:
+        raise RuntimeError(f"linalg.lstsq: Expected input and other to have the same "
+                           f"dtype, but got {a.dtype!r} and {b.dtype!r}")
+    vector = b.ndim == a.ndim - 1
+    bm = b.unsqueeze(-1) if vector else b
+    if bm.ndim < 2 or bm.shape[-2] != a.shape[-2]:
+        raise RuntimeError(f"linalg.lstsq: input.size(-2) should match other.size(-2), "
+                           f"got shapes {list(a.shape)} and {list(b.shape)}")
+    x = _pinv(a, rtol=rcond) @ bm
+    empty = Tensor._make(a._data[..., :0, 0].reshape(0))
+    return _lstsq_result(x.squeeze(-1) if vector else x, empty,
+                         _matrix_rank(a, rtol=rcond), empty.clone())
+
+def _cross(input, other, *, dim=-1):
+    "The cross product of 3-vectors along `dim`, broadcast (`torch.linalg.cross`)."
+    a, b = _t(input, 'linalg.cross'), _t(other, 'linalg.cross')
+    if a.ndim != b.ndim:
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of "
+                           f"dimensions, got shapes {list(a.shape)} and "
+                           f"{list(b.shape)}")
+    d = _dim(dim, a.ndim, 'linalg.cross')
+    if a.shape[d] != 3 or b.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. "
+                           f"Got {a.shape[d]} and {b.shape[d]}")
+    a1, a2 = roll(a, -1, d), roll(a, -2, d)      # (a_y, a_z, a_x), (a_z, a_x, a_y)
+    b1, b2 = roll(b, -1, d), roll(b, -2, d)
+    return a1 * b2 - a2 * b1
+
+def _complex_only(name):
+    def fn(*args, **kwargs):
+        raise NotImplementedError(f"linalg.{name}: its results are complex tensors, "
+                                  f"and complex tensors are not part of "
+                                  f"deeplearning101; for a symmetric matrix use "
+                                  f"linalg.eigh or linalg.eigvalsh")
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+def _matrix_norm_sv(a, ord, dims, keepdim):
+    "The matrix norms that need singular values: 2, -2 and 'nuc'."
+    moved = a.movedim(dims, (-2, -1))
+    s = _svdvals(moved)
+    out = s.sum(-1) if ord == 'nuc' else (s[..., 0] if ord == 2 else s[..., -1])
+    if keepdim:
+        for d in sorted(dims): out = out.unsqueeze(d)
+    return out
+
+def _solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """X with A X = B (X A = B if not `left`) for triangular A
+    (`torch.linalg.solve_triangular`): only A's upper (lower) triangle is read, and
+    with `unitriangular` its diagonal is taken as ones; so the gradient stays there."""
+    a, b = _matrices(A, 'linalg.solve_triangular'), _t(B, 'linalg.solve_triangular')
+    m = triu(a) if upper else tril(a)
+    if unitriangular:
+        m = m - _diag_embed(_diag_of(m)) + eye(a.shape[-1], dtype=a.dtype)
+    if b.ndim < 2:
+        raise RuntimeError(f"linalg.solve_triangular: The input tensor B must have at "
+                           f"least 2 dimensions, got shape {list(b.shape)}")
+    return _solve(m, b, left=left)
+
+def _matrix_power(A, n):
+    """A multiplied by itself n times (`torch.linalg.matrix_power`): the identity for
+    n = 0, powers of the inverse for n < 0; by repeated squaring."""
+    a = _t(A, 'linalg.matrix_power')
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        m, n = (a.shape + (1, 1))[-2:] if a.ndim < 2 else a.shape[-2:]
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square "
+                           f"matrices, but they are {m} by {n} matrices")
+    n = int(n)
+    if n < 0: a, n = _inv(a), -n
+    if n == 0: return eye(a.shape[-1], dtype=a.dtype).expand(a.shape).clone()
+    out = None
+    while n:                                    # the bits of n, lowest first
+        if n & 1: out = a if out is None else out @ a
+        n >>= 1
+        if n: a = a @ a
+    return out
+
+def _multi_dot(tensors):
+    """The product of a chain of matrices (`torch.linalg.multi_dot`); the first may be
+    a row vector and the last a column vector, given as 1-D tensors."""
+    ts = [_t(x, 'multi_dot') for x in tensors]
+    if len(ts) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got "
+                           f"{len(ts)}")
+    for i, x in enumerate(ts):
+        ends = x.ndim == 1 and i in (0, len(ts) - 1)
+        if x.ndim != 2 and not ends:
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D (or 1D if it is "
+                               f"the first or last) but got {x.ndim}D")
+    return functools.reduce(lambda p, q: p @ q, ts)
+
+def _vecdot(x, y, *, dim=-1):
+    "The dot products of vectors along `dim`, broadcast (`torch.linalg.vecdot`)."
+    a, b = _t(x, 'linalg.vecdot'), _t(y, 'linalg.vecdot')
+    for v in (a, b):
+        if v._data.dtype.kind != 'f':
+            raise RuntimeError(f"linalg.vecdot: Expected a floating point or complex "
+                               f"tensor as input. Got {v.dtype!r}")
+    return (a * b).sum(dim)
+
+def _cond(A, p=None):
+    """The condition number of each matrix (`torch.linalg.cond`): the ratio of the
+    largest and smallest singular values (p None, 2 or -2), else norm(A) norm(A^-1)."""
+    if p in (None, 2, -2):
+        s = _svdvals(_matrices(A, 'linalg.cond', square=False))
+        big, small = s[..., 0], s[..., -1]
+        return small / big if p == -2 else big / small
+    a = _matrices(A, f'linalg.cond(ord={p})')
+    return _linalg_norm(a, p, (-2, -1)) * _linalg_norm(_inv(a), p, (-2, -1))
+
+def _vander(x, *, N=None):
+    """The Vandermonde matrix of the entries of `x` (..., n): columns x^0, x^1, ...,
+    x^(N-1) (`torch.linalg.vander`, increasing powers; N defaults to n)."""
+    v = _t(x, 'linalg.vander')
+    if v.ndim == 0:
+        raise RuntimeError("linalg.vander: x must have at least one dimension")
+    N = v.shape[-1] if N is None else int(N)
+    if N <= 1: raise RuntimeError(f"linalg.vander: N must be greater than 1, got {N}")
+    first = v.new_ones(v.shape + (1,))
+    if v._data.dtype == np.bool_: v, first = v.long(), first.long()
+    cols = v.unsqueeze(-1).expand(*v.shape, N - 1)
+    return cumprod(cat([first.to(cols.dtype), cols], -1), -1)
+
+def _linalg_diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    "The diagonal `offset` of the matrices in the last two axes (`linalg.diagonal`)."
+    return diagonal(A, offset, dim1, dim2)
+
+def _linalg_matmul(input, other):
+    "The matrix product, `@` (`torch.linalg.matmul`)."
+    return _t(input, 'linalg.matmul') @ other
+
+for _name, _fn in (('inv', _inv), ('det', _det), ('slogdet', _slogdet),
+                   ('solve', _solve), ('cholesky', _cholesky), ('qr', _qr),
+                   ('eigh', _eigh), ('eigvalsh', _eigvalsh), ('svd', _svd),
+                   ('svdvals', _svdvals), ('pinv', _pinv), ('lstsq', _lstsq),
+                   ('matrix_rank', _matrix_rank), ('cross', _cross),
+                   ('solve_triangular', _solve_triangular),
+                   ('matrix_power', _matrix_power), ('multi_dot', _multi_dot),
+                   ('vecdot', _vecdot), ('cond', _cond), ('vander', _vander),
+                   ('diagonal', _linalg_diagonal), ('matmul', _linalg_matmul)):
+    _fn.__name__ = _fn.__qualname__ = _name
+    setattr(linalg, _name, _fn)
+linalg.eig, linalg.eigvals = _complex_only('eig'), _complex_only('eigvals')
+linalg.LinAlgError = _LinAlgError
+_LINALG_NAMES = sorted(n for n in vars(linalg) if not n.startswith('_'))
+
+def _linalg_missing(name):
+    raise AttributeError(f"module 'deeplearning101.linalg' has no attribute {name!r}; "
+                         f"deeplearning101.linalg has: {', '.join(_LINALG_NAMES)}")
+linalg.__getattr__ = _linalg_missing
+
+# %% ../nbs/01b_tensor_ops.ipynb #8ce5404a
+def inverse(input):
+    "The inverse of each square matrix (`torch.inverse`, `linalg.inv`)."
+    return _inv(input)
+
+def det(input):
+    "The determinant of each square matrix (`torch.det`, `linalg.det`)."
+    return _det(input)
+
+def slogdet(input):
+    "(sign, log|det|) of each square matrix (`torch.slogdet`, `linalg.slogdet`)."
+    return _slogdet(input)
+
+def cholesky(input, upper=False):
+    "The Cholesky factor (`torch.cholesky`; `linalg.cholesky` is the current name)."
+    return _cholesky(input, upper=upper)
+
+_svd_old = namedtuple('svd', ['U', 'S', 'V'])
+def svd(input, some=True, compute_uv=True):
+    """The SVD in `torch.svd`'s older form: (U, S, V) with A = U diag(S) V^T (V, not
+    Vh); `some=True` is the reduced SVD; without compute_uv, U (m x m) and V (n x n)
+    are zeros."""
+    a = _matrices(input, 'svd', square=False)
+    if not compute_uv:
+        m, n = a.shape[-2:]
+        zeros_ = lambda k: a.new_zeros(a.shape[:-2] + (k, k))
+        return _svd_old(zeros_(m), _svdvals(a), zeros_(n))
+    u, s, vh = _svd(a, full_matrices=not some)
+    return _svd_old(u, s, _mT(vh))
+
+def pinverse(input, rcond=1e-15):
+    "The pseudo-inverse (`torch.pinverse`): rcond is `linalg.pinv`'s rtol."
+    return _pinv(input, rtol=rcond)
+
+def cross(input, other, dim=None):
+    """The cross product of 3-vectors (`torch.cross`): along `dim`, or without it the
+    first axis of size 3, as PyTorch (which warns that this default will change)."""
+    a, b = _t(input, 'cross'), _t(other, 'cross')
+    if dim is None:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        dim = next((i for i, n in enumerate(shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError(f"cross: no dimension of size 3 in input, shapes "
+                               f"{list(a.shape)} and {list(b.shape)}")
+    return _cross(a, b, dim=dim)
+
+def kron(input, other):
+    """The Kronecker product (`torch.kron`): every entry of `input` times all of
+    `other`, the blocks laid side by side; an outer product, then a reshape."""
+    a, b = _t(input, 'kron'), _t(other, 'kron')
+    n = max(a.ndim, b.ndim)
+    a = a.reshape((1,) * (n - a.ndim) + tuple(a.shape))
+    b = b.reshape((1,) * (n - b.ndim) + tuple(b.shape))
+    pairs = [s for i in range(n) for s in (a.shape[i], 1)]        # a_0, 1, a_1, 1, ...
+    bs = [s for i in range(n) for s in (1, b.shape[i])]           # 1, b_0, 1, b_1, ...
+    return (a.reshape(pairs) * b.reshape(bs)).reshape(
+        [a.shape[i] * b.shape[i] for i in range(n)])
+
+def tensordot(a, b, dims=2):
+    """Sums of products over axes of `a` and `b` paired up (`torch.tensordot`): the last
+    `dims` of a with the first `dims` of b, or the lists ([a's], [b's]); a matmul."""
+    x, y = _t(a, 'tensordot'), _t(b, 'tensordot')
+    if isinstance(dims, Tensor): dims = dims.tolist()
+    if isinstance(dims, (int, np.integer)):
+        if dims < 0:
+            raise RuntimeError(f"tensordot: tensordot expects dims >= 0, but got "
+                               f"dims={dims}")
+        da, db = list(range(x.ndim - dims, x.ndim)), list(range(dims))
+    else:
+        da, db = dims
+        da = [da] if isinstance(da, (int, np.integer)) else list(da)
+        db = [db] if isinstance(db, (int, np.integer)) else list(db)
+    if len(da) != len(db):
+        raise RuntimeError(f"tensordot: both dimension lists should have same length, "
+                           f"got {da} and {db}")
+    da = [_dim(d, x.ndim, 'tensordot') for d in da]
+    db = [_dim(d, y.ndim, 'tensordot') for d in db]
+    for i, j in zip(da, db):
+        if x.shape[i] != y.shape[j]:
+            raise RuntimeError(f"tensordot: contracted dimensions need to match, but "
+                               f"first has size {x.shape[i]} in dim {i} and second has "
+                               f"size {y.shape[j]} in dim {j}")
+    ra = [d for d in range(x.ndim) if d not in da]
+    rb = [d for d in range(y.ndim) if d not in db]
+    k = math.prod(x.shape[d] for d in da)
+    left = x.permute(ra + da).reshape(math.prod(x.shape[d] for d in ra), k)
+    right = y.permute(db + rb).reshape(k, math.prod(y.shape[d] for d in rb))
+    return (left @ right).reshape([x.shape[d] for d in ra] + [y.shape[d] for d in rb])
+
+def matrix_power(input, n):
+    "input @ input @ ... (n times) (`torch.matrix_power`, `linalg.matrix_power`)."
+    return _matrix_power(input, n)
+
+def ger(input, vec2):
+    "The outer product of two vectors (`torch.ger`, the old name of `outer`)."
+    return outer(input, vec2)
+
+Tensor.inverse, Tensor.det, Tensor.logdet = inverse, det, logdet
+Tensor.slogdet = slogdet
+Tensor.svd, Tensor.pinverse, Tensor.cholesky = svd, pinverse, cholesky
+Tensor.cross, Tensor.kron, Tensor.ger = cross, kron, ger
+Tensor.matrix_power = matrix_power
+
+# %% ../nbs/01b_tensor_ops.ipynb #f88ad058
+import warnings
+
+def _to_float(x):
+    "Integer and bool tensors as float32 (PyTorch's default dtype); floats as they are."
+    return x if x._data.dtype.kind == 'f' else x.float()
+
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """The covariance matrix of the variables in the rows of `input` (observations in
+    the columns) (`torch.cov`); integer `fweights` repeat observations, float `aweights`
+    weigh them; divided by sum(w) - correction (scaled for aweights)."""
+    x = _t(input, 'cov')
+    if x.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but "
+                           f"got an input with {x.ndim} dimensions")
+    x = _to_float(x.reshape(1, -1) if x.ndim < 2 else x)
+    n = x.shape[1]
+    w = None
+    for name, wt, kinds in (('fweights', fweights, 'iu'), ('aweights', aweights, 'f')):
+        if wt is None: continue
+        wt = _t(wt, 'cov')
+        if wt.ndim > 1 or wt.numel() != n:
+            raise RuntimeError(f"cov(): expected {name} to have one dimension and the "
+                               f"same number of elements as the observations ({n}), "
+                               f"got shape {list(wt.shape)}")
+        if wt._data.dtype.kind not in kinds:
+            kind = 'integral' if name == 'fweights' else 'floating point'
+            raise RuntimeError(f"cov(): expected {name} to have {kind} dtype but got "
+                               f"{name} with {wt.dtype!r} dtype")
+        if (wt._data < 0).any():
+            raise RuntimeError(f"cov(): {name} cannot be negative")
+        wt = wt.reshape(-1).to(x.dtype)
+        w = wt if w is None else w * wt
+    if w is None:
+        mean = x.mean(dim=1, keepdim=True)
+        norm = n - correction
+    else:
+        w_sum = w.sum()
+        mean = (x * w).sum(dim=1, keepdim=True) / w_sum
+        norm = w_sum - (correction if aweights is None
+                        else correction * (w * _t(aweights, 'cov').to(x.dtype)).sum()
+                        / w_sum)
+    if not isinstance(norm, Tensor): norm = _const(float(norm), x)
+    if (norm._data <= 0).any():               # as PyTorch: a warning, then inf or nan
+        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be "
+                      "strictly less than the number of observations.", UserWarning)
+        norm = where(norm <= 0, 0.0, norm)
+    xc = x - mean
+    with np.errstate(divide='ignore', invalid='ignore'):
+        c = (xc @ (xc * w if w is not None else xc).T) / norm
+    return c.squeeze()                        # one variable: 0-d, as PyTorch
+
+def corrcoef(input):
+    """Pearson's correlation coefficients of the variables in the rows
+    (`torch.corrcoef`): cov divided by the product of standard deviations, clipped to
+    [-1, 1]."""
+    c = cov(input)
+    if c.ndim == 0: return c / c
+    sd = diagonal(c).sqrt()
+    return (c / sd.reshape(-1, 1) / sd.reshape(1, -1)).clamp(-1, 1)
+
+def _trapezoid_args(y, x, dx, dim, where):
+    y = _to_float(_t(y, where))
+    if y.ndim == 0:
+        raise IndexError(f"{where}: dimension specified as {dim} but tensor has no "
+                         f"dimensions")
+    d = _dim(dim, y.ndim, where)
+    if x is not None and dx is not None:
+        raise RuntimeError(f"{where}: give x or dx, not both")
+    before = (slice(None),) * d
+    lo, hi = y[before + (slice(0, -1),)], y[before + (slice(1, None),)]
+    if x is None: step = 1.0 if dx is None else dx
+    else:
+        xs = _to_float(_t(x, where))
+        if xs.ndim == 1:
+            if xs.shape[0] != y.shape[d]:
+                raise RuntimeError(f"{where}: There must be one `x` value for each "
+                                   f"sample point, got {xs.shape[0]} and {y.shape[d]}")
+            step = diff(xs).reshape((-1,) + (1,) * (y.ndim - d - 1))
+        else: step = diff(xs, dim=d)
+    return d, (lo + hi) * step / 2
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The trapezoid rule along `dim` (`torch.trapezoid`): the integral of the samples
+    `y`, spaced by `x` (its differences) or by the constant `dx` (default 1)."""
+    d, areas = _trapezoid_args(y, x, dx, dim, 'trapezoid')
+    return areas.sum(dim=d)
+
+def trapz(y, x=None, *, dx=None, dim=-1):
+    "The trapezoid rule (`torch.trapz`, another name of `trapezoid`)."
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The running trapezoid rule along `dim`, one entry shorter than `y`
+    (`torch.cumulative_trapezoid`)."""
+    d, areas = _trapezoid_args(y, x, dx, dim, 'cumulative_trapezoid')
+    return cumsum(areas, d)
+
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None,
+                 sorter=None):
+    """Where each of `values` would go in the sorted last axis of `sorted_sequence` to
+    keep it sorted (`torch.searchsorted`): before equal entries, or after them with
+    `right=True` or `side='right'`; rows of an N-D sequence search their own values."""
+    seq = _t(sorted_sequence, 'searchsorted')
+    scalar = not isinstance(values, Tensor)
+    v = _t(values, 'searchsorted') if not scalar else None
+    if side is not None:
+        if side not in ('left', 'right'):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or "
+                               f"'right' but got {side!r}")
+        if right and side == 'left':
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to "
+                               "opposites, got side of left while right was True")
+        right = side == 'right'
+    s = _on_host(seq._data)
+    if sorter is not None:
+        order = _on_host(_t(sorter, 'searchsorted')._data)
+        if order.shape != s.shape:
+            raise RuntimeError(f"torch.searchsorted(): boundary and sorter must have "
+                               f"the same size, got {list(s.shape)} and "
+                               f"{list(order.shape)}")
+        s = np.take_along_axis(s, order.astype(np.int64), -1)
+    a = np.asarray(values) if scalar else _on_host(v._data)
+    how = 'right' if right else 'left'
+    if s.ndim <= 1:
+        out = np.searchsorted(s.reshape(-1), a, side=how)
+    else:
+        if scalar or a.ndim != s.ndim or a.shape[:-1] != s.shape[:-1]:
+            raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 "
+                               f"dimension or the first N-1 dimensions of boundaries "
+                               f"tensor and input value tensor must match, but we got "
+                               f"boundaries tensor {list(s.shape)} and input value "
+                               f"tensor {list(np.shape(a))}")
+        rows, vals = s.reshape(-1, s.shape[-1]), a.reshape(-1, a.shape[-1])
+        out = np.stack([np.searchsorted(r, q, side=how) for r, q in zip(rows, vals)])
+        out = out.reshape(a.shape)
+    out = np.asarray(out).astype(np.int32 if out_int32 else np.int64)
+    return Tensor._make(_like(out, seq._data))
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The bucket of each entry, given sorted 1-D `boundaries` (`torch.bucketize`):
+    i with boundaries[i-1] < x <= boundaries[i], or boundaries[i-1] <= x < boundaries[i]
+    with `right=True`."""
+    b = _t(boundaries, 'bucketize')
+    if b.ndim != 1:
+        raise RuntimeError(f"bucketize: boundaries tensor must be 1 dimension, but got "
+                           f"dim({b.ndim})")
+    return searchsorted(b, input, out_int32=out_int32, right=right)
+
+def take(input, index):
+    """The entries of `input`, read as one flat row, at the positions `index`; the
+    result has index's shape (`torch.take`); negative positions count from the end."""
+    x = _t(input, 'take')
+    idx = _t(index, 'take')
+    if idx._data.dtype.kind not in 'iu':
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got "
+                           f"{idx.dtype!r}")
+    n, i = x.numel(), idx._data
+    if i.size and (i.max() >= n or i.min() < -n):
+        bad = int(i.max()) if i.max() >= n else int(i.min())
+        raise IndexError(f"take: out of range: tried to access index {bad} on a tensor "
+                         f"of {n} elements.")
+    return x.reshape(-1)[idx]
+
+def narrow(input, dim, start, length):
+    """`length` entries of `input` along `dim` from `start` (negative counts from the
+    end) (`torch.narrow`): a slice, sharing memory."""
+    x = _t(input, 'narrow')
+    if x.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = _dim(dim, x.ndim, 'narrow')
+    start = int(start.item() if isinstance(start, Tensor) else start)
+    n = x.shape[d]
+    if not -n <= start <= n:
+        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], "
+                         f"but got {start})")
+    if start < 0: start += n
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension "
+                           f"size ({n}).")
+    return x[(slice(None),) * d + (slice(start, start + length),)]
+
+def select(input, dim, index):
+    "The slice at position `index` along `dim`, that axis gone (`torch.select`)."
+    x = _t(input, 'select')
+    if x.ndim == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = _dim(dim, x.ndim, 'select')
+    i = int(index.item() if isinstance(index, Tensor) else index)
+    n = x.shape[d]
+    if not -n <= i < n:
+        raise IndexError(f"select(): index {i} out of range for tensor of size "
+                         f"{list(x.shape)} at dimension {d}")
+    return x[(slice(None),) * d + (i,)]
+
+def tensor_split(input, indices_or_sections, dim=0):
+    """Views of `input` cut along `dim` (`torch.tensor_split`): into n pieces as equal
+    as can be (the first ones one longer), or at the positions in a list or 1-D
+    tensor."""
+    x = _t(input, 'tensor_split')
+    if x.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but "
+                           "got a tensor with 0 dims")
+    d = _dim(dim, x.ndim, 'tensor_split')
+    cuts = indices_or_sections
+    if isinstance(cuts, Tensor):
+        if cuts._data.dtype.kind not in 'iu' or cuts.ndim > 1:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to "
+                               f"be a zero-dimensional or one-dimensional tensor of "
+                               f"long, got {cuts.dtype!r} of shape "
+                               f"{list(cuts.shape)}")
+        cuts = cuts.item() if cuts.ndim == 0 else cuts.tolist()
+    n = x.shape[d]
+    if isinstance(cuts, (int, np.integer)):
+        if cuts <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {cuts}")
+        size, extra = divmod(n, int(cuts))
+        bounds = [i * size + min(i, extra) for i in range(int(cuts) + 1)]
+    else: bounds = [0] + [int(c) for c in cuts] + [n]
+    before = (slice(None),) * d
+    return tuple(x[before + (slice(lo, max(lo, hi)),)]
+                 for lo, hi in zip(bounds[:-1], bounds[1:]))
+
+def broadcast_shapes(*shapes):
+    "The shape that all of `shapes` broadcast to (`torch.broadcast_shapes`)."
+    shapes = [(s,) if isinstance(s, (int, np.integer)) else tuple(s) for s in shapes]
+    try: return Size(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single "
+                           f"shape, got {', '.join(str(list(s)) for s in shapes)}"
+                           ) from None
+
+def broadcast_tensors(*tensors):
+    "The tensors expanded to their common broadcast shape (`torch.broadcast_tensors`)."
+    ts = [_t(x, 'broadcast_tensors') for x in tensors]
+    shape = broadcast_shapes(*[x.shape for x in ts])
+    return tuple(x if x.shape == shape else x.expand(shape) for x in ts)
+
+def _fill_diagonal_(self, fill_value, wrap=False):
+    """The main diagonal set to `fill_value`, in place (`Tensor.fill_diagonal_`): all
+    axes of equal length, or a matrix; with `wrap`, a tall matrix's diagonal restarts
+    after every n+1 rows, as NumPy's `fill_diagonal`."""
+    if self.ndim < 2: raise RuntimeError("dimensions must larger than 1")
+    if self.ndim > 2 and len(set(self.shape)) > 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    mask = np.zeros(self.shape, bool)
+    np.fill_diagonal(mask, True, wrap=wrap)
+    return self.masked_fill_(Tensor._make(_like(mask, self._data)), fill_value)
+
+def true_divide(dividend, divisor):
+    "dividend / divisor, always true division (`torch.true_divide`, `div`)."
+    return _t(dividend, 'true_divide') / divisor
+
+def sgn(input):
+    "The sign of each entry (`torch.sgn`; for real tensors, `sign`)."
+    return sign(input)
+
+def is_nonzero(input):
+    "Is the single entry of `input` not zero (`torch.is_nonzero`)? A Python bool."
+    x = _t(input, 'is_nonzero')
+    if x.numel() != 1:
+        many = 'no values' if x.numel() == 0 else 'more than one value'
+        raise RuntimeError(f"Boolean value of Tensor with {many} is ambiguous")
+    return bool(x._data.reshape(-1)[0] != 0)
+
+Tensor.cov, Tensor.corrcoef, Tensor.take, Tensor.narrow = cov, corrcoef, take, narrow
+Tensor.select, Tensor.tensor_split, Tensor.fill_diagonal_ = (select, tensor_split,
+                                                            _fill_diagonal_)
+Tensor.true_divide, Tensor.sgn, Tensor.is_nonzero = true_divide, sgn, is_nonzero

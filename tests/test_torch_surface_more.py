@@ -80,6 +80,10 @@ def test_python_ints_wrap_around_the_dtype_as_torch():
     same(lambda L: L.tensor([100], dtype=L.int8) * 3)
     same(lambda L: L.tensor([5, 6], dtype=L.uint8).fill_(-1))
     same(lambda L: L.tensor([True, False]).fill_(2))
+    same(lambda L: L.clamp(L.tensor([5, 200], dtype=L.uint8), -1))
+    for L in (dl, torch):
+        with pytest.raises(RuntimeError):
+            L.clamp(L.tensor([5, 200], dtype=L.uint8), 300)
     for L in (dl, torch):
         with pytest.raises(OverflowError):
             L.tensor([1], dtype=L.int32) + 2 ** 70
