@@ -130,7 +130,8 @@ def _mm(a, b):
     if (type(a) is np.ndarray and a.shape[0] < b.shape[1]
             and 4 * a.shape[0] <= a.shape[1]
             and b.flags.f_contiguous and not b.flags.c_contiguous):
-        return (b.T @ a.T).T
+        # in rows, as PyTorch's products are (`.view` relies on it): a small copy
+        return np.ascontiguousarray((b.T @ a.T).T)
     return a @ b
 
 def _mT(x):

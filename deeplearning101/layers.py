@@ -14,9 +14,9 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'erf', 'GeluOp', 'SiLUOp', 'LeakyReLUOp', 'SoftplusOp', 'gelu', 'silu', 'leaky_relu', 'softplus', 'GELU',
            'SiLU', 'LeakyReLU', 'Softplus', 'CheckpointError', 'save', 'load', 'RemovableHandle', 'dropout1d',
            'dropout2d', 'dropout3d', 'Dropout1d', 'Dropout2d', 'Dropout3d', 'elu', 'hardtanh', 'relu6', 'logsigmoid',
-           'normalize', 'cosine_similarity', 'pairwise_distance', 'LazyLinear', 'pdist', 'smooth_l1_loss', 'huber_loss',
-           'ELU', 'Hardtanh', 'ReLU6', 'LogSigmoid', 'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss',
-           'HuberLoss']
+           'normalize', 'cosine_similarity', 'pairwise_distance', 'kl_div', 'KLDivLoss', 'rms_norm', 'RMSNorm', 'glu',
+           'GLU', 'LazyLinear', 'pdist', 'smooth_l1_loss', 'huber_loss', 'ELU', 'Hardtanh', 'ReLU6', 'LogSigmoid',
+           'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss', 'HuberLoss']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, pickle, tempfile, warnings, weakref, zipfile, zlib
@@ -52,7 +52,17 @@ class Parameter(Tensor):
 
 
 # %% ../nbs/03_mlp.ipynb #fdb5aa7c
-_IncompatibleKeys = namedtuple('IncompatibleKeys', ['missing_keys', 'unexpected_keys'])
+class _IncompatibleKeys(namedtuple('IncompatibleKeys', ['missing_keys',
+                                                        'unexpected_keys'])):
+    """What `load_state_dict` returns: (missing_keys, unexpected_keys), printed as
+    PyTorch prints it."""
+    __slots__ = ()
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return '<All keys matched successfully>'
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
+                f"unexpected_keys={self.unexpected_keys})")
+    __str__ = __repr__
 
 def _join(prefix, name): return f"{prefix}.{name}" if prefix else name
 
@@ -1238,7 +1248,7 @@ class _BatchNorm(Module):
     and shift, the running statistics and their update, and the forward pass over the
     axes that the layer's `_check_input` gives for its input's shape."""
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         n, name = num_features, type(self).__name__
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"{name}: num_features must be a positive integer, "
@@ -1248,7 +1258,8 @@ class _BatchNorm(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         dt = _np_dtype(dtype, name) or np.dtype(np.float32)
         self.weight = Parameter(np.ones(n, dt)) if affine else None
-        self.bias = Parameter(np.zeros(n, dt)) if affine else None
+        # bias=False: a scale without a shift (PyTorch 2.13's keyword)
+        self.bias = Parameter(np.zeros(n, dt)) if affine and bias else None
         stats = track_running_stats
         self.register_buffer('running_mean', tensor(np.zeros(n, dt)) if stats else None)
         self.register_buffer('running_var', tensor(np.ones(n, dt)) if stats else None)
@@ -1262,7 +1273,8 @@ class _BatchNorm(Module):
             t._data[...] = v; _record_write(t._data)
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine: ones_(self.weight); zeros_(self.bias)
+        if self.affine: ones_(self.weight)
+        if self.bias is not None: zeros_(self.bias)
 
     def forward(self, input):
         C, x = self.num_features, input if isinstance(input, Tensor) else tensor(input)
@@ -1276,7 +1288,9 @@ class _BatchNorm(Module):
                                "one dtype (convert the input or the layer with "
                                ".to(dtype))")
         if self.training or not self.track_running_stats:    # this batch's statistics
-            params = (self.weight, self.bias) if self.affine else ()
+            shift = self.bias if self.bias is not None else (   # bias=False: 0
+                Tensor._make(np.zeros_like(self.weight._data)) if self.affine else None)
+            params = (self.weight, shift) if self.affine else ()
             n = x._data.size // C
             if n <= 1:
                 raise ValueError(f"{where}: Expected more than 1 value per channel "
@@ -1293,8 +1307,9 @@ class _BatchNorm(Module):
         inv = 1 / (self.running_var.reshape(shape) + self.eps).sqrt()
         out = (x - self.running_mean.reshape(shape)) * inv
         if not self.affine: return out
-        if len(shape) == 1: return out * self.weight + self.bias
-        return out * self.weight.reshape(shape) + self.bias.reshape(shape)
+        out = out * (self.weight if len(shape) == 1 else self.weight.reshape(shape))
+        if self.bias is None: return out
+        return out + (self.bias if len(shape) == 1 else self.bias.reshape(shape))
 
     def _update_running_stats(self, mean, var, n):
         "Exponential averages of the batch statistics, with in-place tensor ops."
@@ -1309,7 +1324,8 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 class BatchNorm1d(_BatchNorm):
     """Batch normalisation over [N, C] or [N, C, L] inputs (`torch.nn.BatchNorm1d`):
@@ -2509,9 +2525,113 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     if d.ndim == 0: d = d.reshape(1)
     return d.norm(p, -1, keepdim=keepdim)
 
+def _module_list_repr(self):
+    """PyTorch's ModuleList print: equal neighbours in one line, `(0-2): 3 x Linear(...)`
+    (its Sequential prints each)."""
+    reprs = [repr(m) for m in self]
+    if not reprs: return f"{type(self).__name__}()"
+    runs = []                                       # [first, last, text]
+    for i, r in enumerate(reprs):
+        if runs and runs[-1][2] == r: runs[-1][1] = i
+        else: runs.append([i, i, r])
+    lines = [(f"({a}): " if a == b else f"({a}-{b}): {b - a + 1} x ")
+             + r.replace('\n', '\n  ') for a, b, r in runs]
+    return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+ModuleList.__repr__ = _module_list_repr
+
+def kl_div(input, target, size_average=None, reduce=None, reduction='mean',
+           log_target=False):
+    """The Kullback-Leibler divergence of `target` from log-probabilities `input`,
+    pointwise target * (log target - input) (0 where target is 0; `log_target`: target
+    given as log-probabilities) (`torch.nn.functional.kl_div`). 'batchmean' divides the
+    sum by the batch size, which is the true KL divergence; 'mean' by every entry."""
+    if reduction != 'batchmean':
+        reduction = _legacy_reduction(size_average, reduce, reduction, 'kl_div')
+    x = _float_tensor(input, 'kl_div')
+    t = target if isinstance(target, Tensor) else tensor(target, dtype=x.dtype)
+    if log_target: loss = t.exp() * (t - x)
+    else:
+        pos = t > 0                     # x log x is 0 at 0 (PyTorch's xlogy)
+        loss = where(pos, t * where(pos, t, 1).log(), 0) - t * x
+    if reduction == 'batchmean':
+        return loss.sum() / (x.shape[0] if x.ndim else 1)
+    if reduction == 'mean':
+        warnings.warn("kl_div: reduction='mean' divides the total loss by both the "
+                      "batch size and the support size; 'batchmean' divides only by "
+                      "the batch size, and matches the KL divergence's definition",
+                      UserWarning)
+    return _reduce(loss, reduction)
+
+class KLDivLoss(_Loss):
+    "The Kullback-Leibler divergence loss (`torch.nn.KLDivLoss`), see `kl_div`."
+    def __init__(self, size_average=None, reduce=None, reduction='mean',
+                 log_target=False):
+        if reduction != 'batchmean': super().__init__(size_average, reduce, reduction)
+        else: self.reduction = reduction
+        self.log_target = log_target
+    def forward(self, input, target):
+        return kl_div(input, target, reduction=self.reduction,
+                      log_target=self.log_target)
+
+def _norm_dims(normalized_shape, x, where):
+    "The trailing dims that `normalized_shape` names (it must match x's last dims)."
+    shape = ((normalized_shape,) if isinstance(normalized_shape, (int, np.integer))
+             else tuple(normalized_shape))
+    if tuple(x.shape[x.ndim - len(shape):]) != shape or len(shape) > x.ndim:
+        raise RuntimeError(f"{where}: normalized_shape {list(shape)} does not match "
+                           f"the last dims of the input {list(x.shape)}")
+    return tuple(range(x.ndim - len(shape), x.ndim))
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the last dims `normalized_shape`, times `weight`
+    (`torch.nn.functional.rms_norm`); eps None: the dtype's machine epsilon."""
+    x = _float_tensor(input, 'rms_norm')
+    dims = _norm_dims(normalized_shape, x, 'rms_norm')
+    e = float(np.finfo(x._data.dtype).eps) if eps is None else eps
+    out = x * ((x * x).mean(dim=dims, keepdim=True) + e).rsqrt()
+    return out if weight is None else out * weight
+
+class RMSNorm(Module):
+    """Root-mean-square normalisation (`torch.nn.RMSNorm`): LayerNorm without the
+    mean, a learned scale per feature (ones at the start)."""
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True,
+                 device=None, dtype=None):
+        shape = ((normalized_shape,) if isinstance(normalized_shape, (int, np.integer))
+                 else tuple(normalized_shape))
+        self.normalized_shape, self.eps = tuple(int(n) for n in shape), eps
+        self.elementwise_affine = elementwise_affine
+        dt = _np_dtype(dtype, 'RMSNorm') or np.dtype(np.float32)
+        self.weight = (Parameter(np.ones(self.normalized_shape, dt))
+                       if elementwise_affine else None)
+        if device is not None: self.to(device)
+    def reset_parameters(self):
+        if self.weight is not None: ones_(self.weight)
+    def forward(self, input):
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+def glu(input, dim=-1):
+    """The gated linear unit (`torch.nn.functional.glu`): the first half of `dim` times
+    the sigmoid of the second."""
+    x = _float_tensor(input, 'glu')
+    d = _dim(dim, x.ndim, 'glu')
+    if x.shape[d] % 2:
+        raise RuntimeError(f"glu: Halving dimension must be even, but dimension {d} is "
+                           f"size {x.shape[d]}")
+    a, b = x.chunk(2, d)
+    return a * b.sigmoid()
+
+class GLU(Module):
+    "The gated linear unit as a module (`torch.nn.GLU`)."
+    def __init__(self, dim=-1): self.dim = dim
+    def forward(self, input): return glu(input, self.dim)
+    def extra_repr(self): return f"dim={self.dim}"
+
 class LazyLinear(Linear):
-    """A `Linear` whose `in_features` comes from its first input (`torch.nn.LazyLinear`):
-    until then its weight has no columns; the first call fills the same Parameter
+    """A `Linear` whose `in_features` comes from its first input
+    (`torch.nn.LazyLinear`): until then its weight has no columns; the first call fills the same Parameter
     objects in place (an optimizer made before it keeps them) and makes the module a
     plain `Linear`."""
     def __init__(self, out_features, bias=True, device=None, dtype=None):

@@ -293,8 +293,7 @@ class RNNBase(Module):
         if self.batch_first: s += ", batch_first=True"
         if self.dropout: s += f", dropout={self.dropout}"
         if self.bidirectional: s += ", bidirectional=True"
-        if self.mode == 'RNN_RELU': s += ", nonlinearity='relu'"
-        return s
+        return s                # PyTorch prints no nonlinearity
 
     def _check(self, input, hx):
         "The input as [T, N, I] (time first), the initial state(s) [L*D, N, H]."

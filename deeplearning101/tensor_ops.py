@@ -3322,6 +3322,22 @@ def take(input, index):
                          f"of {n} elements.")
     return x.reshape(-1)[idx]
 
+def _unfold(self, dimension, size, step):
+    """Windows of `size` entries every `step` along `dimension`, in a new last axis
+    (`torch.Tensor.unfold`): (..., n, ...) becomes (..., (n - size) // step + 1, ...,
+    size). Made by indexing, so a copy (PyTorch's is a view)."""
+    x = self if isinstance(self, Tensor) else _t(self, 'unfold')
+    d = _dim(dimension, max(x.ndim, 1), 'unfold')
+    n = x.shape[d] if x.ndim else 1
+    if not 0 <= size <= n:
+        raise RuntimeError(f"unfold: maximum size for tensor at dimension {d} is {n} "
+                           f"but size is {size}")
+    if step <= 0: raise RuntimeError(f"unfold: step is {step} but must be > 0")
+    if x.ndim == 0: return x.reshape(1)
+    idx = np.arange((n - size) // step + 1)[:, None] * step + np.arange(size)
+    return x.movedim(d, -1)[..., idx].movedim(-2, d)
+Tensor.unfold = _unfold
+
 def narrow(input, dim, start, length):
     """`length` entries of `input` along `dim` from `start` (negative counts from the
     end) (`torch.narrow`): a slice, sharing memory."""

@@ -312,7 +312,8 @@ def test_batchnorm2d_running_statistics(momentum):
 def test_batchnorm2d_state_dict_names_and_repr():
     bn = nn.BatchNorm2d(8)
     assert list(bn.state_dict()) == ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
-    assert repr(bn) == 'BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)'
+    assert repr(bn) == ('BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, bias=True, '
+                        'track_running_stats=True)')
     assert not isinstance(bn, nn.BatchNorm1d)
 
 

@@ -187,3 +187,82 @@ def test_next_functions_walk_the_graph_as_torch():
         return shape
     d, t = walk(dl), walk(torch)
     assert d == t
+
+
+def _grads_both(make, arrays):
+    "make(L, *tensors) -> tensor; values and gradients of sum(out * w) with both libraries."
+    outs = []
+    for L in (dl, torch):
+        xs = [L.tensor(a, requires_grad=True) for a in arrays]
+        out = make(L, *xs)
+        w = L.tensor(np.random.default_rng(5).standard_normal(tuple(out.shape)))
+        (out * w).sum().backward()
+        outs.append((out.detach().numpy(), [x.grad.numpy() for x in xs]))
+    (od, gd), (ot, gt) = outs
+    np.testing.assert_allclose(od, ot, rtol=1e-6, atol=1e-9)
+    for a, b in zip(gd, gt):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize('reduction', ['batchmean', 'sum', 'none', 'mean'])
+@pytest.mark.parametrize('log_target', [False, True])
+def test_kl_div_as_torch(reduction, log_target):
+    rng = np.random.default_rng(3)
+    logp = np.log(rng.dirichlet(np.ones(5), 4))
+    q = rng.dirichlet(np.ones(5), 4)
+    tgt = np.log(q) if log_target else q
+    q0 = q.copy()
+    q0[0, 1] = 0.0                                      # x log x is 0 at 0 (the gradient there: NaN in torch)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        _grads_both(lambda L, x, t: L.nn.functional.kl_div(x, t, reduction=reduction, log_target=log_target),
+                    [logp, tgt])
+        same(lambda L: L.nn.KLDivLoss(reduction=reduction, log_target=log_target)(
+            L.tensor(logp), L.tensor(np.log(q) if log_target else q0)))
+    assert repr(dl.nn.KLDivLoss(reduction='batchmean')) == 'KLDivLoss()'
+
+
+def test_rms_norm_glu_and_reprs_as_torch():
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((3, 4, 6)), rng.standard_normal(6)
+    _grads_both(lambda L, a, b: L.nn.functional.rms_norm(a, (6,), b, eps=1e-5), [x, w])
+    _grads_both(lambda L, a: L.nn.functional.rms_norm(a, [4, 6]), [x])
+    _grads_both(lambda L, a: L.nn.functional.glu(a, 1), [x])
+    _grads_both(lambda L, a: L.nn.GLU()(a), [x])
+    for L in (dl, torch):
+        m = L.nn.RMSNorm(6)
+        assert repr(m) == 'RMSNorm((6,), eps=None, elementwise_affine=True)' and list(m.state_dict()) == ['weight']
+    same(lambda L: L.nn.RMSNorm([4, 6], eps=1e-6)(L.tensor(x.astype(np.float32))))
+    d, t = both(lambda L: repr(L.nn.ModuleList([L.nn.Linear(2, 2), L.nn.Linear(2, 2), L.nn.ReLU(),
+                                                L.nn.Sequential(L.nn.Linear(2, 3), L.nn.Tanh()),
+                                                L.nn.Sequential(L.nn.Linear(2, 3), L.nn.Tanh())])))
+    assert d == t
+    assert both(lambda L: repr(L.nn.ModuleList()))[0] == 'ModuleList()'
+    d, t = both(lambda L: repr(L.nn.Linear(2, 2).load_state_dict(L.nn.Linear(2, 2).state_dict())))
+    assert d == t == '<All keys matched successfully>'
+    d, t = both(lambda L: repr(L.nn.Linear(2, 2).load_state_dict({'weight': L.ones(2, 2)}, strict=False)))
+    assert d == t
+
+
+@pytest.mark.parametrize('shape', [(3, 12, 9), (1, 64, 5), (8, 32, 2), (2, 4, 3)])
+def test_products_are_row_major_as_torch(shape):
+    n, i, o = shape
+    for L in (dl, torch):
+        x = L.ones(n, i, requires_grad=True)
+        lin = L.nn.Linear(i, o)
+        y = lin(x)
+        assert y.is_contiguous() and y.view(-1).shape == (n * o,)
+        z = x @ L.ones(o, i).T
+        assert z.is_contiguous()
+        y.sum().backward()
+        assert x.grad.is_contiguous() and lin.weight.grad.is_contiguous()
+
+
+def test_tensor_unfold_as_torch():
+    a = np.arange(2 * 7 * 3, dtype=np.float32).reshape(2, 7, 3)
+    for args in [(1, 3, 2), (1, 7, 1), (0, 1, 1), (2, 2, 1), (-2, 2, 3), (1, 0, 1)]:
+        same(lambda L: L.tensor(a).unfold(*args))
+    _grads_both(lambda L, x: x.unfold(1, 3, 2), [a.astype(np.float64)])
+    for L in (dl, torch):
+        with pytest.raises(RuntimeError):
+            L.tensor(a).unfold(1, 8, 1)

@@ -8,7 +8,8 @@ from ..layers import (Parameter, Module, Linear, LazyLinear, Identity, Flatten,
                       CrossEntropyLoss,
                       BCELoss, BCEWithLogitsLoss, Dropout1d, Dropout2d, Dropout3d,
                       ELU, Hardtanh, ReLU6, LogSigmoid, CosineSimilarity,
-                      PairwiseDistance, SmoothL1Loss, HuberLoss)
+                      PairwiseDistance, SmoothL1Loss, HuberLoss, KLDivLoss, RMSNorm,
+                      GLU)
 from ..conv import Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d
 from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from ..attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
