@@ -712,6 +712,8 @@ def _op_error(op, inputs, e):
     """An error that names the op and the shapes and dtypes of its inputs. NumPy's
     ValueError and IndexError become ones that are also RuntimeErrors (PyTorch's)."""
     msg = f"{op.name}: {e} (inputs: {', '.join(_describe(t) for t in inputs)})"
+    if isinstance(e, TypeError) and 'numpy boolean' in str(e):   # -mask, mask - mask
+        return _runtime_too(TypeError)(msg)     # PyTorch: a RuntimeError
     return _runtime_too(type(e))(msg)
 
 # an op prints as PyTorch prints a grad_fn: <MulBackward0 object at 0x...>
@@ -721,7 +723,7 @@ _RUNTIME_TOO = {}
 def _runtime_too(cls):
     """`cls` (NumPy's ValueError, IndexError), made a RuntimeError too: PyTorch's code
     catches RuntimeError, NumPy's ValueError; both catch it."""
-    if cls not in (ValueError, IndexError): return cls
+    if cls not in (ValueError, IndexError, TypeError): return cls
     if cls not in _RUNTIME_TOO:
         _RUNTIME_TOO[cls] = type(cls.__name__, (cls, RuntimeError), dict(
             __module__='deeplearning101', __doc__=f"{cls.__name__} and RuntimeError"))
@@ -992,6 +994,7 @@ class Min(Reduce):
 class LogSumExp(Reduce):
     name = 'logsumexp'
     def forward(self, a):
+        if a.dtype.kind in 'biu': a = a.astype(np.float32)     # as PyTorch: float32
         m = a.max(axis=self.axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)           # all -inf rows: avoid inf - inf
         s = np.log(np.exp(a - m).sum(axis=self.axis, keepdims=True)) + m

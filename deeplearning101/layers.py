@@ -15,8 +15,8 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'SiLU', 'LeakyReLU', 'Softplus', 'CheckpointError', 'save', 'load', 'RemovableHandle', 'dropout1d',
            'dropout2d', 'dropout3d', 'Dropout1d', 'Dropout2d', 'Dropout3d', 'elu', 'hardtanh', 'relu6', 'logsigmoid',
            'normalize', 'cosine_similarity', 'pairwise_distance', 'kl_div', 'KLDivLoss', 'rms_norm', 'RMSNorm', 'glu',
-           'GLU', 'LazyLinear', 'pdist', 'smooth_l1_loss', 'huber_loss', 'ELU', 'Hardtanh', 'ReLU6', 'LogSigmoid',
-           'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss', 'HuberLoss']
+           'GLU', 'embedding_bag', 'EmbeddingBag', 'LazyLinear', 'pdist', 'smooth_l1_loss', 'huber_loss', 'ELU',
+           'Hardtanh', 'ReLU6', 'LogSigmoid', 'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss', 'HuberLoss']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, pickle, tempfile, warnings, weakref, zipfile, zlib
@@ -2526,7 +2526,8 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return d.norm(p, -1, keepdim=keepdim)
 
 def _module_list_repr(self):
-    """PyTorch's ModuleList print: equal neighbours in one line, `(0-2): 3 x Linear(...)`
+    """PyTorch's ModuleList print: equal neighbours in one line,
+    `(0-2): 3 x Linear(...)`
     (its Sequential prints each)."""
     reprs = [repr(m) for m in self]
     if not reprs: return f"{type(self).__name__}()"
@@ -2629,11 +2630,105 @@ class GLU(Module):
     def forward(self, input): return glu(input, self.dim)
     def extra_repr(self): return f"dim={self.dim}"
 
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2,
+                  scale_grad_by_freq=False, mode='mean', sparse=False,
+                  per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """The sum, mean or max of each bag of embeddings (`F.embedding_bag`): a bag is a
+    row of a 2-D `input`, or a run of the 1-D `input` starting at each of `offsets`.
+    Entries equal to `padding_idx` are left out; an empty bag gives zeros."""
+    where = 'embedding_bag'
+    if mode not in ('sum', 'mean', 'max'):
+        raise ValueError(f"{where}: mode has to be one of sum, mean or max, got "
+                         f"{mode!r}")
+    if per_sample_weights is not None and mode != 'sum':
+        raise NotImplementedError(f"{where}: per_sample_weights is only supported for "
+                                  f"mode='sum' (got mode={mode!r}), as in PyTorch")
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{where}: if input is 2D, then offsets has to be None, "
+                             f"as input is treated is a mini-batch of fixed length "
+                             f"sequences")
+        starts = np.arange(0, idx.size, idx.shape[1]) if idx.shape[1] else \
+            np.zeros(idx.shape[0], np.int64)
+        idx = idx.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif idx.ndim == 1:
+        if offsets is None:
+            raise ValueError(f"{where}: offsets has to be a 1D tensor but got None")
+        starts = (offsets._data if isinstance(offsets, Tensor)
+                  else np.asarray(offsets)).astype(np.int64)
+        if include_last_offset: starts = starts[:-1]
+        if starts.size and (starts[0] != 0 or np.any(np.diff(starts) < 0)
+                            or starts[-1] > idx.size):
+            raise ValueError(f"{where}: offsets must start at 0, never decrease and "
+                             f"stay within the input's {idx.size} entries, got "
+                             f"{starts.tolist()}")
+    else:
+        raise ValueError(f"{where}: input has to be 1D or 2D, got {idx.ndim}D")
+    n = weight.shape[0]
+    pad = _padding_index(padding_idx, n, where)
+    rows = _embedding(Tensor._make(idx), weight, None, max_norm, scale_grad_by_freq,
+                      sparse, where)                            # [L, D], one per entry
+    if per_sample_weights is not None: rows = rows * per_sample_weights.unsqueeze(1)
+    ends = np.append(starts[1:], idx.size).astype(np.int64)
+    keep = idx != pad if pad is not None else np.ones(idx.size, bool)
+    if mode == 'max':
+        outs = []
+        for s, e in zip(starts, ends):
+            take = np.nonzero(keep[s:e])[0] + s
+            outs.append(rows[take].amax(0) if take.size else
+                        Tensor._make(np.zeros(weight.shape[1], weight._data.dtype)))
+        return stack(outs) if outs else rows[:0]
+    # sum and mean: a (bags x entries) matrix of 1s (1/count for the mean) times rows
+    m = np.zeros((len(starts), idx.size), weight._data.dtype)
+    for b, (s, e) in enumerate(zip(starts, ends)):
+        m[b, s:e] = keep[s:e]
+        if mode == 'mean' and keep[s:e].any(): m[b, s:e] /= keep[s:e].sum()
+    return Tensor._make(m) @ rows
+
+class EmbeddingBag(Module):
+    """Bags of embeddings summed, averaged or maxed (`torch.nn.EmbeddingBag`): the
+    table starts N(0, 1), as Embedding's; forward(input, offsets=None,
+    per_sample_weights=None), see `embedding_bag`."""
+    def __init__(self, num_embeddings, embedding_dim, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, mode='mean', sparse=False, _weight=None,
+                 include_last_offset=False, padding_idx=None, device=None, dtype=None):
+        table = Embedding(num_embeddings, embedding_dim, padding_idx, max_norm,
+                          norm_type, scale_grad_by_freq, sparse, _weight, False,
+                          device, dtype)
+        self.num_embeddings = table.num_embeddings
+        self.embedding_dim = table.embedding_dim
+        self.max_norm, self.norm_type = max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        self.mode, self.include_last_offset = mode, include_last_offset
+        self.padding_idx = table.padding_idx
+        self.weight = table.weight
+    def reset_parameters(self):
+        normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight._data[self.padding_idx] = 0
+            _record_write(self.weight._data)
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
+                             self.scale_grad_by_freq, self.mode, self.sparse,
+                             per_sample_weights, self.include_last_offset,
+                             self.padding_idx)
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.max_norm is not None: s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2: s += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq: s += ", scale_grad_by_freq=True"
+        s += f", mode={self.mode!r}"
+        if self.padding_idx is not None: s += f", padding_idx={self.padding_idx}"
+        return s
+
 class LazyLinear(Linear):
     """A `Linear` whose `in_features` comes from its first input
-    (`torch.nn.LazyLinear`): until then its weight has no columns; the first call fills the same Parameter
-    objects in place (an optimizer made before it keeps them) and makes the module a
-    plain `Linear`."""
+    (`torch.nn.LazyLinear`): until then its weight has no columns; the first call
+    fills the same Parameter objects in place (an optimizer made before it keeps them)
+    and makes the module a plain `Linear`."""
     def __init__(self, out_features, bias=True, device=None, dtype=None):
         super().__init__(1, out_features, bias, None, dtype)
         self.in_features, self._device = 0, device

@@ -473,11 +473,24 @@ def _scatter_add_(self, dim, index, src):
     d, idx = _scatter_args(self, dim, index, src, 'scatter_add_')
     return _inplace(self, ScatterAdd, (src,), 'scatter_add_', axis=d, index=idx)
 
+def _scatter_added(x, dim, index, src, inplace):
+    """`scatter(..., reduce='add')` (deprecated in PyTorch, with its warning for a
+    tensor src): `scatter_add`, a number spread over the index's shape."""
+    if isinstance(src, Tensor):
+        warnings.warn("The reduce argument of torch.scatter with Tensor src is "
+                      "deprecated and will be removed in a future PyTorch release. Use "
+                      "torch.scatter_reduce instead for more reduction options.",
+                      UserWarning, stacklevel=3)
+    else:
+        shape = index.shape if isinstance(index, Tensor) else np.shape(index)
+        src = full(tuple(shape), src, dtype=x.dtype)
+    return (_scatter_add_ if inplace else scatter_add)(x, dim, index, src)
+
 def _scatter_src(x, dim, index, src, reduce, where):
     "Scatter's arguments checked: (axis, index array, src tensor or None, value)."
     if reduce is not None:
-        raise NotImplementedError(f"{where}: reduce={reduce!r} is not supported; use "
-                                  f"scatter_add_ for reduce='add'")
+        raise NotImplementedError(f"{where}: reduce={reduce!r} is not supported (only "
+                                  f"'add', deprecated in PyTorch: use scatter_add_)")
     index, src = _zero_d_index(x, index, src)
     if isinstance(src, Tensor):
         d, idx = _scatter_args(x, dim, index, src, where)
@@ -495,6 +508,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     that `index` names (`torch.scatter`); with repeated positions, one of the writes
     wins."""
     x = _t(input, 'scatter')
+    if reduce == 'add':
+        return _scatter_added(x, dim, index, value if src is None else src, False)
     d, idx, s, v = _scatter_src(x, dim, index, value if src is None else src, reduce,
                                 'scatter')
     if s is None: return Scatter.apply(x, axis=d, index=idx, value=v)
@@ -502,6 +517,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
 
 def _scatter_(self, dim, index, src=None, *, value=None, reduce=None):
     "In-place `scatter`: `x.scatter_(1, labels.unsqueeze(1), 1.0)` makes one-hot rows."
+    if reduce == 'add':
+        return _scatter_added(self, dim, index, value if src is None else src, True)
     d, idx, s, v = _scatter_src(self, dim, index, value if src is None else src, reduce,
                                 'scatter_')
     return _inplace(self, Scatter, () if s is None else (s,), 'scatter_', axis=d,

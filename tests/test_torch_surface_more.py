@@ -146,6 +146,8 @@ def test_creation_from_0d_tensors_and_axis_aliases_as_torch():
     lambda L: L.tensor([1, 2]) ** -1,
     lambda L: L.ones(0).max(),
     lambda L: L.ones(2, 2).gather(1, L.tensor([[0, 5], [0, 1]])),
+    lambda L: -L.tensor([True, False]),
+    lambda L: L.tensor([True]) - L.tensor([False]),
 ])
 def test_errors_are_runtime_errors_as_torch(expr):
     for L in (dl, torch):
@@ -266,3 +268,56 @@ def test_tensor_unfold_as_torch():
     for L in (dl, torch):
         with pytest.raises(RuntimeError):
             L.tensor(a).unfold(1, 8, 1)
+
+
+def test_scatter_reduce_add_and_integer_logsumexp_as_torch():
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        same(lambda L: L.zeros(3).scatter_(0, L.tensor([0, 0, 2]), L.tensor([1.0, 2.0, 3.0]), reduce='add'))
+        same(lambda L: L.zeros(2, 3).scatter(1, L.tensor([[0, 0], [1, 2]]), 2.0, reduce='add'))
+        same(lambda L: L.ones(2, 3).scatter(1, L.tensor([[0, 0], [1, 2]]), L.ones(2, 2), reduce='add'))
+    with pytest.warns(UserWarning, match='deprecated'):         # (torch warns once per process)
+        dl.zeros(3).scatter_(0, dl.tensor([0]), dl.tensor([1.0]), reduce='add')
+    same(lambda L: L.logsumexp(L.tensor([1, 2, 3]), 0))
+    same(lambda L: L.tensor([[True, False]]).logsumexp(1))
+
+
+@pytest.mark.parametrize('mode', ['sum', 'mean', 'max'])
+@pytest.mark.parametrize('case', ['2d', 'offsets', 'last_offset', 'padding', 'weights'])
+def test_embedding_bag_as_torch(mode, case):
+    if case == 'weights' and mode != 'sum':
+        return
+    rng = np.random.default_rng(8)
+    table = rng.standard_normal((10, 4))
+    ids2 = np.array([[1, 2, 4], [4, 3, 0]])
+    ids1 = np.array([1, 2, 4, 5, 4, 3, 2, 9])
+    offs = np.array([0, 2, 2, 5])                     # one empty bag
+    psw = rng.standard_normal(8)
+    res = []
+    for L in (dl, torch):
+        w = L.tensor(table, requires_grad=True)
+        kw = dict(mode=mode)
+        if case == '2d':
+            out = L.nn.functional.embedding_bag(L.tensor(ids2), w, **kw)
+        elif case == 'offsets':
+            out = L.nn.functional.embedding_bag(L.tensor(ids1), w, L.tensor(offs), **kw)
+        elif case == 'last_offset':
+            out = L.nn.functional.embedding_bag(L.tensor(ids1), w, L.tensor(np.append(offs, 8)),
+                                                include_last_offset=True, **kw)
+        elif case == 'padding':
+            out = L.nn.functional.embedding_bag(L.tensor(ids1), w, L.tensor(offs), padding_idx=4, **kw)
+        else:
+            p = L.tensor(psw, requires_grad=True)
+            out = L.nn.functional.embedding_bag(L.tensor(ids1), w, L.tensor(offs), per_sample_weights=p, **kw)
+        (out * L.tensor(np.arange(out.numel(), dtype=np.float64).reshape(tuple(out.shape)))).sum().backward()
+        res.append((out.detach().numpy(), w.grad.numpy()))
+    np.testing.assert_allclose(res[0][0], res[1][0], rtol=1e-10)
+    np.testing.assert_allclose(res[0][1], res[1][1], rtol=1e-10)
+
+
+def test_embedding_bag_module_as_torch():
+    for L in (dl, torch):
+        m = L.nn.EmbeddingBag(10, 3, mode='sum', padding_idx=0)
+        assert repr(m) == "EmbeddingBag(10, 3, mode='sum', padding_idx=0)"
+        assert list(m.state_dict()) == ['weight'] and m.weight[0].abs().sum().item() == 0
+        assert tuple(m(L.tensor([[1, 2], [0, 3]])).shape) == (2, 3)

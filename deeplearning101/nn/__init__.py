@@ -9,7 +9,7 @@ from ..layers import (Parameter, Module, Linear, LazyLinear, Identity, Flatten,
                       BCELoss, BCEWithLogitsLoss, Dropout1d, Dropout2d, Dropout3d,
                       ELU, Hardtanh, ReLU6, LogSigmoid, CosineSimilarity,
                       PairwiseDistance, SmoothL1Loss, HuberLoss, KLDivLoss, RMSNorm,
-                      GLU)
+                      GLU, EmbeddingBag)
 from ..conv import Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d
 from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from ..attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,

@@ -10,6 +10,7 @@ from ..layers import (_functional_relu as relu, _functional_softmax as softmax,
                       mse_loss, l1_loss, binary_cross_entropy, dropout1d, dropout2d,
                       dropout3d, elu, hardtanh, relu6, logsigmoid, normalize,
                       cosine_similarity, pairwise_distance, pdist, smooth_l1_loss,
-                      huber_loss, kl_div, rms_norm, glu)
+                      huber_loss, kl_div, rms_norm, glu,
+                      embedding_bag)
 from ..conv import conv2d, conv_transpose2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d
 from ..attention import scaled_dot_product_attention
