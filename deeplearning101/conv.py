@@ -6,10 +6,13 @@
 __all__ = ['conv_output_size', 'conv2d_plain', 'im2col', 'Conv2dOp', 'col2im', 'Im2Col', 'Col2Im', 'conv2d', 'MaxPool2dOp',
            'AvgPool2dOp', 'PoolScatter', 'max_pool2d', 'avg_pool2d', 'AdaptiveAvgPool2dOp', 'adaptive_avg_pool2d',
            'BatchNorm2d', 'Conv2d', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d', 'conv_transpose2d',
-           'ConvTranspose2d']
+           'ConvTranspose2d', 'interpolate', 'Upsample', 'UpsamplingNearest2d', 'UpsamplingBilinear2d',
+           'adaptive_max_pool2d', 'AdaptiveMaxPool2d', 'Unfold', 'Fold', 'conv1d', 'max_pool1d', 'avg_pool1d',
+           'adaptive_avg_pool1d', 'adaptive_max_pool1d', 'Conv1d', 'MaxPool1d', 'AvgPool1d', 'AdaptiveAvgPool1d',
+           'AdaptiveMaxPool1d']
 
 # %% ../nbs/07_cnn.ipynb #2531ce45
-import functools, math, sys, threading
+import functools, math, sys, threading, warnings
 from collections import namedtuple
 import numpy as np
 from .graph import Op, Tensor, get_array_module, tensor
@@ -572,9 +575,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     g = _pool_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode,
                        'max_pool2d')
     out = MaxPool2dOp.apply(x, geometry=g)
+    arg = out._op.arg if out._op is not None else None     # before the reshape
     if unbatched: out = out.reshape(tuple(out.shape[1:]))
     if not return_indices: return out
-    indices = _max_indices(out._op.arg if out._op is not None else None, x, g)
+    indices = _max_indices(arg, x, g)
     return out, (indices.reshape(tuple(indices.shape[1:])) if unbatched else indices)
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -776,28 +780,30 @@ class Conv2d(Module):
         return s
 
 # %% ../nbs/07_cnn.ipynb #084277fe
-def _check_conv_args(in_channels, out_channels, groups, padding, stride, padding_mode):
-    "Conv2d's constructor checks, with PyTorch's messages."
+def _check_conv_args(in_channels, out_channels, groups, padding, stride, padding_mode,
+                     where='Conv2d'):
+    "The convolution layers' constructor checks, with PyTorch's messages."
     for name, n in (('in_channels', in_channels), ('out_channels', out_channels),
                     ('groups', groups)):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"Conv2d: {name} must be a positive integer, got {n!r}")
+            raise ValueError(f"{where}: {name} must be a positive integer, got {n!r}")
     if in_channels % groups: raise ValueError(
-        f"Conv2d: in_channels must be divisible by groups ({in_channels} channels, "
+        f"{where}: in_channels must be divisible by groups ({in_channels} channels, "
         f"groups={groups})")
     if out_channels % groups: raise ValueError(
-        f"Conv2d: out_channels must be divisible by groups ({out_channels} channels, "
+        f"{where}: out_channels must be divisible by groups ({out_channels} channels, "
         f"groups={groups})")
     if isinstance(padding, str):
         if padding not in ('same', 'valid'):
-            raise ValueError(f"Conv2d: invalid padding string {padding!r}, should be "
+            raise ValueError(f"{where}: invalid padding string {padding!r}, should be "
                              f"one of ('valid', 'same')")
-        if padding == 'same' and _pair(stride, 'stride', 'Conv2d') != (1, 1):
-            raise ValueError("Conv2d: padding='same' is not supported for strided "
-                             "convolutions")
+        strides = stride if isinstance(stride, (tuple, list)) else (stride,)
+        if padding == 'same' and any(s != 1 for s in strides):
+            raise ValueError(f"{where}: padding='same' is not supported for strided "
+                             f"convolutions")
     modes = ('zeros', 'reflect', 'replicate', 'circular')
     if padding_mode not in modes:
-        raise ValueError(f"Conv2d: padding_mode must be one of {modes}, "
+        raise ValueError(f"{where}: padding_mode must be one of {modes}, "
                          f"got {padding_mode!r}")
 
 # %% ../nbs/07_cnn.ipynb #4d49f72b
@@ -916,3 +922,455 @@ class ConvTranspose2d(Conv2d):
         s = super().extra_repr()
         if self.output_padding != (0, 0): s += f", output_padding={self.output_padding}"
         return s
+
+# %% ../nbs/07_cnn.ipynb #f00d0702
+_MODES = {3: ('nearest', 'nearest-exact', 'linear', 'area'),
+          4: ('nearest', 'nearest-exact', 'bilinear', 'bicubic', 'area')}
+
+def _source_taps(n_in, n_out, mode, align_corners, scale, dtype):
+    """PyTorch's source indices and weights for one axis: a list of (index [n_out],
+    weight [n_out] or None) whose weighted sum gives each output position."""
+    dst = np.arange(n_out)
+    if mode.startswith('nearest'):                  # float32 arithmetic, as PyTorch
+        s = np.float32(1 / scale if scale else np.float32(n_in) / np.float32(n_out))
+        if mode == 'nearest-exact':
+            src = np.floor(((dst + 0.5) * np.float64(s)).astype(np.float32))
+        elif n_out == n_in: src = dst
+        elif n_out == 2 * n_in: src = dst // 2
+        else: src = np.floor(dst.astype(np.float32) * s)
+        return [(np.minimum(src.astype(np.int64), n_in - 1), None)]
+    t, d = np.dtype(dtype).type, dst.astype(dtype)  # in the input's dtype, as PyTorch
+    if align_corners: s = t(n_in - 1) / t(n_out - 1) if n_out > 1 else t(0)
+    else: s = t(1 / scale) if scale else t(n_in) / t(n_out)
+    src = s * d if align_corners else s * (d + t(0.5)) - t(0.5)
+    if mode != 'bicubic' and not align_corners: src = np.maximum(src, t(0))
+    i0 = np.minimum(np.floor(src.astype(np.float32)).astype(np.int64), n_in - 1)
+    lam = np.clip(src - i0.astype(dtype), t(0), t(1))
+    if mode == 'bicubic':                           # Keys' kernel, A = -0.75
+        A, x1, x2 = t(-0.75), lam, t(1) - lam
+        near = lambda x: ((A + 2) * x - (A + 3)) * x * x + 1
+        far = lambda x: ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+        w = [far(x1 + t(1)), near(x1), near(x2), far(x2 + t(1))]
+        return [(np.clip(i0 - 1 + j, 0, n_in - 1), w[j]) for j in range(4)]
+    if n_out == n_in: return [(dst, None)]          # PyTorch copies
+    return [(i0, t(1) - lam), (i0 + (i0 < n_in - 1), lam)]
+
+def _resample(x, axis, taps):
+    "The weighted sum of x's rows along `axis` (negative) at each tap's indices."
+    out = None
+    for idx, w in taps:
+        v = x[(Ellipsis, idx) + (slice(None),) * (-1 - axis)]
+        if w is not None:
+            w = w.reshape((-1,) + (1,) * (-1 - axis))
+            v = v * Tensor._make(get_array_module(x._data).asarray(w))
+        out = v if out is None else out + v
+    return out
+
+def _interpolate_size(x, size, scale_factor, recompute_scale_factor, where):
+    "The output size and the scale of each spatial axis (None: in/out)."
+    dim = x.ndim - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError(f"{where}: only one of size or scale_factor should be defined")
+    if size is None and scale_factor is None:
+        raise ValueError(f"{where}: either size or scale_factor should be defined")
+    given = size if size is not None else scale_factor
+    values = list(given) if isinstance(given, (tuple, list)) else [given] * dim
+    if len(values) != dim:
+        name = 'size' if size is not None else 'scale_factor'
+        raise ValueError(f"{where}: the input {_shape(x)} has {dim} spatial "
+                         f"dimension{'s' * (dim > 1)}, but {name} is {given!r}")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError(f"{where}: recompute_scale_factor is not meaningful with "
+                             f"an explicit size.")
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                   for v in values):
+            raise TypeError(f"{where}: expected size to be an int or a tuple of ints, "
+                            f"got {size!r}")
+        out, scales = [int(v) for v in values], [None] * dim
+    else:
+        scales = [float(v) for v in values]
+        out = [math.floor(n * s) for n, s in zip(x.shape[2:], scales)]
+        if recompute_scale_factor: scales = [None] * dim
+    if min(out) < 1 or min(x.shape[2:]) < 1:
+        raise ValueError(f"{where}: input and output sizes should be greater than 0, "
+                         f"got input {_shape(x)} and output size {out}")
+    return out, scales
+
+def interpolate(input, size=None, scale_factor=None, mode='nearest', align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resize [N, C, L] or [N, C, H, W] to `size` or by `scale_factor`
+    (`torch.nn.functional.interpolate`): modes 'nearest', 'nearest-exact', 'linear'
+    (3-d), 'bilinear', 'bicubic' (4-d) and 'area' (adaptive average pooling), with
+    PyTorch's source indices. Made of indexing, products and sums: differentiable."""
+    where = 'interpolate'
+    x = input if isinstance(input, Tensor) else tensor(input)
+    if mode not in ('nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic',
+                    'trilinear', 'area'):
+        raise NotImplementedError(f"{where}: unknown mode {mode!r}; the modes are "
+                                  f"nearest | nearest-exact | linear | bilinear | "
+                                  f"bicubic | area")
+    if x.ndim not in (3, 4) or mode not in _MODES[x.ndim]:
+        need = {'linear': '3-d', 'bilinear': '4-d', 'bicubic': '4-d',
+                'trilinear': '5-d (not supported here)'}.get(mode, '3-d or 4-d')
+        raise NotImplementedError(f"{where}: got a {x.ndim}-d input {_shape(x)}, but "
+                                  f"mode {mode!r} needs a {need} input")
+    if mode in ('nearest', 'nearest-exact', 'area'):
+        if align_corners is not None:
+            raise ValueError(f"{where}: align_corners option can only be set with the "
+                             f"interpolating modes: linear | bilinear | bicubic")
+    elif align_corners is None: align_corners = False
+    if antialias:
+        if mode not in ('bilinear', 'bicubic'):
+            raise ValueError(f"{where}: antialias is restricted to the bilinear and "
+                             f"bicubic modes and a 4-d input")
+        raise NotImplementedError(f"{where}: antialias=True is not supported")
+    recompute = recompute_scale_factor or (mode == 'area' and size is None)
+    out, scales = _interpolate_size(x, size, scale_factor, recompute, where)
+    if mode == 'area':
+        return (adaptive_avg_pool2d(x, out) if x.ndim == 4
+                else adaptive_avg_pool1d(x, out[0]))
+    if mode != 'nearest' and mode != 'nearest-exact' and x._data.dtype.kind != 'f':
+        raise TypeError(f"{where}: mode {mode!r} needs a floating-point input, got "
+                        f"{_describe(x)}")
+    for axis in reversed(range(2, x.ndim)):     # the last axis first, as PyTorch
+        n_in, n_out, scale = x.shape[axis], out[axis - 2], scales[axis - 2]
+        taps = _source_taps(n_in, n_out, mode, align_corners, scale, x._data.dtype)
+        x = _resample(x, axis - x.ndim, taps)
+    return x
+
+class Upsample(Module):
+    """Upsampling layer (`torch.nn.Upsample`): `F.interpolate` with the layer's
+    settings (a scale factor is kept as a float, as PyTorch does)."""
+    def __init__(self, size=None, scale_factor=None, mode='nearest', align_corners=None,
+                 recompute_scale_factor=None):
+        self.name, self.size, self.mode = type(self).__name__, size, mode
+        self.scale_factor = (tuple(float(f) for f in scale_factor)
+                             if isinstance(scale_factor, (tuple, list))
+                             else float(scale_factor) if scale_factor else None)
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+    def forward(self, input):
+        return interpolate(input, self.size, self.scale_factor, self.mode,
+                           self.align_corners, self.recompute_scale_factor)
+    def extra_repr(self):
+        info = (f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None
+                else f"size={self.size!r}")
+        return info + f", mode={self.mode!r}"
+
+class UpsamplingNearest2d(Upsample):
+    "`Upsample` with mode='nearest' (`torch.nn.UpsamplingNearest2d`)."
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode='nearest')
+
+class UpsamplingBilinear2d(Upsample):
+    "`Upsample`, bilinear with align_corners=True (`torch.nn.UpsamplingBilinear2d`)."
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode='bilinear', align_corners=True)
+
+def _functional_upsample(input, size=None, scale_factor=None, mode='nearest',
+                         align_corners=None):
+    "`F.upsample`, PyTorch's old name of `interpolate` (deprecated there too)."
+    warnings.warn("`nn.functional.upsample` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+def _functional_upsample_nearest(input, size=None, scale_factor=None):
+    "`F.upsample_nearest` (deprecated): `interpolate` with mode='nearest'."
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode='nearest')
+
+def _functional_upsample_bilinear(input, size=None, scale_factor=None):
+    "`F.upsample_bilinear` (deprecated): bilinear with align_corners=True."
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode='bilinear', align_corners=True)
+
+# %% ../nbs/07_cnn.ipynb #f00d0705
+def _adaptive_windows(n, out):
+    """[out, k] indices of PyTorch's adaptive windows along one axis, start =
+    floor(i n / out) to end = ceil((i + 1) n / out), each padded with its first index
+    to the longest window's length k (a repeat changes no maximum)."""
+    start = np.arange(out) * n // out
+    end = -(-(np.arange(out) + 1) * n // out)
+    k = int((end - start).max())
+    idx = start[:, None] + np.arange(k)
+    return np.where(idx < end[:, None], idx, start[:, None])
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a given output size (`torch.nn.functional.adaptive_max_pool2d`),
+    PyTorch's windows: rows floor(i H / H_out) to ceil((i + 1) H / H_out) - 1, the same
+    for columns. The winner of each window (the first maximum in row order, the last
+    NaN) is found on the arrays; its value is gathered, so the gradient goes to it.
+    `return_indices`: also each winner's index h * W + w in its input plane."""
+    where = 'adaptive_max_pool2d'
+    x, unbatched = _pool_input(input, where)
+    (N, C, H, W), (Ho, Wo) = x.shape, _output_size(output_size, x.shape, where)
+    if H < 1 or W < 1:
+        raise RuntimeError(f"{where}: the input {_shape(x)} has an empty plane")
+    rows, cols = _adaptive_windows(H, Ho), _adaptive_windows(W, Wo)
+    flat = (rows[:, None, :, None] * W + cols[None, :, None, :]).reshape(Ho * Wo, -1)
+    xp, a = get_array_module(x._data), x._data.reshape(N, C, H * W)
+    flat = xp.asarray(flat)
+    v = a[:, :, flat]                                   # [N, C, Ho*Wo, window]
+    k = v.argmax(axis=-1)                       # the first maximum (or the first NaN)
+    nan = v != v
+    if nan.any():                               # PyTorch keeps the last NaN
+        last = v.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
+        k = xp.where(nan.any(axis=-1), last, k)
+    index = Tensor._make(flat[xp.arange(Ho * Wo), k].astype(np.int64))  # [N, C, Ho*Wo]
+    out = x.reshape(N, C, H * W).gather(2, index).reshape(N, C, Ho, Wo)
+    index = index.reshape(N, C, Ho, Wo)
+    if unbatched: out, index = out[0], index[0]
+    return (out, index) if return_indices else out
+
+def _functional_unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """The sliding patches of [N, C, H, W] (or [C, H, W]) as columns, [N, C*kh*kw, L]
+    with L = Ho*Wo in row order (`torch.nn.functional.unfold`): the `Im2Col` node of
+    this chapter, whose columns hold the batch last, with the batch put in front."""
+    where = 'unfold'
+    x = input if isinstance(input, Tensor) else tensor(input)
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"{where}: expected a 3-d (unbatched) [C, H, W] or 4-d "
+                           f"[N, C, H, W] input, got {_shape(x)}")
+    unbatched = x.ndim == 3
+    if unbatched: x = x.reshape((1,) + tuple(x.shape))
+    g = _fold_geometry(x.shape[2:], kernel_size, dilation, padding, stride, where)
+    (N, C), L = x.shape[:2], g['Ho'] * g['Wo']
+    del g['Ho'], g['Wo']
+    cols = Im2Col.apply(x, **g).reshape(-1, L, N).permute(2, 0, 1)
+    return cols[0] if unbatched else cols
+
+def _functional_fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """The adjoint of `unfold` (`torch.nn.functional.fold`): columns [N, C*kh*kw, L]
+    (or [C*kh*kw, L]) added back into [N, C, H, W] with (H, W) = `output_size`,
+    overlapping entries summed: the `Col2Im` node."""
+    where = 'fold'
+    cols = input if isinstance(input, Tensor) else tensor(input)
+    if cols.ndim not in (2, 3):
+        raise RuntimeError(f"{where}: expected a 2-d (unbatched) [C*kh*kw, L] or 3-d "
+                           f"[N, C*kh*kw, L] input, got {_shape(cols)}")
+    unbatched = cols.ndim == 2
+    if unbatched: cols = cols.reshape((1,) + tuple(cols.shape))
+    H, W = _pair(output_size, 'output_size', where)
+    g = _fold_geometry((H, W), kernel_size, dilation, padding, stride, where)
+    (N, K, L), (kh, kw) = cols.shape, g['kernel_size']
+    if K % (kh * kw) or L != g['Ho'] * g['Wo']:
+        raise RuntimeError(
+            f"{where}: the input {_shape(cols)} does not match output_size {(H, W)} "
+            f"with kernel_size {(kh, kw)}: expected [N, C*{kh * kw}, "
+            f"{g['Ho'] * g['Wo']}] ({g['Ho']}x{g['Wo']} blocks)")
+    del g['Ho'], g['Wo']
+    out = Col2Im.apply(cols.permute(1, 2, 0).reshape(K, L * N),
+                       input_shape=(N, K // (kh * kw), H, W), **g)
+    return out[0] if unbatched else out
+
+def _fold_geometry(size, kernel_size, dilation, padding, stride, where):
+    "The settings as pairs, checked, and the number of blocks (Ho, Wo)."
+    g = dict(kernel_size=_pair(kernel_size, 'kernel_size', where),
+             dilation=_pair(dilation, 'dilation', where),
+             padding=_pair(padding, 'padding', where),
+             stride=_pair(stride, 'stride', where))
+    if (min(g['kernel_size'] + g['dilation'] + g['stride']) < 1
+            or min(g['padding']) < 0):
+        raise RuntimeError(f"{where}: kernel_size, dilation and stride must be "
+                           f"positive and padding non-negative, got {g}")
+    Ho, Wo = (conv_output_size(n, k, s, p, d) for n, k, s, p, d in zip(
+        size, g['kernel_size'], g['stride'], g['padding'], g['dilation']))
+    if Ho < 1 or Wo < 1:
+        raise RuntimeError(f"{where}: the kernel {list(g['kernel_size'])} (dilation "
+                           f"{list(g['dilation'])}) does not fit the padded size "
+                           f"{[n + 2 * p for n, p in zip(size, g['padding'])]}")
+    return dict(g, Ho=Ho, Wo=Wo)
+
+class AdaptiveMaxPool2d(Module):
+    """Adaptive max pooling layer (`torch.nn.AdaptiveMaxPool2d`)."""
+    def __init__(self, output_size, return_indices=False):
+        self.output_size, self.return_indices = output_size, return_indices
+    def forward(self, input):
+        return adaptive_max_pool2d(input, self.output_size, self.return_indices)
+    def extra_repr(self): return f"output_size={self.output_size}"
+
+class Unfold(Module):
+    "The patches as columns (`torch.nn.Unfold`): `F.unfold` with the layer's settings."
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+    def forward(self, input):
+        return _functional_unfold(input, self.kernel_size, self.dilation, self.padding,
+                                  self.stride)
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+class Fold(Unfold):
+    "Columns back into images (`torch.nn.Fold`): `F.fold` with the layer's settings."
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__(kernel_size, dilation, padding, stride)
+        self.output_size = output_size
+    def forward(self, input):
+        return _functional_fold(input, self.output_size, self.kernel_size,
+                                self.dilation, self.padding, self.stride)
+    def extra_repr(self):
+        return f"output_size={self.output_size}, " + super().extra_repr()
+
+# %% ../nbs/07_cnn.ipynb #f00d0708
+def _single(v, name, where):
+    "An int or a 1-tuple as an int."
+    if isinstance(v, (tuple, list)) and len(v) == 1: v = v[0]
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool): return int(v)
+    raise TypeError(f"{where}: {name} must be an int or a 1-tuple of ints, got {v!r}")
+
+def _rows(x, where, floating=True):
+    """[N, C, L] (or [C, L]) as a batch of images one row high, [N, C, 1, L] (or
+    [C, 1, L]), for the 2-d functions: the 1-d ones are these on a height-1 view."""
+    x = x if isinstance(x, Tensor) else tensor(x)
+    if x.ndim not in (2, 3):
+        raise RuntimeError(f"{where}: expected a 2-d (unbatched) [C, L] or 3-d "
+                           f"[N, C, L] input, got {_shape(x)}")
+    if floating and x._data.dtype.kind != 'f':
+        raise TypeError(f"{where}: expected a floating-point input, got {_describe(x)}")
+    return x.unsqueeze(-2)
+
+def _unrow(out):
+    "The height-1 axis taken out again (of a result, or of (result, indices))."
+    if isinstance(out, tuple): return tuple(_unrow(o) for o in out)
+    return out.squeeze(-2)
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution (`torch.nn.functional.conv1d`): input [N, C, L] (or [C, L]),
+    weight [O, C/groups, k], bias [O]: `conv2d` on a height-1 view with kernels [O,
+    C/groups, 1, k]. `padding`: an int, or 'valid' or 'same'."""
+    where = 'conv1d'
+    x = _rows(input, where, floating=False)
+    if weight.ndim != 3:
+        raise RuntimeError(f"{where}: expected a 3-d weight [out_channels, "
+                           f"in_channels/groups, k], got {_shape(weight)}")
+    if not isinstance(padding, str): padding = (0, _single(padding, 'padding', where))
+    return _unrow(_conv2d(x, weight.unsqueeze(2), bias, (1, _single(stride, 'stride',
+                  where)), padding, (1, _single(dilation, 'dilation', where)), groups,
+                  where))
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    "Max pooling over [N, C, L] (`torch.nn.functional.max_pool1d`): on rows."
+    where = 'max_pool1d'
+    k = _single(kernel_size, 'kernel_size', where)
+    s = k if stride is None or stride == [] or stride == () else _single(
+        stride, 'stride', where)
+    return _unrow(max_pool2d(_rows(input, where), (1, k), (1, s),
+                             (0, _single(padding, 'padding', where)),
+                             (1, _single(dilation, 'dilation', where)), ceil_mode,
+                             return_indices))
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    "Average pooling over [N, C, L] (`torch.nn.functional.avg_pool1d`): on rows."
+    where = 'avg_pool1d'
+    k = _single(kernel_size, 'kernel_size', where)
+    s = k if stride is None or stride == [] or stride == () else _single(
+        stride, 'stride', where)
+    return _unrow(avg_pool2d(_rows(input, where), (1, k), (1, s),
+                             (0, _single(padding, 'padding', where)), ceil_mode,
+                             count_include_pad))
+
+def adaptive_avg_pool1d(input, output_size):
+    "Adaptive average pooling of [N, C, L] (`torch.nn.functional.adaptive_avg_pool1d`)."
+    where = 'adaptive_avg_pool1d'
+    x = _rows(input, where)
+    return _unrow(adaptive_avg_pool2d(x, (1, _single(output_size, 'output_size',
+                                                     where))))
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    "Adaptive max pooling over [N, C, L] (`torch.nn.functional.adaptive_max_pool1d`)."
+    where = 'adaptive_max_pool1d'
+    x = _rows(input, where)
+    return _unrow(adaptive_max_pool2d(x, (1, _single(output_size, 'output_size',
+                                                     where)), return_indices))
+
+class Conv1d(Module):
+    """1-d convolution layer (`torch.nn.Conv1d`): weight [out_channels,
+    in_channels/groups, k], bias [out_channels], started as `Conv2d` (fan_in =
+    in_channels/groups * k); `padding_mode` as `Conv2d`'s."""
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode='zeros', device=None,
+                 dtype=None):
+        _check_conv_args(in_channels, out_channels, groups, padding, stride,
+                         padding_mode, 'Conv1d')
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = (_single(kernel_size, 'kernel_size', 'Conv1d'),)
+        self.stride = (_single(stride, 'stride', 'Conv1d'),)
+        self.padding = (padding if isinstance(padding, str)
+                        else (_single(padding, 'padding', 'Conv1d'),))
+        self.dilation = (_single(dilation, 'dilation', 'Conv1d'),)
+        self.groups, self.padding_mode = int(groups), padding_mode
+        dt = _np_dtype(dtype, 'Conv1d') or np.dtype(np.float32)
+        shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
+        self.weight = Parameter(np.zeros(shape, dt))
+        self.bias = Parameter(np.zeros(self.out_channels, dt)) if bias else None
+        self.reset_parameters()
+        if device is not None: self.to(device)
+
+    def reset_parameters(self):
+        "PyTorch's start: kaiming_uniform_(a=sqrt(5)), the bias U(+-1/sqrt(fan_in))."
+        kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * self.kernel_size[0]
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        x, padding = input, self.padding
+        if self.padding_mode != 'zeros':                # pad first, then convolve
+            if padding == 'valid': pads = (0, 0)
+            elif padding == 'same':
+                pads = _same_padding(self.kernel_size, self.dilation)
+            else: pads = (padding[0], padding[0])
+            x = pad(x if isinstance(x, Tensor) else tensor(x), pads,
+                    mode=self.padding_mode)
+            padding = 0
+        return conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                      self.groups)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, "
+             f"kernel_size={self.kernel_size}, stride={self.stride}")
+        if self.padding != (0,): s += f", padding={self.padding}"
+        if self.dilation != (1,): s += f", dilation={self.dilation}"
+        if self.groups != 1: s += f", groups={self.groups}"
+        if self.bias is None: s += ", bias=False"
+        if self.padding_mode != 'zeros': s += f", padding_mode={self.padding_mode}"
+        return s
+
+class MaxPool1d(MaxPool2d):
+    "Max pooling layer over [N, C, L] (`torch.nn.MaxPool1d`)."
+    def forward(self, input):
+        return max_pool1d(input, self.kernel_size, self.stride, self.padding,
+                          self.dilation, ceil_mode=self.ceil_mode,
+                          return_indices=self.return_indices)
+
+class AvgPool1d(Module):
+    "Average pooling layer over [N, C, L] (`torch.nn.AvgPool1d`)."
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True):
+        self.kernel_size = (_single(kernel_size, 'kernel_size', 'AvgPool1d'),)
+        self.stride = (self.kernel_size if stride is None
+                       else (_single(stride, 'stride', 'AvgPool1d'),))
+        self.padding = (_single(padding, 'padding', 'AvgPool1d'),)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+    def forward(self, input):
+        return avg_pool1d(input, self.kernel_size, self.stride, self.padding,
+                          self.ceil_mode, self.count_include_pad)
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}")
+
+class AdaptiveAvgPool1d(AdaptiveAvgPool2d):
+    "Adaptive average pooling layer over [N, C, L] (`torch.nn.AdaptiveAvgPool1d`)."
+    def forward(self, input): return adaptive_avg_pool1d(input, self.output_size)
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    "Adaptive max pooling layer over [N, C, L] (`torch.nn.AdaptiveMaxPool1d`)."
+    def forward(self, input):
+        return adaptive_max_pool1d(input, self.output_size, self.return_indices)

@@ -10,7 +10,10 @@ from ..layers import (Parameter, Module, Linear, LazyLinear, Identity, Flatten,
                       ELU, Hardtanh, ReLU6, LogSigmoid, CosineSimilarity,
                       PairwiseDistance, SmoothL1Loss, HuberLoss, KLDivLoss, RMSNorm,
                       GLU, EmbeddingBag)
-from ..conv import Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d
+from ..conv import (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d,
+                   Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, AdaptiveMaxPool2d,
+                   Unfold, Fold, Conv1d, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d,
+                   AdaptiveMaxPool1d)
 from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from ..attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                          TransformerEncoder, TransformerDecoder, Transformer)

@@ -12,5 +12,10 @@ from ..layers import (_functional_relu as relu, _functional_softmax as softmax,
                       cosine_similarity, pairwise_distance, pdist, smooth_l1_loss,
                       huber_loss, kl_div, rms_norm, glu,
                       embedding_bag)
-from ..conv import conv2d, conv_transpose2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d
+from ..conv import (conv2d, conv_transpose2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d,
+                   interpolate, _functional_upsample as upsample,
+                   _functional_upsample_nearest as upsample_nearest,
+                   _functional_upsample_bilinear as upsample_bilinear, adaptive_max_pool2d,
+                   _functional_unfold as unfold, _functional_fold as fold, conv1d,
+                   max_pool1d, avg_pool1d, adaptive_avg_pool1d, adaptive_max_pool1d)
 from ..attention import scaled_dot_product_attention
