@@ -320,8 +320,8 @@ def test_linear_both_blas_layouts_agree(n, rng):
     assert y.shape == (n, 8)
     want = x.detach().numpy() @ w.detach().numpy().T + b.detach().numpy()
     assert np.allclose(y.detach(), want, rtol=1e-12, atol=1e-12)
-    # the transposed form leaves a transposed view of its product
-    assert (y.detach().numpy().base is not None) == (n < 8)
+    # either form leaves the product in rows, as PyTorch's (view() relies on it)
+    assert y.detach().numpy().flags.c_contiguous and y.view(-1).shape == (8 * n,)
     g = rng.standard_normal((n, 8))
     y.backward(g)
     assert np.allclose(x.grad.detach(), g @ w.detach())
@@ -334,13 +334,12 @@ def test_linear_both_blas_layouts_agree(n, rng):
                                    (32, 128, 256), (64, 128, 256), (128, 784, 256), (256, 784, 256)])
 def test_mm_form(n, k, m, rng):
     """_mm(a, b.T) asks for (b @ a.T).T exactly when n < m and k >= 4 n; the values are
-    those of a @ b.T either way."""
+    those of a @ b.T either way, and so is the layout (rows, as PyTorch's)."""
     from deeplearning101.autodiff import _mm
     a, b = rng.standard_normal((n, k)), rng.standard_normal((m, k))
     out = _mm(a, b.T)
     assert np.allclose(out, a @ b.T, rtol=1e-12, atol=1e-12)
-    # the transposed form returns a view
-    assert (out.base is not None) == (n < m and k >= 4 * n)
+    assert out.flags.c_contiguous
     # a C-ordered right factor: always direct
     assert _mm(a, np.ascontiguousarray(b.T)).base is None
 
