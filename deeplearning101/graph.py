@@ -1199,7 +1199,15 @@ amax.__name__, amin.__name__ = 'amax', 'amin'
 
 from collections import namedtuple
 # torch.return_types.max and friends
-_values_indices = namedtuple('values_indices', ['values', 'indices'])
+def _return_type(name, fields):
+    """A named tuple for an op's several results (PyTorch's `torch.return_types`):
+    `values, indices = t.max(1)` or `.values`; it prints one field a line, as PyTorch."""
+    def text(self):
+        return (f"dl.return_types.{name}(\n"
+                + ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self)) + ")")
+    return type(name, (namedtuple(name, fields),),
+                dict(__slots__=(), __repr__=text, __str__=text))
+_values_indices = {n: _return_type(n, ['values', 'indices']) for n in ('max', 'min')}
 
 def _result(r):
     """A method's result as a tensor's array: a NumPy scalar becomes a 0-d array; an
@@ -1253,7 +1261,7 @@ def _extreme(cls, arg, pair):
         if not keepdim:
             values, idx = (values.reshape(values.shape[:dim] + values.shape[dim + 1:]),
                            Tensor._make(idx._data.squeeze(dim)))
-        return _values_indices(values, idx)
+        return _values_indices[cls.name](values, idx)
     reduce.__name__ = reduce.__qualname__ = cls.name
     return reduce
 _max, _min = _extreme(Max, argmax, maximum), _extreme(Min, argmin, minimum)

@@ -36,6 +36,7 @@ from .graph import *
 from .graph import Op, Reduce, Tensor, _BUILTIN_NAMES
 from .graph import _binary, _cast, _const, _dim, _dl_dtype, _inplace, _t
 from .graph import _CATEGORY, _promote_types, _into, _runtime_too
+from .graph import _return_type
 from .autodiff import *
 from .autodiff import _expand as _unreduce
 from .autodiff import _apply, _astype, _needs, _raw, _where
@@ -598,8 +599,8 @@ def _order(a, axis, descending):
     rev = np.flip(np.flip(a, axis).argsort(axis=axis, kind='stable'), axis)
     return (a.shape[axis] - 1 - rev).astype(np.int64, copy=False)
 
-_sorted = namedtuple('sort', ['values', 'indices'])       # torch.return_types.sort
-_topk = namedtuple('topk', ['values', 'indices'])
+_sorted = _return_type('sort', ['values', 'indices'])       # torch.return_types.sort
+_topk = _return_type('topk', ['values', 'indices'])
 
 def sort(input, dim=-1, descending=False, stable=False):
     "(values, indices) along `dim`, ascending unless `descending`."
@@ -629,8 +630,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     order = _order(x._data, d, largest)[(slice(None),) * d + (slice(0, k),)].copy()
     return _topk(Gather.apply(x, axis=d, index=order), Tensor._make(order))
 
-_kthvalue = namedtuple('kthvalue', ['values', 'indices'])
-_median = namedtuple('median', ['values', 'indices'])
+_kthvalue = _return_type('kthvalue', ['values', 'indices'])
+_median = _return_type('median', ['values', 'indices'])
 
 def kthvalue(input, k, dim=-1, keepdim=False):
     "The k-th smallest entry along `dim` (k from 1) and its index (a stable sort's)."
@@ -1716,7 +1717,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     x = _t(input, 'std_mean')
     return s, x.mean(dim=_dims(dim, x.ndim, 'std_mean') or None, keepdim=keepdim)
 
-_aminmax = namedtuple('aminmax', ['min', 'max'])     # torch.return_types.aminmax
+_aminmax = _return_type('aminmax', ['min', 'max'])     # torch.return_types.aminmax
 
 def aminmax(input, *, dim=None, keepdim=False):
     "(min, max) of all entries or along the one axis `dim` (`torch.aminmax`)."
@@ -2297,8 +2298,8 @@ def _like(a, ref):
     "The host array `a` on the device of the array `ref`."
     return a if isinstance(ref, _HOST) else get_array_module(ref).asarray(a)
 
-_cummax = namedtuple('cummax', ['values', 'indices'])
-_cummin = namedtuple('cummin', ['values', 'indices'])
+_cummax = _return_type('cummax', ['values', 'indices'])
+_cummin = _return_type('cummin', ['values', 'indices'])
 
 def _cum_extreme(input, dim, largest, where, result):
     """The running maximum (minimum) along `dim` and where it was reached: a tie or a
@@ -2329,7 +2330,7 @@ def cummin(input, dim):
     "(values, indices) of the running minimum along `dim` (`torch.cummin`)."
     return _cum_extreme(input, dim, False, 'cummin', _cummin)
 
-_mode = namedtuple('mode', ['values', 'indices'])
+_mode = _return_type('mode', ['values', 'indices'])
 
 def mode(input, dim=-1, keepdim=False):
     """The most frequent value along `dim` (the smallest of those, on a tie) and the
@@ -2360,7 +2361,7 @@ def mode(input, dim=-1, keepdim=False):
     if not keepdim: values, indices = values.squeeze(d), indices.squeeze(d)
     return _mode(values, indices)
 
-_nanmedian = namedtuple('nanmedian', ['values', 'indices'])
+_nanmedian = _return_type('nanmedian', ['values', 'indices'])
 
 def nanmedian(input, dim=None, keepdim=False):
     """`median` of the entries that are not NaN (`torch.nanmedian`): the lower median;
@@ -2663,7 +2664,7 @@ class Logabsdet(Op):
 def _logabsdet_backward(op, grad, out, a):
     return (grad[..., None, None] * _mT(Inv.apply(a)),)
 
-_slogdet_result = namedtuple('slogdet', ['sign', 'logabsdet'])
+_slogdet_result = _return_type('slogdet', ['sign', 'logabsdet'])
 def _slogdet(A):
     """(sign, log|det|) of each square matrix (`torch.linalg.slogdet`): the determinant
     without overflow; sign is 0 for a singular matrix, and has no gradient."""
@@ -2752,7 +2753,7 @@ def _eigh_backward(op, grads, outs, a):
     inner = inner - _diag_embed(_diag_of(inner)) + _diag_embed(gw)
     return v @ inner @ _mT(v)
 
-_eigh_result = namedtuple('eigh', ['eigenvalues', 'eigenvectors'])
+_eigh_result = _return_type('eigh', ['eigenvalues', 'eigenvectors'])
 def _eigh(A, UPLO='L'):
     """Eigenvalues (ascending) and eigenvectors (columns) of symmetric matrices, read
     from the lower triangle (`UPLO='L'`) or the upper (`torch.linalg.eigh`)."""
@@ -2804,7 +2805,7 @@ def _svd_backward(op, grads, outs, a):
         return u @ (ga + sgv - (sgv @ _mT(vh)) @ vh)
     return u @ inner @ vh
 
-_svd_result = namedtuple('svd', ['U', 'S', 'Vh'])
+_svd_result = _return_type('svd', ['U', 'S', 'Vh'])
 def _svd(A, full_matrices=True):
     """A = U diag(S) Vh with S descending (`torch.linalg.svd`); `full_matrices=False`
     keeps only the first min(m, n) columns of U and rows of Vh."""
@@ -2847,7 +2848,7 @@ def _qr_backward(op, grads, outs, a):
     ga = cat([ga, ga.new_zeros(ga.shape[:-1] + (n - m,))], -1)
     return ga + q @ gr
 
-_qr_result = namedtuple('qr', ['Q', 'R'])
+_qr_result = _return_type('qr', ['Q', 'R'])
 def _qr(A, mode='reduced'):
     """The QR decomposition (`torch.linalg.qr`): mode 'reduced' (Q is m x k), 'complete'
     (Q is m x m) or 'r' (R only; Q is empty)."""
@@ -2913,7 +2914,7 @@ def _matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
     tol = _tolerance(s, a.shape, atol, rtol)
     return Tensor._make((s > tol).sum(-1).astype(np.int64))
 
-_lstsq_result = namedtuple('lstsq', ['solution', 'residuals', 'rank',
+_lstsq_result = _return_type('lstsq', ['solution', 'residuals', 'rank',
                                      'singular_values'])
 def _lstsq(A, B, rcond=None, *, driver=None):
     """The least-squares solution X of A X = B (`torch.linalg.lstsq`), the
@@ -3089,7 +3090,7 @@ def cholesky(input, upper=False):
     "The Cholesky factor (`torch.cholesky`; `linalg.cholesky` is the current name)."
     return _cholesky(input, upper=upper)
 
-_svd_old = namedtuple('svd', ['U', 'S', 'V'])
+_svd_old = _return_type('svd', ['U', 'S', 'V'])
 def svd(input, some=True, compute_uv=True):
     """The SVD in `torch.svd`'s older form: (U, S, V) with A = U diag(S) V^T (V, not
     Vh); `some=True` is the reduced SVD; without compute_uv, U (m x m) and V (n x n)

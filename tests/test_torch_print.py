@@ -123,3 +123,12 @@ def test_grad_fn_objects_print_as_torch():
         (fn, _), = y.grad_fn.next_functions
         assert repr(fn).startswith('<MulBackward0 object at 0x')
         assert repr(fn.next_functions[0][0]).startswith('<AccumulateGrad object at 0x')
+
+
+@pytest.mark.parametrize('what', ['max', 'min', 'topk', 'sort', 'kthvalue', 'median', 'mode', 'cummax', 'aminmax'])
+def test_named_results_print_as_torch(what):
+    a = np.array([[1.0, 3.0, 2.5], [2.0, 0.0, -1.5]], np.float32)
+    calls = dict(max=lambda t: t.max(1), min=lambda t: t.min(0), topk=lambda t: t.topk(2), sort=lambda t: t.sort(1),
+                 kthvalue=lambda t: t.kthvalue(2, 1), median=lambda t: t.median(1), mode=lambda t: t.mode(1),
+                 cummax=lambda t: t.cummax(1), aminmax=lambda t: t.aminmax(dim=0))
+    same(lambda lib: calls[what](lib.tensor(a)))
