@@ -2710,6 +2710,20 @@ class EmbeddingBag(Module):
         if self.padding_idx is not None:
             self.weight._data[self.padding_idx] = 0
             _record_write(self.weight._data)
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, mode='mean', sparse=False,
+                        include_last_offset=False, padding_idx=None):
+        """An EmbeddingBag whose table is `embeddings` [num_embeddings, embedding_dim];
+        `freeze`: no gradient."""
+        if len(embeddings.shape) != 2:
+            raise ValueError("EmbeddingBag.from_pretrained: embeddings are expected to be "
+                             f"2-dimensional, got shape {list(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        bag = cls(rows, cols, max_norm, norm_type, scale_grad_by_freq, mode, sparse,
+                  embeddings, include_last_offset, padding_idx)
+        bag.weight.requires_grad_(not freeze)
+        return bag
     def forward(self, input, offsets=None, per_sample_weights=None):
         return embedding_bag(input, self.weight, offsets, self.max_norm, self.norm_type,
                              self.scale_grad_by_freq, self.mode, self.sparse,

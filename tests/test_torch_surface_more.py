@@ -321,3 +321,12 @@ def test_embedding_bag_module_as_torch():
         assert repr(m) == "EmbeddingBag(10, 3, mode='sum', padding_idx=0)"
         assert list(m.state_dict()) == ['weight'] and m.weight[0].abs().sum().item() == 0
         assert tuple(m(L.tensor([[1, 2], [0, 3]])).shape) == (2, 3)
+
+
+def test_embedding_bag_from_pretrained_as_torch():
+    table = np.arange(12, dtype=np.float32).reshape(4, 3)
+    for freeze in (True, False):
+        same(lambda L: L.nn.EmbeddingBag.from_pretrained(L.tensor(table), freeze=freeze, mode='sum')(
+            L.tensor([[0, 3], [1, 1]])))
+        d, t = both(lambda L: L.nn.EmbeddingBag.from_pretrained(L.tensor(table), freeze=freeze).weight.requires_grad)
+        assert d == t == (not freeze)
