@@ -1201,7 +1201,8 @@ from collections import namedtuple
 # torch.return_types.max and friends
 def _return_type(name, fields):
     """A named tuple for an op's several results (PyTorch's `torch.return_types`):
-    `values, indices = t.max(1)` or `.values`; it prints one field a line, as PyTorch."""
+    `values, indices = t.max(1)` or `.values`; it prints one field a line, as
+    PyTorch."""
     def text(self):
         return (f"dl.return_types.{name}(\n"
                 + ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self)) + ")")

@@ -2717,8 +2717,8 @@ class EmbeddingBag(Module):
         """An EmbeddingBag whose table is `embeddings` [num_embeddings, embedding_dim];
         `freeze`: no gradient."""
         if len(embeddings.shape) != 2:
-            raise ValueError("EmbeddingBag.from_pretrained: embeddings are expected to be "
-                             f"2-dimensional, got shape {list(embeddings.shape)}")
+            raise ValueError("EmbeddingBag.from_pretrained: embeddings are expected to "
+                             f"be 2-dimensional, got shape {list(embeddings.shape)}")
         rows, cols = embeddings.shape
         bag = cls(rows, cols, max_norm, norm_type, scale_grad_by_freq, mode, sparse,
                   embeddings, include_last_offset, padding_idx)
