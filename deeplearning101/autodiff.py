@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['unbroadcast', 'gradient_of', 'IndexGrad', 'array_backward', 'backward', 'AccumulateGrad', 'register_hook', 'no_grad',
-           'enable_grad', 'set_grad_enabled', 'inference_mode', 'grad', 'GradcheckError', 'gradcheck', 'gradgradcheck',
-           'FunctionCtx', 'Function', 'autograd_backward', 'compute_gradients', 'GradientDescentOptimizer']
+           'enable_grad', 'set_grad_enabled', 'inference_mode', 'is_inference_mode_enabled', 'grad', 'GradcheckError',
+           'gradcheck', 'gradgradcheck', 'FunctionCtx', 'Function', 'autograd_backward', 'compute_gradients',
+           'GradientDescentOptimizer']
 
 # %% ../nbs/01_autodiff.ipynb #1b9acf83
 import functools, inspect, warnings
@@ -642,9 +643,21 @@ class set_grad_enabled(_GradModeContext):
 
 class inference_mode(_GradModeContext):
     """PyTorch's faster `no_grad`: here the same thing (`inference_mode(False)` records
-    as usual)."""
-    mode = False
-    def __init__(self, mode=True): self.mode = not mode
+    as usual); `is_inference_mode_enabled()` tells whether one is active."""
+    mode, inference = False, True
+    def __init__(self, mode=True): self.mode, self.inference = not mode, bool(mode)
+    def __enter__(self):
+        self.prev_inference = getattr(GradMode, 'inference', False)
+        GradMode.inference = self.inference
+        super().__enter__()
+    def __exit__(self, *exc):
+        GradMode.inference = self.prev_inference
+        super().__exit__(*exc)
+    def _fresh(self): return inference_mode(self.inference)
+
+def is_inference_mode_enabled():
+    "Whether an `inference_mode()` block is active in this thread."
+    return getattr(GradMode, 'inference', False)
 
 
 # %% ../nbs/01_autodiff.ipynb #8dc915cf

@@ -330,3 +330,20 @@ def test_embedding_bag_from_pretrained_as_torch():
             L.tensor([[0, 3], [1, 1]])))
         d, t = both(lambda L: L.nn.EmbeddingBag.from_pretrained(L.tensor(table), freeze=freeze).weight.requires_grad)
         assert d == t == (not freeze)
+
+
+def test_inference_mode_is_reported_as_torch():
+    def probe(L):
+        r = [L.is_inference_mode_enabled()]
+        with L.inference_mode():
+            r += [L.is_inference_mode_enabled(), L.is_grad_enabled()]
+            with L.inference_mode(False):
+                r += [L.is_inference_mode_enabled(), L.is_grad_enabled()]
+
+        @L.inference_mode()
+        def f(): return L.is_inference_mode_enabled()
+
+        @L.inference_mode
+        def g(): return L.is_inference_mode_enabled(), L.is_grad_enabled()
+        return r + [f(), g(), L.is_inference_mode_enabled()]
+    assert probe(dl) == probe(torch)
