@@ -1435,9 +1435,15 @@ def _torch_order(a, index):
     return xp.unravel_index(pos[tuple(i for i, _ in rest)], a._data.shape)
 
 def _index_arrays(a, index):
-    "The index with tensors and lists turned into arrays on `a`'s device."
-    conv = lambda i: (i._data if isinstance(i, Tensor)
-                      else (np.asarray(i) if isinstance(i, list) else i))
+    """The index with tensors and lists turned into arrays on `a`'s device; a slice
+    with a negative step is refused, as PyTorch does (`flip` reverses)."""
+    def conv(i):
+        if isinstance(i, Tensor): return i._data
+        if isinstance(i, list): return np.asarray(i)
+        if type(i) is slice and i.step is not None and i.step <= 0:
+            raise ValueError("step must be greater than zero (to reverse, use flip)"
+                             if i.step else "slice step cannot be zero")
+        return i
     index = tuple(conv(i) for i in index) if isinstance(index, tuple) else conv(index)
     # a GPU tensor: its indices go there too
     if type(a._data) is not np.ndarray and _device_name(a._data) is not None:

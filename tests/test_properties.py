@@ -468,14 +468,14 @@ def indices(draw, shape):
         return draw(ints)
     if kind == "slice":
         return slice(draw(st.none() | st.integers(-n0, n0)), draw(st.none() | st.integers(-n0, n0)),
-                     draw(st.sampled_from([None, 1, 2, -1, -2])))
+                     draw(st.sampled_from([None, 1, 2, 3])))     # negative steps: refused, as torch
     if kind in ("int_list", "int_array", "int_tensor"):
         idx = draw(st.lists(ints, min_size=1, max_size=6))          # repeats are likely
         return {"int_list": idx, "int_array": np.array(idx), "int_tensor": dl.tensor(idx)}[kind]
     if kind == "mask":
         return draw(hnp.arrays(bool, shape))
     if kind == "ellipsis_none":
-        return (Ellipsis, None, slice(None, None, -1))
+        return (Ellipsis, None, slice(None, None, 2))
     if kind == "two_arrays" and len(shape) >= 2:
         k = draw(st.integers(1, 5))
         rows = np.array(draw(st.lists(ints, min_size=k, max_size=k)))

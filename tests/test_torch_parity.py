@@ -46,7 +46,7 @@ DL = SimpleNamespace(
     mT=lambda x: x.T,                                # 2-D only
     permute=lambda x, *p: x.permute(*p),
     reshape=lambda x, *s: x.reshape(*s),
-    flip0=lambda x: x[::-1],
+    flip0=lambda x: x.flip(0),
     index=lambda x, idx: x[idx],
     tensor=lambda a: dl.tensor(a),
 )

@@ -347,3 +347,14 @@ def test_inference_mode_is_reported_as_torch():
         def g(): return L.is_inference_mode_enabled(), L.is_grad_enabled()
         return r + [f(), g(), L.is_inference_mode_enabled()]
     assert probe(dl) == probe(torch)
+
+
+def test_negative_slice_steps_are_refused_as_torch():
+    for L in (dl, torch):
+        x = L.arange(5)
+        for bad in (lambda: x[::-1], lambda: x[4:0:-2], lambda: x.__setitem__(slice(None, None, -1), 1)):
+            with pytest.raises(ValueError, match='step must be greater than zero'):
+                bad()
+        with pytest.raises(ValueError, match='slice step cannot be zero'):
+            x[::0]
+        assert x[::2].tolist() == [0, 2, 4] and x.flip(0).tolist() == [4, 3, 2, 1, 0]
