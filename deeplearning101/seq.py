@@ -155,7 +155,7 @@ def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
     """One step of an LSTM: hx = (h, c) -> (h', c'); the rows of the weights hold the
     gates i, f, g, o in this order, H rows each."""
     h, c = hx
-    H = h.shape[-1]
+    H = w_hh.shape[0] // 4          # (h may be shorter: an LSTM with projections)
     a = linear(input, w_ih, b_ih) + linear(h, w_hh, b_hh)     # [N, 4H]
     i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])        # input and forget gates
     g, o = a[:, 2 * H:3 * H].tanh(), sigmoid(a[:, 3 * H:])   # candidate, output gate
@@ -218,6 +218,21 @@ def _layer_plain(mode, x, states, weights):
     return stack([stack(outputs), stack(cells)]) if mode == 'LSTM' else stack(outputs)
 
 # %% ../nbs/08_seq.ipynb #9f1c98df
+def _layer_projected(x, states, weights):
+    """One layer of an LSTM with projections, a step at a time: x [T, N, I], states
+    [h0, c0] or [] -> the h_t [T, N, P] and the c_t [T, N, H]."""
+    w_ih, w_hh, *rest = weights
+    w_hr, biases = rest[-1], rest[:-1]
+    N, H = x.shape[1], w_hr.shape[1]
+    h, c = states if states else (zeros(N, w_hr.shape[0], dtype=x.dtype),
+                                  zeros(N, H, dtype=x.dtype))
+    hs, cs = [], []
+    for t in range(x.shape[0]):
+        h, c = lstm_cell(x[t], (h, c), w_ih, w_hh, *biases)
+        h = linear(h, w_hr)                             # the projection
+        hs.append(h); cs.append(c)
+    return stack(hs), stack(cs)
+
 class RNNBase(Module):
     """The recurrent layers' common part (`torch.nn.RNNBase`): parameters
     weight_ih_l{k}[_reverse], weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} with PyTorch's
@@ -239,27 +254,38 @@ class RNNBase(Module):
         if isinstance(dropout, bool) or not 0 <= float(dropout) <= 1:
             raise ValueError(f"{name}: dropout should be a number in [0, 1], got "
                              f"{dropout!r}")
-        if proj_size:
-            raise NotImplementedError(f"{name}: proj_size > 0 (an LSTM with "
-                                      f"projections) is not part of deeplearning101")
+        if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)) \
+                or proj_size < 0:
+            raise ValueError(f"{name}: proj_size should be a non-negative integer, got "
+                             f"{proj_size!r}")
+        if proj_size and mode != 'LSTM':
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or "
+                             "GRU")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         self.mode, self.input_size = mode, int(input_size)
         self.hidden_size, self.num_layers = int(hidden_size), int(num_layers)
         self.bias, self.batch_first = bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional
-        self.proj_size = 0
+        # an LSTM with projections: h_t = W_hr (o_t * tanh(c_t)) has proj_size entries
+        self.proj_size = int(proj_size)
         dt = _np_dtype(dtype, name) or np.dtype(np.float32)
         G, H = {'LSTM': 4, 'GRU': 3}.get(mode, 1), self.hidden_size
+        R = self.proj_size or H                         # the size of h
         D = 2 if bidirectional else 1
         for k in range(self.num_layers):
             for sfx in ('', '_reverse')[:D]:
-                I = self.input_size if k == 0 else D * H
+                I = self.input_size if k == 0 else D * R
                 setattr(self, f'weight_ih_l{k}{sfx}',
                         Parameter(np.zeros((G * H, I), dt)))
                 setattr(self, f'weight_hh_l{k}{sfx}',
-                        Parameter(np.zeros((G * H, H), dt)))
+                        Parameter(np.zeros((G * H, R), dt)))
                 if bias:
                     setattr(self, f'bias_ih_l{k}{sfx}', Parameter(np.zeros(G * H, dt)))
                     setattr(self, f'bias_hh_l{k}{sfx}', Parameter(np.zeros(G * H, dt)))
+                if self.proj_size:
+                    setattr(self, f'weight_hr_l{k}{sfx}',
+                            Parameter(np.zeros((self.proj_size, H), dt)))
         self.reset_parameters()
         if device is not None: self.to(device)
 
@@ -268,6 +294,7 @@ class RNNBase(Module):
     def _weights(self, k, sfx):
         names = ['weight_ih', 'weight_hh']
         if self.bias: names += ['bias_ih', 'bias_hh']
+        if self.proj_size: names += ['weight_hr']
         return [getattr(self, f'{n}_l{k}{sfx}') for n in names]
 
     @property
@@ -288,6 +315,7 @@ class RNNBase(Module):
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size: s += f", proj_size={self.proj_size}"
         if self.num_layers != 1: s += f", num_layers={self.num_layers}"
         if not self.bias: s += ", bias=False"
         if self.batch_first: s += ", batch_first=True"
@@ -313,15 +341,16 @@ class RNNBase(Module):
             input.transpose(0, 1) if self.batch_first else input)
         LD, N, H = self.num_layers * (2 if self.bidirectional else 1), x.shape[1], \
             self.hidden_size
-        want = (LD, H) if unbatched else (LD, N, H)
         def state(s, what):
             if s is None: return None                   # zeros, made by the layer
+            size = self.proj_size or H if what.endswith('h_0') else H
+            want = (LD, size) if unbatched else (LD, N, size)
             if not isinstance(s, Tensor) or tuple(s.shape) != want:
                 got = _shape(s) if hasattr(s, 'shape') else type(s).__name__
                 raise RuntimeError(f"{where}: expected the {what} of shape "
                                    f"{list(want)} for the input {_shape(input)}, "
                                    f"got {got}")
-            return s.reshape((LD, 1, H)) if unbatched else s
+            return s.reshape((LD, 1, size)) if unbatched else s
         if self.mode == 'LSTM':
             if hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
                 raise RuntimeError(f"{where}: expected hx to be a pair (h_0, c_0), got "
@@ -345,8 +374,11 @@ class RNNBase(Module):
                 j = k * D + d
                 xs = x.flip(0) if d else x
                 states = [] if h0 is None else [h0[j]] + ([c0[j]] if lstm else [])
-                y = self._layer(xs, states, self._weights(k, sfx))
-                if lstm: y, c = y[0], y[1]
+                if self.proj_size:
+                    y, c = _layer_projected(xs, states, self._weights(k, sfx))
+                else:
+                    y = self._layer(xs, states, self._weights(k, sfx))
+                    if lstm: y, c = y[0], y[1]
                 hn.append(y[-1])
                 if lstm: cn.append(c[-1])
                 outs.append(y.flip(0) if d else y)
@@ -375,7 +407,8 @@ class RNN(RNNBase):
 
 class LSTM(RNNBase):
     """Long short-term memory (`torch.nn.LSTM`): gates i, f, g, o in the weights' rows.
-    forward(input, (h_0, c_0)) -> (output, (h_n, c_n)). proj_size > 0 is not built."""
+    forward(input, (h_0, c_0)) -> (output, (h_n, c_n)). With proj_size P > 0 each
+    h_t = W_hr (o_t * tanh(c_t)) has P entries (weight_hr_l{k} [P, H])."""
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, proj_size=0,
                  device=None, dtype=None):

@@ -244,8 +244,8 @@ def test_errors_name_the_layer_and_the_shapes():
         nn.GRU(8, 4, batch_first=True)(dl.randn(2, 5, 8), dl.zeros(1, 5, 4))
     with pytest.raises(ValueError, match=r"RNN\(2, 3\): expected a floating-point input"):
         nn.RNN(2, 3)(dl.tensor(np.zeros((4, 2), np.int64)))
-    with pytest.raises(NotImplementedError, match=r"LSTM: proj_size > 0"):
-        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match=r"proj_size has to be smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
     with pytest.raises(ValueError, match=r"RNN: unknown nonlinearity 'sigmoid'"):
         nn.RNN(3, 4, nonlinearity='sigmoid')
     with pytest.raises(ValueError, match=r"GRU: dropout should be a number in \[0, 1\]"):

@@ -358,3 +358,37 @@ def test_negative_slice_steps_are_refused_as_torch():
         with pytest.raises(ValueError, match='slice step cannot be zero'):
             x[::0]
         assert x[::2].tolist() == [0, 2, 4] and x.flip(0).tolist() == [4, 3, 2, 1, 0]
+
+
+@pytest.mark.parametrize('kw', [dict(proj_size=2), dict(proj_size=2, num_layers=2, bidirectional=True),
+                                dict(proj_size=3, batch_first=True, num_layers=2)])
+@pytest.mark.parametrize('given_state', [False, True])
+def test_lstm_with_projections_as_torch(kw, given_state):
+    res = []
+    for L in (dl, torch):
+        m = L.nn.LSTM(3, 4, **kw).double()
+        rng = np.random.default_rng(0)
+        with L.no_grad():
+            for _, p in m.named_parameters():
+                p.copy_(L.tensor(rng.standard_normal(tuple(p.shape))))
+        x = L.tensor(rng.standard_normal((5, 2, 3)), requires_grad=True)
+        LD = (2 if kw.get('bidirectional') else 1) * kw.get('num_layers', 1)
+        N = 5 if kw.get('batch_first') else 2
+        hx = ((L.tensor(rng.standard_normal((LD, N, kw['proj_size']))), L.tensor(rng.standard_normal((LD, N, 4))))
+              if given_state else None)
+        o, (h, c) = m(x, hx)
+        (o.sum() + 2 * h.sum() + 3 * c.sum()).backward()
+        res.append((repr(m), list(m.state_dict()), [t.detach().numpy() for t in (o, h, c, x.grad)],
+                    [p.grad.numpy() for p in m.parameters()]))
+    (rd, kd, vd, gd), (rt, kt, vt, gt) = res
+    assert rd == rt and kd == kt
+    for a, b in zip(vd + gd, vt + gt):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_lstm_projection_errors_and_unbatched_as_torch():
+    for L in (dl, torch):
+        with pytest.raises(ValueError, match='smaller than hidden_size'):
+            L.nn.LSTM(3, 4, proj_size=4)
+        o, (h, c) = L.nn.LSTM(3, 4, proj_size=2)(L.ones(5, 3))
+        assert (tuple(o.shape), tuple(h.shape), tuple(c.shape)) == ((5, 2), (1, 2), (1, 4))

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['patch_to', 'Optimizer', 'SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW', 'flatten_state_dict', 'unflatten_state_dict',
-           'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'LRScheduler', 'StepLR', 'ExponentialLR', 'CosineAnnealingLR',
-           'LinearLR', 'SequentialLR', 'OneCycleLR', 'MultiStepLR', 'LambdaLR', 'ReduceLROnPlateau',
-           'CosineAnnealingWarmRestarts', 'ConstantLR', 'PolynomialLR', 'MultiplicativeLR', 'ChainedScheduler',
-           'CyclicLR', 'clip_grad_norm_', 'clip_grad_value_']
+           'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'LBFGS', 'LRScheduler', 'StepLR', 'ExponentialLR',
+           'CosineAnnealingLR', 'LinearLR', 'SequentialLR', 'OneCycleLR', 'MultiStepLR', 'LambdaLR',
+           'ReduceLROnPlateau', 'CosineAnnealingWarmRestarts', 'ConstantLR', 'PolynomialLR', 'MultiplicativeLR',
+           'ChainedScheduler', 'CyclicLR', 'clip_grad_norm_', 'clip_grad_value_']
 
 # %% ../../nbs/04_optim.ipynb #d10efc1a
 import json, math, types, warnings, weakref
@@ -962,6 +962,291 @@ def _pair(betas, where):
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
     return tuple(betas)
+
+# %% ../../nbs/04_optim.ipynb #b9a76ecd
+def _cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None):
+    """Where the cubic through (x1, f1) and (x2, f2) with slopes g1 and g2 has its
+    minimum, clipped to `bounds` (default: between x1 and x2); their middle if the
+    cubic has no minimum."""
+    lo, hi = bounds if bounds is not None else ((x1, x2) if x1 <= x2 else (x2, x1))
+    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
+    disc = d1 ** 2 - g1 * g2
+    if not disc >= 0: return (lo + hi) / 2.0
+    d2 = np.sqrt(disc)
+    if x1 <= x2: m = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+    else: m = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
+    return min(max(m, lo), hi)
+
+def _strong_wolfe(evaluate, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9,
+                  max_ls=25):
+    """A step length along `d` that meets the strong Wolfe conditions (the loss falls
+    by at least c1 t g.d, the slope shrinks to at most c2 |g.d|): widen until a
+    bracket holds one, then zoom in by cubic interpolation (minFunc's method, as torch
+    ports it). `evaluate(t)` gives the loss and flat gradient at x + t d. Returns the
+    loss, gradient and step found, and how many evaluations it took."""
+    d_norm = np.abs(d).max()
+    f_new, g_new = evaluate(t)
+    evals, it, done, gtd_new = 1, 0, False, np.dot(g_new, d)
+    t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
+    while it < max_ls:                     # bracketing: points are [t, f, g, g.d]
+        rises = f_new > f + c1 * t * gtd or (it > 1 and f_new >= f_prev)
+        if not rises and abs(gtd_new) <= -c2 * gtd:       # t itself will do
+            bracket, done = [[t, f_new, g_new, gtd_new]], True
+            break
+        if rises or gtd_new >= 0:           # a minimum lies between t_prev and t
+            bracket = [[t_prev, f_prev, g_prev, gtd_prev], [t, f_new, g_new, gtd_new]]
+            break
+        bounds = (t + 0.01 * (t - t_prev), t * 10)
+        t_prev, t = t, _cubic_minimum(t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
+                                      bounds)
+        f_prev, g_prev, gtd_prev = f_new, g_new, gtd_new
+        f_new, g_new = evaluate(t)
+        evals, it, gtd_new = evals + 1, it + 1, np.dot(g_new, d)
+    if it == max_ls: bracket = [[0, f, g, None], [t, f_new, g_new, None]]
+    low, high = (0, 1) if bracket[0][1] <= bracket[-1][1] else (1, 0)
+    stuck = False
+    while not done and it < max_ls:        # zoom
+        (a, fa, _, sa), (b, fb, _, sb) = bracket
+        if abs(b - a) * d_norm < tolerance_change: break
+        t = _cubic_minimum(a, fa, sa, b, fb, sb)
+        top, bottom = max(a, b), min(a, b)
+        eps = 0.1 * (top - bottom)
+        if min(top - t, t - bottom) < eps:          # too close to an end
+            if stuck or t >= top or t <= bottom:     # move it 10% inside
+                t = top - eps if abs(t - top) < abs(t - bottom) else bottom + eps
+                stuck = False
+            else: stuck = True
+        else: stuck = False
+        f_new, g_new = evaluate(t)
+        evals, it, gtd_new = evals + 1, it + 1, np.dot(g_new, d)
+        point = [t, f_new, g_new, gtd_new]
+        if f_new > f + c1 * t * gtd or f_new >= bracket[low][1]:
+            bracket[high] = point
+            low, high = (0, 1) if bracket[0][1] <= bracket[1][1] else (1, 0)
+        else:
+            if abs(gtd_new) <= -c2 * gtd: done = True
+            elif gtd_new * (bracket[high][0] - bracket[low][0]) >= 0:
+                bracket[high] = bracket[low]
+            bracket[low] = point
+    t, f_new, g_new, _ = bracket[low]
+    return f_new, g_new, t, evals
+
+def _copied(v):
+    "A state entry copied: lists entry by entry, arrays and NumPy scalars."
+    if isinstance(v, list): return [_copied(x) for x in v]
+    return v.copy() if hasattr(v, 'shape') else v
+
+class LBFGS(Optimizer):
+    """L-BFGS (`torch.optim.LBFGS`): up to `max_iter` quasi-Newton iterations per
+    `step(closure)`, each along d = -H g, where H, an inverse-Hessian estimate, comes
+    from the last `history_size` steps s and gradient changes y by the two-loop
+    recursion; steps of lr, or a strong-Wolfe line search. One parameter group; the
+    state is kept on the first parameter, as in PyTorch."""
+    _state_keys = ('func_evals', 'n_iter', 'd', 't', 'old_dirs', 'old_stps', 'ro',
+                   'H_diag', 'prev_flat_grad', 'prev_loss', 'al')
+
+    def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
+                 tolerance_change=1e-9, history_size=100, line_search_fn=None):
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError(f"LBFGS: Tensor lr must be 1-element, got shape "
+                             f"{list(lr.shape)}")
+        if max_eval is None and isinstance(max_iter, (int, np.integer)):
+            max_eval = max_iter * 5 // 4
+        super().__init__(params, dict(
+            lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
+            tolerance_change=tolerance_change, history_size=history_size,
+            line_search_fn=line_search_fn))
+
+    @property
+    def _params(self): return self.param_groups[0]['params']
+
+    def add_param_group(self, param_group):
+        if self.param_groups:
+            raise ValueError("LBFGS doesn't support per-parameter options (parameter "
+                             "groups)")
+        super().add_param_group(param_group)
+
+    def _check_group(self, group, index=0):
+        where, lr = _where(self, index), group['lr']
+        _check_hyper(float(lr) if isinstance(lr, Tensor) else lr, 'learning rate lr',
+                     where)
+        for k in ('max_iter', 'max_eval', 'history_size'):
+            v = group[k]
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{where}: invalid {k}={v!r}: expected an integer "
+                                 ">= 1")
+        _check_hyper(group['tolerance_grad'], 'tolerance_grad', where)
+        _check_hyper(group['tolerance_change'], 'tolerance_change', where)
+        if group['line_search_fn'] not in (None, 'strong_wolfe'):
+            raise ValueError(f"{where}: line_search_fn={group['line_search_fn']!r}: "
+                             "only None and 'strong_wolfe' are supported")
+
+    def _gather_flat_grad(self):
+        """Every parameter's gradient in one new vector (zeros for a parameter without
+        one), each checked like `_check_grads` checks them."""
+        parts = []
+        for p in self._params:
+            w, g = p._data, p.grad
+            if g is None:
+                parts.append(np.zeros_like(w, shape=(w.size,)))
+                continue
+            a = getattr(g, '_data', None)
+            if a is None or a.shape != w.shape or a.dtype != w.dtype or \
+                    type(a) is not type(w) and _device_name(a) != _device_name(w):
+                _bad_grad(self, p, g)
+            parts.append(a.reshape(-1))
+        return np.concatenate(parts)
+
+    def _add_grad(self, t, d):
+        "x <- x + t d, each parameter moved by its slice of the flat vector d."
+        i = 0
+        for p in self._params:
+            w = p._data
+            w += t * d[i:i + w.size].reshape(w.shape)
+            _record_write(w)                  # a graph that used w is stale now
+            i += w.size
+
+    def _set_params(self, arrays):
+        for p, a in zip(self._params, arrays):
+            p._data[...] = a
+            _record_write(p._data)
+
+    def step(self, closure):
+        """Up to `max_iter` iterations. `closure()` zeroes the gradients, evaluates the
+        loss, calls backward and returns the loss; it is called again at every trial
+        point. Returns the first loss, as PyTorch does."""
+        if not callable(closure):
+            raise TypeError("LBFGS.step needs a closure that zeroes the gradients, "
+                            "re-evaluates the loss, calls backward and returns the "
+                            f"loss; got {type(closure).__name__}")
+        group = self.param_groups[0]
+        lr = float(group['lr']) if isinstance(group['lr'], Tensor) else group['lr']
+        max_iter, max_eval, history = (group[k] for k in
+                                       ('max_iter', 'max_eval', 'history_size'))
+        tol_grad, tol_change = group['tolerance_grad'], group['tolerance_change']
+        state = self.state.setdefault(self._params[0], {})
+        state.setdefault('func_evals', 0)
+        state.setdefault('n_iter', 0)
+        orig_loss = _closure_loss(closure)
+        loss, evals = float(orig_loss), 1
+        state['func_evals'] += 1
+        flat_grad = self._gather_flat_grad()
+        if np.abs(flat_grad).max() <= tol_grad: return orig_loss   # already optimal
+        opt_cond = False
+        d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss = (
+            state.get(k) for k in self._state_keys[2:10])
+        n_iter = 0
+        while n_iter < max_iter:
+            n_iter += 1
+            state['n_iter'] += 1
+            if state['n_iter'] == 1:              # the very first: steepest descent
+                d, old_dirs, old_stps, ro, H_diag = -flat_grad, [], [], [], 1
+            else:
+                y, s = flat_grad - prev_flat_grad, d * t
+                ys = np.dot(y, s)
+                if ys > 1e-10:                    # keep the pair only if curvature > 0
+                    if len(old_dirs) == history:
+                        old_dirs.pop(0); old_stps.pop(0); ro.pop(0)
+                    old_dirs.append(y); old_stps.append(s); ro.append(1.0 / ys)
+                    H_diag = ys / np.dot(y, y)    # the scale of the initial H
+                al = state.setdefault('al', [None] * history)
+                q = -flat_grad                    # two-loop recursion: d = -H g
+                for i in range(len(old_dirs) - 1, -1, -1):
+                    al[i] = np.dot(old_stps[i], q) * ro[i]
+                    q += -al[i] * old_dirs[i]
+                d = r = q * H_diag
+                for i in range(len(old_dirs)):
+                    be_i = np.dot(old_dirs[i], r) * ro[i]
+                    r += (al[i] - be_i) * old_stps[i]
+            prev_flat_grad, prev_loss = flat_grad.copy(), loss
+            if state['n_iter'] == 1: t = min(1.0, 1.0 / np.abs(flat_grad).sum()) * lr
+            else: t = lr
+            gtd = np.dot(flat_grad, d)            # the slope along d
+            if gtd > -tol_change: break           # not a descent direction (any more)
+            ls_evals = 0
+            if group['line_search_fn'] is not None:
+                x0 = [p._data.copy() for p in self._params]
+                def evaluate(t, d=d):
+                    self._add_grad(t, d)
+                    f = float(_closure_loss(closure))
+                    g = self._gather_flat_grad()
+                    self._set_params(x0)
+                    return f, g
+                loss, flat_grad, t, ls_evals = _strong_wolfe(
+                    evaluate, t, d, loss, flat_grad, gtd, max_ls=max_eval - evals)
+                self._add_grad(t, d)
+                opt_cond = np.abs(flat_grad).max() <= tol_grad
+            else:
+                self._add_grad(t, d)              # a fixed step
+                if n_iter != max_iter:            # (the last one is not evaluated)
+                    loss = float(_closure_loss(closure))
+                    flat_grad = self._gather_flat_grad()
+                    opt_cond = np.abs(flat_grad).max() <= tol_grad
+                    ls_evals = 1
+            evals += ls_evals
+            state['func_evals'] += ls_evals
+            if n_iter == max_iter or evals >= max_eval or opt_cond: break
+            if np.abs(d * t).max() <= tol_change: break           # no progress
+            if abs(loss - prev_loss) < tol_change: break
+        state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro,
+                     H_diag=H_diag, prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
+        return orig_loss
+
+    def state_dict(self):
+        "PyTorch's layout: the global state under the first parameter (0); copies."
+        sd = Optimizer.state_dict(self)
+        sd['state'] = {k: {n: _copied(v) for n, v in s.items()}
+                       for k, s in sd['state'].items()}
+        return sd
+
+    def load_state_dict(self, state_dict):
+        """The hyperparameters, checked as every optimizer's, and the state: vectors of
+        the parameters' total size, lists of them, numbers (ours or torch's)."""
+        state = None
+        if isinstance(state_dict, Mapping) and 'state' in state_dict:
+            state = self._restore_state(state_dict['state'])
+            state_dict = {**state_dict, 'state': {}}
+        Optimizer.load_state_dict(self, state_dict)
+        self.state = {self._params[0]: state} if state else {}
+
+    def _restore_state(self, saved):
+        where = "LBFGS.load_state_dict"
+        if not saved: return None
+        if [int(k) for k in saved] != [0]:
+            raise ValueError(f"{where}: LBFGS keeps its state on parameter 0, the "
+                             f"state_dict has state for parameters {list(saved)}")
+        entry = next(iter(saved.values()))
+        unknown = sorted(set(entry) - set(self._state_keys))
+        if unknown:
+            raise ValueError(f"{where}: the state has entries {unknown} that LBFGS "
+                             f"does not keep (it keeps {list(self._state_keys)}): was "
+                             "it saved by another optimizer?")
+        like = self._params[0]._data
+        dtype = np.result_type(*[p._data.dtype for p in self._params])
+        n = sum(p._data.size for p in self._params)
+        def vector(v, name):
+            a = v._data if isinstance(v, Tensor) else v
+            if not hasattr(a, 'shape') or type(a).__module__.startswith('torch'):
+                a = np.asarray(a)
+            if isinstance(like, np.ndarray) and hasattr(a, 'get'): a = a.get()
+            if tuple(a.shape) != (n,):
+                raise ValueError(f"{where}: state '{name}' has shape {list(a.shape)}, "
+                                 f"but the parameters have {n} entries in all")
+            return np.array(a, dtype=dtype, like=like)
+        def scalar(v):
+            if v is None: return None
+            a = v._data if isinstance(v, Tensor) else v
+            return dtype.type(np.asarray(a).item() if hasattr(a, 'shape') else a)
+        out = {}
+        for k, v in entry.items():
+            if v is None or k == 'prev_loss': out[k] = None if v is None else float(v)
+            elif k in ('func_evals', 'n_iter'): out[k] = int(v)
+            elif k in ('d', 'prev_flat_grad'): out[k] = vector(v, k)
+            elif k in ('old_dirs', 'old_stps'): out[k] = [vector(x, k) for x in v]
+            elif k in ('ro', 'al'): out[k] = [scalar(x) for x in v]
+            elif k == 'H_diag' and isinstance(v, int): out[k] = v
+            else: out[k] = scalar(v)
+        return out
 
 # %% ../../nbs/04_optim.ipynb #9cc95059
 def _track_optimizer_steps(opt):
