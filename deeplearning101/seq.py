@@ -259,8 +259,8 @@ class RNNBase(Module):
             raise ValueError(f"{name}: proj_size should be a non-negative integer, got "
                              f"{proj_size!r}")
         if proj_size and mode != 'LSTM':
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or "
-                             "GRU")
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN "
+                             "or GRU")
         if proj_size >= hidden_size:
             raise ValueError("proj_size has to be smaller than hidden_size")
         self.mode, self.input_size = mode, int(input_size)
