@@ -787,6 +787,130 @@ def gradgradcheck(fn, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e
     return gradcheck(first_derivatives, *inputs, eps=eps, atol=atol, rtol=rtol,
                      seed=seed, raise_exception=raise_exception)
 
+# %% ../nbs/01_autodiff.ipynb #ffb1c319
+def _as_tuple(x, where):
+    """The inputs (or outputs) of `torch.autograd.functional` as a tuple, and whether
+    they were one."""
+    xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    if not all(isinstance(t, Tensor) for t in xs):
+        raise TypeError(f"{where}: expected a tensor or a tuple of tensors, got "
+                        f"{[type(t).__name__ for t in xs]}")
+    return xs, isinstance(x, (tuple, list))
+
+def _fresh_inputs(xs, create_graph):
+    "Leaves that require grad (PyTorch's: with create_graph, a view keeps the graph)."
+    return tuple(x.view_as(x) if create_graph and x.requires_grad
+                 else x.detach().requires_grad_() for x in xs)
+
+def _grads_or_zeros(out, xs, v, create_graph, strict, where):
+    "d<out, v>/dx for each x: zeros where x does not reach out (an error if strict)."
+    if not out.requires_grad:
+        if strict:
+            raise RuntimeError(f"{where}: the output is independent of the inputs "
+                               f"(strict=True)")
+        return tuple(zeros_like(x) for x in xs)
+    gs = grad(out, xs, v, retain_graph=True, create_graph=create_graph,
+              allow_unused=True)
+    if strict and any(g is None for g in gs):
+        raise RuntimeError(f"{where}: an output is independent of an input "
+                           f"(strict=True)")
+    return tuple(zeros_like(x) if g is None else g for g, x in zip(gs, xs))
+
+def _jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
+              strategy='reverse-mode'):
+    """The Jacobian of `func` at `inputs` (`torch.autograd.functional.jacobian`): per
+    output and input, a tensor of shape output.shape + input.shape, one backward pass
+    per output entry."""
+    if strategy != 'reverse-mode':
+        raise NotImplementedError("jacobian: only strategy='reverse-mode' is supported")
+    xs, tuple_in = _as_tuple(inputs, 'jacobian')
+    xs = _fresh_inputs(xs, create_graph)
+    with enable_grad():
+        outs, tuple_out = _as_tuple(func(*xs), 'jacobian')
+        jac = []
+        for o in outs:
+            flat = o.reshape(-1)
+            rows = [_grads_or_zeros(flat[k], xs, None, create_graph, strict, 'jacobian')
+                    for k in range(flat.numel())]
+            jac.append(tuple(
+                (stack([r[i] for r in rows]) if rows else zeros(0, *x.shape,
+                                                                dtype=x.dtype))
+                .reshape(*o.shape, *x.shape) for i, x in enumerate(xs)))
+    if not create_graph: jac = [tuple(j.detach() for j in js) for js in jac]
+    if tuple_out: return tuple(js if tuple_in else js[0] for js in jac)
+    return jac[0] if tuple_in else jac[0][0]
+
+def _hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
+             outer_jacobian_strategy='reverse-mode'):
+    """The Hessian of the scalar `func` at `inputs`
+    (`torch.autograd.functional.hessian`): the Jacobian of its gradient."""
+    xs, tuple_in = _as_tuple(inputs, 'hessian')
+    def gradient(*ins):
+        out = func(*ins)
+        if not isinstance(out, Tensor) or out.numel() != 1:
+            raise RuntimeError("hessian: the function given to hessian should return a "
+                               "single-element tensor")
+        return _grads_or_zeros(out.reshape(()), ins, None, True, strict, 'hessian')
+    h = _jacobian(gradient, xs, create_graph, strict)
+    return h if tuple_in else h[0][0]
+
+def _vjp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T J) (`torch.autograd.functional.vjp`); v may be left out for a
+    single-element output."""
+    xs, tuple_in = _as_tuple(inputs, 'vjp')
+    xs = _fresh_inputs(xs, create_graph)
+    with enable_grad():
+        outs, tuple_out = _as_tuple(func(*xs), 'vjp')
+        if v is None:
+            if any(o.numel() != 1 for o in outs):
+                raise RuntimeError("vjp: the vector v can only be None if the user-"
+                                   "provided function returns a single Tensor with a "
+                                   "single element.")
+            vs = tuple(ones_like(o) for o in outs)
+        else: vs = _as_tuple(v, 'vjp')[0]
+        total = sum(((o * w).sum() for o, w in zip(outs, vs)), zeros(()))
+        res = _grads_or_zeros(total, xs, None, create_graph, strict, 'vjp')
+    if not create_graph:
+        outs, res = tuple(o.detach() for o in outs), tuple(r.detach() for r in res)
+    return (outs if tuple_out else outs[0]), (res if tuple_in else res[0])
+
+def _jvp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), J v) (`torch.autograd.functional.jvp`), here from the whole
+    Jacobian."""
+    xs, tuple_in = _as_tuple(inputs, 'jvp')
+    vs = _as_tuple(v, 'jvp')[0] if v is not None else tuple(ones_like(x) for x in xs)
+    with enable_grad():
+        outs, tuple_out = _as_tuple(func(*xs), 'jvp')
+    jac = _jacobian(func, tuple(xs), create_graph, strict)
+    jac = jac if tuple_out else (jac,)
+    res = tuple(sum(((j.reshape(o.numel(), -1) @ w.reshape(-1)).reshape(o.shape)
+                     for j, w in zip(js, vs)), zeros_like(o))
+                for js, o in zip(jac, outs))
+    if not create_graph: outs = tuple(o.detach() for o in outs)
+    return (outs if tuple_out else outs[0]), (res if tuple_out else res[0])
+
+def _vhp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T H) (`torch.autograd.functional.vhp`; `hvp` is the same for a
+    twice-differentiable function): the gradient of <grad f, v>."""
+    xs, tuple_in = _as_tuple(inputs, 'vhp')
+    xs = _fresh_inputs(xs, create_graph)
+    vs = _as_tuple(v, 'vhp')[0] if v is not None else tuple(ones_like(x) for x in xs)
+    with enable_grad():
+        out = func(*xs)
+        if not isinstance(out, Tensor) or out.numel() != 1:
+            raise RuntimeError("vhp: the function given to vhp should return a "
+                               "single-element tensor")
+        gs = _grads_or_zeros(out.reshape(()), xs, None, True, strict, 'vhp')
+        total = sum(((g * w).sum() for g, w in zip(gs, vs)), zeros(()))
+        res = _grads_or_zeros(total, xs, None, create_graph, strict, 'vhp')
+    if not create_graph: out, res = out.detach(), tuple(r.detach() for r in res)
+    return out, (res if tuple_in else res[0])
+
+for _f, _n in ((_jacobian, 'jacobian'), (_hessian, 'hessian'), (_vjp, 'vjp'),
+               (_jvp, 'jvp'), (_vhp, 'vhp')):
+    _f.__name__ = _f.__qualname__ = _n
+
+
 # %% ../nbs/01_autodiff.ipynb #71f22eb4
 class FunctionCtx:
     "What a custom Function's forward leaves for its backward (PyTorch's `ctx`)."
