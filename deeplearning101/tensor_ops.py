@@ -3461,3 +3461,160 @@ Tensor.cov, Tensor.corrcoef, Tensor.take, Tensor.narrow = cov, corrcoef, take, n
 Tensor.select, Tensor.tensor_split, Tensor.fill_diagonal_ = (select, tensor_split,
                                                             _fill_diagonal_)
 Tensor.true_divide, Tensor.sgn, Tensor.is_nonzero = true_divide, sgn, is_nonzero
+
+# %% ../nbs/01b_tensor_ops.ipynb #90788fcf
+def _param(x, like=None):
+    "A distribution's parameter as a float tensor (a Python number becomes float32)."
+    if isinstance(x, Tensor):
+        return x if x.dtype.is_floating_point else x.float()
+    return tensor(x, dtype=like.dtype if like is not None else float32)
+
+class _Distribution:
+    "What the distributions share (`torch.distributions.Distribution`)."
+    has_rsample = False
+    def __init__(self, batch_shape=(), event_shape=()):
+        self._batch_shape, self._event_shape = Size(batch_shape), Size(event_shape)
+    batch_shape = property(lambda self: self._batch_shape)
+    event_shape = property(lambda self: self._event_shape)
+    stddev = property(lambda self: self.variance.sqrt())
+    def _extended(self, sample_shape):
+        shape = ((sample_shape,) if isinstance(sample_shape, (int, np.integer))
+                 else tuple(sample_shape))
+        return shape + tuple(self._batch_shape) + tuple(self._event_shape)
+    def sample(self, sample_shape=()):
+        with no_grad(): return self.rsample(sample_shape)
+    def rsample(self, sample_shape=()):
+        raise NotImplementedError(f"{type(self).__name__} has no rsample (its samples "
+                                  f"are not differentiable): use sample")
+    def __repr__(self):
+        def show(t):
+            return (t.item() if t.ndim == 0 else repr(t)) if t.numel() == 1 else t.shape
+        args = ', '.join(f"{k}: {show(getattr(self, k))}" for k in self._params)
+        return f"{type(self).__name__}({args})"
+
+class _Normal(_Distribution):
+    "The normal distribution N(loc, scale^2), broadcast over the parameters' shapes."
+    has_rsample, _params = True, ('loc', 'scale')
+    def __init__(self, loc, scale, validate_args=None):
+        self.loc = _param(loc, scale if isinstance(scale, Tensor) else None)
+        self.scale = _param(scale, self.loc)
+        if validate_args is not False and bool((self.scale <= 0).any()):
+            raise ValueError("Normal: expected parameter scale to be positive, got "
+                             f"{self.scale}")
+        self.loc, self.scale = broadcast_tensors(self.loc, self.scale)
+        super().__init__(self.loc.shape)
+    mean = property(lambda self: self.loc)
+    variance = property(lambda self: self.scale ** 2)
+    def rsample(self, sample_shape=()):
+        eps = randn(*self._extended(sample_shape), dtype=self.loc.dtype)
+        return self.loc + self.scale * eps
+    def log_prob(self, value):
+        value = _param(value, self.loc)
+        return (-((value - self.loc) ** 2) / (2 * self.variance) - self.scale.log()
+                - math.log(math.sqrt(2 * math.pi)))
+    def entropy(self): return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
+
+class _Uniform(_Distribution):
+    "The uniform distribution on [low, high)."
+    has_rsample, _params = True, ('low', 'high')
+    def __init__(self, low, high, validate_args=None):
+        self.low = _param(low, high if isinstance(high, Tensor) else None)
+        self.high = _param(high, self.low)
+        self.low, self.high = broadcast_tensors(self.low, self.high)
+        super().__init__(self.low.shape)
+    mean = property(lambda self: (self.low + self.high) / 2)
+    variance = property(lambda self: (self.high - self.low) ** 2 / 12)
+    def rsample(self, sample_shape=()):
+        u = rand(*self._extended(sample_shape), dtype=self.low.dtype)
+        return self.low + (self.high - self.low) * u
+    def log_prob(self, value):
+        value = _param(value, self.low)
+        inside = ((value >= self.low) & (value < self.high)).to(self.low.dtype)
+        return inside.log() - (self.high - self.low).log()
+    def entropy(self): return (self.high - self.low).log()
+
+def _probs_logits(probs, logits, where, binary):
+    "One of probs/logits given: both, as PyTorch keeps them."
+    if (probs is None) == (logits is None):
+        raise ValueError(f"{where}: either `probs` or `logits` must be specified, but "
+                         f"not both.")
+    if probs is not None:
+        p = _param(probs)
+        if not binary: p = p / p.sum(-1, keepdim=True)
+        eps = float(np.finfo(p._data.dtype).eps)
+        q = p.clamp(eps, 1 - eps)
+        return p, (q.log() - (-q).log1p() if binary else q.log())
+    z = _param(logits)
+    if binary: return z.sigmoid(), z
+    z = z - z.logsumexp(-1, keepdim=True)
+    return softmax(z, -1), z
+
+class _Categorical(_Distribution):
+    """A categorical distribution over the last axis of `probs` (normalised) or `logits`
+    (log-probabilities up to a constant)."""
+    _params = ('probs', 'logits')
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        self.probs, self.logits = _probs_logits(probs, logits, 'Categorical', False)
+        self._params = ('probs',) if probs is not None else ('logits',)   # as given
+        self._num_events = self.probs.shape[-1]
+        super().__init__(self.probs.shape[:-1])
+    param_shape = property(lambda self: self.probs.shape)
+    mean = property(lambda self: full(tuple(self._batch_shape), float('nan'),
+                                      dtype=self.probs.dtype))
+    def sample(self, sample_shape=()):
+        n = math.prod((sample_shape,) if isinstance(sample_shape, (int, np.integer))
+                      else tuple(sample_shape))
+        rows = self.probs.detach().reshape(-1, self._num_events)
+        draws = multinomial(rows, max(n, 1), replacement=True)[:, :n]
+        return draws.T.reshape(*self._extended(sample_shape))
+    def log_prob(self, value):
+        value = value.long() if isinstance(value, Tensor) else tensor(value).long()
+        logits, value = broadcast_tensors(self.logits, value.unsqueeze(-1))
+        return logits.gather(-1, value[..., :1]).squeeze(-1)
+    def entropy(self):
+        logits = self.logits.clamp(min=float(np.finfo(self.logits._data.dtype).min))
+        return -(logits * self.probs).sum(-1)
+
+class _Bernoulli(_Distribution):
+    "A Bernoulli distribution: 1 with probability `probs` (or sigmoid(`logits`))."
+    _params = ('probs', 'logits')
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        self.probs, self.logits = _probs_logits(probs, logits, 'Bernoulli', True)
+        self._params = ('probs',) if probs is not None else ('logits',)
+        super().__init__(self.probs.shape)
+    mean = property(lambda self: self.probs)
+    variance = property(lambda self: self.probs * (1 - self.probs))
+    def sample(self, sample_shape=()):
+        with no_grad():
+            p = self.probs.expand(*self._extended(sample_shape))
+            return (rand(*p.shape, dtype=p.dtype) < p).to(p.dtype)
+    def log_prob(self, value):
+        value = _param(value, self.probs)
+        logits, value = broadcast_tensors(self.logits, value)
+        # -binary_cross_entropy_with_logits, written out: stable for large logits
+        return -(logits.clamp(min=0) - logits * value + (-logits.abs()).exp().log1p())
+    def entropy(self): return -self.log_prob(self.probs)     # linear in the value
+
+def _kl_divergence(p, q):
+    """KL(p || q) for two distributions of one kind
+    (`torch.distributions.kl_divergence`)."""
+    if type(p) is not type(q):
+        raise NotImplementedError(f"kl_divergence: no formula for {type(p).__name__} "
+                                  f"and {type(q).__name__} here")
+    if isinstance(p, _Normal):
+        ratio = (p.scale / q.scale) ** 2
+        return 0.5 * (ratio + ((p.loc - q.loc) / q.scale) ** 2 - 1 - ratio.log())
+    if isinstance(p, _Categorical):
+        return (p.probs * (p.logits - q.logits)).sum(-1)
+    if isinstance(p, _Bernoulli):   # log p = -softplus(-z), log(1 - p) = -softplus(z)
+        sp = lambda z: z.clamp(min=0) + (-z.abs()).exp().log1p()
+        return (p.probs * (sp(-q.logits) - sp(-p.logits))
+                + (1 - p.probs) * (sp(q.logits) - sp(p.logits)))
+    if isinstance(p, _Uniform):
+        inside = ((q.low <= p.low) & (p.high <= q.high)).to(p.low.dtype)
+        return ((q.high - q.low) / (p.high - p.low)).log() - inside.log()
+    raise NotImplementedError(f"kl_divergence: no formula for {type(p).__name__}")
+
+for _c in (_Distribution, _Normal, _Uniform, _Categorical, _Bernoulli, _kl_divergence):
+    _c.__name__ = _c.__qualname__ = _c.__name__[1:]   # dl.distributions.Normal, ...
+
