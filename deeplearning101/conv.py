@@ -9,7 +9,10 @@ __all__ = ['conv_output_size', 'conv2d_plain', 'im2col', 'Conv2dOp', 'col2im', '
            'ConvTranspose2d', 'interpolate', 'Upsample', 'UpsamplingNearest2d', 'UpsamplingBilinear2d',
            'adaptive_max_pool2d', 'AdaptiveMaxPool2d', 'Unfold', 'Fold', 'conv1d', 'max_pool1d', 'avg_pool1d',
            'adaptive_avg_pool1d', 'adaptive_max_pool1d', 'Conv1d', 'MaxPool1d', 'AvgPool1d', 'AdaptiveAvgPool1d',
-           'AdaptiveMaxPool1d']
+           'AdaptiveMaxPool1d', 'batch_norm', 'instance_norm', 'group_norm', 'local_response_norm', 'GroupNorm',
+           'InstanceNorm1d', 'InstanceNorm2d', 'LocalResponseNorm', 'ConstantPad1d', 'ConstantPad2d', 'ZeroPad2d',
+           'ReflectionPad1d', 'ReflectionPad2d', 'ReplicationPad1d', 'ReplicationPad2d', 'pixel_shuffle',
+           'pixel_unshuffle', 'channel_shuffle', 'PixelShuffle', 'PixelUnshuffle', 'ChannelShuffle']
 
 # %% ../nbs/07_cnn.ipynb #2531ce45
 import functools, math, sys, threading, warnings
@@ -1374,3 +1377,305 @@ class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     "Adaptive max pooling layer over [N, C, L] (`torch.nn.AdaptiveMaxPool1d`)."
     def forward(self, input):
         return adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+# %% ../nbs/07_cnn.ipynb #f00d070b
+from .autodiff import no_grad
+from .layers import BatchNormOp, _Moment
+
+def _norm_input(input, where, least=2):
+    "A floating-point tensor [N, C, ...] with at least `least` dimensions."
+    x = input if isinstance(input, Tensor) else tensor(input)
+    if x.ndim < least:
+        raise ValueError(f"{where}: expected an input with at least {least} "
+                         f"dimensions [N, C, ...], got {_shape(x)}")
+    if x._data.dtype.kind != 'f':
+        raise TypeError(f"{where}: expected a floating-point input, got {_describe(x)}")
+    return x
+
+def _standardized(x, axes, eps):
+    """x standardised over `axes` by its own mean and biased variance: chapter 03's
+    BatchNormOp (its gradient rule differentiates the statistics); also the stats."""
+    with no_grad():
+        mean = _Moment.apply(x, axes=axes, which='mean')
+        var = _Moment.apply(x, axes=axes, which='var')
+    out = BatchNormOp.apply(x, mean=mean._data, var=var._data, eps=eps, axes=axes,
+                            shape=None)
+    return out, mean, var
+
+def _channel_affine(out, weight, bias, where):
+    "out * weight + bias with per-channel [C] vectors (either may be None)."
+    C, shape = out.shape[1], (1, out.shape[1]) + (1,) * (out.ndim - 2)
+    for name, v in (('weight', weight), ('bias', bias)):
+        if v is not None and tuple(v.shape) != (C,):
+            raise RuntimeError(f"{where}: expected {name} of shape [{C}] (one per "
+                               f"channel of the input {_shape(out)}), got {_shape(v)}")
+    _same_dtype(where, out, weight, bias)
+    if weight is not None: out = out * weight.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)
+
+def _check_momentum(momentum, where):
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.number)):
+        raise TypeError(f"{where}: momentum must be a float, got {momentum!r}")
+
+def _update_running(running_mean, running_var, mean, var, n, momentum):
+    """PyTorch's running statistics, in place: (1 - m) r + m * batch mean, and the
+    unbiased batch variance (as chapter 03's `_BatchNorm._update_running_stats`)."""
+    with no_grad():
+        for r, v in ((running_mean, mean), (running_var, var * (n / (n - 1)))):
+            if r is None: continue
+            r.mul_(1 - momentum); r.add_((momentum * v).to(r.dtype))
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None,
+               training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation as a function (`torch.nn.functional.batch_norm`): in
+    training the batch statistics over every axis but 1 (and the running ones updated
+    in place, when given), else the running statistics."""
+    where = 'batch_norm'
+    x = _norm_input(input, where)
+    _check_momentum(momentum, where)
+    C, axes = x.shape[1], (0,) + tuple(range(2, x.ndim))
+    shape = (1, C) + (1,) * (x.ndim - 2)
+    if training:
+        n = x._data.size // max(C, 1)
+        if n <= 1:
+            raise ValueError(f"{where}: Expected more than 1 value per channel when "
+                             f"training, got input size {_shape(x)}")
+        out, mean, var = _standardized(x, axes, eps)
+        _update_running(running_mean, running_var, mean.reshape(-1), var.reshape(-1),
+                        n, momentum)
+        return _channel_affine(out, weight, bias, where)
+    if running_mean is None or running_var is None:
+        raise RuntimeError(f"{where}: running_mean and running_var must be given when "
+                           "training=False")
+    inv = 1 / (running_var.reshape(shape) + eps).sqrt()
+    return _channel_affine((x - running_mean.reshape(shape)) * inv, weight, bias, where)
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Each (sample, channel) plane standardised by its own statistics
+    (`torch.nn.functional.instance_norm`); the running statistics, when given, take
+    the batch average of the planes' ones; `use_input_stats=False`: the running ones."""
+    where = 'instance_norm'
+    x = _norm_input(input, where, least=3)
+    _check_momentum(momentum, where)
+    if not use_input_stats:
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum,
+                          eps)
+    n = math.prod(x.shape[2:])
+    if n <= 1:
+        raise ValueError(f"{where}: Expected more than 1 spatial element when "
+                         f"training, got input size {_shape(x)}")
+    out, mean, var = _standardized(x, tuple(range(2, x.ndim)), eps)
+    N, C = x.shape[:2]
+    _update_running(running_mean, running_var, mean.reshape(N, C).mean(0),
+                    var.reshape(N, C).mean(0), n, momentum)
+    return _channel_affine(out, weight, bias, where)
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """The channels in `num_groups` groups, each (sample, group) standardised over its
+    channels and positions (`torch.nn.functional.group_norm`), then weight and bias."""
+    where = 'group_norm'
+    x = _norm_input(input, where)
+    N, C = x.shape[:2]
+    if num_groups < 1 or C % num_groups:
+        raise RuntimeError(f"{where}: Expected number of channels in input to be "
+                           f"divisible by num_groups, but got input of shape "
+                           f"{_shape(x)} and num_groups={num_groups}")
+    out, _, _ = _standardized(x.reshape(N, num_groups, -1), (2,), eps)
+    return _channel_affine(out.reshape(x.shape), weight, bias, where)
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + alpha * mean of x^2 over `size` neighbouring channels)^beta
+    (`torch.nn.functional.local_response_norm`): avg_pool2d down the channels of
+    [N, 1, C, -1], zero-padded by size // 2 above and (size - 1) // 2 below."""
+    x = _norm_input(input, 'local_response_norm', least=3)
+    if x._data.size == 0: return x
+    N, C = x.shape[:2]
+    div = avg_pool2d((x * x).reshape(N, 1, C, -1), (size, 1), stride=1,
+                     padding=(size // 2, 0))[:, :, :C]    # even size: one row too many
+    div = div.reshape(x.shape)
+    return x / (div * alpha + k) ** beta
+
+class GroupNorm(Module):
+    "Group normalisation layer (`torch.nn.GroupNorm`): `group_norm`, [C] weight, bias."
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
+                 dtype=None, *, bias=True):
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels must be divisible by num_groups,"
+                             f" got {num_channels} and {num_groups}")
+        self.num_groups, self.num_channels = num_groups, num_channels
+        self.eps, self.affine = eps, affine
+        dt = _np_dtype(dtype, 'GroupNorm') or np.dtype(np.float32)
+        self.weight = Parameter(np.ones(num_channels, dt)) if affine else None
+        self.bias = Parameter(np.zeros(num_channels, dt)) if affine and bias else None
+        if device is not None: self.to(device)
+    def forward(self, input):
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}, bias={self.bias is not None}")
+
+class _InstanceNorm(_BatchNorm):
+    """Instance normalisation layers (PyTorch's `_InstanceNorm`): chapter 03's
+    parameters and buffers, `instance_norm` as the forward pass (the running statistics
+    in evaluation only with `track_running_stats=True`)."""
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats,
+                         device, dtype, bias=bias)
+    def forward(self, input):
+        x = input if isinstance(input, Tensor) else tensor(input)
+        name = type(self).__name__
+        d = self._no_batch_dim
+        if x.ndim not in (d, d + 1):
+            raise ValueError(f"{name}: expected {d}D or {d + 1}D input (got {x.ndim}D "
+                             "input)")
+        dim = x.ndim - d
+        if x.shape[dim] != self.num_features:
+            if self.affine:
+                raise ValueError(f"{name}: expected input's size at dim={dim} to match "
+                                 f"num_features ({self.num_features}), but got: "
+                                 f"{x.shape[dim]}.")
+            warnings.warn(f"{name}: input's size at dim={dim} does not match "
+                          "num_features, which is not used because affine=False",
+                          stacklevel=2)
+        out = instance_norm(x.unsqueeze(0) if x.ndim == d else x, self.running_mean,
+                            self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats,
+                            self.momentum if self.momentum is not None else 0.0,
+                            self.eps)
+        return out.squeeze(0) if x.ndim == d else out
+
+class InstanceNorm1d(_InstanceNorm):
+    "Instance normalisation of [N, C, L] or [C, L] (`torch.nn.InstanceNorm1d`)."
+    _no_batch_dim = 2
+
+class InstanceNorm2d(_InstanceNorm):
+    "Instance normalisation of [N, C, H, W] or [C, H, W] (`torch.nn.InstanceNorm2d`)."
+    _no_batch_dim = 3
+
+class LocalResponseNorm(Module):
+    "Local response normalisation layer (`torch.nn.LocalResponseNorm`)."
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+    def forward(self, input):
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+def _padding(padding, n, where):
+    "An int (every side) or a tuple of n ints (left, right, top, bottom) as n ints."
+    if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
+        return (int(padding),) * n
+    if (isinstance(padding, (tuple, list)) and len(padding) == n
+            and all(isinstance(p, (int, np.integer)) and not isinstance(p, bool)
+                    for p in padding)):
+        return tuple(int(p) for p in padding)
+    raise TypeError(f"{where}: padding must be an int or a tuple of {n} ints, got "
+                    f"{padding!r}")
+
+class _PadNd(Module):
+    """The padding layers (PyTorch's `_ReflectionPadNd`, ...): `F.pad` with the
+    layer's `mode` on the last 1 or 2 dimensions; `padding` as PyTorch orders it."""
+    def __init__(self, padding):
+        self.padding = _padding(padding, 2 * self._dims, type(self).__name__)
+    def forward(self, input): return pad(input, self.padding, self._mode)
+    def extra_repr(self): return f"{self.padding}"
+
+class _ConstantPadNd(_PadNd):
+    _mode = 'constant'
+    def __init__(self, padding, value):
+        super().__init__(padding); self.value = value
+    def forward(self, input): return pad(input, self.padding, 'constant', self.value)
+    def extra_repr(self): return f"padding={self.padding}, value={self.value}"
+
+class ConstantPad1d(_ConstantPadNd):
+    "Pads the last dimension with `value` (`torch.nn.ConstantPad1d`)."
+    _dims = 1
+class ConstantPad2d(_ConstantPadNd):
+    "Pads the last two dimensions with `value` (`torch.nn.ConstantPad2d`)."
+    _dims = 2
+class ZeroPad2d(ConstantPad2d):
+    "Pads the last two dimensions with zeros (`torch.nn.ZeroPad2d`)."
+    def __init__(self, padding): super().__init__(padding, 0.0)
+    def extra_repr(self): return f"{self.padding}"
+class ReflectionPad1d(_PadNd):
+    "Mirrors the last dimension at its ends (`torch.nn.ReflectionPad1d`)."
+    _mode, _dims = 'reflect', 1
+class ReflectionPad2d(_PadNd):
+    "Mirrors the last two dimensions at their ends (`torch.nn.ReflectionPad2d`)."
+    _mode, _dims = 'reflect', 2
+class ReplicationPad1d(_PadNd):
+    "Repeats the end values of the last dimension (`torch.nn.ReplicationPad1d`)."
+    _mode, _dims = 'replicate', 1
+class ReplicationPad2d(_PadNd):
+    "Repeats the edge values of the last two dimensions (`torch.nn.ReplicationPad2d`)."
+    _mode, _dims = 'replicate', 2
+
+def _shuffle_input(input, where, factor, what):
+    x = input if isinstance(input, Tensor) else tensor(input)
+    if x.ndim < 3:
+        raise RuntimeError(f"{where} expects input to have at least 3 dimensions, but "
+                           f"got input with {x.ndim} dimension(s)")
+    if (isinstance(factor, bool) or not isinstance(factor, (int, np.integer))
+            or factor < 1):
+        raise RuntimeError(f"{where} expects a positive {what}, but got {factor!r}")
+    return x, int(factor)
+
+def pixel_shuffle(input, upscale_factor):
+    """[*, C r^2, H, W] -> [*, C, H r, W r] (`torch.nn.functional.pixel_shuffle`):
+    a reshape and a permutation, the r x r numbers of each channel group as a block."""
+    x, r = _shuffle_input(input, 'pixel_shuffle', upscale_factor, 'upscale_factor')
+    *b, C, H, W = x.shape
+    if C % (r * r):
+        raise RuntimeError("pixel_shuffle expects its input's 'channel' dimension to "
+                           "be divisible by the square of upscale_factor, but "
+                           f"input.size(-3)={C} is not divisible by {r * r}")
+    k = len(b)
+    y = x.reshape(*b, C // (r * r), r, r, H, W)
+    y = y.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)
+    return y.reshape(*b, C // (r * r), H * r, W * r)
+
+def pixel_unshuffle(input, downscale_factor):
+    """[*, C, H r, W r] -> [*, C r^2, H, W] (`torch.nn.functional.pixel_unshuffle`),
+    the inverse of `pixel_shuffle`."""
+    x, r = _shuffle_input(input, 'pixel_unshuffle', downscale_factor,
+                          'downscale_factor')
+    *b, C, H, W = x.shape
+    if H % r or W % r:
+        raise RuntimeError("pixel_unshuffle expects height and width to be divisible "
+                           f"by downscale_factor, but input.size(-2)={H} and "
+                           f"input.size(-1)={W} for downscale_factor={r}")
+    k = len(b)
+    y = x.reshape(*b, C, H // r, r, W // r, r)
+    y = y.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
+    return y.reshape(*b, C * r * r, H // r, W // r)
+
+def channel_shuffle(input, groups):
+    """[N, g * m, *] -> the channels read as [m, g] instead of [g, m]
+    (`torch.nn.functional.channel_shuffle`), ShuffleNet's mixing of groups."""
+    x, g = _shuffle_input(input, 'channel_shuffle', groups, 'groups')
+    N, C, *rest = x.shape
+    if C % g:
+        raise RuntimeError("channel_shuffle: Number of channels must be divisible by "
+                           f"groups. Got {C} channels and {g} groups.")
+    y = x.reshape(N, g, C // g, *rest).permute(0, 2, 1, *range(3, x.ndim + 1))
+    return y.reshape(*x.shape)
+
+class PixelShuffle(Module):
+    "`pixel_shuffle` as a layer (`torch.nn.PixelShuffle`)."
+    def __init__(self, upscale_factor): self.upscale_factor = upscale_factor
+    def forward(self, input): return pixel_shuffle(input, self.upscale_factor)
+    def extra_repr(self): return f"upscale_factor={self.upscale_factor}"
+
+class PixelUnshuffle(Module):
+    "`pixel_unshuffle` as a layer (`torch.nn.PixelUnshuffle`)."
+    def __init__(self, downscale_factor): self.downscale_factor = downscale_factor
+    def forward(self, input): return pixel_unshuffle(input, self.downscale_factor)
+    def extra_repr(self): return f"downscale_factor={self.downscale_factor}"
+
+class ChannelShuffle(Module):
+    "`channel_shuffle` as a layer (`torch.nn.ChannelShuffle`)."
+    def __init__(self, groups): self.groups = groups
+    def forward(self, input): return channel_shuffle(input, self.groups)
+    def extra_repr(self): return f"groups={self.groups}"

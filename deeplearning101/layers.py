@@ -16,7 +16,16 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'dropout2d', 'dropout3d', 'Dropout1d', 'Dropout2d', 'Dropout3d', 'elu', 'hardtanh', 'relu6', 'logsigmoid',
            'normalize', 'cosine_similarity', 'pairwise_distance', 'kl_div', 'KLDivLoss', 'rms_norm', 'RMSNorm', 'glu',
            'GLU', 'embedding_bag', 'EmbeddingBag', 'LazyLinear', 'pdist', 'smooth_l1_loss', 'huber_loss', 'ELU',
-           'Hardtanh', 'ReLU6', 'LogSigmoid', 'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss', 'HuberLoss']
+           'Hardtanh', 'ReLU6', 'LogSigmoid', 'CosineSimilarity', 'PairwiseDistance', 'SmoothL1Loss', 'HuberLoss',
+           'prelu', 'PReLU', 'selu', 'celu', 'mish', 'hardswish', 'hardsigmoid', 'softsign', 'softmin', 'threshold',
+           'tanhshrink', 'softshrink', 'hardshrink', 'logit', 'SELU', 'Mish', 'Hardswish', 'Hardsigmoid', 'CELU',
+           'Softsign', 'Tanhshrink', 'Softmin', 'Softmax2d', 'Threshold', 'Softshrink', 'Hardshrink', 'ParameterList',
+           'ParameterDict', 'margin_ranking_loss', 'hinge_embedding_loss', 'soft_margin_loss', 'cosine_embedding_loss',
+           'triplet_margin_loss', 'multilabel_soft_margin_loss', 'multi_margin_loss', 'multilabel_margin_loss',
+           'poisson_nll_loss', 'gaussian_nll_loss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SoftMarginLoss',
+           'CosineEmbeddingLoss', 'TripletMarginLoss', 'MultiLabelSoftMarginLoss', 'MultiMarginLoss',
+           'MultiLabelMarginLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'bilinear', 'Bilinear', 'alpha_dropout',
+           'AlphaDropout']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, pickle, tempfile, warnings, weakref, zipfile, zlib
@@ -2858,3 +2867,590 @@ class HuberLoss(_Loss):
     def forward(self, input, target):
         return huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
+def prelu(input, weight):
+    """x for x > 0, weight * x otherwise, one slope per channel (dim 1) or one for
+    all (`torch.nn.functional.prelu`)."""
+    x = _float_tensor(input, 'prelu')
+    n = int(np.prod(weight.shape))
+    if weight.ndim > 1:
+        raise RuntimeError("prelu: Expected `weight` to be a scalar or 1D tensor, "
+                           f"but got: ndim = {weight.ndim}")
+    w = weight.reshape(-1)
+    if n != 1:
+        c = x.shape[1] if x.ndim >= 2 else 1
+        if n != c:
+            raise RuntimeError("prelu: Mismatch of parameter numbers and input channel "
+                               f"size. Found parameter numbers = {n} and channel size "
+                               f"= {c}.")
+        if x.ndim >= 2: w = w.reshape((n,) + (1,) * (x.ndim - 2))
+    else: w = w.reshape(())
+    return where(x > 0, x, x * w)
+
+class PReLU(Module):
+    "`prelu` with learned slopes, `init` at the start (`torch.nn.PReLU`)."
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        self.num_parameters, self.init = num_parameters, init
+        dt = _np_dtype(dtype, 'PReLU') or np.dtype(np.float32)
+        self.weight = Parameter(np.full((num_parameters,), init, dt))
+        if device is not None: self.to(device)
+    def reset_parameters(self): constant_(self.weight, self.init)
+    def forward(self, input): return prelu(input, self.weight)
+    def extra_repr(self): return f"num_parameters={self.num_parameters}"
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+def selu(input, inplace=False):
+    "scale (x for x > 0, alpha (e^x - 1) otherwise), fixed alpha and scale (`F.selu`)."
+    x = _float_tensor(input, 'selu')
+    out = where(x > 0, x, expm1(x.clamp(max=0)) * _SELU_ALPHA) * _SELU_SCALE
+    return _inplace(x, out, inplace)
+
+def celu(input, alpha=1.0, inplace=False):
+    "x for x > 0, alpha (e^(x/alpha) - 1) otherwise (`torch.nn.functional.celu`)."
+    x = _float_tensor(input, 'celu')
+    if alpha == 0:
+        raise RuntimeError("celu: ZeroDivisionError: alpha must not be 0")
+    out = where(x > 0, x, expm1((x / alpha).clamp(max=0)) * alpha)
+    return _inplace(x, out, inplace)
+
+def mish(input, inplace=False):
+    "x tanh(softplus(x)) (`torch.nn.functional.mish`)."
+    x = _float_tensor(input, 'mish')
+    return _inplace(x, x * tanh(softplus(x)), inplace)
+
+def hardswish(input, inplace=False):
+    "0 below -3, x above 3, x (x + 3) / 6 between (`F.hardswish`)."
+    x = _float_tensor(input, 'hardswish')
+    out = where(x <= -3, x * 0, where(x < 3, x * (x + 3) / 6, x))
+    return _inplace(x, out, inplace)
+
+def hardsigmoid(input, inplace=False):
+    "0 up to -3, 1 from 3, x / 6 + 1/2 between (`F.hardsigmoid`)."
+    x = _float_tensor(input, 'hardsigmoid')
+    out = where(x <= -3, x * 0, where(x >= 3, x * 0 + 1, x / 6 + 0.5))
+    return _inplace(x, out, inplace)
+
+def softsign(input):
+    "x / (1 + |x|) (`torch.nn.functional.softsign`)."
+    x = _float_tensor(input, 'softsign')
+    return x / (x.abs() + 1)
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    "softmax(-x) along `dim` (`torch.nn.functional.softmin`)."
+    x = _float_tensor(input, 'softmin')
+    if dtype is not None: x = x.to(dtype)
+    return softmax(-x, dim=_softmax_dim(dim, x.ndim, 'softmin'))
+
+def threshold(input, threshold, value, inplace=False):
+    "x where x > threshold, `value` elsewhere (`torch.nn.functional.threshold`)."
+    x = input if isinstance(input, Tensor) else tensor(input)
+    return _inplace(x, where(x > threshold, x, x * 0 + value), inplace)
+
+def tanhshrink(input):
+    "x - tanh(x) (`torch.nn.functional.tanhshrink`)."
+    x = _float_tensor(input, 'tanhshrink')
+    return x - tanh(x)
+
+def softshrink(input, lambd=0.5):
+    "x - lambd above lambd, x + lambd below -lambd, 0 between (`F.softshrink`)."
+    x = _float_tensor(input, 'softshrink')
+    if lambd < 0:
+        raise RuntimeError(f"softshrink: lambda must be greater or equal to 0, but "
+                           f"found to be {lambd}.")
+    return where(x > lambd, x - lambd, where(x < -lambd, x + lambd, x * 0))
+
+def hardshrink(input, lambd=0.5):
+    "x where |x| > lambd, 0 elsewhere (`torch.nn.functional.hardshrink`)."
+    x = _float_tensor(input, 'hardshrink')
+    return where((x > lambd) | (x < -lambd), x, x * 0)
+
+def logit(input, eps=None):
+    """log(p / (1 - p)), the inverse of sigmoid (`torch.logit`); `eps`: p clamped to
+    [eps, 1 - eps] first (no gradient outside)."""
+    x = _float_tensor(input, 'logit')
+    if eps is not None: x = x.clamp(eps, 1 - eps)
+    return (x / (1 - x)).log()
+Tensor.logit = logit
+
+class _Activation(Module):
+    "An activation with only `inplace` (PyTorch prints it when True)."
+    _fn = None
+    def __init__(self, inplace=False): self.inplace = inplace
+    def forward(self, input): return type(self)._fn(input, inplace=self.inplace)
+    def extra_repr(self): return 'inplace=True' if self.inplace else ''
+
+class SELU(_Activation):
+    "`selu` (`torch.nn.SELU`)."
+    _fn = selu
+class Mish(_Activation):
+    "`mish` (`torch.nn.Mish`)."
+    _fn = mish
+class Hardswish(_Activation):
+    "`hardswish` (`torch.nn.Hardswish`)."
+    _fn = hardswish
+class Hardsigmoid(_Activation):
+    "`hardsigmoid` (`torch.nn.Hardsigmoid`)."
+    _fn = hardsigmoid
+
+class CELU(Module):
+    "`celu` (`torch.nn.CELU`)."
+    def __init__(self, alpha=1.0, inplace=False):
+        self.alpha, self.inplace = alpha, inplace
+    def forward(self, input): return celu(input, self.alpha, self.inplace)
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+class Softsign(Module):
+    "`softsign` (`torch.nn.Softsign`)."
+    def forward(self, input): return softsign(input)
+class Tanhshrink(Module):
+    "`tanhshrink` (`torch.nn.Tanhshrink`)."
+    def forward(self, input): return tanhshrink(input)
+
+class Softmin(Module):
+    "`softmin` along `dim` (`torch.nn.Softmin`)."
+    def __init__(self, dim=None): self.dim = dim
+    def forward(self, input): return softmin(input, self.dim)
+    def extra_repr(self): return f"dim={self.dim}"
+
+class Softmax2d(Module):
+    "softmax over the channels of [N, C, H, W] or [C, H, W] (`torch.nn.Softmax2d`)."
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got "
+                             f"{input.ndim}D instead")
+        return _functional_softmax(input, -3)
+
+class Threshold(Module):
+    "`threshold` (`torch.nn.Threshold`)."
+    def __init__(self, threshold, value, inplace=False):
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+    def forward(self, input):
+        return threshold(input, self.threshold, self.value, self.inplace)
+    def extra_repr(self):
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"threshold={self.threshold}, value={self.value}{inplace}"
+
+class Softshrink(Module):
+    "`softshrink` (`torch.nn.Softshrink`)."
+    def __init__(self, lambd=0.5): self.lambd = lambd
+    def forward(self, input): return softshrink(input, self.lambd)
+    def extra_repr(self): return str(self.lambd)
+class Hardshrink(Softshrink):
+    "`hardshrink` (`torch.nn.Hardshrink`)."
+    def forward(self, input): return hardshrink(input, self.lambd)
+
+def _param_line(k, p, kind):
+    "One line of ParameterList's and ParameterDict's print, as PyTorch's."
+    if not isinstance(p, Tensor): return f"  ({k}): Object of type: {type(p).__name__}"
+    what = 'Parameter' if isinstance(p, Parameter) else 'Tensor'
+    size = 'x'.join(str(s) for s in p.shape)
+    kind = p.dtype if kind else p.type()
+    return f"  ({k}): {what} containing: [{kind} of size {size}]"
+
+def _as_parameter(value):
+    "A tensor becomes a Parameter (PyTorch's ParameterList/Dict), a Parameter stays."
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value)
+    return value
+
+class ParameterList(Module):
+    """A list of parameters that the owner sees (`torch.nn.ParameterList`), named '0',
+    '1', ... in `named_parameters` and the state dict; tensors become Parameters."""
+    def __init__(self, values=None):
+        self.__dict__['_size'] = 0
+        if values is not None: self.extend(values)
+    def _index(self, idx):
+        n = self._size
+        if not (isinstance(idx, (int, np.integer)) and -n <= idx < n):
+            raise IndexError(f"index {idx} is out of range")
+        return int(idx) % n
+    def __len__(self): return self._size
+    def __iter__(self): return iter([self[i] for i in range(self._size)])
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return ParameterList([self[i] for i in range(self._size)[idx]])
+        return getattr(self, str(self._index(idx)))
+    def __setitem__(self, idx, param):
+        setattr(self, str(self._index(idx)), _as_parameter(param))
+    def append(self, value):
+        "Add `value` at the end; returns self."
+        self.__dict__['_size'] += 1
+        setattr(self, str(self._size - 1), _as_parameter(value))
+        return self
+    def extend(self, values):
+        for v in values: self.append(v)
+        return self
+    def __iadd__(self, values): return self.extend(values)
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterList should not be called.")
+    def extra_repr(self):
+        return '\n'.join(_param_line(k, p, 1) for k, p in enumerate(self))
+
+class ParameterDict(Module):
+    """A dict of parameters that the owner sees (`torch.nn.ParameterDict`), named by
+    their keys; insertion order is kept; tensors become Parameters."""
+    def __init__(self, parameters=None):
+        self.__dict__['_keys'] = []
+        if parameters is not None: self.update(parameters)
+    def __getitem__(self, key):
+        if key not in self._keys: raise KeyError(key)
+        return getattr(self, key)
+    def __setitem__(self, key, value):
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict: keys must be strings, got "
+                            f"{type(key).__name__}")
+        if key not in self._keys: self._keys.append(key)
+        setattr(self, key, _as_parameter(value))
+    def __delitem__(self, key):
+        self[key]; self._keys.remove(key); delattr(self, key)
+    def __len__(self): return len(self._keys)
+    def __iter__(self): return iter(list(self._keys))
+    def __contains__(self, key): return key in self._keys
+    def keys(self): return list(self._keys)
+    def values(self): return [self[k] for k in self._keys]
+    def items(self): return [(k, self[k]) for k in self._keys]
+    def get(self, key, default=None): return self[key] if key in self else default
+    def pop(self, key): v = self[key]; del self[key]; return v
+    def clear(self):
+        for k in self.keys(): del self[k]
+    def update(self, parameters):
+        "Add the (key, value) pairs of a mapping or an iterable of pairs."
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            pairs = parameters.items()
+        elif isinstance(parameters, Mapping): pairs = sorted(parameters.items())
+        else: pairs = parameters         # PyTorch's rule: a plain dict sorted by key
+        for k, v in pairs: self[k] = v
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterDict should not be called.")
+    def extra_repr(self):
+        return '\n'.join(_param_line(k, p, 0) for k, p in self.items())
+
+def _loss_target(t, like):
+    return t if isinstance(t, Tensor) else tensor(t, dtype=like.dtype)
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None,
+                        reduce=None, reduction='mean'):
+    "max(0, -y (x1 - x2) + margin) (`torch.nn.functional.margin_ranking_loss`)."
+    reduction = _legacy_reduction(size_average, reduce, reduction,
+                                  'margin_ranking_loss')
+    x1, x2 = (_float_tensor(t, 'margin_ranking_loss') for t in (input1, input2))
+    y = _loss_target(target, x1)
+    if not x1.ndim == x2.ndim == y.ndim:
+        raise RuntimeError("margin_ranking_loss : All input tensors should have same "
+                           f"dimension but got sizes: input1: {list(x1.shape)}, "
+                           f"input2: {list(x2.shape)}, target: {list(y.shape)} ")
+    return _reduce((-y * (x1 - x2) + margin).clamp(min=0), reduction)
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None,
+                         reduction='mean'):
+    "x where y = 1, max(0, margin - x) where y = -1 (`F.hinge_embedding_loss`)."
+    reduction = _legacy_reduction(size_average, reduce, reduction,
+                                  'hinge_embedding_loss')
+    x = _float_tensor(input, 'hinge_embedding_loss')
+    y = _loss_target(target, x)
+    loss = (where(y != 1, (margin - x).clamp(min=0), 0)
+            + where(y != -1, x, 0))
+    return _reduce(loss, reduction)
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction='mean'):
+    "log(1 + e^(-y x)) (`torch.nn.functional.soft_margin_loss`)."
+    reduction = _legacy_reduction(size_average, reduce, reduction, 'soft_margin_loss')
+    x = _float_tensor(input, 'soft_margin_loss')
+    y = _same_shape(x, target, 'soft_margin_loss')
+    return _reduce(log1p((-x * y).exp()), reduction)
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None,
+                          reduce=None, reduction='mean'):
+    """1 - cos(x1, x2) where y = 1, max(0, cos(x1, x2) - margin) where y = -1
+    (`F.cosine_embedding_loss`); rows of [N, D] inputs, or two [D] vectors."""
+    where_ = 'cosine_embedding_loss'
+    reduction = _legacy_reduction(size_average, reduce, reduction, where_)
+    x1, x2 = (_float_tensor(t, where_) for t in (input1, input2))
+    y = _loss_target(target, x1)
+    if y.ndim > 1 or x1.ndim != y.ndim + 1 or x2.ndim != y.ndim + 1:
+        raise RuntimeError(f"{where_}: expected target 0D or 1D and inputs with one "
+                           f"more dimension, got input1 {list(x1.shape)}, input2 "
+                           f"{list(x2.shape)}, target {list(y.shape)}")
+    d = y.ndim
+    prod = (x1 * x2).sum(d)
+    denom = (((x1 * x1).sum(d) + 1e-12) * ((x2 * x2).sum(d) + 1e-12)).sqrt()
+    cos = prod / denom
+    loss = where(y == 1, 1 - cos, 0) + where(y == -1, (cos - margin).clamp(min=0), 0)
+    return _reduce(loss, reduction)
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6,
+                        swap=False, size_average=None, reduce=None, reduction='mean'):
+    """max(0, d(a, p) - d(a, n) + margin), d the `pairwise_distance`; `swap`: d(a, n)
+    replaced by d(p, n) where that is smaller (`F.triplet_margin_loss`)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction,
+                                  'triplet_margin_loss')
+    a, pos, neg = (_float_tensor(t, 'triplet_margin_loss')
+                   for t in (anchor, positive, negative))
+    if not a.ndim == pos.ndim == neg.ndim:
+        raise RuntimeError("The anchor, positive, and negative tensors are expected to "
+                           f"have the same number of dimensions, but got: anchor "
+                           f"{a.ndim}D, positive {pos.ndim}D, and negative {neg.ndim}D "
+                           "inputs")
+    d_pos = pairwise_distance(a, pos, p, eps)
+    d_neg = pairwise_distance(a, neg, p, eps)
+    if swap:
+        d_swap = pairwise_distance(pos, neg, p, eps)
+        d_neg = where(d_swap < d_neg, d_swap, d_neg)
+    return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None,
+                                reduce=None, reduction='mean'):
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)), times `weight`, averaged over the
+    classes (last dim) (`F.multilabel_soft_margin_loss`)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction,
+                                  'multilabel_soft_margin_loss')
+    x = _float_tensor(input, 'multilabel_soft_margin_loss')
+    y = _loss_target(target, x)
+    loss = -(y * logsigmoid(x) + (1 - y) * logsigmoid(-x))
+    if weight is not None: loss = loss * weight
+    c = x.ndim - 1
+    return _reduce(loss.sum(c) / x.shape[c], reduction)
+
+def _class_rows(input, target, where_):
+    "Scores [N, C] (or [C]) and integer class labels [N] (or [])."
+    x = _float_tensor(input, where_)
+    if x.ndim not in (1, 2) or x.shape[-1] == 0:
+        raise RuntimeError(f"{where_}: Expected non-empty vector or matrix with "
+                           f"optional 0-dim batch size, but got: {list(x.shape)}")
+    y = np.asarray(target._data if isinstance(target, Tensor) else target)
+    return x, y
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction='mean'):
+    """sum over i != y of max(0, margin - x[y] + x[i])^p / C, times weight[y]
+    (`F.multi_margin_loss`); p is 1 or 2."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, 'multi_margin_loss')
+    if p not in (1, 2):
+        raise ValueError("multi_margin_loss: only p == 1 and p == 2 supported, got "
+                         f"{p}")
+    x, y = _class_rows(input, target, 'multi_margin_loss')
+    rows = x.reshape(-1, x.shape[-1])
+    n, c = rows.shape
+    y = y.reshape(-1).astype(np.int64)
+    if y.shape[0] != n:
+        raise RuntimeError(f"multi_margin_loss: inconsistent target size: "
+                           f"{list(y.shape)} for input of size: {list(x.shape)}")
+    if np.any((y < 0) | (y >= c)):
+        raise IndexError(f"multi_margin_loss: target out of range [0, {c}): "
+                         f"{y.tolist()}")
+    others = (np.arange(c) != y[:, None]).astype(rows._data.dtype)
+    others = Tensor._make(_like(others, rows._data))
+    right = rows[np.arange(n), y].unsqueeze(1)                  # x[y], [N, 1]
+    z = (margin - right + rows).clamp(min=0)
+    if p == 2: z = z * z
+    if weight is not None: z = z * weight[y].unsqueeze(1)
+    loss = (z * others).sum(1) / c
+    return _reduce(loss if x.ndim == 2 else loss.reshape(()), reduction)
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None,
+                           reduction='mean'):
+    """sum over the target classes j and the others i of max(0, 1 - (x[j] - x[i])) / C
+    (`F.multilabel_margin_loss`); target: class indices, the first -1 ends them."""
+    reduction = _legacy_reduction(size_average, reduce, reduction,
+                                  'multilabel_margin_loss')
+    x, y = _class_rows(input, target, 'multilabel_margin_loss')
+    if y.shape != tuple(x.shape):
+        raise RuntimeError(f"multilabel_margin_loss: inconsistent target size: "
+                           f"{list(y.shape)} for input of size: {list(x.shape)}")
+    rows = x.reshape(-1, x.shape[-1])
+    n, c = rows.shape
+    count = np.zeros((n, c))                    # how often each class is listed
+    for r, labels in enumerate(y.reshape(n, c).astype(np.int64)):
+        for j in labels:
+            if j < 0: break
+            if j >= c:
+                raise IndexError(f"multilabel_margin_loss: target {j} out of range "
+                                 f"[0, {c})")
+            count[r, j] += 1
+    pairs = count[:, :, None] * (count == 0)[:, None, :]        # [N, j, i]
+    z = (1 - rows.unsqueeze(2) + rows.unsqueeze(1)).clamp(min=0)
+    pairs = Tensor._make(_like(pairs.astype(rows._data.dtype), rows._data))
+    loss = (z * pairs).sum((1, 2)) / c
+    return _reduce(loss if x.ndim == 2 else loss.reshape(()), reduction)
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None,
+                     eps=1e-8, reduce=None, reduction='mean'):
+    """The Poisson negative log-likelihood of `target` with rate e^x (`log_input`) or x:
+    e^x - y x, or x - y log(x + eps); `full`: plus Stirling's y log y - y + log(2 pi
+    y) / 2 where y > 1 (`F.poisson_nll_loss`)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, 'poisson_nll_loss')
+    x = _float_tensor(input, 'poisson_nll_loss')
+    y = _loss_target(target, x)
+    loss = x.exp() - y * x if log_input else x - y * (x + eps).log()
+    if full:
+        safe = where(y > 1, y, 2)
+        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
+        loss = loss + where(y > 1, stirling, 0)
+    return _reduce(loss, reduction)
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction='mean'):
+    """The Gaussian negative log-likelihood (log var + (x - y)^2 / var) / 2 (`full`:
+    plus log(2 pi) / 2), var kept above eps without changing its gradient
+    (`F.gaussian_nll_loss`); var: input's shape, or one of its dims 1 or dropped."""
+    x = _float_tensor(input, 'gaussian_nll_loss')
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0: raise ValueError("var has negative entry/entries")
+        var = x.detach() * 0 + var
+    elif bool((var < 0).any()): raise ValueError("var has negative entry/entries")
+    if var.shape != x.shape:
+        if x.shape[:-1] == var.shape: var = var.unsqueeze(-1)
+        elif not (x.ndim == var.ndim and np.sum([b for a, b in zip(x.shape, var.shape)
+                                                  if a != b]) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ('none', 'mean', 'sum'):
+        raise ValueError(reduction + " is not valid")
+    var = var + (var.clamp(min=eps) - var).detach()
+    d = x - _loss_target(target, x)
+    loss = 0.5 * (var.log() + d * d / var)
+    if full: loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+class MarginRankingLoss(_Loss):
+    "`margin_ranking_loss` (`torch.nn.MarginRankingLoss`)."
+    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction='mean'):
+        super().__init__(size_average, reduce, reduction); self.margin = margin
+    def forward(self, input1, input2, target):
+        return margin_ranking_loss(input1, input2, target, self.margin,
+                                   reduction=self.reduction)
+
+class HingeEmbeddingLoss(_Loss):
+    "`hinge_embedding_loss` (`torch.nn.HingeEmbeddingLoss`)."
+    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction='mean'):
+        super().__init__(size_average, reduce, reduction); self.margin = margin
+    def forward(self, input, target):
+        return hinge_embedding_loss(input, target, self.margin,
+                                    reduction=self.reduction)
+
+class SoftMarginLoss(_Loss):
+    "`soft_margin_loss` (`torch.nn.SoftMarginLoss`)."
+    def forward(self, input, target):
+        return soft_margin_loss(input, target, reduction=self.reduction)
+
+class CosineEmbeddingLoss(_Loss):
+    "`cosine_embedding_loss` (`torch.nn.CosineEmbeddingLoss`)."
+    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction='mean'):
+        super().__init__(size_average, reduce, reduction); self.margin = margin
+    def forward(self, input1, input2, target):
+        return cosine_embedding_loss(input1, input2, target, self.margin,
+                                     reduction=self.reduction)
+
+class TripletMarginLoss(_Loss):
+    "`triplet_margin_loss` (`torch.nn.TripletMarginLoss`)."
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
+                 reduce=None, reduction='mean'):
+        super().__init__(size_average, reduce, reduction)
+        if margin <= 0:
+            raise ValueError("TripletMarginLoss: expected margin to be greater than "
+                             f"0, got {margin} instead")
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+    def forward(self, anchor, positive, negative):
+        return triplet_margin_loss(anchor, positive, negative, self.margin, self.p,
+                                   self.eps, self.swap, reduction=self.reduction)
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    "`multilabel_soft_margin_loss` (`torch.nn.MultiLabelSoftMarginLoss`)."
+    def forward(self, input, target):
+        return multilabel_soft_margin_loss(input, target, self.weight,
+                                           reduction=self.reduction)
+
+class MultiMarginLoss(_WeightedLoss):
+    "`multi_margin_loss` (`torch.nn.MultiMarginLoss`)."
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                 reduction='mean'):
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2): raise ValueError("only p == 1 and p == 2 supported")
+        if weight is not None and weight.ndim != 1:
+            raise ValueError(f"MultiMarginLoss: expected weight to be a 1D tensor, "
+                             f"got {weight.ndim}D")
+        self.p, self.margin = p, margin
+    def forward(self, input, target):
+        return multi_margin_loss(input, target, self.p, self.margin, self.weight,
+                                 reduction=self.reduction)
+
+class MultiLabelMarginLoss(_Loss):
+    "`multilabel_margin_loss` (`torch.nn.MultiLabelMarginLoss`)."
+    def forward(self, input, target):
+        return multilabel_margin_loss(input, target, reduction=self.reduction)
+
+class PoissonNLLLoss(_Loss):
+    "`poisson_nll_loss` (`torch.nn.PoissonNLLLoss`)."
+    def __init__(self, log_input=True, full=False, size_average=None, eps=1e-8,
+                 reduce=None, reduction='mean'):
+        super().__init__(size_average, reduce, reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+    def forward(self, log_input, target):
+        return poisson_nll_loss(log_input, target, self.log_input, self.full,
+                                eps=self.eps, reduction=self.reduction)
+
+class GaussianNLLLoss(_Loss):
+    "`gaussian_nll_loss` (`torch.nn.GaussianNLLLoss`)."
+    def __init__(self, *, full=False, eps=1e-6, reduction='mean'):
+        super().__init__(None, None, reduction); self.full, self.eps = full, eps
+    def forward(self, input, target, var):
+        return gaussian_nll_loss(input, target, var, self.full, self.eps,
+                                 self.reduction)
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1^T A_k x2 + b_k for weight A [out, in1, in2] (`F.bilinear`); x1 [...,
+    in1] and x2 [..., in2] share their leading dims."""
+    x1, x2 = (_float_tensor(t, 'bilinear') for t in (input1, input2))
+    if weight.ndim != 3 or x1.shape[:-1] != x2.shape[:-1] or (
+            x1.shape[-1], x2.shape[-1]) != tuple(weight.shape[1:]):
+        raise RuntimeError(f"bilinear: input1 {list(x1.shape)} and input2 "
+                           f"{list(x2.shape)} do not fit weight {list(weight.shape)} "
+                           "[out, in1, in2] (leading dims must match)")
+    out, i1, i2 = weight.shape
+    t = x1 @ weight.permute(1, 0, 2).reshape(i1, out * i2)     # [..., out * in2]
+    y = (t.reshape(*x1.shape[:-1], out, i2) * x2.unsqueeze(-2)).sum(-1)
+    return y if bias is None else y + bias
+
+class Bilinear(Module):
+    """`bilinear` with learned weight [out, in1, in2] and bias [out], both uniform in
+    +-1/sqrt(in1) at the start (`torch.nn.Bilinear`)."""
+    def __init__(self, in1_features, in2_features, out_features, bias=True,
+                 device=None, dtype=None):
+        self.in1_features, self.in2_features = in1_features, in2_features
+        self.out_features = out_features
+        dt = _np_dtype(dtype, 'Bilinear') or np.dtype(np.float32)
+        self.weight = Parameter(np.empty((out_features, in1_features, in2_features),
+                                         dt))
+        if bias: self.bias = Parameter(np.empty(out_features, dt))
+        else: self.register_parameter('bias', None)
+        self.reset_parameters()
+        if device is not None: self.to(device)
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        uniform_(self.weight, -bound, bound)
+        if self.bias is not None: uniform_(self.bias, -bound, bound)
+    def forward(self, input1, input2):
+        return bilinear(input1, input2, self.weight, self.bias)
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout for SELU networks (`F.alpha_dropout`): dropped entries become SELU's
+    negative saturation, then an affine map keeps mean 0 and variance 1."""
+    p = _check_probability(p)
+    x = _float_tensor(input, 'alpha_dropout')
+    if not training or p == 0: return x
+    if p == 1: return _inplace(x, x * 0, inplace)
+    alpha = 1.7580993408473766                  # SELU's scale * alpha
+    a = 1 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    keep = _graph._rng_of(None, 'dropout').random(x.shape) >= p
+    dt = x._data.dtype
+    mult = _like((keep * a).astype(dt), x._data)
+    shift = _like(((keep - 1.0) * alpha * a + alpha * a * p).astype(dt), x._data)
+    return _inplace(x, x * Tensor._make(mult) + Tensor._make(shift), inplace)
+
+class AlphaDropout(Dropout):
+    "`alpha_dropout` in training mode, the identity in eval (`torch.nn.AlphaDropout`)."
+    def forward(self, input):
+        return alpha_dropout(input, self.p, self.training, self.inplace)

@@ -9,11 +9,20 @@ from ..layers import (Parameter, Module, Linear, LazyLinear, Identity, Flatten,
                       BCELoss, BCEWithLogitsLoss, Dropout1d, Dropout2d, Dropout3d,
                       ELU, Hardtanh, ReLU6, LogSigmoid, CosineSimilarity,
                       PairwiseDistance, SmoothL1Loss, HuberLoss, KLDivLoss, RMSNorm,
-                      GLU, EmbeddingBag)
+                      GLU, EmbeddingBag, PReLU, SELU, CELU, Mish, Hardswish,
+                      Hardsigmoid, Softsign, Softmin, Threshold, Tanhshrink, Softshrink,
+                      Hardshrink, Softmax2d, ParameterList, ParameterDict,
+                      MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss,
+                      CosineEmbeddingLoss, TripletMarginLoss, MultiLabelSoftMarginLoss,
+                      MultiMarginLoss, MultiLabelMarginLoss, PoissonNLLLoss,
+                      GaussianNLLLoss, Bilinear, AlphaDropout)
 from ..conv import (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d,
                    Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, AdaptiveMaxPool2d,
                    Unfold, Fold, Conv1d, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d,
-                   AdaptiveMaxPool1d)
+                   AdaptiveMaxPool1d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                   LocalResponseNorm, ZeroPad2d, ConstantPad1d, ConstantPad2d,
+                   ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
+                   PixelShuffle, PixelUnshuffle, ChannelShuffle)
 from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from ..attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                          TransformerEncoder, TransformerDecoder, Transformer)

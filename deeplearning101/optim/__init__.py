@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['patch_to', 'Optimizer', 'SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW', 'flatten_state_dict', 'unflatten_state_dict',
-           'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'LBFGS', 'LRScheduler', 'StepLR', 'ExponentialLR',
+           'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'LBFGS', 'Rprop', 'ASGD', 'LRScheduler', 'StepLR', 'ExponentialLR',
            'CosineAnnealingLR', 'LinearLR', 'SequentialLR', 'OneCycleLR', 'MultiStepLR', 'LambdaLR',
            'ReduceLROnPlateau', 'CosineAnnealingWarmRestarts', 'ConstantLR', 'PolynomialLR', 'MultiplicativeLR',
            'ChainedScheduler', 'CyclicLR', 'clip_grad_norm_', 'clip_grad_value_']
@@ -626,7 +626,8 @@ def _restore(value, p, name, where):
     a = value._data if isinstance(value, Tensor) else value
     if name == 'step' or isinstance(a, (bool, int, float)):
         return int(a) if name == 'step' else a
-    if name == 'mu_product': return float(a)      # NAdam's product of momenta
+    if name in ('mu_product', 'eta', 'mu'):   # NAdam's product of momenta, ASGD's
+        return float(a)                        # rate and averaging weight
     if not hasattr(a, 'shape') or type(a).__module__.startswith('torch'):
         a = np.asarray(a)                           # a list, or a tensor of torch's
     if tuple(a.shape) != tuple(p.shape):
@@ -834,9 +835,10 @@ class _TorchSurfaceOptimizer(Optimizer):
             for p in group['params']:
                 if p.grad is None: continue
                 w, g = p._data, p.grad._data
-                if group['maximize']: g = -g           # ascend: the negated gradient
+                if group['maximize']:          # ascend: the negated gradient
+                    g = np.negative(g, out=self._scratch(w, 2))
                 state = self.state.get(p)
-                if state is None: state = self.state[p] = self._init_state(w)
+                if state is None: state = self.state[p] = self._init_state(w, group)
                 state['step'] += 1
                 self._update(w, g, state, group)
                 _record_write(w)            # a graph that used w is stale now
@@ -864,7 +866,7 @@ class Adadelta(_TorchSurfaceOptimizer):
     def _check_group(self, group, index=0):
         super()._check_group(group, index)
         _check_range(group['rho'], 'rho', _where(self, index), closed=True)
-    def _init_state(self, w):
+    def _init_state(self, w, group):
         return dict(step=0, square_avg=np.zeros_like(w), acc_delta=np.zeros_like(w))
     def _update(self, w, g, state, group):
         rho, eps = group['rho'], group['eps']
@@ -885,7 +887,7 @@ class Adamax(_TorchSurfaceOptimizer):
         super().__init__(params, dict(lr=lr, betas=_pair(betas, 'Adamax'), eps=eps,
                                       weight_decay=weight_decay),
                          foreach, maximize, capturable, differentiable)
-    def _init_state(self, w):
+    def _init_state(self, w, group):
         return dict(step=0, exp_avg=np.zeros_like(w), exp_inf=np.zeros_like(w))
     def _update(self, w, g, state, group):
         (b1, b2), eps = group['betas'], group['eps']
@@ -910,7 +912,7 @@ class NAdam(_TorchSurfaceOptimizer):
     def _check_group(self, group, index=0):
         super()._check_group(group, index)
         _check_hyper(group['momentum_decay'], 'momentum_decay', _where(self, index))
-    def _init_state(self, w):
+    def _init_state(self, w, group):
         return dict(step=0, mu_product=1.0, exp_avg=np.zeros_like(w),
                     exp_avg_sq=np.zeros_like(w))
     def _update(self, w, g, state, group):
@@ -940,7 +942,7 @@ class RAdam(_TorchSurfaceOptimizer):
                                       weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay),
                          foreach, maximize, capturable, differentiable)
-    def _init_state(self, w):
+    def _init_state(self, w, group):
         return dict(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
     def _update(self, w, g, state, group):
         (b1, b2), eps, lr, t = group['betas'], group['eps'], group['lr'], state['step']
@@ -1247,6 +1249,98 @@ class LBFGS(Optimizer):
             elif k == 'H_diag' and isinstance(v, int): out[k] = v
             else: out[k] = scalar(v)
         return out
+
+# %% ../../nbs/04_optim.ipynb #c3a1e5d1
+def _check_real(value, name, where):
+    "A real number, not NaN (torch takes any value of ASGD's lambd, alpha and t0)."
+    number = (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, number) or value != value:
+        raise ValueError(f"{where}: invalid {name}={value!r}: expected a number")
+    return value
+
+def _mask(opt, w):
+    "A boolean scratch array shaped like `w` (a view of the optimizer's buffer)."
+    return opt._scratch(np.broadcast_to(np.zeros_like(w, dtype=bool, shape=()),
+                                        w.shape), 3)
+
+class Rprop(_TorchSurfaceOptimizer):
+    """Resilient backpropagation (`torch.optim.Rprop`): only the sign of each gradient
+    entry is used. Each weight has its own step size, multiplied by etaplus while the
+    sign stays, by etaminus when it flips (that entry then waits one step), and kept
+    within step_sizes; the weight moves by its step size against the sign."""
+    _state_keys = ('step', 'prev', 'step_size')
+    def __init__(self, params, lr=1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50), *,
+                 capturable=False, foreach=None, maximize=False, differentiable=False):
+        super().__init__(params, dict(lr=lr, etas=_pair_of(etas, 'etas', 'Rprop'),
+                                      step_sizes=_pair_of(step_sizes, 'step_sizes',
+                                                          'Rprop')),
+                         foreach, maximize, capturable, differentiable)
+    def _check_group(self, group, index=0):
+        where = _where(self, index)
+        _check_hyper(group['lr'], 'learning rate lr', where)
+        _check_flag(group['maximize'], 'maximize', where)
+        lo, hi = _pair_of(group['step_sizes'], 'step_sizes', where)
+        minus, plus = _pair_of(group['etas'], 'etas', where)
+        if not 0.0 < minus < 1.0 < plus:
+            raise ValueError(f"{where}: invalid etas={group['etas']!r}: expected "
+                             "(etaminus, etaplus) with 0 < etaminus < 1 < etaplus")
+    def _init_state(self, w, group):
+        return dict(step=0, prev=np.zeros_like(w),
+                    step_size=np.full_like(w, group['lr']))
+    def _update(self, w, g, state, group):
+        (minus, plus), (lo, hi) = group['etas'], group['step_sizes']
+        prev, size = state['prev'], state['step_size']
+        f, m = self._scratch(w), _mask(self, w)
+        np.multiply(g, prev, out=f); np.sign(f, out=f)   # the sign of g * prev
+        np.greater(f, 0, out=m); np.copyto(f, plus, where=m)     # the same: grow
+        np.less(f, 0, out=m); np.copyto(f, minus, where=m)       # flipped: shrink
+        np.equal(f, 0, out=m); np.copyto(f, 1, where=m)          # one is 0: keep
+        size *= f; np.clip(size, lo, hi, out=size)
+        np.equal(f, minus, out=m)
+        np.copyto(prev, g); np.copyto(prev, 0, where=m)  # flipped: no move, forget g
+        np.sign(prev, out=f); f *= size
+        w -= f                                           # w <- w - size * sign(g)
+
+class ASGD(_TorchSurfaceOptimizer):
+    """Averaged SGD (`torch.optim.ASGD`): SGD steps of a decaying rate
+    eta_t = lr / (1 + lambd lr t)^alpha, with the weights also shrunk by 1 - lambd eta;
+    from step t0 on, `ax` keeps the running average of the iterates (Polyak and
+    Juditsky 1992). The parameters are the SGD iterates; the average is in the state."""
+    _state_keys = ('step', 'eta', 'mu', 'ax')
+    def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
+                 foreach=None, maximize=False, differentiable=False,
+                 capturable=False):
+        super().__init__(params, dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0,
+                                      weight_decay=weight_decay),
+                         foreach, maximize, capturable, differentiable)
+    def _check_group(self, group, index=0):
+        where = _where(self, index)
+        _check_hyper(group['lr'], 'learning rate lr', where)
+        _check_hyper(group['weight_decay'], 'weight_decay', where)
+        _check_flag(group['maximize'], 'maximize', where)
+        for k in ('lambd', 'alpha', 't0'): _check_real(group[k], k, where)
+    def _init_state(self, w, group):
+        return dict(step=0, eta=float(group['lr']), mu=1.0, ax=np.zeros_like(w))
+    def _update(self, w, g, state, group):
+        lr, lambd, wd = group['lr'], group['lambd'], group['weight_decay']
+        eta, mu, t, ax = state['eta'], state['mu'], state['step'], state['ax']
+        d = self._scratch(w)
+        if wd:                                  # g <- g + wd w, the L2 penalty's
+            np.multiply(w, wd, out=d); d += g; g = d
+        w *= 1 - lambd * eta                    # decay, then the SGD step
+        np.multiply(g, -eta, out=d); w += d
+        if mu != 1:                             # ax <- ax + mu (w - ax)
+            np.subtract(w, ax, out=d); d *= mu; ax += d
+        else: np.copyto(ax, w)                  # before t0: ax is the iterate
+        state['eta'] = lr / (1 + lambd * lr * t) ** group['alpha']
+        state['mu'] = 1 / max(1, t - group['t0'])
+
+def _pair_of(value, name, where):
+    "A pair of numbers (Rprop's etas and step_sizes), as a tuple."
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"{where}: {name} must be a pair of numbers, got {value!r}")
+    for v in value: _check_real(v, name, where)
+    return tuple(value)
 
 # %% ../../nbs/04_optim.ipynb #9cc95059
 def _track_optimizer_steps(opt):
