@@ -1,6 +1,6 @@
 """`dl.distributions`, as `torch.distributions`: `Normal`, `Uniform`, `Categorical`, `Bernoulli` and
 `kl_divergence` (chapter 01b). This file only gathers names: the code lives in the chapter's module (written
 by nbdev from the notebook)."""
-from .tensor_ops import (_Distribution as Distribution, _Normal as Normal, _Uniform as Uniform,
+from ..tensor_ops import (_Distribution as Distribution, _Normal as Normal, _Uniform as Uniform,
                          _Categorical as Categorical, _Bernoulli as Bernoulli,
                          _kl_divergence as kl_divergence)
