@@ -17,35 +17,8 @@ F, tnn = torch.nn.functional, torch.nn
 TOL = 1e-10
 
 
-def close(a, b, tol=TOL):
-    a = a.detach().numpy() if isinstance(a, dl.Tensor) else np.asarray(a)
-    b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
-    assert a.shape == b.shape, (a.shape, b.shape)
-    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-
-
-def same_forward_backward(ours, theirs, arrays, seed=0, tol=TOL):
-    "ours(*dl tensors) vs theirs(*torch tensors): the values, then the gradient of every input."
-    xs = [dl.tensor(np.array(a), requires_grad=True) for a in arrays]
-    ts = [torch.tensor(np.array(a), requires_grad=True) for a in arrays]
-    a, b = ours(*xs), theirs(*ts)
-    assert a.dtype == dl.float64
-    close(a, b, tol)
-    g = np.random.default_rng(seed).standard_normal(tuple(b.shape))
-    a.backward(dl.tensor(g)); b.backward(torch.tensor(g))
-    for x, xt in zip(xs, ts): close(x.grad, xt.grad, tol)
-
-
-def second_order(ours, theirs, a):
-    "The gradient of a function of the gradient (create_graph=True), against PyTorch's."
-    out = []
-    for lib, f in ((dl, ours), (torch, theirs)):
-        x = lib.tensor(np.array(a), requires_grad=True)
-        grad = dl.grad if lib is dl else torch.autograd.grad
-        y = f(x)
-        gx, = grad((y * y * y).sum(), [x], create_graph=True)
-        out += [gx, grad((gx * gx).sum(), [x])[0]]
-    close(out[0], out[2], 1e-8); close(out[1], out[3], 1e-8)
+# the comparison helpers of tests/test_torch_conv_more.py
+from test_torch_conv_more import close, same_forward_backward, second_order  # noqa: E402
 
 
 def same_layer(ours, theirs, a, steps=2, train=True):

@@ -10,62 +10,13 @@ import deeplearning101 as dl
 
 torch = pytest.importorskip("torch")
 
-RTOL, ATOL = 1e-5, 1e-7
 
 
-def _np(t):
-    return t.detach().numpy(force=True) if isinstance(t, torch.Tensor) else np.asarray(t.detach().numpy())
+# the comparison helpers of tests/test_torch_more_tensor.py (this file's gradients use atol 1e-6)
+from test_torch_more_tensor import _np, same, grads as _grads  # noqa: E402
 
 
-def _flat(out):
-    "A result as a list of tensors and sizes (tuples and namedtuples of tensors flattened)."
-    if isinstance(out, (tuple, list)) and not all(isinstance(o, int) for o in out):
-        return [t for o in out for t in _flat(o)]
-    return [out]
-
-
-def same(expr, *arrays, dtypes=None, rtol=RTOL, atol=ATOL):
-    "expr(L, *tensors) with L = dl and L = torch on the same inputs: equal values, shapes and dtypes."
-    dtypes = dtypes or [None] * len(arrays)
-    outs = []
-    for L in (dl, torch):
-        xs = [L.tensor(np.array(a), dtype=None if d is None else getattr(L, d)) for a, d in zip(arrays, dtypes)]
-        outs.append(_flat(expr(L, *xs)))
-    assert len(outs[0]) == len(outs[1])
-    for d, t in zip(*outs):
-        if not isinstance(t, torch.Tensor):                   # a size
-            assert tuple(d) == tuple(t), (d, t)
-            continue
-        assert isinstance(d, dl.Tensor), type(d)
-        assert tuple(d.shape) == tuple(t.shape), (d.shape, t.shape)
-        assert _np(d).dtype == _np(t).dtype, (_np(d).dtype, _np(t).dtype)
-        np.testing.assert_allclose(_np(d), _np(t), rtol=rtol, atol=atol, equal_nan=True)
-    return outs
-
-
-def grads(expr, *arrays, second=True, seed=0, rtol=RTOL, atol=1e-6):
-    "Values, first derivatives of sum(out * w) and Hessian-vector products agree with torch."
-    res = []
-    for L, grad in ((dl, dl.grad), (torch, torch.autograd.grad)):
-        xs = [L.tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
-        out = expr(L, *xs)
-        rs = np.random.default_rng(seed)
-        w = L.tensor(rs.standard_normal(tuple(out.shape)))
-        g = grad((out * w).sum(), xs, create_graph=second, allow_unused=True)
-        h = None
-        if second:
-            vs = [L.tensor(rs.standard_normal(x.shape)) for x in xs]
-            terms = [(gi * v).sum() for gi, v in zip(g, vs) if gi is not None and gi.requires_grad]
-            h = grad(sum(terms[1:], terms[0]), xs, allow_unused=True) if terms else None
-        res.append((out, g, h))
-    (od, gd, hd), (ot, gt, ht) = res
-    np.testing.assert_allclose(_np(od), _np(ot), rtol=rtol, atol=atol, err_msg="value")
-    z = lambda t, a: np.zeros(np.shape(a)) if t is None else _np(t)
-    for a, b, x in zip(gd, gt, arrays):
-        np.testing.assert_allclose(z(a, x), z(b, x), rtol=rtol, atol=atol, err_msg="gradient")
-    if second and ht is not None:
-        for a, b, x in zip(hd or [None] * len(arrays), ht, arrays):
-            np.testing.assert_allclose(z(a, x), z(b, x), rtol=rtol, atol=atol, err_msg="2nd")
+def grads(expr, *arrays, atol=1e-6, **kw): return _grads(expr, *arrays, atol=atol, **kw)
 
 
 rng = np.random.default_rng(0)

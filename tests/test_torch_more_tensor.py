@@ -19,11 +19,13 @@ def _np(t):
 
 
 def _flat(out):
-    "A result as a list of tensors (tuples and namedtuples flattened, nested ones too)."
-    return [t for o in out for t in _flat(o)] if isinstance(out, (tuple, list)) else [out]
+    "A result as a list of tensors and sizes (tuples and namedtuples of tensors flattened, nested ones too)."
+    if isinstance(out, (tuple, list)) and not all(isinstance(o, int) for o in out):
+        return [t for o in out for t in _flat(o)]
+    return [out]
 
 
-def same(expr, *arrays, dtypes=None):
+def same(expr, *arrays, dtypes=None, rtol=RTOL, atol=ATOL):
     "expr(L, *tensors) with L = dl and L = torch on the same inputs: equal values, shapes and dtypes."
     dtypes = dtypes or [None] * len(arrays)
     outs = []
@@ -32,14 +34,17 @@ def same(expr, *arrays, dtypes=None):
         outs.append(_flat(expr(L, *xs)))
     assert len(outs[0]) == len(outs[1])
     for d, t in zip(*outs):
+        if not isinstance(t, torch.Tensor):                   # a size
+            assert tuple(d) == tuple(t), (d, t)
+            continue
         assert isinstance(d, dl.Tensor), type(d)
         assert tuple(d.shape) == tuple(t.shape), (d.shape, t.shape)
         assert _np(d).dtype == _np(t).dtype, (_np(d).dtype, _np(t).dtype)
-        np.testing.assert_allclose(_np(d), _np(t), rtol=RTOL, atol=ATOL, equal_nan=True)
+        np.testing.assert_allclose(_np(d), _np(t), rtol=rtol, atol=atol, equal_nan=True)
     return outs
 
 
-def grads(expr, *arrays, second=True, seed=0):
+def grads(expr, *arrays, second=True, seed=0, rtol=RTOL, atol=ATOL):
     "Values, first derivatives of sum(out * w) and Hessian-vector products agree with torch."
     res = []
     for L, grad in ((dl, dl.grad), (torch, torch.autograd.grad)):
@@ -55,13 +60,13 @@ def grads(expr, *arrays, second=True, seed=0):
             h = grad(sum(terms[1:], terms[0]), xs, allow_unused=True) if terms else None
         res.append((out, g, h))
     (od, gd, hd), (ot, gt, ht) = res
-    np.testing.assert_allclose(_np(od), _np(ot), rtol=RTOL, atol=ATOL, err_msg="value")
+    np.testing.assert_allclose(_np(od), _np(ot), rtol=rtol, atol=atol, err_msg="value")
     z = lambda t, a: np.zeros(np.shape(a)) if t is None else _np(t)
     for a, b, x in zip(gd, gt, arrays):
-        np.testing.assert_allclose(z(a, x), z(b, x), rtol=RTOL, atol=ATOL, err_msg="gradient")
+        np.testing.assert_allclose(z(a, x), z(b, x), rtol=rtol, atol=atol, err_msg="gradient")
     if second and ht is not None:
         for a, b, x in zip(hd or [None] * len(arrays), ht, arrays):
-            np.testing.assert_allclose(z(a, x), z(b, x), rtol=RTOL, atol=ATOL, err_msg="2nd")
+            np.testing.assert_allclose(z(a, x), z(b, x), rtol=rtol, atol=atol, err_msg="2nd")
 
 
 rng = np.random.default_rng(0)

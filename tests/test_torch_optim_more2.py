@@ -9,7 +9,6 @@ import deeplearning101 as dl
 torch = pytest.importorskip("torch")
 
 # random parameters and, per step, random gradients of very different scales (some None)
-import test_optim_torch as _base  # noqa: E402
 from test_optim_torch import _problem  # noqa: E402
 
 TOL = 1e-10
@@ -29,30 +28,9 @@ OPTIMIZERS = [
 ]
 
 
-def _ids(cases): return [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw in cases]
-
-
-@pytest.fixture
-def float64_scalars():
-    "torch keeps ASGD's eta and mu (and the step counts) in the default dtype: float64 for a 1e-10 comparison."
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(old)
-
-
-def _step_both(ours, theirs, opt_d, opt_t, grads):
-    _base._step_both(ours, theirs, opt_d, opt_t, grads, tol=TOL)
-
-
-def _pair(name, kw, params, groups=False):
-    ours = [dl.tensor(p.copy(), requires_grad=True) for p in params]
-    theirs = [torch.tensor(p.copy(), requires_grad=True) for p in params]
-    if groups:
-        return ours, theirs, \
-            getattr(dl.optim, name)([{'params': ours[:2]}, {'params': ours[2:], 'lr': 0.003}], **kw), \
-            getattr(torch.optim, name)([{'params': theirs[:2]}, {'params': theirs[2:], 'lr': 0.003}], **kw)
-    return ours, theirs, getattr(dl.optim, name)(ours, **kw), getattr(torch.optim, name)(theirs, **kw)
+# the helpers of tests/test_torch_more_optim_seq.py: ids, torch's float64 scalars, the lockstep
+# comparison and the optimizer pair
+from test_torch_more_optim_seq import _ids, float64_scalars, _step_both, _pair  # noqa: E402,F401
 
 
 def _same_state(ours, theirs, opt_d, opt_t):
