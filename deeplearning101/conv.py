@@ -739,7 +739,11 @@ class Conv2d(Module):
                         else _pair(padding, 'padding', 'Conv2d'))
         self.dilation = _pair(dilation, 'dilation', 'Conv2d')
         self.groups, self.padding_mode = int(groups), padding_mode
-        dt = _np_dtype(dtype, 'Conv2d') or np.dtype(np.float32)
+        self._parameters_made(bias, device, dtype)
+
+    def _parameters_made(self, bias, device, dtype):
+        "The weight [out, in / groups, *kernel] and the bias, started as PyTorch's."
+        dt = _np_dtype(dtype, type(self).__name__) or np.dtype(np.float32)
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         self.weight = Parameter(np.zeros(shape, dt))
         self.bias = Parameter(np.zeros(self.out_channels, dt)) if bias else None
@@ -750,7 +754,7 @@ class Conv2d(Module):
         "PyTorch's start: kaiming_uniform_(a=sqrt(5)), the bias U(+-1/sqrt(fan_in))."
         kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
+            fan_in = math.prod(self.weight.shape[1:])   # in / groups times the kernel
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             uniform_(self.bias, -bound, bound)
 
@@ -1308,20 +1312,9 @@ class Conv1d(Module):
                         else (_single(padding, 'padding', 'Conv1d'),))
         self.dilation = (_single(dilation, 'dilation', 'Conv1d'),)
         self.groups, self.padding_mode = int(groups), padding_mode
-        dt = _np_dtype(dtype, 'Conv1d') or np.dtype(np.float32)
-        shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
-        self.weight = Parameter(np.zeros(shape, dt))
-        self.bias = Parameter(np.zeros(self.out_channels, dt)) if bias else None
-        self.reset_parameters()
-        if device is not None: self.to(device)
+        Conv2d._parameters_made(self, bias, device, dtype)
 
-    def reset_parameters(self):
-        "PyTorch's start: kaiming_uniform_(a=sqrt(5)), the bias U(+-1/sqrt(fan_in))."
-        kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            uniform_(self.bias, -bound, bound)
+    reset_parameters = Conv2d.reset_parameters
 
     def forward(self, input):
         x, padding = input, self.padding
