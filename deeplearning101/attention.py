@@ -11,7 +11,7 @@ __all__ = ['scaled_dot_product_attention', 'MultiheadAttention', 'causal_mask', 
 import math
 import numpy as np
 from .graph import Op, Tensor, get_array_module, tensor, cat, stack
-from .graph import multinomial, _describe
+from .graph import multinomial, _describe, _default_float
 from .graph import softmax as _softmax
 from .autodiff import gradient_of, unbroadcast, _needs, no_grad
 from .optim import patch_to
@@ -161,9 +161,9 @@ class MultiheadAttention(Module):
         self.kdim = self.vdim = self.embed_dim
         self.head_dim = self.embed_dim // self.num_heads
         self.dropout, self.batch_first = float(dropout), bool(batch_first)
-        self.in_proj_weight = Parameter(np.zeros((3 * embed_dim, embed_dim),
-                                                 np.float32))
-        self.in_proj_bias = (Parameter(np.zeros(3 * embed_dim, np.float32)) if bias
+        dt = _default_float[0]
+        self.in_proj_weight = Parameter(np.zeros((3 * embed_dim, embed_dim), dt))
+        self.in_proj_bias = (Parameter(np.zeros(3 * embed_dim, dt)) if bias
                              else None)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
         self._reset_parameters()

@@ -19,7 +19,7 @@ import functools, math, sys, threading, warnings
 from collections import namedtuple
 import numpy as np
 from .graph import Op, Tensor, get_array_module, tensor
-from .graph import _describe, _dl_dtype, _np_dtype
+from .graph import _describe, _dl_dtype, _np_dtype, _default_float
 from .autodiff import gradient_of
 from .autodiff import _apply, _needs
 from .perceptron import _check_hyper
@@ -743,7 +743,7 @@ class Conv2d(Module):
 
     def _parameters_made(self, bias, device, dtype):
         "The weight [out, in / groups, *kernel] and the bias, started as PyTorch's."
-        dt = _np_dtype(dtype, type(self).__name__) or np.dtype(np.float32)
+        dt = _np_dtype(dtype, type(self).__name__) or _default_float[0]
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         self.weight = Parameter(np.zeros(shape, dt))
         self.bias = Parameter(np.zeros(self.out_channels, dt)) if bias else None
@@ -1498,7 +1498,7 @@ class GroupNorm(Module):
                              f" got {num_channels} and {num_groups}")
         self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = eps, affine
-        dt = _np_dtype(dtype, 'GroupNorm') or np.dtype(np.float32)
+        dt = _np_dtype(dtype, 'GroupNorm') or _default_float[0]
         self.weight = Parameter(np.ones(num_channels, dt)) if affine else None
         self.bias = Parameter(np.zeros(num_channels, dt)) if affine and bias else None
         if device is not None: self.to(device)

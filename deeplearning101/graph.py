@@ -7,17 +7,18 @@ __all__ = ['float32', 'float64', 'float16', 'int64', 'int32', 'int16', 'int8', '
            'FloatTensor', 'DoubleTensor', 'HalfTensor', 'LongTensor', 'IntTensor', 'ShortTensor', 'CharTensor',
            'ByteTensor', 'BoolTensor', 'GradMode', 'neg', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'mean', 'logsumexp',
            'amax', 'amin', 'cat', 'clone', 'default_generator', 'Tensor', 'set_printoptions', 'dtype',
-           'get_default_dtype', 'finfo', 'iinfo', 'tensor', 'is_tensor', 'Size', 'from_numpy', 'as_tensor', 'Op',
-           'is_grad_enabled', 'promote_types', 'result_type', 'can_cast', 'get_array_module', 'Add', 'Sub', 'Mul',
-           'Div', 'Pow', 'Maximum', 'MatMul', 'Neg', 'Exp', 'Log', 'Sqrt', 'Abs', 'ReLU', 'Sigmoid', 'Tanh', 'Clip',
-           'Cast', 'Reduce', 'Sum', 'Mean', 'Max', 'Min', 'LogSumExp', 'Softmax', 'LogSoftmax', 'Reshape', 'Transpose',
-           'BroadcastTo', 'Index', 'Concatenate', 'Stack', 'Where', 'add', 'sub', 'mul', 'div', 'maximum', 'matmul',
-           'relu', 'clip', 'argmax', 'argmin', 'minimum', 'softmax', 'log_softmax', 'reshape', 'transpose', 'permute',
-           'broadcast_to', 'concatenate', 'stack', 'where', 'Clone', 'Fill', 'Copy', 'SetItem', 'zeros', 'ones',
-           'empty', 'full', 'eye', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'arange', 'linspace',
-           'logspace', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'randn', 'rand', 'randint', 'randperm',
-           'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli', 'multinomial', 'topological_order',
-           'Placeholder', 'placeholder', 'Variable', 'Action', 'Session', 'GraphDrawing', 'draw_graph']
+           'get_default_dtype', 'set_default_dtype', 'finfo', 'iinfo', 'tensor', 'is_tensor', 'Size', 'from_numpy',
+           'as_tensor', 'Op', 'is_grad_enabled', 'promote_types', 'result_type', 'can_cast', 'get_array_module', 'Add',
+           'Sub', 'Mul', 'Div', 'Pow', 'Maximum', 'MatMul', 'Neg', 'Exp', 'Log', 'Sqrt', 'Abs', 'ReLU', 'Sigmoid',
+           'Tanh', 'Clip', 'Cast', 'Reduce', 'Sum', 'Mean', 'Max', 'Min', 'LogSumExp', 'Softmax', 'LogSoftmax',
+           'Reshape', 'Transpose', 'BroadcastTo', 'Index', 'Concatenate', 'Stack', 'Where', 'add', 'sub', 'mul', 'div',
+           'maximum', 'matmul', 'relu', 'clip', 'argmax', 'argmin', 'minimum', 'softmax', 'log_softmax', 'reshape',
+           'transpose', 'permute', 'broadcast_to', 'concatenate', 'stack', 'where', 'Clone', 'Fill', 'Copy', 'SetItem',
+           'zeros', 'ones', 'empty', 'full', 'eye', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'arange',
+           'linspace', 'logspace', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'randn', 'rand', 'randint',
+           'randperm', 'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli', 'multinomial',
+           'topological_order', 'Placeholder', 'placeholder', 'Variable', 'Action', 'Session', 'GraphDrawing',
+           'draw_graph']
 
 # %% ../nbs/00_graph.ipynb #af4fc395
 import itertools
@@ -58,6 +59,7 @@ class Tensor:
 
 # %% ../nbs/00_graph.ipynb #e7dd88ae
 _HOST = (np.ndarray, np.generic)    # arrays in main memory (chapter 05 adds GPU arrays)
+_default_float = [np.dtype(np.float32)]     # what Python floats become: set_default_dtype
 
 _tracers = []   # chapter 06b's dl.compile puts a tracer here while it records a step
 
@@ -264,11 +266,11 @@ def _repr(self):
     named = f"dtype={_DTYPES[a.dtype]!r}"
     if a.size == 0:
         if a.ndim != 1: extra.append(f"size={tuple(a.shape)}")
-        if a.dtype != np.float32: extra.append(named)
+        if a.dtype != _default_float[0]: extra.append(named)
         body = '[]'
     else:
         if not opts['edgeitems']: extra.append(f"size={tuple(a.shape)}")
-        if a.dtype not in (np.float32, np.int64, np.bool_): extra.append(named)
+        if a.dtype not in (_default_float[0], np.int64, np.bool_): extra.append(named)
         summarize = a.size > opts['threshold']
         fmt = _Entries(_edges(a, opts['edgeitems']) if summarize else a,
                        opts['precision'], opts['sci_mode'])
@@ -421,14 +423,25 @@ def _dl_dtype(nd):
     return d
 
 def get_default_dtype():
-    "float32, the dtype of Python floats made tensors (`torch.get_default_dtype`)."
-    return float32
+    """The dtype Python floats become in tensors (`torch.get_default_dtype`): float32
+    unless `set_default_dtype` changed it."""
+    return _DTYPES[_default_float[0]]
+
+def set_default_dtype(d):
+    """Make `d` (float32, float64 or float16) the dtype of new floating-point tensors
+    (`torch.set_default_dtype`): Python floats, `zeros`, `randn`, `arange(0.5)`, layers'
+    parameters, and integers meeting a float or a floating-point function."""
+    nd = _np_dtype(d, 'set_default_dtype')
+    if nd is None or np.dtype(nd).kind != 'f':
+        raise TypeError(f"set_default_dtype: only floating-point types are supported "
+                        f"as the default type, got {d!r}")
+    _default_float[0] = np.dtype(nd)
 
 class finfo:
     """The limits of a floating-point dtype (`torch.finfo`), as Python numbers: `bits`,
     `eps`, `max`, `min`, `tiny` (= `smallest_normal`), `resolution`."""
     def __init__(self, type=None):
-        nd = _np_dtype(float32 if type is None else type, 'finfo')
+        nd = _np_dtype(get_default_dtype() if type is None else type, 'finfo')
         if nd.kind != 'f':
             raise TypeError(f"finfo: {_dl_dtype(nd)!r} is not a floating-point dtype "
                             f"(for integers use iinfo)")
@@ -467,8 +480,8 @@ class _Defaults(threading.local):
 _defaults = _Defaults()
 
 def _as_array(data, dtype, where, copy=False):
-    """Convert user data to an array: Python floats become float32, NumPy arrays keep
-    their dtype (copied if `copy`)."""
+    """Convert user data to an array: Python floats become the default float dtype
+    (float32), NumPy arrays keep their dtype (copied if `copy`)."""
     dtype = _np_dtype(dtype, where)
     if isinstance(data, Tensor): data = data._data
     if (isinstance(data, (np.ndarray, np.generic))
@@ -486,7 +499,8 @@ def _as_array(data, dtype, where, copy=False):
             if ragged: raise ValueError(f"{where}: {ragged}") from None  # as PyTorch
             raise TypeError(f"{where}: cannot make a tensor from "
                             f"{type(data).__name__} {data!r:.60}: {e}") from None
-        if dtype is None and arr.dtype == np.float64: arr = arr.astype(np.float32)
+        if dtype is None and arr.dtype == np.float64:
+            arr = arr.astype(_default_float[0], copy=False)
     if arr.dtype.kind == 'c':
         raise TypeError(f"{where}: complex tensors are not part of deeplearning101 "
                         f"(got {arr.dtype}); "
@@ -526,7 +540,7 @@ def _legacy_array(args, dtype):
     the data as float32 whatever its type, `Tensor(2, 3)` (or `Tensor(Size([2, 3]))`)
     is a 2x3 tensor (of zeros: PyTorch's holds whatever was in memory), `Tensor()` is
     empty. `dtype=` (not PyTorch's) picks another dtype."""
-    dtype = float32 if dtype is None else dtype
+    dtype = _default_float[0] if dtype is None else dtype
     if len(args) == 1 and isinstance(args[0], Size): args = tuple(args[0])
     if all(_is_size(n) for n in args):
         if any(n < 0 for n in args):
@@ -738,7 +752,7 @@ def _const(x, like):
         dt = getattr(like._data, 'dtype', None)
         if dt is None:      # beside a placeholder: a Python number, typed when fed
             return Tensor._make(x if like._data is None else np.asarray(x))
-        if isinstance(x, float) and dt.kind not in 'fc': dt = np.dtype(np.float32)
+        if isinstance(x, float) and dt.kind not in 'fc': dt = _default_float[0]
         elif isinstance(x, int) and not isinstance(x, bool) and dt.kind == 'b':
             dt = np.dtype(np.int64)
         if type(like._data) is not np.ndarray:
@@ -865,7 +879,7 @@ class Div(Op):
         out = a / b
         if (out.dtype == np.float64 and np.result_type(a).kind in 'biu'
                 and np.result_type(b).kind in 'biu'):
-            out = out.astype(np.float32)        # int / int is float32, as in PyTorch
+            out = out.astype(_default_float[0])   # int / int: float32, as PyTorch
         return out
 class Pow(Op):
     name, promotes = 'pow', True
@@ -900,9 +914,9 @@ class MatMul(Op):
 # --- elementwise unary ops ---
 _F64 = np.dtype(np.float64)
 def _floating(out, a):
-    """NumPy computes a function of integers in float64; PyTorch in float32 (its default
-    float dtype)."""
-    return (out.astype(np.float32) if out.dtype is _F64 and a.dtype.kind in 'biu'
+    """NumPy computes a function of integers in float64; PyTorch in its default float
+    dtype (float32)."""
+    return (out.astype(_default_float[0]) if out.dtype is _F64 and a.dtype.kind in 'biu'
             else out)
 class Neg(Op):
     name = 'neg'
@@ -994,7 +1008,7 @@ class Min(Reduce):
 class LogSumExp(Reduce):
     name = 'logsumexp'
     def forward(self, a):
-        if a.dtype.kind in 'biu': a = a.astype(np.float32)     # as PyTorch: float32
+        if a.dtype.kind in 'biu': a = a.astype(_default_float[0])  # as PyTorch
         m = a.max(axis=self.axis, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)           # all -inf rows: avoid inf - inf
         s = np.log(np.exp(a - m).sum(axis=self.axis, keepdims=True)) + m
@@ -1076,7 +1090,7 @@ def _promote(t, x):
     as in PyTorch."""
     dt = getattr(t._data, 'dtype', None)
     if isinstance(x, float) and dt is not None and dt.kind in 'biu':
-        t = Cast.apply(t, dtype=np.float32)
+        t = Cast.apply(t, dtype=_default_float[0])
     return t, _const(x, t)
 
 def _binary(cls, a, b):
@@ -1174,7 +1188,7 @@ def clip(a, min=None, max=None, *, out=None):
     if (a._data is not None and a._data.dtype.kind in 'biu'
             and any(isinstance(x, float) for x in (min, max))):
         # a float bound makes an integer tensor float32
-        a = _cast(a, np.float32, 'clamp')
+        a = _cast(a, _default_float[0], 'clamp')
     return _into(out, Clip.apply(a, lo=min, hi=max), 'clamp')
 
 def _reduction(cls):
@@ -1886,19 +1900,20 @@ def _made(arr, dtype, requires_grad, device, where):
     return t
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
-    "A tensor of zeros (float32 unless `dtype` says otherwise)."
+    "A tensor of zeros (float32, the default dtype, unless `dtype` says otherwise)."
     return _made(np.zeros(_shape(size, 'zeros'),
-                          _np_dtype(dtype, 'zeros') or np.float32),
+                          _np_dtype(dtype, 'zeros') or _default_float[0]),
                  None, requires_grad, device, 'zeros')
 def ones(*size, dtype=None, requires_grad=False, device=None):
     "A tensor of ones."
-    return _made(np.ones(_shape(size, 'ones'), _np_dtype(dtype, 'ones') or np.float32),
+    return _made(np.ones(_shape(size, 'ones'),
+                         _np_dtype(dtype, 'ones') or _default_float[0]),
                  None, requires_grad, device, 'ones')
 def empty(*size, dtype=None, requires_grad=False, device=None):
     """A tensor whose values are whatever the memory held (`torch.empty`): fill it
     before reading."""
     return _made(np.empty(_shape(size, 'empty'),
-                          _np_dtype(dtype, 'empty') or np.float32),
+                          _np_dtype(dtype, 'empty') or _default_float[0]),
                  None, requires_grad, device, 'empty')
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
     """A tensor filled with `fill_value`: its dtype follows the value (float32 for a
@@ -1906,7 +1921,7 @@ def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
     if isinstance(fill_value, Tensor): fill_value = fill_value.item()
     if dtype is None:
         dtype = (np.bool_ if isinstance(fill_value, bool)
-                 else np.int64 if isinstance(fill_value, int) else np.float32)
+                 else np.int64 if isinstance(fill_value, int) else _default_float[0])
     size = _shape((size,) if isinstance(size, (int, np.integer)) else tuple(size),
                   'full')
     return _made(np.full(size, fill_value, _np_dtype(dtype, 'full')), None,
@@ -1914,7 +1929,7 @@ def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
 def eye(n, m=None, *, dtype=None, requires_grad=False, device=None):
     "The n×m identity matrix."
     _shape((n,) if m is None else (n, m), 'eye')
-    return _made(np.eye(n, m, dtype=_np_dtype(dtype, 'eye') or np.float32), None,
+    return _made(np.eye(n, m, dtype=_np_dtype(dtype, 'eye') or _default_float[0]), None,
                  requires_grad, device, 'eye')
 
 def _dev(t, device):
@@ -1954,20 +1969,21 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad=False, device=N
                         f"got {args!r:.80}")
     if step == 0: raise RuntimeError("arange: step must be nonzero")
     if dtype is None:
-        dtype = (np.float32 if any(isinstance(x, (float, np.floating)) for x in args)
+        dtype = (_default_float[0]
+                 if any(isinstance(x, (float, np.floating)) for x in args)
                  else np.int64)
     return _made(np.arange(*args, dtype=_np_dtype(dtype, 'arange')), None,
                  requires_grad, device, 'arange')
 def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None):
     "`steps` evenly spaced values from `start` to `end`, both included."
     _shape((steps,), 'linspace')
-    return _made(np.linspace(start, end, steps), dtype or np.float32, requires_grad,
+    return _made(np.linspace(start, end, steps), dtype or _default_float[0], requires_grad,
                  device, 'linspace')
 def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False,
              device=None):
     "`steps` values from base**start to base**end, evenly spaced on a log scale."
     _shape((steps,), 'logspace')
-    return _made(np.logspace(start, end, steps, base=base), dtype or np.float32,
+    return _made(np.logspace(start, end, steps, base=base), dtype or _default_float[0],
                  requires_grad, device, 'logspace')
 
 # --- randomness: a Generator object, and one default generator that `manual_seed`
@@ -2003,6 +2019,10 @@ def manual_seed(seed):
 def seed(): return default_generator.seed()
 def initial_seed(): return default_generator.initial_seed()
 
+def _sample_dtype():
+    "NumPy draws float32 or float64 (a float16 default: float32 samples, then cast)."
+    return np.float64 if _default_float[0] == np.float64 else np.float32
+
 def _rng_of(generator, where='random'):
     "The NumPy generator behind `generator=` (the default one when None)."
     if generator is None: return default_generator._rng
@@ -2015,12 +2035,13 @@ def randn(*size, generator=None, dtype=None, requires_grad=False, device=None):
     """Standard-normal samples (drawn on the CPU, so a seed gives the same numbers on
     every device)."""
     return _made(_rng_of(generator, 'randn').standard_normal(_shape(size, 'randn'),
-                                                             np.float32),
-                 dtype, requires_grad, device, 'randn')
+                                                             _sample_dtype()),
+                 dtype or _default_float[0], requires_grad, device, 'randn')
 def rand(*size, generator=None, dtype=None, requires_grad=False, device=None):
     "Uniform samples in [0, 1)."
-    return _made(_rng_of(generator, 'rand').random(_shape(size, 'rand'), np.float32),
-                 dtype, requires_grad, device, 'rand')
+    return _made(_rng_of(generator, 'rand').random(_shape(size, 'rand'),
+                                                   _sample_dtype()),
+                 dtype or _default_float[0], requires_grad, device, 'rand')
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None,
             requires_grad=False, device=None):
     """Random integers in [low, high) (`torch.randint(low, high, size)` or
@@ -2065,7 +2086,8 @@ def normal(mean, std=1.0, size=None, *, generator=None, requires_grad=False,
                     'normal')
              if size is not None else np.broadcast_shapes(np.shape(m), np.shape(s)))
     dt = next((x._data.dtype for x in (mean, std)
-               if isinstance(x, Tensor) and x._data.dtype.kind == 'f'), np.float32)
+               if isinstance(x, Tensor) and x._data.dtype.kind == 'f'),
+              _default_float[0])
     return _made(np.asarray(m + s * rng.standard_normal(shape), dt), None,
                  requires_grad, device, 'normal')
 

@@ -35,7 +35,7 @@ import numpy as np
 from . import graph as _graph
 from .graph import *
 from .graph import (Op, Tensor, _device_name, _describe, _dim, _dl_dtype,
-                                   _np_dtype, _record_write)
+                                   _np_dtype, _record_write, _default_float)
 from .autodiff import *
 from .tensor_ops import expm1, log1p
 from . import tensor_ops as _tensor_ops
@@ -51,7 +51,7 @@ class Parameter(Tensor):
     caller's array is never changed behind their back."""
     __slots__ = ()
     def __init__(self, data=None, requires_grad=True):
-        if data is None: data = np.empty(0, np.float32)
+        if data is None: data = np.empty(0, _default_float[0])
         # a copy of the caller's values
         if not isinstance(data, Tensor): data = tensor(data)
         self._data, self._op, self.grad, self.name = data._data, None, None, None
@@ -504,7 +504,7 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a positive integer, "
                                  f"got {n!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
-        dt = _np_dtype(dtype, 'Linear') or np.dtype(np.float32)
+        dt = _np_dtype(dtype, 'Linear') or _default_float[0]
         self.weight = Parameter(np.zeros((out_features, in_features), dt))
         self.bias = Parameter(np.zeros(out_features, dt)) if bias else None
         self.init = init
@@ -1265,7 +1265,7 @@ class _BatchNorm(Module):
         if momentum is not None: _check_hyper(momentum, 'momentum', name)
         self.num_features, self.eps, self.momentum = int(n), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        dt = _np_dtype(dtype, name) or np.dtype(np.float32)
+        dt = _np_dtype(dtype, name) or _default_float[0]
         self.weight = Parameter(np.ones(n, dt)) if affine else None
         # bias=False: a scale without a shift (PyTorch 2.13's keyword)
         self.bias = Parameter(np.zeros(n, dt)) if affine and bias else None
@@ -1581,7 +1581,7 @@ class Embedding(Module):
         _embedding_options(max_norm, sparse, where)      # refused now, not at forward
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:
-            dt = _np_dtype(dtype, 'Embedding') or np.dtype(np.float32)
+            dt = _np_dtype(dtype, 'Embedding') or _default_float[0]
             self.weight = Parameter(np.zeros(shape, dt), requires_grad=not _freeze)
             self.reset_parameters()
         else:
@@ -1710,7 +1710,7 @@ class LayerNorm(Module):
                  device=None, dtype=None):
         self.normalized_shape = _normalized_shape(normalized_shape, 'LayerNorm')
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        dt = _np_dtype(dtype, 'LayerNorm') or np.dtype(np.float32)
+        dt = _np_dtype(dtype, 'LayerNorm') or _default_float[0]
         shape = self.normalized_shape
         affine = elementwise_affine
         self.weight = Parameter(np.ones(shape, dt)) if affine else None
@@ -1775,7 +1775,7 @@ def _erf(a):
     xb = np.minimum(ax[big], 6.0)
     tail = 1 - np.exp(-xb * xb) * _clenshaw(_ERFCX, 2.0, 6.0, xb)
     out[big] = np.copysign(tail, x[big])
-    dtype = a.dtype if a.dtype.kind == 'f' else np.float32
+    dtype = a.dtype if a.dtype.kind == 'f' else _default_float[0]
     return out.reshape(a.shape).astype(dtype, copy=False)
 
 class Erf(Op):
@@ -2610,7 +2610,7 @@ class RMSNorm(Module):
                  else tuple(normalized_shape))
         self.normalized_shape, self.eps = tuple(int(n) for n in shape), eps
         self.elementwise_affine = elementwise_affine
-        dt = _np_dtype(dtype, 'RMSNorm') or np.dtype(np.float32)
+        dt = _np_dtype(dtype, 'RMSNorm') or _default_float[0]
         self.weight = (Parameter(np.ones(self.normalized_shape, dt))
                        if elementwise_affine else None)
         if device is not None: self.to(device)
@@ -2890,7 +2890,7 @@ class PReLU(Module):
     "`prelu` with learned slopes, `init` at the start (`torch.nn.PReLU`)."
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         self.num_parameters, self.init = num_parameters, init
-        dt = _np_dtype(dtype, 'PReLU') or np.dtype(np.float32)
+        dt = _np_dtype(dtype, 'PReLU') or _default_float[0]
         self.weight = Parameter(np.full((num_parameters,), init, dt))
         if device is not None: self.to(device)
     def reset_parameters(self): constant_(self.weight, self.init)
@@ -3418,7 +3418,7 @@ class Bilinear(Module):
                  device=None, dtype=None):
         self.in1_features, self.in2_features = in1_features, in2_features
         self.out_features = out_features
-        dt = _np_dtype(dtype, 'Bilinear') or np.dtype(np.float32)
+        dt = _np_dtype(dtype, 'Bilinear') or _default_float[0]
         self.weight = Parameter(np.empty((out_features, in1_features, in2_features),
                                          dt))
         if bias: self.bias = Parameter(np.empty(out_features, dt))

@@ -14,7 +14,7 @@ from importlib.resources import files
 import numpy as np
 from .graph import (Op, Tensor, get_array_module, tensor, stack, zeros,
                                    full, sigmoid, concatenate as cat, _describe,
-                                   _np_dtype, _rng_of)
+                                   _np_dtype, _rng_of, _default_float)
 from .autodiff import gradient_of, _needs, no_grad
 from .layers import (Module, Parameter, Linear, Embedding, linear,
                                     uniform_, dropout)
@@ -76,7 +76,7 @@ def _cell_parameters(cell, input_size, hidden_size, bias, dtype, device):
             raise ValueError(f"{name}: {arg} must be a positive integer, got {v!r}")
     cell.input_size, cell.hidden_size = int(input_size), int(hidden_size)
     cell.bias = bias
-    dt = _np_dtype(dtype, name) or np.dtype(np.float32)
+    dt = _np_dtype(dtype, name) or _default_float[0]
     G, H = cell.gates, cell.hidden_size
     cell.weight_ih = Parameter(np.zeros((G * H, cell.input_size), dt))
     cell.weight_hh = Parameter(np.zeros((G * H, H), dt))
@@ -269,7 +269,7 @@ class RNNBase(Module):
         self.dropout, self.bidirectional = float(dropout), bidirectional
         # an LSTM with projections: h_t = W_hr (o_t * tanh(c_t)) has proj_size entries
         self.proj_size = int(proj_size)
-        dt = _np_dtype(dtype, name) or np.dtype(np.float32)
+        dt = _np_dtype(dtype, name) or _default_float[0]
         G, H = {'LSTM': 4, 'GRU': 3}.get(mode, 1), self.hidden_size
         R = self.proj_size or H                         # the size of h
         D = 2 if bidirectional else 1

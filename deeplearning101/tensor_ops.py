@@ -36,6 +36,7 @@ from .graph import *
 from .graph import Op, Reduce, Tensor, _BUILTIN_NAMES
 from .graph import _binary, _cast, _const, _dim, _dl_dtype, _inplace, _t
 from .graph import _CATEGORY, _promote_types, _into, _runtime_too
+from .graph import _default_float
 from .graph import _return_type
 from .autodiff import *
 from .autodiff import _expand as _unreduce
@@ -797,11 +798,12 @@ def _reciprocal_backward(op, grad, out, x): return (-grad * out * out,)
 
 # %% ../nbs/01b_tensor_ops.ipynb #3e6e5569
 def _float_op(cls):
-    "The function of a floating-point op: integer and bool inputs become float32."
+    """The function of a floating-point op: integer and bool inputs become the default
+    float dtype (float32)."""
     def fn(input):
         x = _t(input, cls.name)
         if x._data is not None and x._data.dtype.kind != 'f':
-            x = Tensor._make(x._data.astype(np.float32))
+            x = Tensor._make(x._data.astype(_default_float[0]))
         return cls.apply(x)
     fn.__name__ = fn.__qualname__ = cls.name
     fn.__doc__ = f"Element-wise `torch.{cls.name}`; integer inputs give float32."
@@ -1614,9 +1616,10 @@ sinh, cosh = _float_op(Sinh), _float_op(Cosh)
 arcsin, arccos, arctan = asin, acos, atan
 
 def _floats(x, name):
-    "An integer or bool tensor as float32 (PyTorch's default dtype), for a float op."
+    "An integer or bool tensor in the default float dtype (float32), for a float op."
     x = _t(x, name)
-    return Tensor._make(x._data.astype(np.float32)) if x._data.dtype.kind != 'f' else x
+    return (Tensor._make(x._data.astype(_default_float[0]))
+            if x._data.dtype.kind != 'f' else x)
 
 def atan2(input, other):
     "The angle of (other, input) in (-pi, pi], broadcasting (`torch.atan2`)."
@@ -3180,8 +3183,8 @@ Tensor.matrix_power = matrix_power
 import warnings
 
 def _to_float(x):
-    "Integer and bool tensors as float32 (PyTorch's default dtype); floats as they are."
-    return x if x._data.dtype.kind == 'f' else x.float()
+    "Integer and bool tensors in the default float dtype (float32); floats as they are."
+    return x if x._data.dtype.kind == 'f' else x.to(_default_float[0])
 
 def cov(input, *, correction=1, fweights=None, aweights=None):
     """The covariance matrix of the variables in the rows of `input` (observations in
@@ -3464,10 +3467,11 @@ Tensor.true_divide, Tensor.sgn, Tensor.is_nonzero = true_divide, sgn, is_nonzero
 
 # %% ../nbs/01b_tensor_ops.ipynb #90788fcf
 def _param(x, like=None):
-    "A distribution's parameter as a float tensor (a Python number becomes float32)."
+    """A distribution's parameter as a float tensor (a Python number: the default float
+    dtype)."""
     if isinstance(x, Tensor):
         return x if x.dtype.is_floating_point else x.float()
-    return tensor(x, dtype=like.dtype if like is not None else float32)
+    return tensor(x, dtype=like.dtype if like is not None else _default_float[0])
 
 class _Distribution:
     "What the distributions share (`torch.distributions.Distribution`)."

@@ -2120,7 +2120,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if max_norm != math.inf:          # an infinite max_norm measures without clipping
         _check_hyper(max_norm, 'max_norm', 'clip_grad_norm_')
     max_norm, norm_type = float(max_norm), float(norm_type)
-    if not ps: return tensor(np.float32(0.0))
+    if not ps: return tensor(0.0)
     total = _vector_norm(
         np.stack([_vector_norm(p.grad._data, norm_type) for p in ps]), norm_type
     )
