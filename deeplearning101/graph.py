@@ -15,10 +15,10 @@ __all__ = ['float32', 'float64', 'float16', 'int64', 'int32', 'int16', 'int8', '
            'maximum', 'matmul', 'relu', 'clip', 'argmax', 'argmin', 'minimum', 'softmax', 'log_softmax', 'reshape',
            'transpose', 'permute', 'broadcast_to', 'concatenate', 'stack', 'where', 'Clone', 'Fill', 'Copy', 'SetItem',
            'zeros', 'ones', 'empty', 'full', 'eye', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'arange',
-           'linspace', 'logspace', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'randn', 'rand', 'randint',
-           'randperm', 'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli', 'multinomial',
-           'topological_order', 'Placeholder', 'placeholder', 'Variable', 'Action', 'Session', 'GraphDrawing',
-           'draw_graph']
+           'linspace', 'logspace', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'get_rng_state', 'set_rng_state',
+           'randn', 'rand', 'randint', 'randperm', 'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli',
+           'multinomial', 'topological_order', 'Placeholder', 'placeholder', 'Variable', 'Action', 'Session',
+           'GraphDrawing', 'draw_graph']
 
 # %% ../nbs/00_graph.ipynb #af4fc395
 import itertools
@@ -28,8 +28,8 @@ import numpy as np
 # %% ../nbs/00_graph.ipynb #d7b74c27
 class Tensor:
     "An array plus `requires_grad`, `.grad` and the op (`_op`) that produced it."
-    # fixed fields, no per-object dict: millions of tensors stay small and quick
-    __slots__ = '_data _requires_grad grad _op name _retains_grad __weakref__'.split()
+    __slots__ = ('_data', '_requires_grad', 'grad', '_op', 'name', '_retains_grad',
+                 '__weakref__', '__dict__')    # fixed fields: small, quick; see below
 
     def __init__(self, *data, requires_grad=False, dtype=None, name=None):
         self._data = _legacy_array(data, dtype)     # a NumPy array (see `tensor` below)
@@ -372,7 +372,8 @@ _OUT_OF_SCOPE.update(dict.fromkeys(['jit', 'fx', 'distributed', 'multiprocessing
                                     'onnx', 'export', 'vmap', 'func', 'pin_memory',
                                     'share_memory_', 'storage', 'untyped_storage',
                                     'refine_names', 'rename', 'names'],
-                                   'this part of PyTorch'))
+                                   'JIT, fx, distributed, ONNX, vmap, storages and '
+                                   'named tensors'))
 
 def _missing(owner, name):
     """The AttributeError for a name we don't have: it says so plainly when PyTorch has
@@ -499,7 +500,7 @@ def _as_array(data, dtype, where, copy=False):
             if ragged: raise ValueError(f"{where}: {ragged}") from None  # as PyTorch
             raise TypeError(f"{where}: cannot make a tensor from "
                             f"{type(data).__name__} {data!r:.60}: {e}") from None
-        if dtype is None and arr.dtype == np.float64:
+        if dtype is None and arr.dtype == np.float64 and not _numpy_f64(data):
             arr = arr.astype(_default_float[0], copy=False)
     if arr.dtype.kind == 'c':
         raise TypeError(f"{where}: complex tensors are not part of deeplearning101 "
@@ -523,6 +524,16 @@ def _ragged(data, dim=0):
             return (f"expected sequence of length {lens[0]} at dim {dim + 1} "
                     f"(got {'a number' if n is None else n})")
     return next((r for r in (_ragged(x, dim + 1) for x in data) if r), None)
+
+def _numpy_f64(data):
+    """Does a (nested) list hold NumPy float64 numbers or arrays? Then it stays float64,
+    as in PyTorch (Python floats become the default dtype)."""
+    if not isinstance(data, (list, tuple)): return False
+    kinds = set(map(type, data))
+    if np.float64 in kinds: return True
+    if np.ndarray in kinds and any(type(x) is np.ndarray and x.dtype == np.float64
+                                   for x in data): return True
+    return any(_numpy_f64(x) for x in data if type(x) in (list, tuple))
 
 def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
     """Make a leaf tensor from data, always copying it (`torch.tensor`): Python floats
@@ -941,8 +952,15 @@ class ReLU(Op):
 class Sigmoid(Op):
     name = 'sigmoid'
     def forward(self, a):
-        out = np.exp(-np.logaddexp(0, -a))      # exp(-log(1 + e^-a)): never overflows
-        return out if out.dtype is not _F64 else _floating(out, a)
+        # 1 / (1 + e^-a), as PyTorch computes it: below about -88 (float32) e^-a is
+        # inf, and the result 0
+        if a.dtype.kind in 'biu': a = a.astype(_default_float[0])
+        half = a.dtype == np.float16
+        if half: a = a.astype(np.float32)       # float16 is computed in float32
+        with np.errstate(over='ignore'): e = np.exp(-a)
+        e += 1
+        out = np.reciprocal(e, out=e) if type(e) is np.ndarray else 1 / e
+        return out.astype(np.float16) if half else out
 class Tanh(Op):
     name = 'tanh'
     def forward(self, a):
@@ -1733,7 +1751,9 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
     # NumPy's casting and broadcasting refusals, in PyTorch's words
     except (ValueError, TypeError) as e:
         if 'Cannot cast' in str(e) and len(arrays) == 1 and hasattr(arrays[0], 'dtype'):
-            res = _dl_dtype(_result_dtype(a, arrays[0]))
+            res = _result_dtype(a, arrays[0])
+            if cls is Div and res.kind in 'biu': res = _default_float[0]  # true division
+            res = _dl_dtype(res)
             e = (f"result type {res!r} can't be cast to the desired output type "
                  f"{_dl_dtype(a.dtype)!r}")
         raise RuntimeError(
@@ -1972,13 +1992,35 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad=False, device=N
         dtype = (_default_float[0]
                  if any(isinstance(x, (float, np.floating)) for x in args)
                  else np.int64)
-    return _made(np.arange(*args, dtype=_np_dtype(dtype, 'arange')), None,
-                 requires_grad, device, 'arange')
+    nd = np.dtype(_np_dtype(dtype, 'arange'))
+    # floats as PyTorch: start + i * step computed wider, rounded once (a float32
+    # arange would add up the rounding of each step)
+    if nd.kind == 'f':
+        first, stop, step = (float(x) for x in args)
+        n = max(0, math.ceil((stop - first) / step))
+        wide = np.longdouble
+        out = (wide(first) + wide(step) * np.arange(n, dtype=wide)).astype(nd)
+    else: out = np.arange(*args, dtype=nd)
+    return _made(out, None, requires_grad, device, 'arange')
 def linspace(start, end, steps, *, dtype=None, requires_grad=False, device=None):
     "`steps` evenly spaced values from `start` to `end`, both included."
     _shape((steps,), 'linspace')
-    return _made(np.linspace(start, end, steps), dtype or _default_float[0], requires_grad,
-                 device, 'linspace')
+    nd = np.dtype(_np_dtype(dtype, 'linspace') or _default_float[0])
+    return _made(_linspace(start, end, steps, nd), nd, requires_grad, device,
+                 'linspace')
+
+def _linspace(start, end, steps, nd):
+    """PyTorch's linspace: the step in the dtype, the first half counted from `start`,
+    the rest from `end`, each value rounded once (computed wider)."""
+    start, end = (x.item() if isinstance(x, Tensor) else x for x in (start, end))
+    if nd.kind != 'f' or steps < 2: return np.linspace(start, end, steps)
+    t = nd.type if nd.itemsize >= 4 else np.float32
+    wide = np.longdouble if t is np.float64 else np.float64
+    step = wide(t((t(end) - t(start)) / t(steps - 1)))
+    i = np.arange(steps)
+    up = wide(t(start)) + step * i
+    down = wide(t(end)) - step * (steps - 1 - i)
+    return np.where(i < steps // 2, up, down).astype(nd)
 def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False,
              device=None):
     "`steps` values from base**start to base**end, evenly spaced on a log scale."
@@ -1988,6 +2030,8 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, requires_grad=False,
 
 # --- randomness: a Generator object, and one default generator that `manual_seed`
 # seeds ---
+import json
+
 class Generator:
     """A source of random numbers (`torch.Generator`): `g =
     dl.Generator().manual_seed(0)`, then `generator=g`."""
@@ -2008,8 +2052,20 @@ class Generator:
         s = int(np.random.SeedSequence().entropy) & (2**63 - 1)
         self.manual_seed(s); return s
     def initial_seed(self): return self._seed
-    def get_state(self): return self._rng.bit_generator.state
-    def set_state(self, state): self._rng.bit_generator.state = state; return self
+    def get_state(self):
+        "The generator's state, a uint8 tensor for `set_state` (PyTorch's form)."
+        raw = json.dumps(dict(seed=self._seed, numpy=self._rng.bit_generator.state))
+        return Tensor._make(np.frombuffer(raw.encode(), np.uint8).copy())
+    def set_state(self, new_state):
+        "Go back to a state that `get_state` returned; returns the generator."
+        try:
+            s = json.loads(bytes(np.asarray(new_state._data, np.uint8)).decode())
+            rng = np.random.default_rng(); rng.bit_generator.state = s['numpy']
+        except Exception:
+            raise RuntimeError(f"set_state: expected a uint8 tensor from get_state(), "
+                               f"got {_describe(new_state)}") from None
+        self._seed, self._rng = s['seed'], rng
+        return self
 
 default_generator = Generator()
 def manual_seed(seed):
@@ -2018,6 +2074,12 @@ def manual_seed(seed):
     return default_generator.manual_seed(seed)
 def seed(): return default_generator.seed()
 def initial_seed(): return default_generator.initial_seed()
+def get_rng_state():
+    "The default generator's state as a uint8 tensor (`torch.get_rng_state`)."
+    return default_generator.get_state()
+def set_rng_state(new_state):
+    "Restore the default generator from `get_rng_state()`'s tensor."
+    default_generator.set_state(new_state)
 
 def _sample_dtype():
     "NumPy draws float32 or float64 (a float16 default: float32 samples, then cast)."

@@ -294,10 +294,11 @@ def _state_array(v): return v._data if isinstance(v, Tensor) else np.asarray(v)
 
 def _state_dict(self, *args, destination=None, prefix='', keep_vars=False):
     """Every parameter and persistent buffer by dotted name: detached tensors that share
-    memory with the module (`keep_vars=True`: the parameters themselves)."""
+    memory with the module (`keep_vars=True`: the parameters themselves). A sub-module
+    or parameter registered under several names is listed under each, as in PyTorch."""
     if args: raise TypeError("state_dict: pass the arguments by keyword")
     out = OrderedDict() if destination is None else destination
-    for mp, m in self.named_modules(prefix=prefix.rstrip('.')):
+    for mp, m in self.named_modules(prefix=prefix.rstrip('.'), remove_duplicate=False):
         persistent = m.__dict__.get('_buffers', {})
         for name, t in m._own('parameter'):
             out[_join(mp, name)] = t if keep_vars else t.detach()
@@ -305,10 +306,12 @@ def _state_dict(self, *args, destination=None, prefix='', keep_vars=False):
             if persistent[name]: out[_join(mp, name)] = t if keep_vars else t.detach()
     return out
 
+def _quoted(keys): return ', '.join(f'"{k}"' for k in keys)
+
 def _load_state_dict(self, state_dict, strict=True, assign=False):
     """Copy `state_dict`'s values into this module's parameters and buffers, in place
     (`assign=True`: take the checkpoint's arrays instead); returns the (missing,
-    unexpected) keys."""
+    unexpected) keys. Errors are listed together, in PyTorch's words."""
     where = f"{type(self).__name__}.load_state_dict"
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"{where}: expected a mapping from names to tensors or arrays, "
@@ -317,12 +320,17 @@ def _load_state_dict(self, state_dict, strict=True, assign=False):
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     values = {k: _state_array(state_dict[k]) for k in own if k in state_dict}
-    wrong = [f"{k}: checkpoint {list(v.shape)}, model {list(own[k].shape)}"
-             for k, v in values.items() if v.shape != own[k].shape]
-    problems = ([f"missing keys {missing}"] if strict and missing else []) + \
-               ([f"unexpected keys {unexpected}"] if strict and unexpected else []) + \
-               ([f"wrong shapes ({'; '.join(wrong)})"] if wrong else [])
-    if problems: raise RuntimeError(f"{where}: " + "; ".join(problems))
+    problems = [f"size mismatch for {k}: copying a param with shape {Size(v.shape)!r} "
+                f"from checkpoint, the shape in current model is "
+                f"{Size(own[k].shape)!r}."
+                for k, v in values.items() if v.shape != own[k].shape]
+    if strict and unexpected:
+        problems.insert(0, f"Unexpected key(s) in state_dict: {_quoted(unexpected)}. ")
+    if strict and missing:
+        problems.insert(0, f"Missing key(s) in state_dict: {_quoted(missing)}. ")
+    if problems:
+        raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:"
+                           "\n\t" + "\n\t".join(problems))
     for k, v in values.items():
         t = own[k]
         if assign: t._data = _like(v, t._data)     # the checkpoint's array, as PyTorch
@@ -332,7 +340,6 @@ def _load_state_dict(self, state_dict, strict=True, assign=False):
     return _IncompatibleKeys(missing, unexpected)
 
 Module.state_dict, Module.load_state_dict = _state_dict, _load_state_dict
-
 
 # %% ../nbs/03_mlp.ipynb #f5ab71a3
 _LINEAR_GAIN = ('linear', 'identity', 'sigmoid', 'conv1d', 'conv2d', 'conv3d',
@@ -1962,6 +1969,30 @@ def _is_array(x):
     return isinstance(x, (Tensor, np.ndarray, np.generic)) or \
            hasattr(x, '__cuda_array_interface__')
 
+def _address(a):
+    face = getattr(a, '__cuda_array_interface__', None) or a.__array_interface__
+    return face['data'][0]
+
+def _extent(shape, strides, itemsize):
+    "The first byte and one past the last that a strided array reaches, from its start."
+    lo = sum((n - 1) * s for n, s in zip(shape, strides) if s < 0)
+    return lo, sum((n - 1) * s for n, s in zip(shape, strides) if s > 0) + itemsize
+
+def _storage(a):
+    """PyTorch's storage of the array `a`: the array at the end of its chain of views
+    (`.base`) and where `a` starts in it, in bytes; (a, 0) when `a` is no view."""
+    root = a
+    while isinstance(root.base, np.ndarray) or \
+          hasattr(root.base, '__cuda_array_interface__'):
+        root = root.base
+    if root is a or not (root.flags.c_contiguous or root.flags.f_contiguous) or \
+            root.dtype.kind not in 'biufc':
+        return a, 0
+    start = _address(a) - _address(root)
+    lo, hi = _extent(a.shape, a.strides, a.itemsize)
+    if a.size and not (0 <= start + lo and start + hi <= root.nbytes): return a, 0
+    return root, start
+
 def _encode(obj, arrays, seen, path, active):
     """`obj` as JSON data; arrays go to `arrays` (each once) and are referred to by
     position."""
@@ -1974,11 +2005,20 @@ def _encode(obj, arrays, seen, path, active):
         if a.dtype.kind not in 'biuf':
             raise TypeError(f"save: the array at {path} has dtype {a.dtype}; only "
                             "numbers can be saved")
-        key = id(obj._data if isinstance(obj, Tensor) else obj)
+        if isinstance(obj, Tensor):       # its storage, once; a view says where it lies
+            d = obj._data
+            root, start = _storage(d)
+            if id(root) not in seen:
+                seen[id(root)] = len(arrays)
+                arrays.append(np.asarray(root if _device_name(root) == 'cpu'
+                                         else root.get()))
+            entry = {'tensor': seen[id(root)], 'requires_grad': obj.requires_grad,
+                     'parameter': isinstance(obj, Parameter)}
+            if root is not d:
+                entry['view'] = [start, list(d.shape), list(d.strides), d.dtype.str]
+            return entry
+        key = id(obj)
         if key not in seen: seen[key] = len(arrays); arrays.append(np.asarray(a))
-        if isinstance(obj, Tensor):
-            return {'tensor': seen[key], 'requires_grad': obj.requires_grad,
-                    'parameter': isinstance(obj, Parameter)}
         return {'ndarray': seen[key], 'scalar': isinstance(obj, np.generic)}
     if isinstance(obj, (Mapping, list, tuple)):
         if id(obj) in active: raise ValueError(f"save: the object at {path} contains "
@@ -2075,15 +2115,36 @@ def _starts_with(f, magic):
         with open(f, 'rb') as fh: return fh.read(len(magic)) == magic
     except (OSError, ValueError): return False
 
-def _decode(x, array, move):
-    """Rebuild what `_encode` described; `array(i)` reads array i, `move` places a
-    tensor's."""
+def _view_into(root, view):
+    """The strided view `view` = [start byte, shape, strides in bytes, dtype] of the
+    memory of `root`, checked to lie inside it."""
+    start, shape, strides, dt = view
+    ints = lambda v: isinstance(v, list) and all(type(n) is int for n in v)
+    if not (type(start) is int and ints(shape) and ints(strides) and
+            len(shape) == len(strides) and isinstance(dt, str)):
+        raise _Corrupt(f"bad view {view!r:.60}")
+    dt = np.dtype(dt)
+    if dt.kind not in 'biuf' or any(n < 0 for n in shape):
+        raise _Corrupt(f"bad view {view!r:.60}")
+    lo, hi = _extent(shape, strides, dt.itemsize)
+    if math.prod(shape) and not (0 <= start + lo and start + hi <= root.nbytes):
+        raise _Corrupt(f"a view outside its array: {view!r:.60}")
+    if not math.prod(shape): return get_array_module(root).empty(shape, dt)
+    if isinstance(root, np.ndarray):
+        flat = root.ravel(order='K').view(np.uint8)        # its bytes, in memory order
+        return np.ndarray(shape, dt, buffer=flat, offset=start, strides=strides)
+    return type(root)(shape, dt, memptr=root.data + start, strides=strides)    # CuPy
+
+def _decode(x, array, place):
+    """Rebuild what `_encode` described; `array(i)` reads array i, `place(i)` reads
+    and places a tensor's storage."""
     if x is None or isinstance(x, (bool, int, float, str)): return x
-    if isinstance(x, list): return [_decode(v, array, move) for v in x]
-    if not isinstance(x, dict) or len(x) not in (1, 2, 3):
+    if isinstance(x, list): return [_decode(v, array, place) for v in x]
+    if not isinstance(x, dict) or len(x) not in (1, 2, 3, 4):
         raise _Corrupt(f"unexpected entry {x!r:.60}")
     if 'tensor' in x:
-        a, grad = move(array(x['tensor'])), bool(x.get('requires_grad'))
+        a, grad = place(x['tensor']), bool(x.get('requires_grad'))
+        if 'view' in x: a = _view_into(a, x['view'])
         if x.get('parameter'): return Parameter(Tensor._make(a), requires_grad=grad)
         t = Tensor._make(a)
         if grad: t.requires_grad = True
@@ -2092,9 +2153,9 @@ def _decode(x, array, move):
         a = array(x['ndarray'])
         return a[()] if x.get('scalar') else a
     (tag, v), = x.items()
-    if tag == 'tuple': return tuple(_decode(e, array, move) for e in v)
+    if tag == 'tuple': return tuple(_decode(e, array, place) for e in v)
     if tag in ('dict', 'odict'):
-        items = [(_decode_key(k), _decode(e, array, move)) for k, e in v]
+        items = [(_decode_key(k), _decode(e, array, place)) for k, e in v]
         return OrderedDict(items) if tag == 'odict' else dict(items)
     if tag == 'dtype': return _graph._dtype_by_name(v)
     raise _Corrupt(f"unknown entry {tag!r}")
@@ -2185,20 +2246,22 @@ def load(f, map_location=None, *, weights_only=True, mmap=None):
             head = json.loads(zf.read(_STRUCTURE).decode('utf-8'))
             if not isinstance(head, dict) or head.get('format') != _FORMAT:
                 raise _Corrupt("structure.json does not describe a checkpoint")
-            cache = {}
+            cache, placed = {}, {}
             def cached(i):
                 if i not in cache: cache[i] = array(i)
                 return cache[i]
+            def place(i):                   # each storage is moved once: views share it
+                if i not in placed: placed[i] = move(cached(i))
+                return placed[i]
             if 'pickle' in head:
                 data = zf.read(head['pickle'])
                 cls = str(head.get('class', 'Module'))
-            else: return _decode(head['object'], cached, move)
+            else: return _decode(head['object'], cached, place)
         except _MapLocationError as e: raise e.args[0] from None
         except _UNREADABLE as e:
             raise CheckpointError(f"load: {name} is corrupted or not a checkpoint "
                                   f"written by save: {type(e).__name__}: {e}") from None
     return _unpickle(data, name, cls, weights_only, move)
-
 
 # %% ../nbs/03_mlp.ipynb #b7e2d4a1
 class RemovableHandle:
@@ -2227,8 +2290,9 @@ def _hook_dict(module, name):
 
 def _add_hook(module, kind, hook, prepend, flags):
     if not callable(hook):
-        raise TypeError(f"{type(module).__name__}.register_{kind}: the hook must be "
-                        f"callable, got {type(hook).__name__}")
+        full = 'full_' if kind.startswith('backward') else ''
+        raise TypeError(f"{type(module).__name__}.register_{full}{kind}: the hook must "
+                        f"be callable, got {type(hook).__name__}")
     hooks = _hook_dict(module, f"_{kind}s")
     extra = [_hook_dict(module, f"_{kind}s_{flag}") for flag, on in flags if on]
     handle = RemovableHandle(hooks, extra_dict=extra)
@@ -2274,6 +2338,12 @@ def _register_full_backward_hook(self, hook, prepend=False):
     grad_input. Each is a tuple, None where there is no gradient."""
     return _add_hook(self, 'backward_hook', hook, prepend, [])
 
+def _register_full_backward_pre_hook(self, hook, prepend=False):
+    """Call `hook(module, grad_output)` when the gradients with respect to the module's
+    outputs are computed, before those of its inputs; a tuple it returns (not None)
+    replaces grad_output, both for the backward hooks and for the module's backward."""
+    return _add_hook(self, 'backward_pre_hook', hook, prepend, [])
+
 def _as_grad(g): return g if g is None or isinstance(g, Tensor) else Tensor._make(g)
 
 def _run_backward_hooks(module, state, grad_input):
@@ -2289,6 +2359,19 @@ def _run_backward_hooks(module, state, grad_input):
         gin = result
     return gin
 
+def _cast(x, dt): return x.type(dt) if isinstance(x, Tensor) else x.astype(dt)
+
+def _split_grad(grad, start, x):
+    """The gradient of the packed tensor `x`: its slice of `grad`, shaped and typed as
+    `x` (on tensors with create_graph: recorded)."""
+    g = grad[start:start + math.prod(x.shape)].reshape(tuple(x.shape))
+    return g if _raw(g).dtype == _raw(x).dtype else _cast(g, _raw(x).dtype)
+
+def _give_grad(g, grad):
+    "What a rule returns: an array, or a tensor when `grad` is one (create_graph)."
+    if g is None: return None
+    return _as_grad(g) if isinstance(grad, Tensor) else _raw(g)
+
 class _PackForHook(Op):
     """Backward hooks' funnel: the inputs that require grad as one vector, so that all
     their gradients reach this op's rule together; the rule calls the hooks."""
@@ -2302,15 +2385,12 @@ class _PackForHook(Op):
         dt = np.result_type(*[a.dtype for a in arrays])
         return xp.concatenate([a.reshape(-1).astype(dt) for a in arrays])
     def backward(self, grad, out, *inputs):
-        pieces, start = [], 0
-        for x in inputs:
-            size = math.prod(x.shape)
-            pieces.append(grad[start:start + size].reshape(x.shape).astype(x.dtype))
-            start += size
-        grad_input = [None] * self.n
-        for i, g in zip(self.positions, pieces): grad_input[i] = g
+        grad_input, start = [None] * self.n, 0
+        for i, x in zip(self.positions, inputs):
+            grad_input[i] = _split_grad(grad, start, x)
+            start += math.prod(x.shape)
         gin = _run_backward_hooks(self.module, self.state, grad_input)
-        return [None if gin[i] is None else _raw(gin[i]) for i in self.positions]
+        return [_give_grad(gin[i], grad) for i in self.positions]
 
 class _UnpackForHook(Op):
     "One input back out of `_PackForHook`'s vector: a slice, reshaped."
@@ -2322,24 +2402,69 @@ class _UnpackForHook(Op):
         stop = self.start + math.prod(self.shape)
         return z[self.start:stop].reshape(self.shape).astype(self.dtype)
     def backward(self, grad, out, z):
+        n, total, dt = math.prod(self.shape), z.shape[0], _raw(z).dtype
+        if isinstance(grad, Tensor):                # create_graph: recorded
+            flat = grad.reshape(-1)
+            if flat._data.dtype != dt: flat = _cast(flat, dt)
+            return (pad(flat, (self.start, total - self.start - n)),)
         g = get_array_module(z).zeros(z.shape, z.dtype)
-        g[self.start:self.start + math.prod(self.shape)] = _raw(grad).reshape(-1)
+        g[self.start:self.start + n] = grad.reshape(-1)
         return (g,)
 
-class _GradOutputForHook(Op):
-    """The identity on one output; its rule records the output's gradient for the
-    backward hooks (and calls them when no input requires grad)."""
+def _run_backward_pre_hooks(module, gout):
+    for hook in list(module.__dict__.get('_backward_pre_hooks', {}).values()):
+        result = hook(module, gout)
+        if result is None: continue
+        result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+        if len(result) != len(gout):
+            raise RuntimeError(f"{type(module).__name__}: backward pre hook returned "
+                               f"an invalid number of grad_output, got "
+                               f"{len(result)}, but expected {len(gout)}")
+        gout = tuple(map(_as_grad, result))
+    return gout
+
+class _PackOutputsForHook(_PackForHook):
+    """The outputs that require grad as one vector, so that their gradients reach this
+    rule together (None for an output the loss does not use): it runs the backward
+    pre-hooks, records grad_output, and runs the backward hooks when no input
+    requires grad."""
+    __slots__ = ()
+    name = 'backward_hook_outputs'
+    def backward(self, grad, out, *outputs):
+        st, module, start = self.state, self.module, 0
+        gout = [None] * self.n
+        for i, x in zip(self.positions, outputs):
+            if st['reached'][i]: gout[i] = _as_grad(_split_grad(grad, start, x))
+            start += math.prod(x.shape)
+        st['reached'] = [False] * self.n                  # ready for another backward
+        gout = _run_backward_pre_hooks(module, tuple(gout))
+        for i, x in zip(self.positions, outputs):
+            if gout[i] is not None and tuple(gout[i].shape) != tuple(x.shape):
+                raise RuntimeError(f"{type(module).__name__}: backward pre hook "
+                                   f"changed the shape of grad_output {i} from "
+                                   f"{list(x.shape)} to {list(gout[i].shape)}")
+        st['grad_output'] = gout
+        if st['module_inputs'] is None:
+            warnings.warn("Full backward hook is firing when gradients are computed "
+                          "with respect to module outputs since no inputs require "
+                          "gradients.")
+            gin = _run_backward_hooks(module, st, [None] * st['n'])
+            if any(g is not None for g in gin):
+                raise RuntimeError("Backward hook for Modules where no input requires "
+                                   "gradient should always return None or None for "
+                                   "all gradients.")
+        return [_give_grad(gout[i], grad) for i in self.positions]
+
+class _UnpackOutputForHook(_UnpackForHook):
+    "One output back out of `_PackOutputsForHook`'s vector; notes that it was reached."
     __slots__ = ('state', 'index')
     name = 'backward_hook_output'
-    def __init__(self, state, index): self.state, self.index = state, index
-    def forward(self, a): return a.view()
-    def backward(self, grad, out, a):
-        st = self.state
-        st['grad_output'][self.index] = _as_grad(grad)
-        st['waiting'] -= 1
-        if st['waiting'] == 0 and st['module_inputs'] is None:
-            _run_backward_hooks(st['module'], st, [None] * st['n'])
-        return (grad,)
+    def __init__(self, start, shape, dtype, state, index):
+        super().__init__(start, shape, dtype)
+        self.state, self.index = state, index
+    def backward(self, grad, out, z):
+        self.state['reached'][self.index] = True
+        return super().backward(grad, out, z)
 
 def _hook_inputs(self, args, state):
     "The positional inputs, routed through `_PackForHook` when some require grad."
@@ -2357,14 +2482,22 @@ def _hook_inputs(self, args, state):
     return tuple(args)
 
 def _hook_outputs(output, state):
-    "The output (a tensor, or a tuple or list of them) through `_GradOutputForHook`."
+    """The output (a tensor, or a tuple or list of them) through
+    `_PackOutputsForHook`."""
     many = isinstance(output, (tuple, list))
     outs = list(output) if many else [output]
-    state['grad_output'], state['waiting'] = [None] * len(outs), 0
-    for i, o in enumerate(outs):
-        if isinstance(o, Tensor) and o.requires_grad:
-            outs[i] = _GradOutputForHook.apply(o, state=state, index=i)
-            state['waiting'] += 1
+    n = len(outs)
+    state['grad_output'], state['reached'] = [None] * n, [False] * n
+    need = [i for i, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]
+    if not need: return output
+    z = _PackOutputsForHook.apply(*[outs[i] for i in need], module=state['module'],
+                                  state=state, positions=need, n=n)
+    start = 0
+    for i in need:
+        o = outs[i]
+        outs[i] = _UnpackOutputForHook.apply(z, start=start, shape=o.shape,
+                                             dtype=o._data.dtype, state=state, index=i)
+        start += o.numel()
     return type(output)(outs) if many else outs[0]
 
 def _call_with_hooks(self, *args, **kwargs):
@@ -2373,7 +2506,8 @@ def _call_with_hooks(self, *args, **kwargs):
     without hooks, just `forward`."""
     d = self.__dict__
     pre, post = d.get('_forward_pre_hooks'), d.get('_forward_hooks')
-    back = d.get('_backward_hooks') and is_grad_enabled()
+    back = ((d.get('_backward_hooks') or d.get('_backward_pre_hooks'))
+            and is_grad_enabled())
     if not (pre or post or back): return self.forward(*args, **kwargs)
     if pre: args, kwargs = _run_pre_hooks(self, pre, args, kwargs)
     if back: state = {}; args = _hook_inputs(self, args, state)
@@ -2402,8 +2536,8 @@ def _call_with_hooks(self, *args, **kwargs):
 Module.register_forward_pre_hook = _register_forward_pre_hook
 Module.register_forward_hook = _register_forward_hook
 Module.register_full_backward_hook = _register_full_backward_hook
+Module.register_full_backward_pre_hook = _register_full_backward_pre_hook
 Module.__call__ = _call_with_hooks
-
 
 # %% ../nbs/03_mlp.ipynb #d4a6f8c3
 def _calculate_fan_in_and_fan_out(tensor):

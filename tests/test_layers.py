@@ -700,9 +700,12 @@ def test_load_state_dict_errors_list_every_problem(rng):
     sd['0.weight'] = np.zeros((6, 5))
     with pytest.raises(RuntimeError) as e: make_model().load_state_dict(sd)
     msg = str(e.value)
-    assert "missing keys ['1.running_var', '4.bias']" in msg
-    assert "unexpected keys ['extra.weight']" in msg
-    assert "0.weight: checkpoint [6, 5], model [6, 4]" in msg
+    assert msg == ('Error(s) in loading state_dict for Sequential:\n\t'
+                   'Missing key(s) in state_dict: "1.running_var", "4.bias". \n\t'
+                   'Unexpected key(s) in state_dict: "extra.weight". \n\t'
+                   'size mismatch for 0.weight: copying a param with shape '
+                   'dl.Size([6, 5]) from checkpoint, the shape in current model is '
+                   'dl.Size([6, 4]).')
     sd['0.weight'] = a.state_dict()['0.weight']
     b = make_model(2)
     res = b.load_state_dict(sd, strict=False)

@@ -1,0 +1,123 @@
+"""Probes g, h, i (2026-12-05): float ranges, dtypes of lists of NumPy numbers, the random state,
+attributes of one's own on a tensor, sigmoid's float32 values, in-place error text; each against
+torch 2.13."""
+import numpy as np
+import pytest
+
+import deeplearning101 as dl
+
+torch = pytest.importorskip('torch')
+
+
+def _cases(seed, n):
+    rng = np.random.default_rng(seed)
+    return [(float(rng.uniform(-10, 10)), float(rng.uniform(-10, 10)), int(rng.integers(1, 300)))
+            for _ in range(n)]
+
+
+@pytest.mark.parametrize('dt', ['float32', 'float64'])
+def test_linspace_bit_for_bit(dt):
+    for s, e, n in _cases(1, 150) + [(-1, 1, 21), (0, 1, 11), (2, -3, 50), (-5, 5, 1), (-5, 5, 2)]:
+        a = dl.linspace(s, e, n, dtype=getattr(dl, dt)).numpy()
+        b = torch.linspace(s, e, n, dtype=getattr(torch, dt)).numpy()
+        assert a.dtype == b.dtype and np.array_equal(a, b), (s, e, n)
+
+
+def test_linspace_middle_and_other_forms():
+    assert not (dl.linspace(-1, 1, 21) == 0).any()
+    assert dl.linspace(-1, 1, 21)[10].item() == torch.linspace(-1, 1, 21)[10].item()
+    assert dl.linspace(0, 10, 5, dtype=dl.int64).tolist() == torch.linspace(0, 10, 5, dtype=torch.int64).tolist()
+    assert dl.linspace(dl.tensor(0.), dl.tensor(1.), 3).tolist() == [0.0, 0.5, 1.0]
+
+
+@pytest.mark.parametrize('dt', ['float32', 'float64'])
+def test_arange_float_steps_do_not_drift(dt):
+    rng = np.random.default_rng(2)
+    cases = [(0, 1, 0.1), (-8.0, 8.0, 0.1), (0, 5, 0.3), (-1, 1, 0.05), (10, 0, -0.3), (0, 1e-3, 1e-5)]
+    cases += [(float(a), float(b), float(np.sign(b - a) * rng.uniform(0.01, 1)))
+              for a, b in rng.uniform(-5, 5, (80, 2))]
+    for s, e, st in cases:
+        a = dl.arange(s, e, st, dtype=getattr(dl, dt)).numpy()
+        b = torch.arange(s, e, st, dtype=getattr(torch, dt)).numpy()
+        assert a.shape == b.shape and a.dtype == b.dtype, (s, e, st)
+        # within a few units in the last place of PyTorch's (not the float32 drift of 7.6e-06)
+        assert np.max(np.abs(a - b), initial=0) <= 4 * np.finfo(a.dtype).eps * max(abs(s), abs(e), 1)
+    assert dl.arange(-8.0, 8.0, 0.1)[80].item() == torch.arange(-8.0, 8.0, 0.1)[80].item()
+    assert dl.arange(0, 1, 0.1)[-1].item() == torch.arange(0, 1, 0.1)[-1].item()
+    x = dl.arange(-8.0, 8.0, 0.1, requires_grad=True)
+    dl.relu(x).sum().backward()
+    assert x.grad[80].item() == 1.0          # 4.4e-16 > 0, as PyTorch's
+
+
+LISTS = [
+    lambda L: L.tensor([np.float64(0.1), np.float64(0.2)]),
+    lambda L: L.tensor([np.ones(2)]),
+    lambda L: L.tensor([1, np.float64(2.0)]),
+    lambda L: L.tensor([[0.1], [np.float64(0.2)]]),
+    lambda L: L.as_tensor([np.ones(2)]),
+    lambda L: L.tensor([0.1, 0.2]),
+    lambda L: L.tensor([np.float32(0.1), 0.2]),
+    lambda L: L.tensor([[1, 2], [3, 4]]),
+    lambda L: L.tensor([L.tensor(1.0, dtype=L.float64), L.tensor(2.0, dtype=L.float64)]),
+]
+
+
+@pytest.mark.filterwarnings('ignore::UserWarning')
+def test_lists_of_numpy_float64_keep_float64():
+    for f in LISTS:
+        a, b = f(dl), f(torch)
+        assert str(a.dtype).replace('dl.', '') == str(b.dtype).replace('torch.', '')
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_rng_state_round_trip():
+    for L in (dl, torch):
+        L.manual_seed(5)
+        state = L.get_rng_state()
+        a = L.randn(4)
+        L.set_rng_state(state)
+        assert str(state.dtype).endswith('uint8') and bool((L.randn(4) == a).all())
+        g = L.Generator().manual_seed(7)
+        s = g.get_state()
+        u = L.rand(3, generator=g)
+        g.set_state(s)
+        assert bool((L.rand(3, generator=g) == u).all())
+    with pytest.raises(RuntimeError, match='set_state'):
+        dl.set_rng_state(dl.zeros(3))
+
+
+def test_attributes_of_ones_own():
+    "fast.ai's hand-written backward stores gradients as x.g; its optimizers keep p.grad_avg."
+    for L in (dl, torch):
+        x = L.ones(2, requires_grad=True)
+        x.g = L.zeros(2)
+        p = L.nn.Parameter(L.ones(2))
+        p.grad_avg = 0.5
+        assert x.g.shape == (2,) and p.grad_avg == 0.5
+    with pytest.raises(AttributeError):
+        dl.ones(2).storage()
+
+
+def test_sigmoid_float32_as_torch():
+    x = np.linspace(-100, 100, 40001).astype(np.float32)
+    a = dl.sigmoid(dl.tensor(x)).numpy()
+    b = torch.sigmoid(torch.tensor(x)).numpy()
+    assert a.dtype == np.float32
+    # equal but for the last bit of exp (NumPy's and PyTorch's exp differ there)
+    assert np.max(np.abs(a - b) / np.maximum(b, np.finfo(np.float32).tiny)) < 4e-7
+    assert np.array_equal(a == 0, b == 0)             # 0 from -88.7 down, as PyTorch
+    assert dl.log(dl.sigmoid(dl.tensor(-100.0))).item() == -np.inf
+    h = np.linspace(-20, 20, 81).astype(np.float16)
+    np.testing.assert_array_equal(dl.sigmoid(dl.tensor(h)).numpy(), torch.sigmoid(torch.tensor(h)).numpy())
+    assert dl.sigmoid(dl.tensor([1, 2])).dtype == dl.float32
+    x64 = dl.tensor(np.linspace(-800, 800, 1601), requires_grad=True)
+    y = dl.sigmoid(x64)
+    y.sum().backward()
+    assert np.isfinite(x64.grad.numpy()).all() and y[0].item() == 0.0
+
+
+def test_inplace_div_of_ints_names_float():
+    with pytest.raises(RuntimeError, match="result type dl.float32 can't be cast"):
+        dl.tensor([1, 2]).div_(2)
+    with pytest.raises(RuntimeError, match="result type Float can't be cast"):
+        torch.tensor([1, 2]).div_(2)
