@@ -164,6 +164,8 @@ Tensor.tolist = _tolist
 
 def _retain_grad(self):
     "Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."
+    if not self._requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
     self._retains_grad = True; return self
 Tensor.detach = lambda self: Tensor._make(self._data)
 Tensor.retain_grad = _retain_grad

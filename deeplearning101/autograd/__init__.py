@@ -5,4 +5,4 @@ from ..autodiff import (grad, Function, FunctionCtx, gradcheck, gradgradcheck, G
                         enable_grad, set_grad_enabled)
 from ..autodiff import autograd_backward as backward
 from ..autodiff import _LegacyVariable as Variable
-from . import functional
+from . import functional, function
