@@ -956,12 +956,20 @@ class Sigmoid(Op):
     def forward(self, a):
         # 1 / (1 + e^-a), as PyTorch computes it: below about -88 (float32) e^-a is
         # inf, and the result 0
+        if (a.dtype.kind != 'f' or a.dtype.itemsize < 4 or type(a) is not np.ndarray
+                or not a.ndim):
+            return self._other(a)
+        e = np.negative(a)
+        with np.errstate(over='ignore'): np.exp(e, out=e)
+        e += 1
+        return np.reciprocal(e, out=e)
+    def _other(self, a):
+        "Integers (in the default float dtype), float16 (in float32), 0-d, GPU arrays."
         if a.dtype.kind in 'biu': a = a.astype(_default_float[0])
         half = a.dtype == np.float16
-        if half: a = a.astype(np.float32)       # float16 is computed in float32
+        if half: a = a.astype(np.float32)
         with np.errstate(over='ignore'): e = np.exp(-a)
-        e += 1
-        out = np.reciprocal(e, out=e) if type(e) is np.ndarray else 1 / e
+        out = 1 / (e + 1)
         return out.astype(np.float16) if half else out
 class Tanh(Op):
     name = 'tanh'
