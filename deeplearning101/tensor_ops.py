@@ -7,25 +7,29 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'bitwise_or', 'bitwise_xor', 'bitwise_not', 'bitwise_left_shift', 'bitwise_right_shift', 'isnan', 'isinf',
            'isfinite', 'sin', 'cos', 'log2', 'log10', 'log1p', 'exp2', 'expm1', 'rsqrt', 'reciprocal', 'concat', 'tan',
            'asin', 'acos', 'atan', 'sinh', 'cosh', 'arcsin', 'arccos', 'arctan', 'arctan2', 'fmax', 'fmin', 'greater',
-           'greater_equal', 'less', 'less_equal', 'not_equal', 'moveaxis', 'linalg', 'count_nonzero', 'nan_to_num',
-           'isclose', 'allclose', 'equal', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd',
-           'Scatter', 'gather', 'scatter_add', 'scatter', 'index_select', 'masked_select', 'MaskedFill', 'masked_fill',
-           'sort', 'argsort', 'topk', 'kthvalue', 'MedianAll', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin',
-           'Cos', 'Log2', 'Log10', 'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc',
-           'Sign', 'Round', 'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide',
-           'remainder', 'fmod', 'Clamp', 'clamp', 'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod',
-           'Norm', 'norm', 'split', 'chunk', 'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum',
-           'Tril', 'Triu', 'tril', 'triu', 'numel', 'nonzero', 'unique', 'bincount', 'Tan', 'Asin', 'Acos', 'Atan',
-           'Sinh', 'Cosh', 'Atan2', 'atan2', 'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum',
-           'nanmean', 'var_mean', 'std_mean', 'aminmax', 'cumprod', 'diff', 'roll', 'rot90', 'fliplr', 'flipud',
-           'movedim', 'swapaxes', 'swapdims', 'diagonal', 'diag', 'trace', 'tril_indices', 'triu_indices', 'meshgrid',
-           'isin', 'argwhere', 'repeat_interleave', 'cdist', 'dist', 'index_fill', 'index_add', 'addcmul', 'Lerp',
-           'lerp', 'index_put', 'msort', 'cummax', 'cummin', 'mode', 'nanmedian', 'unique_consecutive', 'quantile',
-           'nanquantile', 'logcumsumexp', 'histc', 'Inv', 'Solve', 'Det', 'Logabsdet', 'logdet', 'Cholesky', 'Eigh',
-           'Svd', 'Qr', 'Pinv', 'inverse', 'det', 'slogdet', 'cholesky', 'svd', 'pinverse', 'cross', 'kron',
-           'tensordot', 'matrix_power', 'ger', 'cov', 'corrcoef', 'trapezoid', 'trapz', 'cumulative_trapezoid',
-           'searchsorted', 'bucketize', 'take', 'narrow', 'select', 'tensor_split', 'broadcast_shapes',
-           'broadcast_tensors', 'true_divide', 'sgn', 'is_nonzero']
+           'greater_equal', 'less', 'less_equal', 'not_equal', 'moveaxis', 'linalg', 'erfc', 'erfinv', 'sinc', 'lgamma',
+           'digamma', 'i0', 'count_nonzero', 'nan_to_num', 'isclose', 'allclose', 'equal', 'unsqueeze', 'squeeze',
+           'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd', 'Scatter', 'gather', 'scatter_add', 'scatter',
+           'index_select', 'masked_select', 'MaskedFill', 'masked_fill', 'sort', 'argsort', 'topk', 'kthvalue',
+           'MedianAll', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin', 'Cos', 'Log2', 'Log10', 'Log1p', 'Exp2',
+           'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc', 'Sign', 'Round', 'floor', 'ceil',
+           'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide', 'remainder', 'fmod', 'Clamp', 'clamp',
+           'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm', 'norm', 'split', 'chunk',
+           'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum', 'Tril', 'Triu', 'tril', 'triu',
+           'numel', 'nonzero', 'unique', 'bincount', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Atan2', 'atan2',
+           'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum', 'nanmean', 'var_mean',
+           'std_mean', 'aminmax', 'cumprod', 'diff', 'roll', 'rot90', 'fliplr', 'flipud', 'movedim', 'swapaxes',
+           'swapdims', 'diagonal', 'diag', 'trace', 'tril_indices', 'triu_indices', 'meshgrid', 'isin', 'argwhere',
+           'repeat_interleave', 'cdist', 'dist', 'index_fill', 'index_add', 'addcmul', 'Lerp', 'lerp', 'index_put',
+           'msort', 'cummax', 'cummin', 'mode', 'nanmedian', 'unique_consecutive', 'quantile', 'nanquantile',
+           'logcumsumexp', 'histc', 'Inv', 'Solve', 'Det', 'Logabsdet', 'logdet', 'Cholesky', 'Eigh', 'Svd', 'Qr',
+           'Pinv', 'inverse', 'det', 'slogdet', 'cholesky', 'svd', 'pinverse', 'cross', 'kron', 'tensordot',
+           'matrix_power', 'ger', 'cov', 'corrcoef', 'trapezoid', 'trapz', 'cumulative_trapezoid', 'searchsorted',
+           'bucketize', 'take', 'narrow', 'select', 'tensor_split', 'broadcast_shapes', 'broadcast_tensors',
+           'true_divide', 'sgn', 'is_nonzero', 'Xlogy', 'Xlog1py', 'xlogy', 'Erfc', 'Erfcx', 'LogNdtr', 'Erfinv',
+           'Ndtri', 'Sinc', 'Entr', 'Lgamma', 'Digamma', 'Polygamma', 'polygamma', 'I0', 'I1', 'I0e', 'I1e',
+           'CholeskySolve', 'cholesky_solve', 'cholesky_inverse', 'addmm', 'addmv', 'addcdiv', 'vander', 'block_diag',
+           'cartesian_prod', 'gradient', 'histogram']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -3465,6 +3469,406 @@ Tensor.select, Tensor.tensor_split, Tensor.fill_diagonal_ = (select, tensor_spli
                                                             _fill_diagonal_)
 Tensor.true_divide, Tensor.sgn, Tensor.is_nonzero = true_divide, sgn, is_nonzero
 
+# %% ../nbs/01b_tensor_ops.ipynb #specxa01
+def _float_pair(input, other, where):
+    """The two sides of a floating-point binary op: at least one tensor; integer and
+    bool tensors become the default float dtype when neither side is a float."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"{where}: expected a tensor on at least one side, got "
+                        f"{type(input).__name__} and {type(other).__name__}")
+    def is_float(x):
+        return (x._data.dtype.kind == 'f' if isinstance(x, Tensor)
+                else isinstance(x, float))
+    if is_float(input) or is_float(other): return input, other
+    return (_floats(input, where) if isinstance(input, Tensor) else float(input),
+            _floats(other, where) if isinstance(other, Tensor) else float(other))
+
+class Xlogy(Op):
+    "x log y, with 0 where x == 0 unless y is NaN (`torch.xlogy`)."
+    name, promotes = 'xlogy', True
+    log = 'log'
+    def forward(self, a, b):
+        xp = get_array_module(a, b)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            r = a * getattr(xp, self.log)(b)            # NumPy's or CuPy's log
+        return xp.where((a == 0) & ~xp.isnan(b), r.dtype.type(0), r)
+
+class Xlog1py(Xlogy):
+    "x log(1 + y), with 0 where x == 0 unless y is NaN (`torch.special.xlog1py`)."
+    name, log = 'special.xlog1py', 'log1p'
+
+def _xlog_backward(shift):
+    @np.errstate(divide='ignore', invalid='ignore')         # 0 / 0 where x = y = 0
+    def rule(op, grad, out, a, b):
+        # PyTorch's rule: d/dx = log y (as xlogy(grad, y)), but 0 where x is 0 and y is
+        # outside the domain; d/dy = x / y
+        ga = gb = None
+        if _needs(op, 0):
+            ga = _where((a == 0) & (b <= -shift), 0.0, _apply(type(op), grad, b))
+            ga = unbroadcast(ga, a.shape)
+        if _needs(op, 1): gb = unbroadcast(grad * a / (b + shift), b.shape)
+        return ga, gb
+    return rule
+gradient_of(Xlogy)(_xlog_backward(0))
+gradient_of(Xlog1py)(_xlog_backward(1))
+
+def xlogy(input, other):
+    """input * log(other), 0 where input == 0 (NaN where other is NaN); broadcasting,
+    a number on either side (`torch.xlogy`): the entropy is -xlogy(p, p).sum()."""
+    return _binary(Xlogy, *_float_pair(input, other, 'xlogy'))
+
+def _xlog1py(input, other):
+    "input * log1p(other), 0 where input == 0 (`torch.special.xlog1py`)."
+    return _binary(Xlog1py, *_float_pair(input, other, 'special.xlog1py'))
+
+def _nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+    """In-place `nan_to_num`: `x.nan_to_num_(0.0)`; the gradient is 0 where x was not
+    finite."""
+    if self._data.dtype.kind != 'f': return self
+    info = np.finfo(self._data.dtype)
+    x = self._data
+    masks = (x != x, x == math.inf, x == -math.inf)
+    values = (nan, info.max if posinf is None else posinf,
+              info.min if neginf is None else neginf)
+    for m, v in zip(masks, values):     # masks first: with `nan=inf`, a NaN stays inf
+        _inplace(self, MaskedFill, (_const(v, self),), 'nan_to_num_', casting='unsafe',
+                 mask=m)
+    return self
+
+def _xlogy_(self, other):
+    "In-place `xlogy`."
+    return _inplace(self, Xlogy, (other,), 'xlogy_')
+
+Tensor.xlogy, Tensor.xlogy_, Tensor.nan_to_num_ = xlogy, _xlogy_, _nan_to_num_
+
+# %% ../nbs/01b_tensor_ops.ipynb #specxb01
+def _on_host_f64(fn, a):
+    """`fn` of a float64 copy of the array `a` in main memory (Python's `math` is
+    accurate to the last bit), returned in a's float dtype (the default float for
+    integers) on a's device."""
+    h = _on_host(a)
+    with np.errstate(all='ignore'):
+        r = np.asarray(fn(h.astype(np.float64)), dtype=np.float64)
+    dtype = h.dtype if h.dtype.kind == 'f' else _default_float[0]
+    return _like(r.astype(dtype, copy=False), a)
+
+_erfc64 = np.vectorize(math.erfc, otypes=[np.float64])
+_erf64 = np.vectorize(math.erf, otypes=[np.float64])
+_SQRT_PI, _LOG_SQRT_2PI = math.sqrt(math.pi), 0.5 * math.log(2 * math.pi)
+
+def _log_ndtr64(x):
+    "log Phi(x), Phi the standard normal CDF, in float64."
+    e = 0.5 * _erfc64(np.abs(x) * math.sqrt(0.5))      # Phi(-|x|)
+    s, term = np.ones_like(x), np.ones_like(x)           # the far tail, x < -20:
+    for k in range(1, 13):                               # Phi(x) ~ phi(x) / -x * s
+        term = term * (-(2 * k - 1) / (x * x))
+        s = s + term
+    far = -0.5 * x * x - np.log(-x) - _LOG_SQRT_2PI + np.log(s)
+    return np.where(x > 0, np.log1p(-e), np.where(x < -20, far, np.log(e)))
+
+def _erfinv64(y, newton=2):
+    "The inverse of erf: PyTorch's rational start and two Newton steps."
+    a, b = (0.886226899, -1.645349621, 0.914624893, -0.140543331), \
+        (-2.118377725, 1.442710462, -0.329097515, 0.012229801)
+    c, d = (-1.970840454, -1.624906493, 3.429567803, 1.641345311), \
+        (3.543889200, 1.637067800)
+    z = y * y
+    inner = y * (((a[3] * z + a[2]) * z + a[1]) * z + a[0]) / (
+        (((b[3] * z + b[2]) * z + b[1]) * z + b[0]) * z + 1)
+    w = np.sqrt(-np.log((1 - np.abs(y)) / 2))
+    outer = np.copysign(((c[3] * w + c[2]) * w + c[1]) * w + c[0], y) / (
+        (d[1] * w + d[0]) * w + 1)
+    x = np.where(np.abs(y) <= 0.7, inner, outer)
+    for _ in range(newton):
+        x = x - (_erf64(x) - y) / (2 / _SQRT_PI * np.exp(-x * x))
+    x = np.where(np.abs(y) == 1, np.copysign(math.inf, y), x)
+    return np.where(np.abs(y) > 1, math.nan, x)
+
+def _ndtri64(p):
+    """The inverse of Phi, by Newton's method: on Phi - p = erf(x / sqrt 2) / 2 - (p -
+    1/2) in the middle (exact near 1/2), on log Phi in the tails (nearly a parabola);
+    from erfinv's start in the middle, from Abramowitz and Stegun's 26.2.23 (error <
+    4.5e-4) in the tails."""
+    out = np.where(p == 0, -math.inf, np.where(p == 1, math.inf, math.nan))
+    r = p - 0.5                                      # exact for p in [1/4, 1]
+    mid, tail = np.abs(r) <= 0.3, (np.abs(r) > 0.3) & (p > 0) & (p < 1)
+    rm = r[mid]
+    x = np.sqrt(2) * _erfinv64(2 * rm, newton=0)
+    for _ in range(3):
+        x = x - (0.5 * _erf64(x * math.sqrt(0.5)) - rm) / np.exp(
+            -0.5 * x * x - _LOG_SQRT_2PI)
+    out[mid] = x
+    q = np.minimum(p[tail], 1 - p[tail])             # exact for p >= 1/2
+    t = np.sqrt(-2 * np.log(q))
+    x = -(t - (2.515517 + 0.802853 * t + 0.010328 * t * t)
+          / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t))
+    for _ in range(5):
+        lp = _log_ndtr64(x)
+        x = x - (lp - np.log(q)) * np.exp(lp + 0.5 * x * x + _LOG_SQRT_2PI)
+    out[tail] = np.where(p[tail] < 0.5, x, -x)
+    return out
+
+def _erfcx64(x):
+    "exp(x^2) erfc(x) in float64: directly up to 26, by its asymptotic series beyond."
+    near = np.minimum(x, 26.0)
+    near = np.exp(near * near) * _erfc64(near)
+    big = np.maximum(x, 26.0)                   # (1 / x sqrt pi) sum_k (-1)^k
+    term, s = np.ones_like(x), np.ones_like(x)   # (2k - 1)!! / (2 x^2)^k
+    for k in range(1, 12):
+        term = term * (-(2 * k - 1) / (2 * big * big))
+        s = s + term
+    return np.where(x > 26, s / (big * _SQRT_PI), near)
+
+class _HostFloat64(Op):
+    "An element-wise function computed in float64 by `fn64` (on the host)."
+    def forward(self, a): return _on_host_f64(type(self).fn64, a)
+
+class Erfc(_HostFloat64):
+    "1 - erf(x), accurate where it is tiny (`torch.erfc`)."
+    name, fn64 = 'erfc', staticmethod(_erfc64)
+class Erfcx(_HostFloat64):
+    "exp(x^2) erfc(x), the scaled complementary error function (`special.erfcx`)."
+    name, fn64 = 'special.erfcx', staticmethod(_erfcx64)
+class LogNdtr(_HostFloat64):
+    "log Phi(x), finite far into the left tail (`torch.special.log_ndtr`)."
+    name, fn64 = 'special.log_ndtr', staticmethod(_log_ndtr64)
+class Erfinv(_HostFloat64):
+    "The inverse error function (`torch.erfinv`)."
+    name, fn64 = 'erfinv', staticmethod(_erfinv64)
+class Ndtri(_HostFloat64):
+    "The inverse of the standard normal CDF (`torch.special.ndtri`)."
+    name, fn64 = 'special.ndtri', staticmethod(_ndtri64)
+
+# the rules, on raw arrays (backward) or tensors (create_graph), as in chapter 01
+@gradient_of(Erfc)
+def _erfc_backward(op, grad, out, x):
+    return (grad * _apply(Exp, -(x * x)) * (-2 / _SQRT_PI),)
+@gradient_of(Erfcx)
+def _erfcx_backward(op, grad, out, x): return (grad * (2 * x * out - 2 / _SQRT_PI),)
+@gradient_of(LogNdtr)                       # phi(x) / Phi(x) = exp(log phi - log Phi)
+def _log_ndtr_backward(op, grad, out, x):
+    return (grad * _apply(Exp, -0.5 * x * x - _LOG_SQRT_2PI - out),)
+@gradient_of(Erfinv)
+def _erfinv_backward(op, grad, out, y):
+    return (grad * _apply(Exp, out * out) * (_SQRT_PI / 2),)
+@gradient_of(Ndtri)
+def _ndtri_backward(op, grad, out, p):
+    return (grad * _apply(Exp, 0.5 * out * out + _LOG_SQRT_2PI),)
+
+class Sinc(Op):
+    "sin(pi x) / (pi x), 1 at 0 (`torch.sinc`)."
+    name = 'sinc'
+    def forward(self, a):
+        xp = get_array_module(a)
+        y = a * a.dtype.type(math.pi)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            return xp.where(a == 0, a.dtype.type(1), xp.sin(y) / y)
+@gradient_of(Sinc)
+def _sinc_backward(op, grad, out, x):       # PyTorch's rule: 0 at 0
+    y = x * math.pi
+    return (grad * (y * _apply(Cos, y) - _apply(Sin, y)) / _where(x == 0, 1.0, y * x),)
+
+class Entr(Op):
+    "-x log x for x > 0, 0 at 0, -inf for x < 0 (`torch.special.entr`)."
+    name = 'special.entr'
+    def forward(self, a):
+        xp = get_array_module(a)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            r = -a * xp.log(a)
+        r = xp.where(a == 0, a.dtype.type(0), r)
+        return xp.where(a < 0, a.dtype.type(-math.inf), r)
+@gradient_of(Entr)
+@np.errstate(divide='ignore', invalid='ignore')             # log 0, log of x < 0
+def _entr_backward(op, grad, out, x): return (grad * -(_apply(Log, x) + 1),)
+
+erfc, erfinv, sinc = _float_op(Erfc), _float_op(Erfinv), _float_op(Sinc)
+_log_ndtr, _ndtri, _entr = _float_op(LogNdtr), _float_op(Ndtri), _float_op(Entr)
+_erfcx = _float_op(Erfcx)
+
+def _ndtr(input):
+    "Phi(x), the standard normal CDF: erfc(-x / sqrt 2) / 2 (`torch.special.ndtr`)."
+    x = _t(input, 'special.ndtr')
+    if x._data.dtype.kind != 'f': x = _floats(x, 'special.ndtr')
+    return erfc(x * -math.sqrt(0.5)) * 0.5
+
+for _f, _n in ((_log_ndtr, 'log_ndtr'), (_ndtri, 'ndtri'), (_entr, 'entr'),
+               (_ndtr, 'ndtr'), (_xlog1py, 'xlog1py'), (_erfcx, 'erfcx')):
+    _f.__name__ = _f.__qualname__ = _n                  # dl.special.log_ndtr, ...
+Tensor.erfc, Tensor.erfinv, Tensor.sinc = erfc, erfinv, sinc
+
+# %% ../nbs/01b_tensor_ops.ipynb #specxd01
+def _lgamma1(v):
+    try: return math.lgamma(v)
+    except (ValueError, OverflowError): return math.inf     # a pole, or too large
+_lgamma64 = np.vectorize(_lgamma1, otypes=[np.float64])
+
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510)
+
+def _shifted(x, n, until):
+    """sum_k (x + k)^-(n+1) over the k with x + k < `until`, and where x got to: the
+    recurrence that moves the argument to where the asymptotic series is accurate."""
+    s, y = np.zeros_like(x), x.copy()
+    low = y < until
+    while low.any():
+        s[low] += y[low] ** -(n + 1.0)
+        y[low] += 1
+        low = y < until
+    return s, y
+
+def _digamma64(x):
+    "psi(x) = d/dx log Gamma(x): reflection, recurrence, then the asymptotic series."
+    neg = x < 0
+    z = np.where(neg, 1 - x, x)                 # psi(x) = psi(1 - x) - pi / tan(pi x)
+    s, y = _shifted(np.where(np.isfinite(z), z, 10.0), 0, 10.0)
+    inv2 = 1 / (y * y)
+    series, power = np.zeros_like(y), np.ones_like(y)
+    for k, b in enumerate(_BERNOULLI, 1):
+        power = power * inv2
+        series = series + b / (2 * k) * power
+    r = np.log(y) - 0.5 / y - series - s
+    r = np.where(neg, r - math.pi / np.tan(math.pi * x), r)
+    r = np.where(x == math.inf, math.inf, r)
+    r = np.where(neg & (x == np.floor(x)), math.nan, r)     # poles: NaN, as PyTorch
+    r = np.where(np.isnan(x), math.nan, r)
+    return np.where(x == 0, np.copysign(math.inf, -np.copysign(1.0, x)), r)
+
+def _polygamma64(n, x):
+    """psi^(n)(x) = (-1)^(n+1) n! sum_k (x + k)^-(n+1), n >= 1: the first terms, then
+    Euler-Maclaurin for the tail (the way Cephes computes Hurwitz's zeta); x < 0 by
+    the reflection psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi D^n cot(pi x)."""
+    s, neg = n + 1.0, x < 0
+    z = np.where(neg, 1 - x, x)
+    head, y = _shifted(np.where(np.isfinite(z), z, 30.0), n, 20.0 + n)
+    tail = y ** (1 - s) / (s - 1) + 0.5 * y ** -s
+    rising, fact, power = s, 2.0, y ** -(s + 1)     # (s)_(2j-1), (2j)!, y^-(s+2j-1)
+    for j, b in enumerate(_BERNOULLI, 1):
+        tail = tail + b / fact * rising * power
+        rising *= (s + 2 * j - 1) * (s + 2 * j)
+        fact *= (2 * j + 1) * (2 * j + 2)
+        power = power / (y * y)
+    r = (-1) ** (n + 1) * math.factorial(n) * (head + tail)
+    P = np.polynomial.polynomial                    # D^n cot(pi x) as a polynomial in
+    p = np.array([0.0, 1.0])                        # c = cot(pi x): D c = -pi (1 + c^2)
+    for _ in range(n): p = P.polymul(P.polyder(p), [-math.pi, 0.0, -math.pi])
+    cot = 1 / np.tan(math.pi * x)
+    r = np.where(neg, (-1) ** n * r - math.pi * P.polyval(cot, p), r)
+    r = np.where(x == math.inf, 0.0, r)
+    pole = (x <= 0) & (x == np.floor(x))
+    r = np.where(np.isnan(x), math.nan, r)
+    return np.where(pole, (-1) ** (n + 1) * math.inf, r)
+
+class Lgamma(_HostFloat64):
+    "log |Gamma(x)| (`torch.lgamma`, `torch.special.gammaln`)."
+    name, fn64 = 'lgamma', staticmethod(_lgamma64)
+class Digamma(_HostFloat64):
+    "psi(x), the derivative of lgamma (`torch.digamma`, `torch.special.psi`)."
+    name, fn64 = 'digamma', staticmethod(_digamma64)
+class Polygamma(Op):
+    "The n-th derivative of digamma (`torch.polygamma`)."
+    __slots__ = ('n',)
+    name = 'polygamma'
+    def __init__(self, n): self.n = n
+    def forward(self, a): return _on_host_f64(lambda x: _polygamma64(self.n, x), a)
+
+@gradient_of(Lgamma)
+def _lgamma_backward(op, grad, out, x): return (grad * _apply(Digamma, x),)
+@gradient_of(Digamma)
+def _digamma_backward(op, grad, out, x): return (grad * _apply(Polygamma, x, n=1),)
+@gradient_of(Polygamma)
+def _polygamma_backward(op, grad, out, x):
+    return (grad * _apply(Polygamma, x, n=op.n + 1),)
+
+lgamma, digamma = _float_op(Lgamma), _float_op(Digamma)
+
+def polygamma(n, input):
+    "The n-th derivative of the digamma function (`torch.polygamma`); n = 0: digamma."
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise RuntimeError(f"polygamma: n must be a non-negative integer, got {n!r}")
+    x = _t(input, 'polygamma')
+    if x._data.dtype.kind != 'f': x = _floats(x, 'polygamma')
+    return Digamma.apply(x) if n == 0 else Polygamma.apply(x, n=int(n))
+
+def _multigammaln(input, p):
+    """log of the multivariate gamma function of dimension p: p(p-1)/4 log pi + sum_j
+    lgamma(x - j/2), j = 0 .. p-1 (`torch.special.multigammaln`)."""
+    where = 'special.multigammaln'
+    x = _t(input, where)
+    if x._data.dtype == np.bool_:
+        raise RuntimeError(f"{where}: The input tensor may not be a boolean tensor.")
+    if not isinstance(p, (int, np.integer)) or p < 1:
+        raise RuntimeError(f"{where}: p has to be an integer >= 1, got {p!r}")
+    if x._data.dtype.kind != 'f': x = _floats(x, where)
+    total = lgamma(x)
+    for j in range(1, p): total = total + lgamma(x - 0.5 * j)
+    return total + p * (p - 1) / 4 * math.log(math.pi)
+_multigammaln.__name__ = _multigammaln.__qualname__ = 'multigammaln'
+
+def _bessel64(x):
+    """exp(-|x|) I0(x) and exp(-|x|) I1(x), the scaled modified Bessel functions:
+    their power series up to |x| = 25, Hankel's asymptotic series beyond."""
+    ax = np.abs(x)
+    i0e, i1e = np.full_like(x, math.nan), np.full_like(x, math.nan)
+    small, big = ax <= 25, ax > 25
+    a = ax[small]
+    q = a * a / 4
+    t0, t1 = np.ones_like(a), np.ones_like(a)     # q^k / (k!)^2, q^k / (k! (k+1)!)
+    s0, s1 = t0.copy(), t1.copy()
+    for k in range(1, 100):
+        t0, t1 = t0 * q / (k * k), t1 * q / (k * (k + 1))
+        s0, s1 = s0 + t0, s1 + t1
+        if not (t0 > 1e-17 * s0).any(): break
+    e = np.exp(-a)
+    i0e[small], i1e[small] = s0 * e, s1 * a / 2 * e
+    a = ax[big]
+    for out, mu in ((i0e, 0.0), (i1e, 4.0)):       # 4 nu^2 for nu = 0 and 1
+        term, total = np.ones_like(a), np.ones_like(a)
+        for k in range(1, 40):
+            term = term * -(mu - (2 * k - 1) ** 2) / (8 * k * a)
+            total = total + term
+        out[big] = total / np.sqrt(2 * math.pi * a)
+    return i0e, np.copysign(i1e, x)
+
+class I0(_HostFloat64):
+    "I0(x), the modified Bessel function of order 0 (`torch.i0`)."
+    name = 'i0'
+    fn64 = staticmethod(lambda x: _bessel64(x)[0] * np.exp(np.abs(x)))
+class I1(_HostFloat64):
+    "I1(x), of order 1 (`torch.special.i1`)."
+    name = 'special.i1'
+    fn64 = staticmethod(lambda x: _bessel64(x)[1] * np.exp(np.abs(x)))
+class I0e(_HostFloat64):
+    "exp(-|x|) I0(x) (`torch.special.i0e`)."
+    name, fn64 = 'special.i0e', staticmethod(lambda x: _bessel64(x)[0])
+class I1e(_HostFloat64):
+    "exp(-|x|) I1(x) (`torch.special.i1e`)."
+    name, fn64 = 'special.i1e', staticmethod(lambda x: _bessel64(x)[1])
+
+@gradient_of(I0)
+def _i0_backward(op, grad, out, x): return (grad * _apply(I1, x),)
+@gradient_of(I1)
+def _i1_backward(op, grad, out, x):              # I1' = I0 - I1 / x, 1/2 at 0
+    safe = _where(x == 0, 1.0, x)
+    return (grad * _where(x == 0, 0.5, _apply(I0, x) - out / safe),)
+@gradient_of(I0e)
+def _i0e_backward(op, grad, out, x):
+    return (grad * (_apply(I1e, x) - _apply(Sign, x) * out),)
+@gradient_of(I1e)
+def _i1e_backward(op, grad, out, x):
+    safe = _where(x == 0, 1.0, x)
+    slope = _apply(I0e, x) - out * (_apply(Sign, x) + 1 / safe)
+    return (grad * _where(x == 0, 0.5, slope),)
+
+i0 = _float_op(I0)
+_i1, _i0e, _i1e = _float_op(I1), _float_op(I0e), _float_op(I1e)
+for _f, _n in ((_i1, 'i1'), (_i0e, 'i0e'), (_i1e, 'i1e')):
+    _f.__name__ = _f.__qualname__ = _n
+
+Tensor.lgamma, Tensor.digamma, Tensor.i0 = lgamma, digamma, i0
+def _polygamma_method(self, n):
+    "`x.polygamma(n)`: `polygamma(n, x)`."
+    return polygamma(n, self)
+Tensor.polygamma = _polygamma_method
+
 # %% ../nbs/01b_tensor_ops.ipynb #90788fcf
 def _param(x, like=None):
     """A distribution's parameter as a float tensor (a Python number: the default float
@@ -3526,6 +3930,12 @@ class _Uniform(_Distribution):
         self.high = _param(high, self.low)
         self.low, self.high = broadcast_tensors(self.low, self.high)
         super().__init__(self.low.shape)
+        self._validate_args = validate_args is not False     # PyTorch checks by default
+        if self._validate_args and not bool((self.low < self.high).all()):
+            raise ValueError(f"Expected parameter low (Tensor of shape "
+                             f"{tuple(self.low.shape)}) of distribution {self!r} to "
+                             f"satisfy the constraint LessThan(upper_bound="
+                             f"{self.high}), but found invalid values:\n{self.low}")
     mean = property(lambda self: (self.low + self.high) / 2)
     variance = property(lambda self: (self.high - self.low) ** 2 / 12)
     def rsample(self, sample_shape=()):
@@ -3533,6 +3943,13 @@ class _Uniform(_Distribution):
         return self.low + (self.high - self.low) * u
     def log_prob(self, value):
         value = _param(value, self.low)
+        if self._validate_args and not bool(((self.low <= value)
+                                             & (value <= self.high)).all()):
+            raise ValueError(f"Expected value argument (Tensor of shape "
+                             f"{tuple(value.shape)}) to be within the support "
+                             f"(Interval(lower_bound={self.low}, upper_bound="
+                             f"{self.high})) of the distribution {self!r}, but found "
+                             f"invalid values:\n{value}")
         inside = ((value >= self.low) & (value < self.high)).to(self.low.dtype)
         return inside.log() - (self.high - self.low).log()
     def entropy(self): return (self.high - self.low).log()
@@ -3599,9 +4016,17 @@ class _Bernoulli(_Distribution):
         return -(logits.clamp(min=0) - logits * value + (-logits.abs()).exp().log1p())
     def entropy(self): return -self.log_prob(self.probs)     # linear in the value
 
+_KL_MORE = {}           # more kinds: their KL formulas (filled below)
+
 def _kl_divergence(p, q):
     """KL(p || q) for two distributions of one kind
     (`torch.distributions.kl_divergence`)."""
+    if type(p) is type(q) and type(p) in _KL_MORE: return _KL_MORE[type(p)](p, q)
+    if isinstance(p, _Uniform) and isinstance(q, _Normal):      # PyTorch's formula
+        width = p.high - p.low
+        spread = width ** 2 / 12 + ((p.high + p.low - 2 * q.loc) / 2) ** 2
+        return ((math.sqrt(2 * math.pi) * q.scale / width).log()
+                + 0.5 * spread / q.scale ** 2)
     if type(p) is not type(q):
         raise NotImplementedError(f"kl_divergence: no formula for {type(p).__name__} "
                                   f"and {type(q).__name__} here")
@@ -3622,3 +4047,649 @@ def _kl_divergence(p, q):
 for _c in (_Distribution, _Normal, _Uniform, _Categorical, _Bernoulli, _kl_divergence):
     _c.__name__ = _c.__qualname__ = _c.__name__[1:]   # dl.distributions.Normal, ...
 
+
+# %% ../nbs/01b_tensor_ops.ipynb #specxc01
+def _sum_rightmost(value, n):
+    "`value` summed over its last `n` axes."
+    return value if n == 0 else value.reshape(*value.shape[:-n], -1).sum(-1)
+
+def _mahalanobis(L, x):
+    "|L^-1 x|^2 over the last axis: L (..., n, n) lower triangular, x (..., n)."
+    n = L.shape[-1]
+    shape = broadcast_shapes(L.shape[:-2], x.shape[:-1])
+    L = L.expand(*shape, n, n)
+    y = _solve_triangular(L, x.expand(*shape, n).unsqueeze(-1), upper=False)
+    return (y.squeeze(-1) ** 2).sum(-1)
+
+def _half_log_det(L): return L.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+
+class _MultivariateNormal(_Distribution):
+    """N(loc, Sigma) over vectors (the last axis), Sigma given as `covariance_matrix`,
+    `precision_matrix` (its inverse) or `scale_tril` (its Cholesky factor L, Sigma = L
+    L^T); batch axes broadcast (`torch.distributions.MultivariateNormal`)."""
+    has_rsample = True
+    def __init__(self, loc, covariance_matrix=None, precision_matrix=None,
+                 scale_tril=None, validate_args=None):
+        where = 'MultivariateNormal'
+        loc = _param(loc)
+        if loc.ndim < 1:
+            raise ValueError(f"{where}: loc must be at least one-dimensional.")
+        given = [(k, m) for k, m in (('covariance_matrix', covariance_matrix),
+                                     ('precision_matrix', precision_matrix),
+                                     ('scale_tril', scale_tril)) if m is not None]
+        if len(given) != 1:
+            raise ValueError(f"{where}: exactly one of covariance_matrix or "
+                             f"precision_matrix or scale_tril may be specified.")
+        (name, m), = given
+        m = _param(m, loc)
+        if m.ndim < 2 or m.shape[-1] != m.shape[-2] or m.shape[-1] != loc.shape[-1]:
+            raise ValueError(f"{where}: {name} must be at least two-dimensional, "
+                             f"square and of the size of loc's last axis (with "
+                             f"optional leading batch dimensions); got {name} of "
+                             f"shape {list(m.shape)} and loc of shape "
+                             f"{list(loc.shape)}")
+        n = loc.shape[-1]
+        batch = broadcast_shapes(m.shape[:-2], loc.shape[:-1])
+        self._params = ('loc', name)
+        self.loc = loc.expand(*batch, n)
+        setattr(self, '_given_' + name, m.expand(*batch, n, n))
+        def refuse(what):
+            return ValueError(f"{where}: expected parameter {name} (of shape "
+                              f"{list(m.shape)}) to be {what}")
+        check = validate_args is not False       # PyTorch's constraints, by default
+        with no_grad():
+            if check and name == 'scale_tril' and not (
+                    bool((m.tril() == m).all())
+                    and bool((m.diagonal(dim1=-2, dim2=-1) > 0).all())):
+                raise refuse("lower triangular with a positive diagonal")
+            if check and name != 'scale_tril' and not bool(
+                    isclose(m, _mT(m), atol=1e-6).all()):
+                raise refuse("symmetric positive-definite")
+        try:
+            if name == 'scale_tril': L = m
+            elif name == 'covariance_matrix': L = _cholesky(m)
+            else:           # PyTorch's way: the Cholesky factor of the flipped P
+                Lf = _cholesky(m.flip(-2, -1))
+                L = _solve_triangular(_mT(Lf.flip(-2, -1)), eye(n, dtype=m.dtype),
+                                      upper=False)
+        except _LinAlgError:
+            raise refuse("symmetric positive-definite") from None
+        self._unbroadcasted_scale_tril = L
+        super().__init__(batch, (n,))
+    def _full(self, a, *event):
+        return a.expand(*self._batch_shape, *event)
+    @property
+    def scale_tril(self):
+        if hasattr(self, '_given_scale_tril'): return self._given_scale_tril
+        n = self._event_shape[0]
+        return self._full(self._unbroadcasted_scale_tril, n, n)
+    @property
+    def covariance_matrix(self):
+        if hasattr(self, '_given_covariance_matrix'):
+            return self._given_covariance_matrix
+        L, n = self._unbroadcasted_scale_tril, self._event_shape[0]
+        return self._full(L @ _mT(L), n, n)
+    @property
+    def precision_matrix(self):
+        if hasattr(self, '_given_precision_matrix'):
+            return self._given_precision_matrix
+        L, n = self._unbroadcasted_scale_tril, self._event_shape[0]
+        return self._full(_inv(L @ _mT(L)), n, n)   # PyTorch's gradient: all of L's
+    mean = mode = property(lambda self: self.loc)
+    @property
+    def variance(self):
+        L = self._unbroadcasted_scale_tril
+        return self._full((L ** 2).sum(-1), self._event_shape[0])
+    def rsample(self, sample_shape=()):
+        eps = randn(*self._extended(sample_shape), dtype=self.loc.dtype)
+        L = self._unbroadcasted_scale_tril
+        return self.loc + (L @ eps.unsqueeze(-1)).squeeze(-1)
+    def log_prob(self, value):
+        diff = _param(value, self.loc) - self.loc
+        M = _mahalanobis(self._unbroadcasted_scale_tril, diff)
+        n = self._event_shape[0]
+        return (-0.5 * (n * math.log(2 * math.pi) + M)
+                - _half_log_det(self._unbroadcasted_scale_tril))
+    def entropy(self):
+        n = self._event_shape[0]
+        H = (0.5 * n * (1.0 + math.log(2 * math.pi))
+             + _half_log_det(self._unbroadcasted_scale_tril))
+        return H if len(self._batch_shape) == 0 else H.expand(*self._batch_shape)
+
+class _Independent(_Distribution):
+    """`base_distribution` with its last `reinterpreted_batch_ndims` batch axes read as
+    event axes: log_prob and entropy sum over them
+    (`torch.distributions.Independent`)."""
+    def __init__(self, base_distribution, reinterpreted_batch_ndims,
+                 validate_args=None):
+        base, k = base_distribution, reinterpreted_batch_ndims
+        if not isinstance(base, _Distribution):
+            raise TypeError(f"Independent: expected a distribution, got "
+                            f"{type(base).__name__}")
+        if k > len(base.batch_shape):
+            raise ValueError(f"Expected reinterpreted_batch_ndims <= "
+                             f"len(base_distribution.batch_shape), actual {k} vs "
+                             f"{len(base.batch_shape)}")
+        shape = tuple(base.batch_shape) + tuple(base.event_shape)
+        event_dim = k + len(base.event_shape)
+        self.base_dist, self.reinterpreted_batch_ndims = base, k
+        super().__init__(shape[:len(shape) - event_dim], shape[len(shape) - event_dim:])
+    has_rsample = property(lambda self: self.base_dist.has_rsample)
+    mean = property(lambda self: self.base_dist.mean)
+    variance = property(lambda self: self.base_dist.variance)
+    def sample(self, sample_shape=()): return self.base_dist.sample(sample_shape)
+    def rsample(self, sample_shape=()): return self.base_dist.rsample(sample_shape)
+    def log_prob(self, value):
+        return _sum_rightmost(self.base_dist.log_prob(value),
+                              self.reinterpreted_batch_ndims)
+    def entropy(self):
+        return _sum_rightmost(self.base_dist.entropy(), self.reinterpreted_batch_ndims)
+    def __repr__(self):
+        return f"Independent({self.base_dist!r}, {self.reinterpreted_batch_ndims})"
+
+def _kl_mvn(p, q):
+    "KL(p || q) of two multivariate normals, PyTorch's formula."
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with "
+                         "different event shapes cannot be computed")
+    Lp, Lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    n = p.event_shape[0]
+    batch = broadcast_shapes(Lq.shape[:-2], Lp.shape[:-2])
+    X = _solve_triangular(Lq.expand(*batch, n, n), Lp.expand(*batch, n, n), upper=False)
+    term2 = (X ** 2).sum((-2, -1))                   # trace(X X^T)
+    term3 = _mahalanobis(Lq, q.loc - p.loc)
+    return _half_log_det(Lq) - _half_log_det(Lp) + 0.5 * (term2 + term3 - n)
+
+def _kl_independent(p, q):
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError("kl_divergence: Independent distributions with "
+                                  "different reinterpreted_batch_ndims")
+    return _sum_rightmost(_kl_divergence(p.base_dist, q.base_dist),
+                          p.reinterpreted_batch_ndims)
+
+_KL_MORE[_MultivariateNormal], _KL_MORE[_Independent] = _kl_mvn, _kl_independent
+
+for _c in (_MultivariateNormal, _Independent):
+    _c.__name__ = _c.__qualname__ = _c.__name__[1:]
+
+# %% ../nbs/01b_tensor_ops.ipynb #more01bx2
+_LSTSQ_DRIVERS = ('gels', 'gelsy', 'gelsd', 'gelss')
+
+def _lstsq_driver(A, B, rcond=None, *, driver=None):
+    """The least-squares solution X of A X = B (`torch.linalg.lstsq`) with the outputs
+    of PyTorch's CPU `driver`s: 'gelsy' (the default) adds the rank; 'gelsd' and
+    'gelss' the rank and A's singular values; 'gels' neither. All but gelsy give the
+    squared residuals ||A X - B||^2 of each column when m > n and A has full rank
+    (gels does not check the rank)."""
+    if driver is not None and driver not in _LSTSQ_DRIVERS:
+        raise RuntimeError(f"linalg.lstsq: parameter `driver` should be one of (gels, "
+                           f"gelsy, gelsd, gelss), got {driver!r}")
+    out = _lstsq(A, B, rcond)
+    if driver in (None, 'gelsy'): return out
+    a, b = _t(A, 'linalg.lstsq'), _t(B, 'linalg.lstsq')
+    vector = b.ndim == a.ndim - 1
+    xm, bm = out.solution, b
+    if vector: xm, bm = xm.unsqueeze(-1), bm.unsqueeze(-1)
+    m, n = a.shape[-2:]
+    batch = tuple(np.broadcast_shapes(a.shape[:-2], bm.shape[:-2]))
+    ab = a.detach().expand(*batch, m, n)
+    empty = out.residuals
+    rank = (Tensor._make(a._data[..., :0, 0].reshape(0).astype(np.int64))
+            if driver == 'gels' else _matrix_rank(ab, rtol=rcond))
+    sv = _svdvals(ab) if driver in ('gelsd', 'gelss') else empty.clone()
+    full_rank = driver == 'gels' or bool((rank == n).all())
+    res = ((a @ xm - bm) ** 2).sum(-2) if m > n and full_rank else empty
+    return _lstsq_result(out.solution, res, rank, sv)
+
+def _pinv_rcond(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
+    """The pseudo-inverse (`torch.linalg.pinv`); `rcond`, the older name (positional
+    too), is rtol with atol = 0."""
+    if rcond is None: return _pinv(A, atol=atol, rtol=rtol, hermitian=hermitian)
+    if atol is not None or rtol is not None:
+        raise TypeError("linalg.pinv: give rcond (the older name) or atol/rtol, not "
+                        "both")
+    return _pinv(A, atol=0.0, rtol=rcond, hermitian=hermitian)
+
+def _matrix_rank_tol(A, tol=None, hermitian=False, *, atol=None, rtol=None):
+    """The rank (`torch.linalg.matrix_rank`); `tol`, the older name (positional too),
+    is atol with rtol = 0: singular values above `tol` count."""
+    if tol is None: return _matrix_rank(A, atol=atol, rtol=rtol, hermitian=hermitian)
+    if atol is not None or rtol is not None:
+        raise TypeError("linalg.matrix_rank: give tol (the older name) or atol/rtol, "
+                        "not both")
+    return _matrix_rank(A, atol=tol, rtol=0.0, hermitian=hermitian)
+
+for _name, _fn in (('lstsq', _lstsq_driver), ('pinv', _pinv_rcond),
+                   ('matrix_rank', _matrix_rank_tol)):
+    _fn.__name__ = _fn.__qualname__ = _name
+    setattr(linalg, _name, _fn)
+
+class CholeskySolve(Op):
+    """X with (L L^T) X = B by two triangular solves, only L's lower triangle read (U's
+    upper, A = U^T U, if `upper`); batch axes broadcast (`torch.cholesky_solve`)."""
+    __slots__ = ('upper',)
+    name = 'cholesky_solve'
+    def __init__(self, upper=False): self.upper = upper
+    def forward(self, b, l):
+        xp = get_array_module(l)
+        low = _mT(xp.triu(l)) if self.upper else xp.tril(l)
+        y = _lapack('cholesky_solve', xp.linalg.solve, low, b)
+        return _lapack('cholesky_solve', xp.linalg.solve, _mT(low), y)
+
+@gradient_of(CholeskySolve)
+@_tensor_rule
+def _cholesky_solve_backward(op, grad, out, b, l):
+    gb = CholeskySolve.apply(grad, l, upper=op.upper)      # PyTorch's rule
+    common = gb @ _mT(out)
+    common = common + _mT(common)
+    gl = -(l @ common) if op.upper else -(common @ l)
+    return (unbroadcast(gb, b.shape) if _needs(op, 0) else None,
+            unbroadcast(gl, l.shape) if _needs(op, 1) else None)
+
+def cholesky_solve(B, L, upper=False):
+    """X with A X = B, given A's Cholesky factor: L with A = L L^T, or U with A = U^T U
+    if `upper` (`torch.cholesky_solve`); B (..., n, k), batch axes broadcast."""
+    b, l = _t(B, 'cholesky_solve'), _matrices(L, 'cholesky_solve')
+    if b.ndim < 2:
+        raise RuntimeError(f"cholesky_solve: b should have at least 2 dimensions, but "
+                           f"has {b.ndim} dimensions instead")
+    if b._data.dtype != l._data.dtype:
+        raise RuntimeError(f"cholesky_solve: Expected b and A to have the same dtype, "
+                           f"but found b of type {b.dtype!r} and A of type {l.dtype!r}")
+    if b.shape[-2] != l.shape[-1]:
+        raise RuntimeError(f"cholesky_solve: Incompatible matrix sizes: each A matrix "
+                           f"is {l.shape[-1]} by {l.shape[-1]} but each b matrix is "
+                           f"{b.shape[-2]} by {b.shape[-1]}")
+    return CholeskySolve.apply(b, l, upper=bool(upper))
+
+def cholesky_inverse(L, upper=False):
+    """The inverse of A = L L^T (A = U^T U if `upper`) from its Cholesky factor
+    (`torch.cholesky_inverse`): `cholesky_solve` of the identity."""
+    l = _matrices(L, 'cholesky_inverse')
+    return cholesky_solve(eye(l.shape[-1], dtype=l.dtype, device=l.device), l, upper)
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2), input broadcast (`torch.addmm`: a linear
+    layer's bias plus product); with beta = 0 input is not read (its NaNs stay out)."""
+    x, m1, m2 = (_t(v, 'addmm') for v in (input, mat1, mat2))
+    for name, m in (('mat1', m1), ('mat2', m2)):
+        if m.ndim != 2:
+            raise RuntimeError(f"addmm: {name} must be a matrix, got {m.ndim}-D tensor")
+    if not x._data.dtype == m1._data.dtype == m2._data.dtype:
+        raise RuntimeError(f"addmm: expected input, mat1 and mat2 of one dtype, got "
+                           f"{x.dtype!r}, {m1.dtype!r} and {m2.dtype!r}")
+    if m1.shape[1] != m2.shape[0]:
+        raise RuntimeError(f"addmm: mat1 and mat2 shapes cannot be multiplied "
+                           f"({m1.shape[0]}x{m1.shape[1]} and "
+                           f"{m2.shape[0]}x{m2.shape[1]})")
+    return _add_product(x, m1 @ m2, beta, alpha, 'addmm')
+
+def _add_product(x, prod, beta, alpha, where):
+    "beta * x + alpha * prod, x broadcast to prod's shape (and not read if beta is 0)."
+    try: fits = np.broadcast_shapes(x.shape, prod.shape) == tuple(prod.shape)
+    except ValueError: fits = False
+    if not fits:
+        raise RuntimeError(f"{where}: input of shape {list(x.shape)} does not "
+                           f"broadcast to the product's shape {list(prod.shape)}")
+    if x._data.dtype.kind in 'biu': beta, alpha = int(beta), int(alpha)  # as PyTorch
+    if alpha != 1: prod = prod * alpha
+    if beta == 0: return prod
+    return (x if beta == 1 else x * beta) + prod
+
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    "beta * input + alpha * (mat @ vec), input broadcast (`torch.addmv`)."
+    x, m, v = (_t(t, 'addmv') for t in (input, mat, vec))
+    if x.ndim > 1 or m.ndim != 2 or v.ndim != 1:
+        raise RuntimeError(f"addmv: vector + matrix @ vector expected, got {x.ndim}, "
+                           f"{m.ndim}, {v.ndim}")
+    if not x._data.dtype == m._data.dtype == v._data.dtype:
+        raise RuntimeError(f"addmv: expected input, mat and vec of one dtype, got "
+                           f"{x.dtype!r}, {m.dtype!r} and {v.dtype!r}")
+    if m.shape[1] != v.shape[0] or (x.ndim == 1 and x.shape[0] not in (1, m.shape[0])):
+        raise RuntimeError(f"addmv: size mismatch, got input ({list(x.shape)}), mat "
+                           f"({m.shape[0]}x{m.shape[1]}), vec ({v.shape[0]})")
+    return _add_product(x, m @ v, beta, alpha, 'addmv')
+
+def _addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+    "In-place `addmm`."
+    return self.copy_(addmm(self, mat1, mat2, beta=beta, alpha=alpha))
+
+def _addmv_(self, mat, vec, *, beta=1, alpha=1):
+    "In-place `addmv`."
+    return self.copy_(addmv(self, mat, vec, beta=beta, alpha=alpha))
+
+def _addcdiv_check(tensor1, tensor2, where):
+    "PyTorch refuses integer division in addcdiv."
+    kinds = [t._data.dtype.kind if isinstance(t, Tensor) else 'f'
+             for t in (tensor1, tensor2)]
+    if all(k in 'biu' for k in kinds):
+        raise RuntimeError(f"{where}: Integer division with addcdiv is no longer "
+                           f"supported; use (input + value * torch.trunc(tensor1 / "
+                           f"tensor2)).to(input.dtype) for the historic behaviour")
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    "input + value * tensor1 / tensor2 (`torch.addcdiv`, Adam's step)."
+    _addcdiv_check(tensor1, tensor2, 'addcdiv')
+    return _t(input, 'addcdiv') + value * tensor1 / tensor2
+
+def _addcdiv_(self, tensor1, tensor2, *, value=1):
+    "In-place `addcdiv`: `p.addcdiv_(exp_avg, denom, value=-lr)`."
+    _addcdiv_check(tensor1, tensor2, 'addcdiv_')
+    return self.add_(value * tensor1 / tensor2)
+
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of a vector (`torch.vander`): columns x^(N-1), ..., x, 1
+    (NumPy's order), or x^0, ..., x^(N-1) if `increasing`; integers become int64."""
+    v = _t(x, 'vander')
+    if v.ndim != 1:
+        raise RuntimeError(f"vander: x must be a one-dimensional tensor, got shape "
+                           f"{list(v.shape)}")
+    N = v.shape[0] if N is None else int(N)
+    if N < 0: raise RuntimeError(f"vander: N must be non-negative, got {N}")
+    if v._data.dtype.kind in 'biu': v = v.long()
+    out = _vander(v, N=N) if N > 1 else v.new_ones((v.shape[0], N))
+    return out if increasing else out.flip(-1)
+
+def block_diag(*tensors):
+    """The tensors (matrices; a vector is one row, a number a 1 x 1 block) along the
+    diagonal of one matrix, zeros elsewhere (`torch.block_diag`)."""
+    ts = [_t(x, 'block_diag') for x in tensors]
+    for i, x in enumerate(ts):
+        if x.ndim > 2:
+            raise RuntimeError(f"block_diag: Input tensors must have 2 or fewer "
+                               f"dimensions. Input {i} has {x.ndim} dimensions")
+    if not ts: return zeros(1, 0)
+    dt = functools.reduce(promote_types, [x.dtype for x in ts])
+    mats = [(x.reshape(1, -1) if x.ndim < 2 else x).to(dt) for x in ts]
+    width, rows, left = int(np.sum([m.shape[1] for m in mats])), [], 0
+    for m in mats:
+        r, c = m.shape
+        rows.append(cat([m.new_zeros((r, left)), m, m.new_zeros((r, width - left - c))],
+                        1))
+        left += c
+    return cat(rows, 0)
+
+def cartesian_prod(*tensors):
+    """Every combination of one entry from each vector, as the rows of a matrix
+    (`torch.cartesian_prod`, `itertools.product`); one vector comes back as it is."""
+    ts = [_t(x, 'cartesian_prod') for x in tensors]
+    if not ts: raise RuntimeError("cartesian_prod: expected at least one tensor")
+    for x in ts:
+        if x.ndim != 1:
+            raise RuntimeError(f"cartesian_prod: Expect a 1D vector, but got shape "
+                               f"{list(x.shape)}")
+        if x._data.dtype != ts[0]._data.dtype:
+            raise RuntimeError(f"cartesian_prod: expected tensors of one dtype, got "
+                               f"{ts[0].dtype!r} and {x.dtype!r}")
+    if len(ts) == 1: return ts[0]
+    return stack(meshgrid(*ts, indexing='ij'), -1).reshape(-1, len(ts))
+
+Tensor.cholesky_solve, Tensor.cholesky_inverse = cholesky_solve, cholesky_inverse
+Tensor.addmm, Tensor.addmm_ = addmm, _addmm_
+Tensor.addmv, Tensor.addmv_ = addmv, _addmv_
+Tensor.addcdiv, Tensor.addcdiv_ = addcdiv, _addcdiv_
+
+# %% ../nbs/01b_tensor_ops.ipynb #more01bx5
+def _cut(x, dim, start, stop):
+    "x[start:stop] along axis `dim` (a view; gradients flow)."
+    return x[(slice(None),) * dim + (slice(start, stop),)]
+
+def _gradient_1d(f, d, h, edge_order):
+    """NumPy's second-order differences of f along axis d: central inside, one-sided
+    of order `edge_order` at the two ends; spacing h a number or coordinates."""
+    n, s = f.shape[d], lambda a, b: _cut(f, d, a, b)
+    if not isinstance(h, Tensor):                       # uniform spacing
+        inner = (s(2, n) - s(0, n - 2)) / (2 * h)
+        if edge_order == 1:
+            first, last = (s(1, 2) - s(0, 1)) / h, (s(n - 1, n) - s(n - 2, n - 1)) / h
+        else:
+            first = (s(0, 1) * -1.5 + s(1, 2) * 2 - s(2, 3) * 0.5) / h
+            last = (s(n - 3, n - 2) * 0.5 - s(n - 2, n - 1) * 2 + s(n - 1, n) * 1.5) / h
+        return cat([first, inner, last], d)
+    dx = (h[1:] - h[:-1]).reshape((-1,) + (1,) * (f.ndim - 1 - d))
+    dx1, dx2 = dx[:-1], dx[1:]
+    inner = (s(0, n - 2) * (-dx2 / (dx1 * (dx1 + dx2))) + s(1, n - 1) * ((dx2 - dx1)
+             / (dx1 * dx2)) + s(2, n) * (dx1 / (dx2 * (dx1 + dx2))))
+    if edge_order == 1:
+        first = (s(1, 2) - s(0, 1)) / dx[:1]
+        last = (s(n - 1, n) - s(n - 2, n - 1)) / dx[-1:]
+    else:
+        a, b = dx[:1], dx[1:2]
+        first = (s(0, 1) * (-(2 * a + b) / (a * (a + b)))
+                 + s(1, 2) * ((a + b) / (a * b)) + s(2, 3) * (-a / (b * (a + b))))
+        a, b = dx[-2:-1], dx[-1:]
+        last = (s(n - 3, n - 2) * (b / (a * (a + b))) + s(n - 2, n - 1) * (-(a + b)
+                / (a * b)) + s(n - 1, n) * ((2 * b + a) / (b * (a + b))))
+    return cat([first, inner, last], d)
+
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    """The derivative of a sampled function along each axis in `dim` (all by default),
+    by finite differences as `numpy.gradient` (`torch.gradient`): a tuple with one
+    tensor per axis. `spacing` is one number for all axes, or one entry per axis: a
+    number (the step) or a 1-D tensor (the sample coordinates)."""
+    f = _to_float(_t(input, 'gradient'))
+    if edge_order not in (1, 2):
+        raise RuntimeError(f"gradient: only supports edge_order=1 and edge_order=2, "
+                           f"got {edge_order}")
+    if dim is None: dims = list(range(f.ndim))
+    else: dims = list(_dims(dim, f.ndim, 'gradient'))
+    if isinstance(spacing, (list, tuple)):
+        if len(spacing) != len(dims):
+            raise RuntimeError(f"gradient: expected spacing to be unspecified, a "
+                               f"scalar or a list of length {len(dims)} (one entry per "
+                               f"axis differentiated), got a list of length "
+                               f"{len(spacing)}")
+        steps = list(spacing)
+    else: steps = [spacing] * len(dims)
+    out = []
+    for d, h in zip(dims, steps):
+        if f.shape[d] < edge_order + 1:
+            raise RuntimeError(f"gradient: expected each dimension size to be at least "
+                               f"edge_order+1 = {edge_order + 1}, but dim {d} has size "
+                               f"{f.shape[d]}")
+        if isinstance(h, Tensor) and h.ndim == 0: h = h.item()
+        if isinstance(h, Tensor):
+            if h.ndim != 1 or h.shape[0] != f.shape[d]:
+                raise RuntimeError(f"gradient: the coordinates for dim {d} must be a "
+                                   f"1-D tensor of {f.shape[d]} entries, got shape "
+                                   f"{list(h.shape)}")
+            h = h.to(f.dtype)
+        out.append(_gradient_1d(f, d, h, edge_order))
+    return tuple(out)
+
+_histogram_result = _return_type('histogram', ['hist', 'bin_edges'])
+def histogram(input, bins, *, range=None, weight=None, density=False):
+    """Counts (or summed `weight`s) of the entries in each bin (`torch.histogram`):
+    `bins` equal bins over `range` (the entries' min and max by default), or a 1-D
+    tensor of increasing edges; each bin holds [left, right), the last also its right
+    edge; `density` divides by the total and the bin widths. Not differentiable."""
+    x = _t(input, 'histogram')
+    dt = x._data.dtype
+    if dt.kind != 'f':
+        raise RuntimeError(f"histogram: expected a floating-point input, got "
+                           f"{x.dtype!r}")
+    xp, a = get_array_module(x._data), x._data.ravel()
+    if isinstance(bins, Tensor):
+        e = bins._data
+        if bins.ndim != 1 or e.size < 1 or e.dtype != dt:
+            raise RuntimeError(f"histogram: bins must be a 1-D tensor of edges of the "
+                               f"input's dtype {x.dtype!r}, got {bins.dtype!r} of "
+                               f"shape {list(bins.shape)}")
+        if bool((e[1:] < e[:-1]).any()):
+            raise ValueError(f"histogram: bins must increase monotonically, got "
+                             f"{bins.tolist()}")
+    else:
+        nb = int(bins)
+        if nb <= 0: raise RuntimeError(f"histogram: bins must be > 0, but got {nb}")
+        if range is not None: lo, hi = (float(v) for v in range)
+        elif a.size: lo, hi = float(a.min()), float(a.max())
+        else: lo, hi = 0.0, 1.0
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise RuntimeError(f"histogram: range [{lo}, {hi}] is not finite")
+        if lo > hi:
+            raise RuntimeError(f"histogram: min should not exceed max, but got min "
+                               f"{lo} max {hi}")
+        if lo == hi: lo, hi = lo - 0.5, hi + 0.5
+        e = xp.asarray(linspace(lo, hi, nb + 1, dtype=x.dtype)._data)
+    w = None
+    if weight is not None:
+        wt = _t(weight, 'histogram')
+        if wt.shape != x.shape or wt._data.dtype != dt:
+            raise RuntimeError(f"histogram: weight must have the input's shape "
+                               f"{list(x.shape)} and dtype {x.dtype!r}, got "
+                               f"{list(wt.shape)} and {wt.dtype!r}")
+        w = wt._data.ravel()
+    k = e.size - 1
+    inside = (a >= e[0]) & (a <= e[-1])
+    idx = xp.minimum(xp.searchsorted(e, a, side='right') - 1, k - 1)[inside]
+    hist = xp.bincount(idx, None if w is None else w[inside], minlength=k)[:k]
+    hist = hist.astype(dt)
+    if density:
+        with np.errstate(invalid='ignore', divide='ignore'):
+            hist = (hist / (hist.sum() * (e[1:] - e[:-1]))).astype(dt)
+    return _histogram_result(Tensor._make(hist), Tensor._make(e.copy()))
+
+Tensor.histogram = histogram
+
+# %% ../nbs/01b_tensor_ops.ipynb #more01bx8
+_ERF64, _ERFC64 = np.frompyfunc(math.erf, 1, 1), np.frompyfunc(math.erfc, 1, 1)
+def _host_float64(a):
+    "An array's values as a float64 NumPy array (a CuPy array is copied to the host)."
+    return np.asarray(a.get() if hasattr(a, 'get') else a, dtype=np.float64)
+def _float_result(out, a):
+    "A float64 host result as an array like `a`: its float dtype, its device."
+    dtype = a.dtype if a.dtype.kind == 'f' else _default_float[0]
+    return get_array_module(a).asarray(np.asarray(out, np.float64).astype(dtype))
+
+def _erf_array(a):
+    "erf of an array, from math.erf in float64."
+    return _float_result(_ERF64(_host_float64(a)), a)
+
+# Giles (2010), "Approximating the erfinv function": about 1e-7 relative error
+_GILES_CENTRAL = [2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                  0.00021858087, -0.00125372503, -0.00417768164, 0.246640727,
+                  1.50140941]
+_GILES_TAIL = [-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
+               0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]
+
+def _erfinv_array(a):
+    """The inverse of erf on [-1, 1] (+-inf at +-1, NaN outside): Giles' approximation,
+    then Newton steps on erf, in the tails on log erfc (1 - |y| is exact there)."""
+    y = _host_float64(a)
+    ay, slope = np.abs(y), lambda v: 2 / math.sqrt(math.pi) * np.exp(-v * v)
+    with np.errstate(all='ignore'):
+        w = -np.log((1 - y) * (1 + y))
+        x = ay * np.where(w < 5, np.polyval(_GILES_CENTRAL, w - 2.5),
+                          np.polyval(_GILES_TAIL, np.sqrt(w) - 3))
+        for _ in range(4):      # |x|: quadratic convergence from about 1e-7 (centre)
+            centre = x - (np.asarray(_ERF64(x), np.float64) - ay) / slope(x)
+            erfc = np.asarray(_ERFC64(x), np.float64)
+            tail = x + (np.log(erfc) - np.log1p(-ay)) * erfc / slope(x)
+            x = np.where(ay > 0.5, tail, centre)
+        x = np.copysign(np.where(ay == 1, np.inf, np.where(ay > 1, np.nan, x)), y)
+    return _float_result(x, a)
+
+class _Erf(Op):
+    "erf, for the normal distribution's cdf (the public `erf` comes in chapter 03)."
+    name = 'erf'
+    def forward(self, a): return _erf_array(a)
+
+class _Erfinv(Op):
+    "The inverse error function (`torch.erfinv`), for the normal icdf."
+    name = 'erfinv'
+    def forward(self, a): return _erfinv_array(a)
+
+@gradient_of(_Erf)
+@_tensor_rule
+def _erf_backward(op, grad, out, x):
+    return (grad * (x * x * -1.0).exp() * (2 / math.sqrt(math.pi)),)
+
+@gradient_of(_Erfinv)
+@_tensor_rule
+def _erfinv_backward(op, grad, out, x):
+    return (grad * (out * out).exp() * (math.sqrt(math.pi) / 2),)
+
+def _normal_cdf(self, value):
+    "P(X <= value) = (1 + erf((value - loc) / (scale sqrt 2))) / 2 (`Normal.cdf`)."
+    value = _param(value, self.loc)
+    z = (value - self.loc) * self.scale.reciprocal() / math.sqrt(2)
+    return 0.5 * (1 + _Erf.apply(z))
+
+def _normal_icdf(self, value):
+    "The value whose cdf is `value`: loc + scale sqrt(2) erfinv(2 value - 1)."
+    value = _param(value, self.loc)
+    return self.loc + self.scale * _Erfinv.apply(2 * value - 1) * math.sqrt(2)
+
+_Normal.cdf, _Normal.icdf = _normal_cdf, _normal_icdf
+
+class _MixtureSameFamily(_Distribution):
+    """A mixture (`torch.distributions.MixtureSameFamily`): the last batch axis of
+    `component_distribution` holds k components of one family, and the Categorical
+    `mixture_distribution` picks one of them (weights: its probs)."""
+    _params = ()
+    def __init__(self, mixture_distribution, component_distribution,
+                 validate_args=None):
+        mix, comp = mixture_distribution, component_distribution
+        if not isinstance(mix, _Categorical):
+            raise ValueError(f"MixtureSameFamily: the mixture distribution needs to "
+                             f"be a Categorical, got {type(mix).__name__}")
+        if not isinstance(comp, _Distribution):
+            raise ValueError(f"MixtureSameFamily: the component distribution needs to "
+                             f"be a Distribution, got {type(comp).__name__}")
+        cb = tuple(comp.batch_shape)
+        if not cb:
+            raise ValueError("MixtureSameFamily: the component distribution needs a "
+                             "batch axis (the last) that holds the components")
+        mb = tuple(mix.batch_shape)
+        if any(p != q and 1 not in (p, q) for p, q in zip(mb[::-1], cb[-2::-1])):
+            raise ValueError(f"MixtureSameFamily: `mixture_distribution.batch_shape` "
+                             f"({list(mb)}) is not compatible with "
+                             f"`component_distribution.batch_shape[:-1]` "
+                             f"({list(cb[:-1])})")
+        if mix.probs.shape[-1] != cb[-1]:
+            raise ValueError(f"MixtureSameFamily: `mixture_distribution` has "
+                             f"{mix.probs.shape[-1]} components, but "
+                             f"`component_distribution.batch_shape[-1]` is {cb[-1]}")
+        self._mixture_distribution, self._component_distribution = mix, comp
+        self._event_ndims = len(comp.event_shape)
+        super().__init__(cb[:-1], comp.event_shape)
+    mixture_distribution = property(lambda self: self._mixture_distribution)
+    component_distribution = property(lambda self: self._component_distribution)
+    def _pad(self, x):
+        "x with an axis for the components before the event axes."
+        return x.unsqueeze(-1 - self._event_ndims)
+    def _weights(self):
+        "The mixture probs with axes of size 1 for the event."
+        p = self._mixture_distribution.probs
+        return p.reshape(tuple(p.shape) + (1,) * self._event_ndims)
+    @property
+    def mean(self):
+        c = self._component_distribution
+        return (self._weights() * c.mean).sum(-1 - self._event_ndims)
+    @property
+    def variance(self):      # the law of total variance: E[Var] + Var[E]
+        c, p, k = self._component_distribution, self._weights(), -1 - self._event_ndims
+        spread = (c.mean - self._pad(self.mean)) ** 2
+        return (p * c.variance).sum(k) + (p * spread).sum(k)
+    def log_prob(self, value):
+        "log sum_k p_k f_k(value), as a logsumexp."
+        x = self._pad(_param(value, self._mixture_distribution.probs))
+        log_mix = log_softmax(self._mixture_distribution.logits, -1)
+        return logsumexp(self._component_distribution.log_prob(x) + log_mix, -1)
+    def cdf(self, value):
+        x = self._pad(_param(value, self._mixture_distribution.probs))
+        c = self._component_distribution.cdf(x)
+        return (c * self._mixture_distribution.probs).sum(-1)
+    def sample(self, sample_shape=()):
+        "A component for each draw from the Categorical, then its sample."
+        shape = ((sample_shape,) if isinstance(sample_shape, (int, np.integer))
+                 else tuple(sample_shape))
+        with no_grad():
+            pick = self._mixture_distribution.sample(shape)           # S + B
+            draws = self._component_distribution.sample(shape)        # S + B + [k] + E
+            es, axis = tuple(self._event_shape), len(pick.shape)
+            index = pick.reshape(tuple(pick.shape) + (1,) * (len(es) + 1))
+            index = index.repeat(*((1,) * (axis + 1) + es))
+            return draws.gather(axis, index).squeeze(axis)
+
+_MixtureSameFamily.__name__ = _MixtureSameFamily.__qualname__ = 'MixtureSameFamily'

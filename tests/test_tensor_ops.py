@@ -409,9 +409,11 @@ def test_parity_table_covers_every_public_function():
     ops = [n for n in TO.__all__ if n[0].islower() and n not in ('numel', 'allclose', 'equal',
                                                                  'nonzero', 'unique')]   # the last two: test_method_forms_match_torch
     # the functions of the section "More of PyTorch's surface" have their cases in test_torch_more_tensor.py
-    # (and test_torch_linalg_more.py: linalg, cov, trapezoid, searchsorted, tensor_split, ...)
+    # (and test_torch_linalg_more.py: linalg, cov, trapezoid, searchsorted, tensor_split, ...;
+    # test_special_more.py: xlogy and the special functions)
     more = ''.join((Path(__file__).parent / f).read_text()
-                   for f in ('test_torch_more_tensor.py', 'test_torch_linalg_more.py'))
+                   for f in ('test_torch_more_tensor.py', 'test_torch_linalg_more.py',
+                             'test_special_more.py', 'test_numeric_more.py'))
     missing = [n for n in ops if n not in sources and not re.search(rf'\b{n}\b', more)]
     assert not missing, f"no parity case uses {missing}"
 

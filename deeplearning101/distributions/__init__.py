@@ -1,6 +1,8 @@
-"""`dl.distributions`, as `torch.distributions`: `Normal`, `Uniform`, `Categorical`, `Bernoulli` and
-`kl_divergence` (chapter 01b). This file only gathers names: the code lives in the chapter's module (written
-by nbdev from the notebook)."""
+"""`dl.distributions`, as `torch.distributions`: `Normal`, `Uniform`, `Categorical`, `Bernoulli`,
+`MultivariateNormal`, `Independent`, `MixtureSameFamily` and `kl_divergence` (chapter 01b). This file only gathers names: the
+code lives in the chapter's module (written by nbdev from the notebook)."""
 from ..tensor_ops import (_Distribution as Distribution, _Normal as Normal, _Uniform as Uniform,
                          _Categorical as Categorical, _Bernoulli as Bernoulli,
-                         _kl_divergence as kl_divergence)
+                         _kl_divergence as kl_divergence,
+                         _MultivariateNormal as MultivariateNormal, _Independent as Independent,
+                         _MixtureSameFamily as MixtureSameFamily)
