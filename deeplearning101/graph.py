@@ -59,7 +59,7 @@ class Tensor:
 
 # %% ../nbs/00_graph.ipynb #e7dd88ae
 _HOST = (np.ndarray, np.generic)    # arrays in main memory (chapter 05 adds GPU arrays)
-_default_float = [np.dtype(np.float32)]     # what Python floats become: set_default_dtype
+_default_float = [np.dtype(np.float32)]   # what Python floats become: set_default_dtype
 
 _tracers = []   # chapter 06b's dl.compile puts a tracer here while it records a step
 
@@ -1762,7 +1762,7 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
     except (ValueError, TypeError) as e:
         if 'Cannot cast' in str(e) and len(arrays) == 1 and hasattr(arrays[0], 'dtype'):
             res = _result_dtype(a, arrays[0])
-            if cls is Div and res.kind in 'biu': res = _default_float[0]  # true division
+            if cls is Div and res.kind in 'biu': res = _default_float[0]   # true /
             res = _dl_dtype(res)
             e = (f"result type {res!r} can't be cast to the desired output type "
                  f"{_dl_dtype(a.dtype)!r}")
@@ -1866,6 +1866,32 @@ def _bernoulli_(self, p=0.5, *, generator=None):
     return _fill(self, _rng_of(generator, 'bernoulli_').random(self.shape) < prob,
                  'bernoulli_')
 Tensor.uniform_, Tensor.normal_, Tensor.bernoulli_ = _uniform_, _normal_, _bernoulli_
+
+def _exponential_(self, lambd=1.0, *, generator=None):
+    "Fill with samples of the exponential distribution of rate `lambd`."
+    if not lambd > 0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found "
+                           f"lambda={lambd:g}")
+    rng = _rng_of(generator, 'exponential_')
+    return _fill(self, rng.exponential(1 / lambd, self.shape), 'exponential_')
+def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    "Fill with samples whose logarithm is normal(mean, std)."
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std:g}")
+    rng = _rng_of(generator, 'log_normal_')
+    return _fill(self, rng.lognormal(mean, std, self.shape), 'log_normal_')
+def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    "Fill with samples of the Cauchy distribution."
+    rng = _rng_of(generator, 'cauchy_')
+    return _fill(self, median + sigma * rng.standard_cauchy(self.shape), 'cauchy_')
+def _geometric_(self, p, *, generator=None):
+    "Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p:g}")
+    return _fill(self, _rng_of(generator, 'geometric_').geometric(p, self.shape),
+                 'geometric_')
+Tensor.exponential_, Tensor.log_normal_ = _exponential_, _log_normal_
+Tensor.cauchy_, Tensor.geometric_ = _cauchy_, _geometric_
 
 def _copy_(self, src, non_blocking=False):
     """Copy `src`'s values into this tensor (broadcast to its shape, cast to its dtype),

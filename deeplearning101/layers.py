@@ -25,7 +25,7 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'poisson_nll_loss', 'gaussian_nll_loss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SoftMarginLoss',
            'CosineEmbeddingLoss', 'TripletMarginLoss', 'MultiLabelSoftMarginLoss', 'MultiMarginLoss',
            'MultiLabelMarginLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'bilinear', 'Bilinear', 'alpha_dropout',
-           'AlphaDropout']
+           'AlphaDropout', 'gumbel_softmax']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, pickle, tempfile, warnings, weakref, zipfile, zlib
@@ -3588,3 +3588,19 @@ class AlphaDropout(Dropout):
     "`alpha_dropout` in training mode, the identity in eval (`torch.nn.AlphaDropout`)."
     def forward(self, input):
         return alpha_dropout(input, self.p, self.training, self.inplace)
+
+# %% ../nbs/03_mlp.ipynb #c784de08
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """Samples from the Gumbel-softmax (concrete) distribution (`F.gumbel_softmax`):
+    softmax((logits + g) / tau) with g = -log(Exponential(1)) noise; `hard=True` gives
+    one-hot samples whose gradient is the soft sample's (straight-through)."""
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"gumbel_softmax: expected a tensor of logits, got "
+                        f"{type(logits).__name__}")
+    gumbels = -empty_like(logits).exponential_().log()
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard: return y_soft
+    index = y_soft.argmax(dim, keepdim=True)
+    y_hard = zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+

@@ -121,3 +121,42 @@ def test_inplace_div_of_ints_names_float():
         dl.tensor([1, 2]).div_(2)
     with pytest.raises(RuntimeError, match="result type Float can't be cast"):
         torch.tensor([1, 2]).div_(2)
+
+
+def test_more_random_fills_like_torch():
+    "exponential_, log_normal_, cauchy_, geometric_: statistics, dtypes and PyTorch's errors."
+    for L in (dl, torch):
+        L.manual_seed(0)
+        assert abs(L.empty(200000).exponential_(2.0).mean().item() - 0.5) < 0.01
+        assert abs(L.empty(200000).geometric_(0.25).mean().item() - 4.0) < 0.05
+        x = L.empty(200000, dtype=L.float64).log_normal_(0.5, 0.25).log()
+        assert abs(x.mean().item() - 0.5) < 0.01 and abs(x.std().item() - 0.25) < 0.01
+        assert abs(L.empty(200000).cauchy_(1.0, 2.0).median().item() - 1.0) < 0.05
+        assert str(L.empty(2, dtype=L.float64).exponential_().dtype).endswith('float64')
+    for name, args in [('exponential_', (-1.0,)), ('geometric_', (1.5,)), ('log_normal_', (0.0, -1.0))]:
+        msgs = []
+        for L in (dl, torch):
+            with pytest.raises(RuntimeError) as e:
+                getattr(L.empty(2), name)(*args)
+            msgs.append(str(e.value))
+        assert msgs[0] == msgs[1]
+
+
+def test_gumbel_softmax_like_torch():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4000, 5)).astype(np.float32)
+    for L in (dl, torch):
+        F = L.nn.functional
+        L.manual_seed(1)
+        z = L.tensor(logits, requires_grad=True)
+        soft = F.gumbel_softmax(z, tau=0.7)
+        assert soft.shape == (4000, 5) and np.allclose(soft.sum(-1).detach().numpy(), 1, atol=1e-5)
+        hard = F.gumbel_softmax(z, tau=0.7, hard=True)
+        h = hard.detach().numpy()
+        assert set(np.unique(h)) <= {0.0, 1.0} and (h.sum(-1) == 1).all()
+        # the samples follow softmax(logits): the frequency of the arg max of each row
+        p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+        assert abs(h.mean(0) - p.mean(0)).max() < 0.03
+        (hard * L.arange(5.0)).sum().backward()
+        g = z.grad.numpy()
+        assert np.abs(g).max() > 0 and np.allclose(g.sum(-1), 0, atol=1e-5)   # through the soft sample
