@@ -5,16 +5,19 @@
 # %% auto #0
 __all__ = ['CLASS_COLORS', 'MNIST_FILES', 'MNIST_MIRRORS', 'MNIST_SHA256', 'make_blobs', 'make_xor', 'make_moons', 'make_spirals',
            'plot_data', 'plot_decision_boundary', 'stratified_split', 'load_digits', 'read_idx', 'write_idx',
-           'download_verified', 'load_mnist', 'Dataset', 'TensorDataset', 'Subset', 'ConcatDataset', 'random_split',
-           'default_collate', 'DataLoader', 'Sampler', 'SequentialSampler', 'RandomSampler', 'SubsetRandomSampler',
-           'WeightedRandomSampler', 'BatchSampler']
+           'download_verified', 'load_mnist', 'Dataset', 'IterableDataset', 'TensorDataset', 'Subset', 'ConcatDataset',
+           'random_split', 'default_collate', 'default_convert', 'DataLoader', 'Sampler', 'SequentialSampler',
+           'RandomSampler', 'SubsetRandomSampler', 'WeightedRandomSampler', 'BatchSampler', 'ChainDataset',
+           'StackDataset', 'get_worker_info']
 
 # %% ../nbs/A1_data.ipynb #c002
-import bisect, gzip, hashlib, http.client, itertools, math, operator, os, re, warnings
+import bisect, copy, gzip, hashlib, http.client, itertools, math, operator, os, re
+import warnings
 import zlib
 
 import urllib.parse, urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import (Iterable, Iterator, Mapping, MutableMapping,
+                             MutableSequence, Sequence)
 from pathlib import Path
 import numpy as np
 from .graph import (Tensor, Generator, tensor, as_tensor, stack,
@@ -383,6 +386,12 @@ class Dataset:
                                   f"implement __getitem__")
     def __add__(self, other): return ConcatDataset([self, other])
 
+class IterableDataset(Dataset, Iterable):
+    """An iterable-style dataset (`torch.utils.data.IterableDataset`): a subclass
+    defines `__iter__`, the stream of samples, for data that is read rather than
+    indexed. `a + b` streams `a`, then `b` (a `ChainDataset`)."""
+    def __add__(self, other): return ChainDataset([self, other])
+
 _KINDS = {'U': 'strings', 'S': 'bytes', 'O': 'Python objects', 'c': 'complex numbers',
           'M': 'dates', 'm': 'time differences'}
 
@@ -439,7 +448,7 @@ def _check_dataset(dataset, where, need_len=True):
     if isinstance(dataset, Iterator):
         hint = (": an iterator or generator can't be indexed (and is used up after "
                 "one pass); collect its samples in a list, or its arrays in a "
-                "TensorDataset")
+                "TensorDataset, or stream them from an IterableDataset")
     elif hasattr(t, '__getitem__'): hint = ": it has no __len__"
     else: hint = ": it has no __getitem__"
     raise TypeError(f"{where}: expected a map-style dataset (an object with "
@@ -453,7 +462,12 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: datasets should not be an empty iterable")
-        for d in self.datasets: _check_dataset(d, 'ConcatDataset')
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):        # PyTorch's AssertionError
+                raise AssertionError(f"ConcatDataset does not support IterableDataset "
+                                     f"({type(d).__name__}): chain streams with "
+                                     f"ChainDataset (or `+`)")
+            _check_dataset(d, 'ConcatDataset')
         sizes = (len(d) for d in self.datasets)
         self.cumulative_sizes = list(itertools.accumulate(sizes))
     def __len__(self): return self.cumulative_sizes[-1]
@@ -567,24 +581,44 @@ def _tensor_source(dataset):
     if any(t.requires_grad for t in dataset.tensors): return None
     return dataset.tensors, index
 
-def _convert(sample):
-    "A sample as it comes without batching (`batch_size=None`): arrays become tensors."
-    if isinstance(sample, np.ndarray) and sample.dtype.kind in 'biuf':
-        return as_tensor(sample)
-    if isinstance(sample, tuple) and not hasattr(sample, '_fields'):
-        return [_convert(s) for s in sample]
-    return sample
+def default_convert(data):
+    """A sample as it comes without batching (`batch_size=None`), as
+    `torch.utils.data.default_convert`: NumPy arrays and scalars become tensors (sharing
+    memory), inside tuples (which become lists), lists and dicts too; anything else,
+    arrays of strings included, is returned as it is."""
+    if isinstance(data, Tensor): return data
+    if isinstance(data, (np.ndarray, np.generic)):
+        return data if data.dtype.kind in 'SUO' else as_tensor(data)
+    if isinstance(data, Mapping):
+        new = {k: default_convert(data[k]) for k in data}
+        try:
+            if not isinstance(data, MutableMapping): return type(data)(new)
+            clone = copy.copy(data); clone.update(new); return clone   # keeps its type
+        except TypeError: return new
+    if isinstance(data, tuple):
+        fields = [default_convert(d) for d in data]
+        return type(data)(*fields) if hasattr(data, '_fields') else fields
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        items = [default_convert(d) for d in data]
+        try:
+            if not isinstance(data, MutableSequence): return type(data)(items)
+            clone = copy.copy(data)
+            for i, d in enumerate(items): clone[i] = d
+            return clone
+        except TypeError: return items                 # range, say
+    return data
 
 def _positive_int(x):
     return not isinstance(x, bool) and isinstance(x, (int, np.integer)) and x > 0
 
 class DataLoader:
-    """Iterate over a map-style dataset in mini-batches (`torch.utils.data.DataLoader`).
+    """Iterate over a dataset in mini-batches (`torch.utils.data.DataLoader`).
     With `shuffle=True` every epoch (every `iter(loader)`) draws a new order from
     `generator`, or from `dl.Generator().manual_seed(seed)`, or else from the default
     generator that `dl.manual_seed` seeds. Batches are new tensors, never views of the
-    dataset. Loading runs in this process: `num_workers` and the other worker options
-    are accepted for compatibility and change nothing."""
+    dataset. An `IterableDataset` is read in its own order, `batch_size` samples at a
+    time. Loading runs in this process: `num_workers` and the other worker options are
+    accepted for compatibility and change nothing."""
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None,
                  batch_sampler=None, num_workers=0, collate_fn=None, pin_memory=False,
                  drop_last=False, timeout=0, worker_init_fn=None,
@@ -601,6 +635,14 @@ class DataLoader:
         if num_workers == 0 and persistent_workers:
             raise ValueError(f"{where}: persistent_workers option needs "
                              f"num_workers > 0")
+        iterable = isinstance(dataset, IterableDataset)
+        if iterable:                                 # the stream decides the order
+            for name, value in [('shuffle', shuffle), ('sampler', sampler),
+                                ('batch_sampler', batch_sampler)]:
+                if value is not None and (name != 'shuffle' or value != 0):
+                    raise ValueError(f"{where} with IterableDataset: expected "
+                                     f"unspecified {name} option, but got "
+                                     f"{name}={value!r}")
         if batch_size is not None and not _positive_int(batch_size):
             raise ValueError(f"{where}: batch_size must be a positive integer (or "
                              f"None), got {batch_size!r}")
@@ -626,7 +668,8 @@ class DataLoader:
             generator = Generator().manual_seed(seed)     # checks that it is an int
         _rng_of(generator, where)                         # checks the generator's type
         need_len = sampler is None and batch_sampler is None
-        self.dataset = _check_dataset(dataset, where, need_len)
+        self.dataset = dataset if iterable else _check_dataset(dataset, where, need_len)
+        self._iterable, self._len_called = iterable, None
         self.batch_size = None if batch_sampler is not None else batch_size
         self.shuffle, self.drop_last = bool(shuffle), bool(drop_last)
         self.sampler, self.batch_sampler = sampler, batch_sampler
@@ -640,7 +683,9 @@ class DataLoader:
 
     def __len__(self):
         if self.batch_sampler is not None: return len(self.batch_sampler)
-        n = len(self.sampler if self.sampler is not None else self.dataset)
+        if self._iterable:                # PyTorch trusts the dataset's __len__
+            n = self._len_called = len(self.dataset)
+        else: n = len(self.sampler if self.sampler is not None else self.dataset)
         b = self.batch_size
         return n if b is None else n // b if self.drop_last else -(-n // b)
 
@@ -666,12 +711,36 @@ class DataLoader:
 
     def __iter__(self):
         "One epoch; a shuffled order is drawn now, when the epoch starts."
+        if self._iterable:                # the dataset's iterator is made now, too
+            return self._stream(iter(self.dataset), self._len_called)
         return self._epoch(self._index_batches(self._order()))
+
+    def _stream(self, samples, reported):
+        """One pass over an IterableDataset: `batch_size` samples at a time (fewer at
+        the end, unless `drop_last`), or one by one; PyTorch's warning when the pass
+        yields more than the `len(dataset)` that `len(loader)` reported."""
+        b = self.batch_size
+        if b is None: batches = map(self.collate_fn or default_convert, samples)
+        else: batches = self._stream_batches(samples, b)
+        for k, batch in enumerate(batches, 1):
+            if reported is not None and k > reported:
+                warnings.warn(f"DataLoader: length of IterableDataset {self.dataset} "
+                              f"was reported to be {reported} (when accessing "
+                              f"len(dataloader)), but {k} samples have been fetched",
+                              stacklevel=2)
+            yield batch
+
+    def _stream_batches(self, samples, b):
+        collate = self.collate_fn or default_collate
+        while batch := list(itertools.islice(samples, b)):
+            if len(batch) < b and self.drop_last: return
+            yield collate(batch)
+            if len(batch) < b: return     # the stream has ended: don't ask it again
 
     def _epoch(self, index_batches):
         ds, collate = self.dataset, self.collate_fn
         if self.batch_size is None and self.batch_sampler is None:   # no batching
-            for (i,) in index_batches: yield (collate or _convert)(ds[int(i)])
+            for (i,) in index_batches: yield (collate or default_convert)(ds[int(i)])
             return
         source = _tensor_source(ds) if collate is None else None
         for idx in index_batches:
@@ -689,6 +758,9 @@ class DataLoader:
             yield (collate or default_collate)(samples)
 
     def __repr__(self):
+        if self._iterable:
+            return (f"DataLoader(IterableDataset {type(self.dataset).__name__}, "
+                    f"batch_size={self.batch_size}, drop_last={self.drop_last})")
         how = f"seed={self.seed}" if self.seed is not None else \
               "generator=" + ("default" if self.generator is None else "given")
         return (f"DataLoader({len(self.dataset)} samples, "
@@ -749,17 +821,24 @@ class SubsetRandomSampler(Sampler):
         return (self.indices[i] for i in order.tolist())
     def __len__(self): return len(self.indices)
 
+def _host(a):
+    "An array as a NumPy array (a CuPy array is copied from the GPU)."
+    return a if isinstance(a, np.ndarray) else a.get()
+
 class WeightedRandomSampler(Sampler):
     """`num_samples` indices drawn with probabilities proportional to `weights` (with
-    replacement by default), as `torch.multinomial`."""
+    replacement by default), as `torch.multinomial`; `.weights` is a float64 tensor."""
     def __init__(self, weights, num_samples, replacement=True, generator=None):
         where = 'WeightedRandomSampler'
         _check_num(num_samples, 'num_samples', where)
         if not isinstance(replacement, bool):
             raise ValueError(f"{where}: replacement should be a boolean value, but got "
                              f"replacement={replacement!r}")
-        w = np.asarray(weights._data if isinstance(weights, Tensor) else weights,
-                       dtype=np.float64)
+        t = weights if isinstance(weights, Tensor) else None
+        if t is None or t._data.dtype != np.float64:    # torch.as_tensor(w, float64)
+            t = as_tensor(np.asarray(weights if t is None else _host(t._data),
+                                     dtype=np.float64))
+        w = _host(t._data)
         if w.ndim != 1:
             raise ValueError(f"{where}: weights should be a 1-D sequence, but given "
                              f"weights have shape {tuple(w.shape)}")
@@ -770,11 +849,13 @@ class WeightedRandomSampler(Sampler):
             raise ValueError(f"{where}: cannot draw {num_samples} samples without "
                              f"replacement from {np.count_nonzero(w)} with a positive "
                              f"weight")
-        self.weights, self.num_samples = w, num_samples
+        self.weights, self.num_samples = t, num_samples
         self.replacement, self.generator = replacement, generator
         _rng_of(generator, where)
     def __iter__(self):
-        rng, p = _rng_of(self.generator), self.weights / self.weights.sum()
+        w = self.weights
+        w = _host(w._data) if isinstance(w, Tensor) else np.asarray(w, np.float64)
+        rng, p = _rng_of(self.generator), w / w.sum()
         drawn = rng.choice(len(p), self.num_samples, replace=self.replacement, p=p)
         return iter(drawn.tolist())
     def __len__(self): return self.num_samples
@@ -795,4 +876,63 @@ class BatchSampler(Sampler):
     def __len__(self):
         n, b = len(self.sampler), self.batch_size
         return n // b if self.drop_last else -(-n // b)
+
+
+# %% ../nbs/A1_data.ipynb #f3a1d0c2
+class ChainDataset(IterableDataset):
+    "Streams one after another (`torch.utils.data.ChainDataset`); `a + b` makes one."
+    def __init__(self, datasets): self.datasets = datasets
+    def _parts(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):     # PyTorch's AssertionError
+                raise AssertionError(f"ChainDataset only supports IterableDataset, "
+                                     f"got {type(d).__name__}")
+            yield d
+    def __iter__(self):
+        for d in self._parts(): yield from d
+    def __len__(self): return sum(len(d) for d in self._parts())
+
+class StackDataset(Dataset):
+    """Equally long datasets side by side (`torch.utils.data.StackDataset`): sample i is
+    `tuple(d[i] for d in args)`, or `{k: d[i]}` for datasets given as keywords."""
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("StackDataset: supported either tuple- (via args) or "
+                             "dict- (via kwargs) like input/output, but both types "
+                             "are given")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        self.datasets = args or kwargs
+        lengths = [len(d) for d in (args or kwargs.values())]
+        if len(set(lengths)) > 1:
+            raise ValueError(f"StackDataset: size mismatch between datasets, got "
+                             f"lengths {lengths}")
+        self._length = lengths[0]
+    def _named(self):
+        ds = self.datasets
+        return ds.items() if isinstance(ds, dict) else enumerate(ds)
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+    def __getitems__(self, indices):
+        "A batch's samples, asking each dataset that can for all of them at once."
+        columns = []
+        for k, d in self._named():
+            getitems = getattr(d, '__getitems__', None)
+            col = getitems(indices) if callable(getitems) else [d[i] for i in indices]
+            if len(col) != len(indices):
+                raise ValueError(f"StackDataset: nested dataset's output size "
+                                 f"mismatch. Expected {len(indices)}, got {len(col)}")
+            columns.append((k, col))
+        if isinstance(self.datasets, dict):
+            return [{k: col[j] for k, col in columns} for j in range(len(indices))]
+        return [tuple(col[j] for _, col in columns) for j in range(len(indices))]
+    def __len__(self): return self._length
+
+def get_worker_info():
+    """Information about the worker process that loads the current batch
+    (`torch.utils.data.get_worker_info`): always None, PyTorch's answer in the main
+    process, where this package makes every batch."""
+    return None
 
