@@ -301,7 +301,7 @@ def test_lambda_lr_state_dict_keeps_callable_objects_as_torch():
 
 def _as_torch(sd):
     "Our state dict with tensors for arrays: torch's optimizers compute with tensors."
-    def entry(v): return torch.from_numpy(v.copy()) if isinstance(v, np.ndarray) else v
+    def entry(v): return torch.from_numpy(v.numpy().copy()) if isinstance(v, dl.Tensor) else v
     state = {i: {k: entry(v) for k, v in s.items()} for i, s in sd['state'].items()}
     return {'state': state, 'param_groups': [dict(g) for g in sd['param_groups']]}
 
@@ -316,8 +316,8 @@ def _same_state_dicts(ours, theirs):
         t = {k: v for k, v in theirs['state'][i].items() if v is not None}
         assert set(s) == set(t), (s.keys(), t.keys())
         for k, v in s.items():
-            if k == 'step': assert v == int(t[k]) and isinstance(v, int)
-            else: np.testing.assert_allclose(v, t[k].numpy(), rtol=TOL, atol=TOL)
+            assert isinstance(v, dl.Tensor) and str(v.dtype)[-7:] == str(t[k].dtype)[-7:], k
+            np.testing.assert_allclose(v.numpy(), t[k].numpy(), rtol=TOL, atol=TOL)
 
 
 @pytest.mark.parametrize("name,kw", OPTIMIZERS, ids=_ids(OPTIMIZERS))

@@ -160,3 +160,18 @@ def test_gumbel_softmax_like_torch():
         (hard * L.arange(5.0)).sum().backward()
         g = z.grad.numpy()
         assert np.abs(g).max() > 0 and np.allclose(g.sum(-1), 0, atol=1e-5)   # through the soft sample
+
+
+@pytest.mark.parametrize('name', ['SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad', 'NAdam', 'Rprop'])
+def test_optimizer_state_is_a_defaultdict(name):
+    "fast.ai's and many loops' `opt.state[p]` before the first step (and for plain SGD) is {}."
+    for L in (dl, torch):
+        p = L.nn.Parameter(L.ones(2))
+        opt = getattr(L.optim, name)([p], lr=0.1)
+        before = dict(opt.state[p])
+        p.grad = L.ones(2)
+        opt.step()
+        after = sorted(opt.state[p])
+        if L is dl: got = (type(opt.state).__name__, sorted(before), after)
+        else: want = (type(opt.state).__name__, sorted(before), after)
+    assert got == want

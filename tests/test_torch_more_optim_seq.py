@@ -36,10 +36,10 @@ def _ids(cases): return [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}"
 @pytest.fixture
 def float64_scalars():
     "torch keeps NAdam's mu_product (and the step counts) in the default dtype: float64 for a 1e-10 comparison."
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
+    old, old_dl = torch.get_default_dtype(), dl.get_default_dtype()
+    torch.set_default_dtype(torch.float64); dl.set_default_dtype(dl.float64)
     yield
-    torch.set_default_dtype(old)
+    torch.set_default_dtype(old); dl.set_default_dtype(old_dl)
 
 
 # random parameters and, per step, random gradients of very different scales (some None): the
@@ -99,7 +99,8 @@ def test_state_dict_crosses_to_torch_and_back(name, kw, float64_scalars):
     # dl -> torch: arrays as tensors
     sd = opt_d.state_dict()
     sd = {'param_groups': sd['param_groups'],
-          'state': {k: {n: torch.tensor(v) if hasattr(v, 'shape') else v for n, v in s.items()}
+          'state': {k: {n: torch.from_numpy(v.numpy().copy()) if isinstance(v, dl.Tensor) else v
+                        for n, v in s.items()}
                     for k, s in sd['state'].items()}}
     theirs2 = [torch.tensor(a.detach().numpy().copy(), requires_grad=True) for a in ours]
     opt_t2 = getattr(torch.optim, name)([{'params': theirs2[:2]}, {'params': theirs2[2:]}], lr=0.5)

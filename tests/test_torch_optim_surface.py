@@ -125,10 +125,10 @@ MAXIMIZE = [
 @pytest.fixture
 def float64_scalars():
     "torch keeps NAdam's mu_product (and step counts) in the default dtype: float64 for a 1e-10 comparison."
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
+    old, old_dl = torch.get_default_dtype(), dl.get_default_dtype()
+    torch.set_default_dtype(torch.float64); dl.set_default_dtype(dl.float64)
     yield
-    torch.set_default_dtype(old)
+    torch.set_default_dtype(old); dl.set_default_dtype(old_dl)
 
 
 @pytest.mark.parametrize("name,kw", MAXIMIZE, ids=[f"{n}-{'-'.join(f'{k}={v}' for k, v in kw.items())}"

@@ -12,7 +12,7 @@ __all__ = ['patch_to', 'Optimizer', 'SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW'
 # %% ../../nbs/04_optim.ipynb #d10efc1a
 import json, math, types, warnings, weakref
 from bisect import bisect_right
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 import numpy as np
 from .. import graph as _graph
@@ -90,12 +90,33 @@ def _bad_grad(opt, p, g):
                        f"{_device_name(p._data)} but its gradient is on "
                        f"{_device_name(g._data)}: move one of them with .to()")
 
+def _scalar_dtype():
+    "torch's dtype for step counts: float64 if that is the default dtype, else float32"
+    return _graph._default_float[0] if _graph._default_float[0] == np.float64 \
+        else np.dtype(np.float32)
+
+def _state_scalar(value, like=None):
+    """A 0-d state tensor (a step count, NAdam's mu_product, ASGD's eta and mu): torch
+    keeps these as tensors of `_scalar_dtype()`, on the CPU (ASGD: on `like`'s
+    device)."""
+    return Tensor._make(np.array(value, dtype=_scalar_dtype(), like=like))
+
+def _count(state):
+    """Add one to the state's step count (a 0-d tensor, in place: rounded to its dtype,
+    as torch's `step += 1`); the new count."""
+    t = state['step']._data
+    t[()] = t.item() + 1              # 10x quicker than `t += 1` on a 0-d array
+    return t.item()
+
 class Optimizer:
     """Base class of optimizers (`torch.optim.Optimizer`): parameter groups with
     hyperparameters, per-parameter state, scratch buffers. It sees parameters, never
     modules: pass `model.parameters()`."""
-    # the per-parameter state entries a subclass keeps (None: anything)
-    _state_keys = None
+    # the per-parameter state entries a subclass keeps (None: anything); those of them
+    # that are 0-d tensors of `_scalar_dtype()` (on the parameter's device if
+    # `_scalars_on_device`), as torch keeps them
+    _state_keys, _scalar_state, _scalars_on_device = None, (), False
+    _group_order = None     # the order of the hyperparameters in torch's groups
 
     def __init__(self, params, defaults):
         where = type(self).__name__
@@ -109,7 +130,9 @@ class Optimizer:
                 "set: a set's order changes between runs, and the state_dict "
                 "refers to parameters by position"
             )
-        self.defaults, self.state, self.param_groups = dict(defaults), {}, []
+        order = {k: None for k in self._group_order or () if k in defaults}
+        self.defaults, self.param_groups = {**order, **defaults}, []
+        self.state = defaultdict(dict)    # opt.state[p] is {} before p's first step
         groups = list(params)
         if not groups: raise ValueError(f"{where}: got an empty parameter list (does "
                                         "the model have any Parameter?)")
@@ -264,8 +287,10 @@ class SGD(Optimizer):
                 if mu:
                     state = self.state.setdefault(p, {})
                     b = state.get('momentum_buffer')
-                    if b is None: b = state['momentum_buffer'] = g.copy()    # b_1 = g_1
+                    if b is None:                                        # b_1 = g_1
+                        b = g.copy(); state['momentum_buffer'] = Tensor._make(b)
                     else:                                # b <- mu b + (1 - dampening) g
+                        b = b._data                 # the state tensor's array
                         np.multiply(b, mu, out=b)
                         if damp: np.multiply(g, 1 - damp, out=t); np.add(b, t, out=b)
                         else: np.add(b, g, out=b)
@@ -285,7 +310,7 @@ class SGD(Optimizer):
 class Adagrad(Optimizer):
     """AdaGrad: per-coordinate steps lr / (sqrt(sum of squared gradients) + eps)
     (`torch.optim.Adagrad`)."""
-    _state_keys = ('step', 'sum')
+    _state_keys, _scalar_state = ('step', 'sum'), ('step',)
     def __init__(
         self,
         params,
@@ -311,6 +336,13 @@ class Adagrad(Optimizer):
                 **_switches(self, maximize, foreach, differentiable, fused=fused),
             ),
         )
+        for group in self.param_groups:     # as in torch, the state is made right away
+            for p in group['params']: self.state[p] = self._new_state(p._data, group)
+
+    def _new_state(self, w, group):
+        "`step` 0 and the sums of squares at `initial_accumulator_value`, as torch's."
+        init = group['initial_accumulator_value']
+        return dict(step=_state_scalar(0.0), sum=Tensor._make(np.full_like(w, init)))
 
     def _check_group(self, group, index=0):
         where = _where(self, index)
@@ -339,12 +371,10 @@ class Adagrad(Optimizer):
                 w, g = p._data, p.grad._data
                 if group['maximize']: g = np.negative(g, out=self._scratch(w, 2))
                 state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = dict(
-                        step=0, sum=np.full_like(w, group['initial_accumulator_value'])
-                    )
-                state['step'] += 1
-                s, t = state['sum'], self._scratch(w)
+                if not state:           # a group added by add_param_group
+                    state = self.state[p] = self._new_state(w, group)
+                step = _count(state)
+                s, t = state['sum']._data, self._scratch(w)
                 if wd:
                     d = self._scratch(w, 1)
                     np.multiply(w, wd, out=d)
@@ -353,7 +383,7 @@ class Adagrad(Optimizer):
                 np.multiply(g, g, out=t); np.add(s, t, out=s)             # s <- s + g^2
                 np.sqrt(s, out=t); np.add(t, eps, out=t)                 # sqrt(s) + eps
                 np.divide(g, t, out=t)
-                np.multiply(t, lr / (1 + (state['step'] - 1) * decay), out=t)
+                np.multiply(t, lr / (1 + (step - 1) * decay), out=t)
                 np.subtract(w, t, out=w)
                 _record_write(w)            # a graph that used w is stale now
         return loss
@@ -363,6 +393,7 @@ class RMSprop(Optimizer):
     """RMSprop: steps lr / (sqrt(moving average of g^2) + eps), optionally centered and
     with momentum (`torch.optim.RMSprop`)."""
     _state_keys = ('step', 'square_avg', 'momentum_buffer', 'grad_avg')
+    _scalar_state = ('step',)
     def __init__(
         self,
         params,
@@ -413,10 +444,14 @@ class RMSprop(Optimizer):
                 w, g = p._data, p.grad._data
                 if group['maximize']: g = np.negative(g, out=self._scratch(w, 2))
                 state = self.state.get(p)
-                if state is None:
-                    state = self.state[p] = dict(step=0, square_avg=np.zeros_like(w))
-                state['step'] += 1
-                v, t = state['square_avg'], self._scratch(w)
+                if not state:                   # in torch's order
+                    zeros = lambda: Tensor._make(np.zeros_like(w))
+                    state = self.state[p] = dict(step=_state_scalar(0.0),
+                                                 square_avg=zeros())
+                    if mu > 0: state['momentum_buffer'] = zeros()
+                    if centered: state['grad_avg'] = zeros()
+                _count(state)
+                v, t = state['square_avg']._data, self._scratch(w)
                 if wd:
                     d = self._scratch(w, 1)
                     np.multiply(w, wd, out=d)
@@ -427,7 +462,9 @@ class RMSprop(Optimizer):
                 np.multiply(t, 1 - alpha, out=t); np.add(v, t, out=v)
                 if centered:
                     ga = state.get('grad_avg')
-                    if ga is None: ga = state['grad_avg'] = np.zeros_like(w)
+                    if ga is None:
+                        state['grad_avg'] = ga = Tensor._make(np.zeros_like(w))
+                    ga = ga._data
                     np.subtract(g, ga, out=t)
                     np.multiply(t, 1 - alpha, out=t)
                     np.add(ga, t, out=ga)
@@ -439,7 +476,9 @@ class RMSprop(Optimizer):
                 np.divide(g, t, out=t)                             # g / (sqrt(v) + eps)
                 if mu:
                     b = state.get('momentum_buffer')
-                    if b is None: b = state['momentum_buffer'] = np.zeros_like(w)
+                    if b is None:
+                        state['momentum_buffer'] = b = Tensor._make(np.zeros_like(w))
+                    b = b._data
                     np.multiply(b, mu, out=b); np.add(b, t, out=b)
                     np.multiply(b, lr, out=t)
                 else: np.multiply(t, lr, out=t)
@@ -455,6 +494,7 @@ class Adam(Optimizer):
     """Adam: bias-corrected moving averages of g and g^2, step lr * m_hat / (sqrt(v_hat)
     + eps) (`torch.optim.Adam`)."""
     _state_keys = ('step', 'exp_avg', 'exp_avg_sq', 'max_exp_avg_sq')
+    _scalar_state = ('step',)
     def __init__(
         self,
         params,
@@ -521,18 +561,19 @@ class Adam(Optimizer):
                 w, g = p._data, p.grad._data
                 if group['maximize']: g = np.negative(g, out=self._scratch(w, 2))
                 state = self.state.get(p)
-                if state is None:
+                if not state:
                     state = self.state[p] = dict(
-                        step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w)
-                    )
-                state['step'] += 1
-                m, v, t = state['exp_avg'], state['exp_avg_sq'], self._scratch(w)
+                        step=_state_scalar(0.0), exp_avg=Tensor._make(np.zeros_like(w)),
+                        exp_avg_sq=Tensor._make(np.zeros_like(w)))
+                step = _count(state)
+                m, v = state['exp_avg']._data, state['exp_avg_sq']._data
+                t = self._scratch(w)
                 if (
                     _fused_updates
                     and type(w) is not np.ndarray
                     and not amsgrad
                     and _fused_updates['adam'](
-                        w, g, m, v, lr, b1, b2, eps, wd, decoupled, state['step']
+                        w, g, m, v, lr, b1, b2, eps, wd, decoupled, step
                     )
                 ):
                     continue   # GPU: one fused kernel (ch. 05), which records its write
@@ -551,10 +592,11 @@ class Adam(Optimizer):
                 np.multiply(v, b2, out=v); np.add(v, t, out=v)  # v <- b2 v + (1-b2) g^2
                 if amsgrad:
                     vmax = state.get('max_exp_avg_sq')
-                    if vmax is None: vmax = state['max_exp_avg_sq'] = np.zeros_like(w)
+                    if vmax is None:
+                        vmax = state['max_exp_avg_sq'] = Tensor._make(np.zeros_like(w))
+                    vmax = vmax._data
                     np.maximum(vmax, v, out=vmax); v = vmax
-                bc1, bc2_sqrt = (1 - b1 ** state['step'],
-                                 math.sqrt(1 - b2 ** state['step']))
+                bc1, bc2_sqrt = 1 - b1 ** step, math.sqrt(1 - b2 ** step)
                 # the folded update of the equation above (bias corrections: 2 scalars)
                 np.sqrt(v, out=t); np.add(t, eps * bc2_sqrt, out=t)
                 np.divide(m, t, out=t); np.multiply(t, lr * bc2_sqrt / bc1, out=t)
@@ -605,24 +647,58 @@ _TORCH_SWITCHES = {'foreach', 'fused', 'capturable', 'differentiable', 'maximize
 
 @patch_to(Optimizer, 'state_dict')
 def _optimizer_state_dict(self):
-    """The optimizer as plain data (PyTorch's layout): {'state': {index: {name: array or
-    number}}, 'param_groups': [{hyperparameters, 'params': [indices]}]}; parameters are
-    numbered across the groups. Arrays are copies."""
+    """The optimizer in PyTorch's layout: {'state': {index: {name: tensor}},
+    'param_groups': [{hyperparameters, 'params': [indices]}]}; parameters are numbered
+    across the groups. As in PyTorch, the state is not copied: each parameter's dict is
+    the optimizer's own, with its live tensors, so a state dict taken earlier sees later
+    steps (`copy.deepcopy` it, or `save` it, to keep a snapshot)."""
     index, groups = {}, []
     for g in self.param_groups:
         ids = [index.setdefault(id(p), len(index)) for p in g['params']]
         groups.append({**{k: v for k, v in g.items() if k != 'params'}, 'params': ids})
-    state = {
-        index[id(p)]: {k: v.copy() if hasattr(v, 'shape') else v for k, v in s.items()}
-        for g in self.param_groups
-        for p in g['params']
-        if (s := self.state.get(p))
-    }
+    state = {index[id(p)]: s for g in self.param_groups for p in g['params']
+             if (s := self.state.get(p))}
     return {'state': state, 'param_groups': groups}
 
+def _placed(t, w):
+    """torch's rule for a loaded state tensor: the parameter's dtype (if it is floating)
+    and device; `t` itself when it has them already."""
+    a = t._data
+    dtype = w.dtype if w.dtype.kind in 'fc' else a.dtype
+    if a.dtype == dtype and _device_name(a) == _device_name(w) and \
+            isinstance(a, np.ndarray) == isinstance(w, np.ndarray):
+        return t
+    if isinstance(w, np.ndarray) and hasattr(a, 'get'): a = a.get()    # GPU -> CPU
+    return Tensor._make(np.array(a, dtype=dtype, like=w))
+
+def _restore_entry(opt, value, p, name, where):
+    """A state entry from a state dict, as torch's `load_state_dict` takes it: `step` as
+    it is, other tensors cast to the parameter's dtype and device (not copied when
+    they have them), numbers (this package's older state dicts) as 0-d tensors where
+    torch keeps tensors; arrays and torch's tensors become new tensors."""
+    if type(value).__module__.startswith('torch'):          # a tensor of torch's
+        value = Tensor._make(value.detach().cpu().numpy().copy())
+    w, scalar = p._data, name in opt._scalar_state
+    if scalar and (not hasattr(value, 'shape') or isinstance(value, np.generic)):
+        return _state_scalar(float(value), w if opt._scalars_on_device else None)
+    if opt._state_keys is None and not isinstance(value, Tensor):
+        return _restore(value, p, name, where)              # an optimizer of yours
+    if not isinstance(value, Tensor):                       # an array (or a list)
+        if scalar:
+            value = Tensor._make(np.array(value))
+        else:
+            return Tensor._make(_restore(value, p, name, where))
+    if not scalar and opt._state_keys is not None and value.shape != p.shape:
+        _restore(value._data, p, name, where)               # raises: shapes differ
+    if name == 'step':                                      # kept (a 0-d array)
+        a = value._data
+        return Tensor._make(np.array(a)) if isinstance(a, np.generic) else value
+    return _placed(value, w)
+
 def _restore(value, p, name, where):
-    """A state entry from a state dict, as an array like the parameter's (or a number:
-    the step count)."""
+    """A state entry given as an array or a number (this package's older state dicts,
+    `unflatten_state_dict`'s output, an optimizer of yours): a copy in the parameter's
+    array module and dtype (a number stays a number)."""
     a = value._data if isinstance(value, Tensor) else value
     if name == 'step' or isinstance(a, (bool, int, float)):
         return int(a) if name == 'step' else a
@@ -715,9 +791,9 @@ def _optimizer_load_state_dict(self, state_dict):
                 f"{kind} does not keep (it keeps {list(self._state_keys)}): was it "
                 "saved by another optimizer?"
             )
-        state[p] = {name: _restore(v, p, name, f"{where}: parameter {k}")
+        state[p] = {name: _restore_entry(self, v, p, name, f"{where}: parameter {k}")
                     for name, v in entry.items() if v is not None}   # None: not yet
-    self.param_groups, self.state = groups, state
+    self.param_groups, self.state = groups, defaultdict(dict, state)
 
 # %% ../../nbs/04_optim.ipynb #719b73ba
 def flatten_state_dict(state_dict):
@@ -796,11 +872,16 @@ def _lerp_(a, b, weight):
     if weight < 0.5: a += weight * (b - a)
     else: a[...] = b - (b - a) * (1 - weight)
 
+def _zeros(w):
+    "A state tensor of zeros like the parameter's array `w`."
+    return Tensor._make(np.zeros_like(w))
+
 class _TorchSurfaceOptimizer(Optimizer):
     """The common part of Adadelta, Adamax, NAdam and RAdam: torch's switches between
     implementations of one update (`foreach`, `capturable`) accepted and ignored,
     `differentiable=True` refused, `maximize` implemented (it negates the gradient),
-    and a step loop that hands each parameter to `_update`."""
+    and a step loop that counts the step and hands each parameter to `_update`."""
+    _scalar_state = ('step',)
     def __init__(self, params, defaults, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
         where = type(self).__name__
@@ -838,9 +919,8 @@ class _TorchSurfaceOptimizer(Optimizer):
                 if group['maximize']:          # ascend: the negated gradient
                     g = np.negative(g, out=self._scratch(w, 2))
                 state = self.state.get(p)
-                if state is None: state = self.state[p] = self._init_state(w, group)
-                state['step'] += 1
-                self._update(w, g, state, group)
+                if not state: state = self.state[p] = self._init_state(w, group)
+                self._update(w, g, state, group, _count(state))
                 _record_write(w)            # a graph that used w is stale now
         return loss
 
@@ -867,11 +947,11 @@ class Adadelta(_TorchSurfaceOptimizer):
         super()._check_group(group, index)
         _check_range(group['rho'], 'rho', _where(self, index), closed=True)
     def _init_state(self, w, group):
-        return dict(step=0, square_avg=np.zeros_like(w), acc_delta=np.zeros_like(w))
-    def _update(self, w, g, state, group):
+        return dict(step=_state_scalar(0.0), square_avg=_zeros(w), acc_delta=_zeros(w))
+    def _update(self, w, g, state, group, t):
         rho, eps = group['rho'], group['eps']
         g = self._l2(w, g, group)
-        v, u = state['square_avg'], state['acc_delta']
+        v, u = state['square_avg']._data, state['acc_delta']._data
         v *= rho; v += (1 - rho) * (g * g)                 # v <- rho v + (1-rho) g^2
         delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
         u *= rho; u += (1 - rho) * (delta * delta)   # u <- rho u + (1-rho) delta^2
@@ -888,19 +968,20 @@ class Adamax(_TorchSurfaceOptimizer):
                                       weight_decay=weight_decay),
                          foreach, maximize, capturable, differentiable)
     def _init_state(self, w, group):
-        return dict(step=0, exp_avg=np.zeros_like(w), exp_inf=np.zeros_like(w))
-    def _update(self, w, g, state, group):
+        return dict(step=_state_scalar(0.0), exp_avg=_zeros(w), exp_inf=_zeros(w))
+    def _update(self, w, g, state, group, t):
         (b1, b2), eps = group['betas'], group['eps']
         g = self._l2(w, g, group)
-        m, u = state['exp_avg'], state['exp_inf']
+        m, u = state['exp_avg']._data, state['exp_inf']._data
         _lerp_(m, g, 1 - b1)                           # m <- b1 m + (1-b1) g
         u *= b2; np.maximum(u, np.abs(g) + eps, out=u)
-        w += -(group['lr'] / (1 - b1 ** state['step'])) * (m / u)
+        w += -(group['lr'] / (1 - b1 ** t)) * (m / u)
 
 class NAdam(_TorchSurfaceOptimizer):
     """NAdam (`torch.optim.NAdam`): Adam with Nesterov momentum and Dozat's momentum
     schedule mu_t = beta1 (1 - 0.96^(t momentum_decay) / 2)."""
     _state_keys = ('step', 'mu_product', 'exp_avg', 'exp_avg_sq')
+    _scalar_state = ('step', 'mu_product')
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):
@@ -913,17 +994,18 @@ class NAdam(_TorchSurfaceOptimizer):
         super()._check_group(group, index)
         _check_hyper(group['momentum_decay'], 'momentum_decay', _where(self, index))
     def _init_state(self, w, group):
-        return dict(step=0, mu_product=1.0, exp_avg=np.zeros_like(w),
-                    exp_avg_sq=np.zeros_like(w))
-    def _update(self, w, g, state, group):
+        return dict(step=_state_scalar(0.0), mu_product=_state_scalar(1.0),
+                    exp_avg=_zeros(w), exp_avg_sq=_zeros(w))
+    def _update(self, w, g, state, group, t):
         (b1, b2), eps, lr = group['betas'], group['eps'], group['lr']
-        t, psi = state['step'], group['momentum_decay']
+        psi = group['momentum_decay']
         g = self._l2(w, g, group)
         mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-        state['mu_product'] *= mu
-        prod = state['mu_product']
-        m, v = state['exp_avg'], state['exp_avg_sq']
+        prod = state['mu_product']._data      # a 0-d tensor: rounded to its dtype, as
+        prod *= mu                            # in torch
+        prod = prod.item()
+        m, v = state['exp_avg']._data, state['exp_avg_sq']._data
         _lerp_(m, g, 1 - b1)
         v *= b2; v += (1 - b2) * (g * g)
         denom = np.sqrt(v / (1 - b2 ** t)) + eps
@@ -943,11 +1025,11 @@ class RAdam(_TorchSurfaceOptimizer):
                                       decoupled_weight_decay=decoupled_weight_decay),
                          foreach, maximize, capturable, differentiable)
     def _init_state(self, w, group):
-        return dict(step=0, exp_avg=np.zeros_like(w), exp_avg_sq=np.zeros_like(w))
-    def _update(self, w, g, state, group):
-        (b1, b2), eps, lr, t = group['betas'], group['eps'], group['lr'], state['step']
+        return dict(step=_state_scalar(0.0), exp_avg=_zeros(w), exp_avg_sq=_zeros(w))
+    def _update(self, w, g, state, group, t):
+        (b1, b2), eps, lr = group['betas'], group['eps'], group['lr']
         g = self._l2(w, g, group)
-        m, v = state['exp_avg'], state['exp_avg_sq']
+        m, v = state['exp_avg']._data, state['exp_avg_sq']._data
         _lerp_(m, g, 1 - b1)
         v *= b2; v += (1 - b2) * (g * g)
         bc1, bc2 = 1 - b1 ** t, 1 - b2 ** t
@@ -1209,7 +1291,7 @@ class LBFGS(Optimizer):
             state = self._restore_state(state_dict['state'])
             state_dict = {**state_dict, 'state': {}}
         Optimizer.load_state_dict(self, state_dict)
-        self.state = {self._params[0]: state} if state else {}
+        self.state = defaultdict(dict, {self._params[0]: state} if state else {})
 
     def _restore_state(self, saved):
         where = "LBFGS.load_state_dict"
@@ -1285,11 +1367,11 @@ class Rprop(_TorchSurfaceOptimizer):
             raise ValueError(f"{where}: invalid etas={group['etas']!r}: expected "
                              "(etaminus, etaplus) with 0 < etaminus < 1 < etaplus")
     def _init_state(self, w, group):
-        return dict(step=0, prev=np.zeros_like(w),
-                    step_size=np.full_like(w, group['lr']))
-    def _update(self, w, g, state, group):
+        return dict(step=_state_scalar(0.0), prev=_zeros(w),
+                    step_size=Tensor._make(np.full_like(w, group['lr'])))
+    def _update(self, w, g, state, group, t):
         (minus, plus), (lo, hi) = group['etas'], group['step_sizes']
-        prev, size = state['prev'], state['step_size']
+        prev, size = state['prev']._data, state['step_size']._data
         f, m = self._scratch(w), _mask(self, w)
         np.multiply(g, prev, out=f); np.sign(f, out=f)   # the sign of g * prev
         np.greater(f, 0, out=m); np.copyto(f, plus, where=m)     # the same: grow
@@ -1307,6 +1389,8 @@ class ASGD(_TorchSurfaceOptimizer):
     from step t0 on, `ax` keeps the running average of the iterates (Polyak and
     Juditsky 1992). The parameters are the SGD iterates; the average is in the state."""
     _state_keys = ('step', 'eta', 'mu', 'ax')
+    # 0-d tensors on the parameter's device, as torch keeps them
+    _scalar_state, _scalars_on_device = ('step', 'eta', 'mu'), True
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
                  foreach=None, maximize=False, differentiable=False,
                  capturable=False):
@@ -1320,10 +1404,12 @@ class ASGD(_TorchSurfaceOptimizer):
         _check_flag(group['maximize'], 'maximize', where)
         for k in ('lambd', 'alpha', 't0'): _check_real(group[k], k, where)
     def _init_state(self, w, group):
-        return dict(step=0, eta=float(group['lr']), mu=1.0, ax=np.zeros_like(w))
-    def _update(self, w, g, state, group):
+        return dict(step=_state_scalar(0.0, w), eta=_state_scalar(group['lr'], w),
+                    mu=_state_scalar(1.0, w), ax=_zeros(w))
+    def _update(self, w, g, state, group, t):
         lr, lambd, wd = group['lr'], group['lambd'], group['weight_decay']
-        eta, mu, t, ax = state['eta'], state['mu'], state['step'], state['ax']
+        eta_t, mu_t, ax = state['eta']._data, state['mu']._data, state['ax']._data
+        eta, mu = eta_t.item(), mu_t.item()
         d = self._scratch(w)
         if wd:                                  # g <- g + wd w, the L2 penalty's
             np.multiply(w, wd, out=d); d += g; g = d
@@ -1332,8 +1418,8 @@ class ASGD(_TorchSurfaceOptimizer):
         if mu != 1:                             # ax <- ax + mu (w - ax)
             np.subtract(w, ax, out=d); d *= mu; ax += d
         else: np.copyto(ax, w)                  # before t0: ax is the iterate
-        state['eta'] = lr / (1 + lambd * lr * t) ** group['alpha']
-        state['mu'] = 1 / max(1, t - group['t0'])
+        eta_t[...] = lr / (1 + lambd * lr * t) ** group['alpha']   # in place: a state
+        mu_t[...] = 1 / max(1, t - group['t0'])                  # dict sees them
 
 def _pair_of(value, name, where):
     "A pair of numbers (Rprop's etas and step_sizes), as a tuple."
@@ -1341,6 +1427,26 @@ def _pair_of(value, name, where):
         raise ValueError(f"{where}: {name} must be a pair of numbers, got {value!r}")
     for v in value: _check_real(v, name, where)
     return tuple(value)
+
+# %% ../../nbs/04_optim.ipynb #b4d1f0a2
+_TORCH_GROUP_ORDER = {
+    Adam: 'lr betas eps weight_decay amsgrad maximize foreach capturable '
+          'differentiable fused decoupled_weight_decay',
+    Adagrad: 'lr lr_decay eps weight_decay initial_accumulator_value foreach maximize '
+             'differentiable fused',
+    RMSprop: 'lr momentum alpha eps centered weight_decay capturable foreach maximize '
+             'differentiable',
+    Adadelta: 'lr rho eps weight_decay maximize capturable foreach differentiable',
+    Adamax: 'lr betas eps weight_decay foreach maximize differentiable capturable',
+    NAdam: 'lr betas eps weight_decay momentum_decay decoupled_weight_decay maximize '
+           'foreach capturable differentiable',
+    RAdam: 'lr betas eps weight_decay maximize foreach capturable '
+           'decoupled_weight_decay differentiable',
+    Rprop: 'lr etas step_sizes foreach maximize differentiable capturable',
+    ASGD: 'lr lambd alpha t0 weight_decay foreach maximize differentiable capturable',
+}
+for _cls, _order in _TORCH_GROUP_ORDER.items():
+    _cls._group_order = tuple(_order.split())
 
 # %% ../../nbs/04_optim.ipynb #9cc95059
 def _track_optimizer_steps(opt):
