@@ -253,7 +253,8 @@ def _grad_fn_name(op):
     elif name == 'index':
         ix = op.index if isinstance(op.index, tuple) else (op.index,)
         if all(isinstance(i, slice) for i in ix): base = 'Slice'
-        elif all(isinstance(i, (int, np.integer)) for i in ix): base = 'Select'
+        elif all(isinstance(i, (int, np.integer)) or i is Ellipsis for i in ix):
+            base = 'Select'
     return f"{base}Backward{n}"
 
 def _repr(self):
@@ -282,9 +283,10 @@ def _repr(self):
     text = 'tensor(' + body
     width = len(text) - text.rfind('\n') + 1      # PyTorch's count for the last line
     for s in extra:                               # on the last line while they fit
-        if width + len(s) + 2 > opts['linewidth']:
-            text, width = text + ',\n' + ' ' * indent + s, indent + len(s)
-        else: text, width = text + ', ' + s, width + len(s) + 2
+        n = len(s) + 3 * s.count('dl.')       # measured as PyTorch's 'torch.' name
+        if width + n + 2 > opts['linewidth']:
+            text, width = text + ',\n' + ' ' * indent + s, indent + n
+        else: text, width = text + ', ' + s, width + n + 2
     return text + ')'
 Tensor.__format__, Tensor.__repr__ = _format, _repr
 
@@ -694,7 +696,8 @@ def _apply(cls, *inputs, **params):
                 a, b = inputs[0]._data, inputs[1]._data
                 if not hasattr(a, 'dtype'): a = np.asarray(a)  # a Python number fed
                 if not hasattr(b, 'dtype'): b = np.asarray(b)  # beside a placeholder
-            if a.dtype is not b.dtype and op.promotes: a, b = _promote_arrays(a, b)
+            if a.dtype is not b.dtype and op.promotes:
+                a, b = _promote_arrays(a, b, op)
             data = op.forward(a, b)
         else:
             arrays, kind = [t._data for t in inputs], type(inputs[0]._data)
@@ -738,10 +741,20 @@ def _describe(t):
 def _op_error(op, inputs, e):
     """An error that names the op and the shapes and dtypes of its inputs. NumPy's
     ValueError and IndexError become ones that are also RuntimeErrors (PyTorch's)."""
+    if isinstance(e, TypeError) and 'numpy boolean' in str(e):   # -mask, 1 - mask
+        e = _BOOL_MINUS[op.name, sum(_is_bool(t) for t in inputs)]  # PyTorch's words
     msg = f"{op.name}: {e} (inputs: {', '.join(_describe(t) for t in inputs)})"
-    if isinstance(e, TypeError) and 'numpy boolean' in str(e):   # -mask, mask - mask
-        return _runtime_too(TypeError)(msg)     # PyTorch: a RuntimeError
+    if isinstance(e, str): return _runtime_too(TypeError)(msg)   # also a RuntimeError
     return _runtime_too(type(e))(msg)
+
+def _is_bool(t): return getattr(t._data, 'dtype', None) == np.bool_
+_MASK = "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
+_BOOL_MINUS = {('neg', 1): f"Negation, the `-` operator, on a bool tensor is not "
+                           f"supported. {_MASK}",
+               ('sub', 1): f"Subtraction, the `-` operator, with a bool tensor is not "
+                           f"supported. {_MASK}",
+               ('sub', 2): "Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead."}
 
 # an op prints as PyTorch prints a grad_fn: <MulBackward0 object at 0x...>
 Op.__repr__ = lambda self: f"<{_grad_fn_name(self)} object at {id(self):#x}>"
@@ -822,7 +835,9 @@ def can_cast(from_, to):
     d1, d2 = (np.dtype(_np_dtype(d, 'can_cast')) for d in (from_, to))
     return _CATEGORY[d1.kind] <= _CATEGORY[d2.kind]
 
-def _promote_arrays(a, b):
+def _promote_arrays(a, b, op=None):
+    if type(op) is Sub and 'b' in (a.dtype.kind, b.dtype.kind):
+        raise TypeError("numpy boolean subtract")    # PyTorch refuses; _op_error says so
     dt = _result_dtype(a, b)
     return ((a if a.dtype == dt else a.astype(dt)),
             (b if b.dtype == dt else b.astype(dt)))
@@ -1442,7 +1457,11 @@ def where(condition, input=None, other=None):
 
 def _index(a, index):
     "Indexing with ints, slices, None, Ellipsis, integer or boolean arrays/tensors."
-    return Index.apply(a, index=_torch_order(a, _index_arrays(a, index)))
+    index = _torch_order(a, _index_arrays(a, index))
+    ix = index if type(index) is tuple else (index,)
+    if all(type(i) is int or isinstance(i, np.integer) for i in ix):
+        index = ix + (Ellipsis,)    # an element: a 0-d view, as PyTorch's (not a copy)
+    return Index.apply(a, index=index)
 
 def _int_like(i):
     return ((isinstance(i, (int, np.integer)) and not isinstance(i, bool))
