@@ -6,19 +6,20 @@
 __all__ = ['float32', 'float64', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool_', 'inf', 'nan', 'pi', 'e',
            'FloatTensor', 'DoubleTensor', 'HalfTensor', 'LongTensor', 'IntTensor', 'ShortTensor', 'CharTensor',
            'ByteTensor', 'BoolTensor', 'GradMode', 'neg', 'exp', 'log', 'sqrt', 'sigmoid', 'tanh', 'mean', 'logsumexp',
-           'amax', 'amin', 'cat', 'clone', 'default_generator', 'Tensor', 'set_printoptions', 'dtype',
-           'get_default_dtype', 'set_default_dtype', 'finfo', 'iinfo', 'tensor', 'is_tensor', 'Size', 'from_numpy',
-           'as_tensor', 'Op', 'is_grad_enabled', 'promote_types', 'result_type', 'can_cast', 'get_array_module', 'Add',
-           'Sub', 'Mul', 'Div', 'Pow', 'Maximum', 'MatMul', 'Neg', 'Exp', 'Log', 'Sqrt', 'Abs', 'ReLU', 'Sigmoid',
-           'Tanh', 'Clip', 'Cast', 'Reduce', 'Sum', 'Mean', 'Max', 'Min', 'LogSumExp', 'Softmax', 'LogSoftmax',
-           'Reshape', 'Transpose', 'BroadcastTo', 'Index', 'Concatenate', 'Stack', 'Where', 'add', 'sub', 'mul', 'div',
-           'maximum', 'matmul', 'relu', 'clip', 'argmax', 'argmin', 'minimum', 'softmax', 'log_softmax', 'reshape',
-           'transpose', 'permute', 'broadcast_to', 'concatenate', 'stack', 'where', 'Clone', 'Fill', 'Copy', 'SetItem',
-           'zeros', 'ones', 'empty', 'full', 'eye', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'arange',
-           'linspace', 'logspace', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'get_rng_state', 'set_rng_state',
-           'randn', 'rand', 'randint', 'randperm', 'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli',
-           'multinomial', 'topological_order', 'Placeholder', 'placeholder', 'Variable', 'Action', 'Session',
-           'GraphDrawing', 'draw_graph']
+           'amax', 'amin', 'cat', 'negative', 'absolute', 'clone', 'default_generator', 'Tensor', 'set_printoptions',
+           'dtype', 'get_default_dtype', 'set_default_dtype', 'finfo', 'iinfo', 'tensor', 'is_tensor', 'Size',
+           'from_numpy', 'as_tensor', 'Op', 'is_grad_enabled', 'promote_types', 'result_type', 'can_cast',
+           'get_array_module', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Maximum', 'MatMul', 'Neg', 'Exp', 'Log', 'Sqrt',
+           'Abs', 'ReLU', 'Sigmoid', 'Tanh', 'Clip', 'Cast', 'Reduce', 'Sum', 'Mean', 'Max', 'Min', 'LogSumExp',
+           'Softmax', 'LogSoftmax', 'Reshape', 'Transpose', 'BroadcastTo', 'Index', 'Concatenate', 'Stack', 'Where',
+           'add', 'sub', 'mul', 'div', 'multiply', 'subtract', 'divide', 'maximum', 'matmul', 'relu', 'clip', 'argmax',
+           'argmin', 'minimum', 'softmax', 'log_softmax', 'reshape', 'transpose', 'permute', 'broadcast_to',
+           'concatenate', 'stack', 'where', 'positive', 'Clone', 'Fill', 'Copy', 'SetItem', 'zeros', 'ones', 'empty',
+           'full', 'eye', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'arange', 'linspace', 'logspace',
+           'Generator', 'manual_seed', 'seed', 'initial_seed', 'get_rng_state', 'set_rng_state', 'randn', 'rand',
+           'randint', 'randperm', 'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli', 'multinomial',
+           'TypedStorage', 'UntypedStorage', 'topological_order', 'Placeholder', 'placeholder', 'Variable', 'Action',
+           'Session', 'GraphDrawing', 'draw_graph']
 
 # %% ../nbs/00_graph.ipynb #af4fc395
 import itertools
@@ -374,9 +375,9 @@ _OUT_OF_SCOPE.update(dict.fromkeys(['Stream', 'Event', 'stream', 'current_stream
                                    'CUDA streams, events and mixed-precision autocast'))
 _OUT_OF_SCOPE.update(dict.fromkeys(['jit', 'fx', 'distributed', 'multiprocessing',
                                     'onnx', 'export', 'vmap', 'func', 'pin_memory',
-                                    'share_memory_', 'storage', 'untyped_storage',
+                                    'share_memory_',
                                     'refine_names', 'rename', 'names'],
-                                   'JIT, fx, distributed, ONNX, vmap, storages and '
+                                   'JIT, fx, distributed, ONNX, vmap and '
                                    'named tensors'))
 
 def _missing(owner, name):
@@ -1195,6 +1196,13 @@ def div(a, b, *, rounding_mode=None, out=None):
     (the `Tensor.div` method of chapter 01b)."""
     if rounding_mode is None: return _into(out, _binary(Div, a, b), 'div')
     return _into(out, _t(a, 'div').div(b, rounding_mode=rounding_mode), 'div')
+def multiply(a, b, *, out=None):
+    "`torch.multiply`, another name of `mul`"; return mul(a, b, out=out)
+def subtract(a, b, *, alpha=1, out=None):
+    "`torch.subtract`, another name of `sub`"; return sub(a, b, alpha=alpha, out=out)
+def divide(a, b, *, rounding_mode=None, out=None):
+    "`torch.divide`, another name of `div`"
+    return div(a, b, rounding_mode=rounding_mode, out=out)
 def maximum(a, b, *, out=None):
     "Element-wise maximum (`torch.maximum`)"
     return _into(out, _binary(Maximum, a, b), 'maximum')
@@ -1530,6 +1538,13 @@ def _compare(ufunc):
 
 # %% ../nbs/00_graph.ipynb #595c32db
 Tensor.__neg__, Tensor.__getitem__ = neg, _index
+negative, absolute = neg, _abs      # PyTorch's other names (NumPy's)
+def positive(input):
+    "`input` itself (`torch.positive`); a bool tensor is refused, as in PyTorch."
+    if _t(input, 'positive')._data.dtype == np.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+Tensor.positive, Tensor.absolute = positive, _abs
 Tensor.__eq__, Tensor.__ne__ = _compare(np.equal), _compare(np.not_equal)
 Tensor.__lt__, Tensor.__le__ = _compare(np.less), _compare(np.less_equal)
 Tensor.__gt__, Tensor.__ge__ = _compare(np.greater), _compare(np.greater_equal)
@@ -1950,9 +1965,14 @@ Tensor.clone, Tensor.detach_ = _clone, _detach_
 clone = _clone
 
 # %% ../nbs/00_graph.ipynb #78cb866e
-def _shape(shape, where='size'):
-    """The size arguments of `zeros(2, 3)` or `zeros((2, 3))` as a tuple of non-negative
-    ints, checked."""
+def _shape(shape, where='size', size=None):
+    """The size arguments of `zeros(2, 3)`, `zeros((2, 3))` or `zeros(size=(2, 3))` as a
+    tuple of non-negative ints, checked."""
+    if size is not None:
+        if shape:
+            raise TypeError(f"{where}() received an invalid combination of arguments: "
+                            f"the size given twice, positionally and as size=")
+        shape = (size,) if isinstance(size, (tuple, list)) else (size,)
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)): shape = tuple(shape[0])
     for n in shape:
         if isinstance(n, Tensor) and n._data.ndim == 0 and n._data.dtype.kind in 'iu':
@@ -1974,20 +1994,20 @@ def _made(arr, dtype, requires_grad, device, where):
     if device is not None: t._data = _to_device(t._data, device, where)
     return t
 
-def zeros(*size, dtype=None, requires_grad=False, device=None):
+def zeros(*sizes, size=None, dtype=None, requires_grad=False, device=None):
     "A tensor of zeros (float32, the default dtype, unless `dtype` says otherwise)."
-    return _made(np.zeros(_shape(size, 'zeros'),
+    return _made(np.zeros(_shape(sizes, 'zeros', size),
                           _np_dtype(dtype, 'zeros') or _default_float[0]),
                  None, requires_grad, device, 'zeros')
-def ones(*size, dtype=None, requires_grad=False, device=None):
+def ones(*sizes, size=None, dtype=None, requires_grad=False, device=None):
     "A tensor of ones."
-    return _made(np.ones(_shape(size, 'ones'),
+    return _made(np.ones(_shape(sizes, 'ones', size),
                          _np_dtype(dtype, 'ones') or _default_float[0]),
                  None, requires_grad, device, 'ones')
-def empty(*size, dtype=None, requires_grad=False, device=None):
+def empty(*sizes, size=None, dtype=None, requires_grad=False, device=None):
     """A tensor whose values are whatever the memory held (`torch.empty`): fill it
     before reading."""
-    return _made(np.empty(_shape(size, 'empty'),
+    return _made(np.empty(_shape(sizes, 'empty', size),
                           _np_dtype(dtype, 'empty') or _default_float[0]),
                  None, requires_grad, device, 'empty')
 def full(size, fill_value, *, dtype=None, requires_grad=False, device=None):
@@ -2136,6 +2156,17 @@ def set_rng_state(new_state):
     "Restore the default generator from `get_rng_state()`'s tensor."
     default_generator.set_state(new_state)
 
+import contextlib
+@contextlib.contextmanager
+def _fork_rng(devices=None, enabled=True, **kwargs):
+    """`torch.random.fork_rng`: run a block, then put the default generator back as it
+    was, so the block's draws do not change the ones after it."""
+    if not enabled:
+        yield; return
+    state = get_rng_state()
+    try: yield
+    finally: set_rng_state(state)
+
 def _sample_dtype():
     "NumPy draws float32 or float64 (a float16 default: float32 samples, then cast)."
     return np.float64 if _default_float[0] == np.float64 else np.float32
@@ -2148,15 +2179,18 @@ def _rng_of(generator, where='random'):
                         f"got {type(generator).__name__}")
     return generator._rng
 
-def randn(*size, generator=None, dtype=None, requires_grad=False, device=None):
+def randn(*sizes, size=None, generator=None, dtype=None, requires_grad=False,
+          device=None):
     """Standard-normal samples (drawn on the CPU, so a seed gives the same numbers on
     every device)."""
-    return _made(_rng_of(generator, 'randn').standard_normal(_shape(size, 'randn'),
+    shape = _shape(sizes, 'randn', size)
+    return _made(_rng_of(generator, 'randn').standard_normal(shape,
                                                              _sample_dtype()),
                  dtype or _default_float[0], requires_grad, device, 'randn')
-def rand(*size, generator=None, dtype=None, requires_grad=False, device=None):
+def rand(*sizes, size=None, generator=None, dtype=None, requires_grad=False,
+         device=None):
     "Uniform samples in [0, 1)."
-    return _made(_rng_of(generator, 'rand').random(_shape(size, 'rand'),
+    return _made(_rng_of(generator, 'rand').random(_shape(sizes, 'rand', size),
                                                    _sample_dtype()),
                  dtype or _default_float[0], requires_grad, device, 'rand')
 def randint(low=0, high=None, size=None, *, generator=None, dtype=None,
@@ -2239,6 +2273,58 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     return _into(out, Tensor._make(samples.astype(np.int64) if w.ndim == 2
                                    else samples[0].astype(np.int64)), 'multinomial')
 Tensor.multinomial = multinomial
+
+
+# %% ../nbs/00_graph.ipynb #0d0af2e5
+def _memory(t, where):
+    "The whole array `t`'s values live in, flat, in memory order (a view: writes land)."
+    a = t._data
+    if not isinstance(a, _HOST): raise TypeError(f"{where}: a GPU tensor's memory is not "
+                                                 f"reachable here; use t.cpu() first")
+    root = _root(np.asarray(a))
+    return np.ravel(root, order='K') if root.ndim else root.reshape(1)
+
+class TypedStorage:
+    """The memory under a tensor, as a flat sequence of its dtype (`t.storage()`,
+    PyTorch's `TypedStorage`): every value of the array the tensor is a view of, so
+    a view's storage is its base's; writing through it changes the tensor."""
+    def __init__(self, flat): self._flat = flat
+    def __len__(self): return self._flat.size
+    def size(self): return self._flat.size
+    def __getitem__(self, i):
+        if not isinstance(i, (int, np.integer)):
+            raise RuntimeError("slices are only supported in UntypedStorage.__getitem__")
+        return self._flat[i].item()
+    def __setitem__(self, i, value): self._flat[i] = value; _record_write(self._flat)
+    def __iter__(self): return iter(self._flat.tolist())
+    def tolist(self): return self._flat.tolist()
+    dtype = property(lambda self: _DTYPES[self._flat.dtype])
+    def data_ptr(self): return self._flat.__array_interface__['data'][0]
+    def element_size(self): return self._flat.itemsize
+    def nbytes(self): return self._flat.nbytes
+    def __repr__(self):
+        return ''.join(f" {v}\n" for v in self._flat.tolist()) + (
+            f"[torch.storage.TypedStorage(dtype={self.dtype!r}, device=cpu) of size "
+            f"{len(self)}]").replace('dl.', 'torch.')
+
+class UntypedStorage(TypedStorage):
+    "The same memory as bytes (`t.untyped_storage()`, PyTorch's `UntypedStorage`)."
+    def __init__(self, flat): super().__init__(flat.view(np.uint8))
+    def __getitem__(self, i):
+        r = self._flat[i]
+        return UntypedStorage(r) if isinstance(i, slice) else r.item()
+    def __repr__(self):
+        return ''.join(f" {v}\n" for v in self._flat.tolist()) + (
+            f"[torch.storage.UntypedStorage(device=cpu) of size {len(self)}]")
+
+Tensor.storage = lambda self: TypedStorage(_memory(self, 'storage'))
+Tensor.untyped_storage = lambda self: UntypedStorage(_memory(self, 'untyped_storage'))
+def _data_ptr(self):
+    "The address of the tensor's first value (`t.data_ptr()`)."
+    a = self._data
+    return (np.asarray(a).__array_interface__['data'][0] if isinstance(a, _HOST)
+            else a.data.ptr)
+Tensor.data_ptr = _data_ptr
 
 
 # %% ../nbs/00_graph.ipynb #790ec9ed
