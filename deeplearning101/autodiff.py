@@ -698,7 +698,7 @@ def is_inference_mode_enabled():
 # %% ../nbs/01_autodiff.ipynb #8dc915cf
 def _as_list(x):
     "One tensor, or a sequence of them (a list, a tuple, a generator such as parameters())."
-    if x is None or isinstance(x, Tensor): return [x]
+    if x is None or hasattr(x, 'shape'): return [x]       # a tensor or an array
     return list(x) if hasattr(x, '__iter__') else [x]
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
