@@ -11,8 +11,9 @@ __all__ = ['conv_output_size', 'conv2d_plain', 'im2col', 'Conv2dOp', 'col2im', '
            'adaptive_avg_pool1d', 'adaptive_max_pool1d', 'Conv1d', 'MaxPool1d', 'AvgPool1d', 'AdaptiveAvgPool1d',
            'AdaptiveMaxPool1d', 'batch_norm', 'instance_norm', 'group_norm', 'local_response_norm', 'GroupNorm',
            'InstanceNorm1d', 'InstanceNorm2d', 'LocalResponseNorm', 'ConstantPad1d', 'ConstantPad2d', 'ZeroPad2d',
-           'ReflectionPad1d', 'ReflectionPad2d', 'ReplicationPad1d', 'ReplicationPad2d', 'pixel_shuffle',
-           'pixel_unshuffle', 'channel_shuffle', 'PixelShuffle', 'PixelUnshuffle', 'ChannelShuffle']
+           'ReflectionPad1d', 'ReflectionPad2d', 'ReplicationPad1d', 'ReplicationPad2d', 'ZeroPad1d', 'ConstantPad3d',
+           'ZeroPad3d', 'ReflectionPad3d', 'ReplicationPad3d', 'CircularPad1d', 'CircularPad2d', 'CircularPad3d',
+           'pixel_shuffle', 'pixel_unshuffle', 'channel_shuffle', 'PixelShuffle', 'PixelUnshuffle', 'ChannelShuffle']
 
 # %% ../nbs/07_cnn.ipynb #2531ce45
 import functools, math, sys, threading, warnings
@@ -1569,7 +1570,7 @@ def _padding(padding, n, where):
 
 class _PadNd(Module):
     """The padding layers (PyTorch's `_ReflectionPadNd`, ...): `F.pad` with the
-    layer's `mode` on the last 1 or 2 dimensions; `padding` as PyTorch orders it."""
+    layer's `mode` on the last 1, 2 or 3 dimensions; `padding` as PyTorch orders it."""
     def __init__(self, padding):
         self.padding = _padding(padding, 2 * self._dims, type(self).__name__)
     def forward(self, input): return pad(input, self.padding, self._mode)
@@ -1604,6 +1605,43 @@ class ReplicationPad1d(_PadNd):
 class ReplicationPad2d(_PadNd):
     "Repeats the edge values of the last two dimensions (`torch.nn.ReplicationPad2d`)."
     _mode, _dims = 'replicate', 2
+class ZeroPad1d(ConstantPad1d):
+    "Pads the last dimension with zeros (`torch.nn.ZeroPad1d`)."
+    def __init__(self, padding): super().__init__(padding, 0.0)
+    def extra_repr(self): return f"{self.padding}"
+class ConstantPad3d(_ConstantPadNd):
+    "Pads the last three dimensions with `value` (`torch.nn.ConstantPad3d`)."
+    _dims = 3
+class ZeroPad3d(ConstantPad3d):
+    "Pads the last three dimensions with zeros (`torch.nn.ZeroPad3d`)."
+    def __init__(self, padding): super().__init__(padding, 0.0)
+    def extra_repr(self): return f"{self.padding}"
+class ReflectionPad3d(_PadNd):
+    "Mirrors the last three dimensions at their ends (`torch.nn.ReflectionPad3d`)."
+    _mode, _dims = 'reflect', 3
+class ReplicationPad3d(_PadNd):
+    "Repeats the edge values of the last three dims (`torch.nn.ReplicationPad3d`)."
+    _mode, _dims = 'replicate', 3
+
+class _CircularPadNd(_PadNd):
+    """Wraps around (`F.pad(..., mode='circular')`); as in PyTorch, only a [C, ...] or
+    [N, C, ...] input is accepted (ValueError otherwise)."""
+    _mode = 'circular'
+    def forward(self, input):
+        d, ndim = self._dims, len(input.shape)
+        if ndim not in (d + 1, d + 2):
+            raise ValueError(f"{type(self).__name__}: expected {d + 1}D or {d + 2}D "
+                             f"input (got {ndim}D input)")
+        return pad(input, self.padding, 'circular')
+class CircularPad1d(_CircularPadNd):
+    "Wraps the last dimension around (`torch.nn.CircularPad1d`)."
+    _dims = 1
+class CircularPad2d(_CircularPadNd):
+    "Wraps the last two dimensions around (`torch.nn.CircularPad2d`)."
+    _dims = 2
+class CircularPad3d(_CircularPadNd):
+    "Wraps the last three dimensions around (`torch.nn.CircularPad3d`)."
+    _dims = 3
 
 def _shuffle_input(input, where, factor, what):
     x = input if isinstance(input, Tensor) else tensor(input)

@@ -22,7 +22,9 @@ from ..conv import (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPo
                    AdaptiveMaxPool1d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                    LocalResponseNorm, ZeroPad2d, ConstantPad1d, ConstantPad2d,
                    ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
-                   PixelShuffle, PixelUnshuffle, ChannelShuffle)
+                   ZeroPad1d, ZeroPad3d, ConstantPad3d, ReflectionPad3d, ReplicationPad3d,
+                   CircularPad1d, CircularPad2d, CircularPad3d, PixelShuffle,
+                   PixelUnshuffle, ChannelShuffle)
 from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from ..attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                          TransformerEncoder, TransformerDecoder, Transformer)
