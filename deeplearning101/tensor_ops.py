@@ -8,28 +8,30 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'isfinite', 'sin', 'cos', 'log2', 'log10', 'log1p', 'exp2', 'expm1', 'rsqrt', 'reciprocal', 'concat', 'tan',
            'asin', 'acos', 'atan', 'sinh', 'cosh', 'arcsin', 'arccos', 'arctan', 'arctan2', 'fmax', 'fmin', 'greater',
            'greater_equal', 'less', 'less_equal', 'not_equal', 'moveaxis', 'linalg', 'erfc', 'erfinv', 'sinc', 'lgamma',
-           'digamma', 'i0', 'count_nonzero', 'nan_to_num', 'isclose', 'allclose', 'equal', 'unsqueeze', 'squeeze',
-           'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd', 'Scatter', 'gather', 'scatter_add', 'scatter',
-           'index_select', 'masked_select', 'MaskedFill', 'masked_fill', 'sort', 'argsort', 'topk', 'kthvalue',
-           'MedianAll', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin', 'Cos', 'Log2', 'Log10', 'Log1p', 'Exp2',
-           'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc', 'Sign', 'Round', 'floor', 'ceil',
-           'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide', 'remainder', 'fmod', 'Clamp', 'clamp',
-           'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm', 'norm', 'split', 'chunk',
-           'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum', 'Tril', 'Triu', 'tril', 'triu',
-           'numel', 'nonzero', 'unique', 'bincount', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Atan2', 'atan2',
-           'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum', 'nanmean', 'var_mean',
-           'std_mean', 'aminmax', 'cumprod', 'diff', 'roll', 'rot90', 'fliplr', 'flipud', 'movedim', 'swapaxes',
-           'swapdims', 'diagonal', 'diag', 'trace', 'tril_indices', 'triu_indices', 'meshgrid', 'isin', 'argwhere',
-           'repeat_interleave', 'cdist', 'dist', 'index_fill', 'index_add', 'addcmul', 'Lerp', 'lerp', 'index_put',
-           'msort', 'cummax', 'cummin', 'mode', 'nanmedian', 'unique_consecutive', 'quantile', 'nanquantile',
-           'logcumsumexp', 'histc', 'Inv', 'Solve', 'Det', 'Logabsdet', 'logdet', 'Cholesky', 'Eigh', 'Svd', 'Qr',
-           'Pinv', 'inverse', 'det', 'slogdet', 'cholesky', 'svd', 'pinverse', 'cross', 'kron', 'tensordot',
-           'matrix_power', 'ger', 'cov', 'corrcoef', 'trapezoid', 'trapz', 'cumulative_trapezoid', 'searchsorted',
-           'bucketize', 'take', 'narrow', 'select', 'tensor_split', 'broadcast_shapes', 'broadcast_tensors',
-           'true_divide', 'sgn', 'is_nonzero', 'Xlogy', 'Xlog1py', 'xlogy', 'Erfc', 'Erfcx', 'LogNdtr', 'Erfinv',
-           'Ndtri', 'Sinc', 'Entr', 'Lgamma', 'Digamma', 'Polygamma', 'polygamma', 'I0', 'I1', 'I0e', 'I1e',
-           'CholeskySolve', 'cholesky_solve', 'cholesky_inverse', 'addmm', 'addmv', 'addcdiv', 'vander', 'block_diag',
-           'cartesian_prod', 'gradient', 'histogram']
+           'digamma', 'i0', 'atleast_1d', 'atleast_2d', 'atleast_3d', 'row_stack', 'count_nonzero', 'nan_to_num',
+           'isclose', 'allclose', 'equal', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd',
+           'Scatter', 'gather', 'scatter_add', 'scatter', 'index_select', 'masked_select', 'MaskedFill', 'masked_fill',
+           'sort', 'argsort', 'topk', 'kthvalue', 'MedianAll', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin',
+           'Cos', 'Log2', 'Log10', 'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc',
+           'Sign', 'Round', 'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide',
+           'remainder', 'fmod', 'Clamp', 'clamp', 'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod',
+           'Norm', 'norm', 'split', 'chunk', 'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum',
+           'Tril', 'Triu', 'tril', 'triu', 'numel', 'nonzero', 'unique', 'bincount', 'Tan', 'Asin', 'Acos', 'Atan',
+           'Sinh', 'Cosh', 'Atan2', 'atan2', 'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum',
+           'nanmean', 'var_mean', 'std_mean', 'aminmax', 'cumprod', 'diff', 'roll', 'rot90', 'fliplr', 'flipud',
+           'movedim', 'swapaxes', 'swapdims', 'Diagonal', 'DiagonalGrad', 'diagonal', 'diag', 'trace', 'tril_indices',
+           'triu_indices', 'meshgrid', 'isin', 'argwhere', 'repeat_interleave', 'cdist', 'dist', 'index_fill',
+           'index_add', 'addcmul', 'Lerp', 'lerp', 'index_put', 'msort', 'cummax', 'cummin', 'mode', 'nanmedian',
+           'unique_consecutive', 'quantile', 'nanquantile', 'logcumsumexp', 'histc', 'Inv', 'Solve', 'Det', 'Logabsdet',
+           'logdet', 'Cholesky', 'Eigh', 'Svd', 'Qr', 'Pinv', 'inverse', 'det', 'slogdet', 'cholesky', 'svd',
+           'pinverse', 'cross', 'kron', 'tensordot', 'matrix_power', 'ger', 'cov', 'corrcoef', 'trapezoid', 'trapz',
+           'cumulative_trapezoid', 'searchsorted', 'bucketize', 'take', 'narrow', 'select', 'tensor_split',
+           'broadcast_shapes', 'broadcast_tensors', 'true_divide', 'sgn', 'is_nonzero', 'Xlogy', 'Xlog1py', 'xlogy',
+           'Erfc', 'Erfcx', 'LogNdtr', 'Erfinv', 'Ndtri', 'Sinc', 'Entr', 'Lgamma', 'Digamma', 'Polygamma', 'polygamma',
+           'I0', 'I1', 'I0e', 'I1e', 'CholeskySolve', 'cholesky_solve', 'cholesky_inverse', 'addmm', 'addmv', 'addcdiv',
+           'vander', 'block_diag', 'cartesian_prod', 'gradient', 'histogram', 'unflatten', 'diag_embed',
+           'masked_scatter', 'take_along_dim', 'ScatterReduce', 'scatter_reduce', 'index_copy', 'hstack', 'vstack',
+           'dstack', 'column_stack', 'hsplit', 'vsplit', 'dsplit']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -495,8 +497,8 @@ def _scatter_added(x, dim, index, src, inplace):
 def _scatter_src(x, dim, index, src, reduce, where):
     "Scatter's arguments checked: (axis, index array, src tensor or None, value)."
     if reduce is not None:
-        raise NotImplementedError(f"{where}: reduce={reduce!r} is not supported (only "
-                                  f"'add', deprecated in PyTorch: use scatter_add_)")
+        raise RuntimeError(f"{where}: reduce argument must be either add or multiply, "
+                           f"got {reduce!r}")
     index, src = _zero_d_index(x, index, src)
     if isinstance(src, Tensor):
         d, idx = _scatter_args(x, dim, index, src, where)
@@ -516,6 +518,8 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     x = _t(input, 'scatter')
     if reduce == 'add':
         return _scatter_added(x, dim, index, value if src is None else src, False)
+    if reduce == 'multiply':                            # scatter_reduce, further on
+        return _scatter_multiplied(x, dim, index, value if src is None else src, False)
     d, idx, s, v = _scatter_src(x, dim, index, value if src is None else src, reduce,
                                 'scatter')
     if s is None: return Scatter.apply(x, axis=d, index=idx, value=v)
@@ -525,6 +529,9 @@ def _scatter_(self, dim, index, src=None, *, value=None, reduce=None):
     "In-place `scatter`: `x.scatter_(1, labels.unsqueeze(1), 1.0)` makes one-hot rows."
     if reduce == 'add':
         return _scatter_added(self, dim, index, value if src is None else src, True)
+    if reduce == 'multiply':
+        src = value if src is None else src
+        return _scatter_multiplied(self, dim, index, src, True)
     d, idx, s, v = _scatter_src(self, dim, index, value if src is None else src, reduce,
                                 'scatter_')
     return _inplace(self, Scatter, () if s is None else (s,), 'scatter_', axis=d,
@@ -537,6 +544,9 @@ Tensor.scatter_add_, Tensor.scatter_ = _scatter_add_, _scatter_
 def index_select(input, dim, index):
     "The slices of `input` along `dim` at the positions in the 1-D `index`."
     x = _t(input, 'index_select')
+    if not isinstance(index, Tensor):
+        raise TypeError(f"index_select(): argument 'index' must be Tensor, not "
+                        f"{type(index).__name__}")
     d = _dim(dim, x.ndim, 'index_select')
     idx = _index_array(index, x, 'index_select', d, same_rank=False)
     if idx.ndim > 1:
@@ -1869,17 +1879,66 @@ def _diag_positions(rows, cols, offset, like):
     i = get_array_module(like).arange(n)                # on the tensor's device
     return i - min(offset, 0), i + max(offset, 0)
 
+class Diagonal(Op):
+    """The diagonal `offset` of the matrices in axes `d1` and `d2`, in a new last axis:
+    a view (writes into it change the input)."""
+    __slots__ = ('offset', 'd1', 'd2')
+    name = 'diagonal'
+    def __init__(self, offset, d1, d2): self.offset, self.d1, self.d2 = offset, d1, d2
+    def forward(self, a):
+        xp = get_array_module(a)
+        if xp is not np:                                  # CuPy: its own view
+            return a.diagonal(self.offset, self.d1, self.d2)
+        m, k = np.moveaxis(a, (self.d1, self.d2), (-2, -1)), self.offset
+        m = m[..., :, k:] if k >= 0 else m[..., -k:, :]
+        n = min(m.shape[-2:])
+        # 'ii->i' makes NumPy step by row + column stride: a writable view whose .base
+        # chain leads to `a` (as_strided would cut that chain, and version counters)
+        return np.einsum('...ii->...i', m[..., :n, :n])
+
+class DiagonalGrad(Op):
+    "Zeros of `shape` with `g` on the diagonal that `Diagonal` reads: its adjoint."
+    __slots__ = ('offset', 'd1', 'd2', 'shape')
+    name = 'diagonal_grad'
+    def __init__(self, offset, d1, d2, shape):
+        self.offset, self.d1, self.d2, self.shape = offset, d1, d2, shape
+    def forward(self, g):
+        z = get_array_module(g).zeros(self.shape, g.dtype)
+        rest = [d for d in range(z.ndim) if d not in (self.d1, self.d2)]
+        m = z.transpose(rest + [self.d1, self.d2])          # a view of z
+        r, c = _diag_positions(m.shape[-2], m.shape[-1], self.offset, g)
+        m[..., r, c] = g
+        return z
+
+@gradient_of(Diagonal)
+def _diagonal_backward(op, grad, out, x):
+    return (_apply(DiagonalGrad, grad, offset=op.offset, d1=op.d1, d2=op.d2,
+                   shape=x.shape),)
+
+@gradient_of(DiagonalGrad)
+def _diagonal_grad_backward(op, grad, out, g):
+    return (_apply(Diagonal, grad, offset=op.offset, d1=op.d1, d2=op.d2),)
+
+def _diag_dims(x, offset, dim1, dim2, where, ndim=None):
+    "diagonal's offset and two axes, checked (`ndim`: of the tensor they index)."
+    ndim = x.ndim if ndim is None else ndim
+    if ndim < 2:
+        raise IndexError(f"{where}: dimension out of range (expected a tensor with at "
+                         f"least 2 dimensions, got shape {list(x.shape)})")
+    if not isinstance(offset, (int, np.integer)) or isinstance(offset, bool):
+        raise TypeError(f"{where}: offset must be an int, got {offset!r:.30}")
+    d1, d2 = (_dim(d, ndim, where) for d in (dim1, dim2))
+    if d1 == d2:
+        raise RuntimeError(f"{where}: dimensions cannot be identical {dim1}, {dim2}")
+    return int(offset), d1, d2
+
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """The entries (i, i + offset) of the matrices in axes `dim1` and `dim2`, in a new
-    last axis (`torch.diagonal`; a copy here, a view in PyTorch)."""
+    last axis (`torch.diagonal`): a view, as in PyTorch, so `x.diagonal().add_(1)`
+    adds 1 to the diagonal of x."""
     x = _t(input, 'diagonal')
-    if x.ndim < 2:
-        raise RuntimeError(f"diagonal: expected a tensor with >= 2 dimensions, got "
-                           f"shape {list(x.shape)}")
-    d1, d2 = (_dim(d, x.ndim, 'diagonal') for d in (dim1, dim2))
-    if d1 == d2:
-        raise RuntimeError(f"diagonal: dimensions cannot be identical {dim1}, {dim2}")
-    return _diagonal_entries(x, int(offset), d1, d2)
+    k, d1, d2 = _diag_dims(x, offset, dim1, dim2, 'diagonal')
+    return Diagonal.apply(x, offset=k, d1=d1, d2=d2)
 
 def _diagonal_entries(x, offset, d1, d2):
     rest = [d for d in range(x.ndim) if d not in (d1, d2)]
@@ -1888,7 +1947,7 @@ def _diagonal_entries(x, offset, d1, d2):
 
 def diag(input, diagonal=0):
     """A vector made into a square matrix with it on diagonal `diagonal`, or a matrix's
-    diagonal `diagonal` as a vector (`torch.diag`)."""
+    diagonal `diagonal` as a vector: a copy, as PyTorch's (`torch.diag`)."""
     x = _t(input, 'diag')
     if x.ndim == 1:
         n, k = x.shape[0], int(diagonal)
@@ -1990,7 +2049,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
                            f"a 1-d tensor of {n} ints (the size of dim {d}), got "
                            f"{_dtype_name(r.dtype)} of shape {list(r.shape)}")
     idx = np.repeat(np.arange(n), np.broadcast_to(r.reshape(-1), (n,)))
-    return index_select(x, d, idx)
+    return index_select(x, d, Tensor._make(idx))
 
 def cdist(x1, x2, p=2.0, compute_mode=None):
     """The p-norm distances between the rows of x1 (..., P, M) and of x2 (..., R, M):
@@ -4693,3 +4752,298 @@ class _MixtureSameFamily(_Distribution):
             return draws.gather(axis, index).squeeze(axis)
 
 _MixtureSameFamily.__name__ = _MixtureSameFamily.__qualname__ = 'MixtureSameFamily'
+
+# %% ../nbs/01b_tensor_ops.ipynb #k4more02
+from .autodiff import IndexGrad, _const_like
+
+def unflatten(input, dim, sizes):
+    """Axis `dim` split into the axes `sizes` (one may be -1), a view where `view`
+    gives one (`torch.unflatten`, `nn.Unflatten`)."""
+    x = _t(input, 'unflatten')
+    d = _dim(dim, x.ndim, 'unflatten')
+    sizes = tuple(sizes.tolist() if isinstance(sizes, Tensor) else sizes)
+    if not sizes: raise RuntimeError("unflatten: sizes must be non-empty")
+    try: new = _infer_shape(sizes, x.shape[d], 'unflatten')
+    except RuntimeError:
+        raise RuntimeError(f"unflatten: provided sizes {list(sizes)} don't multiply up "
+                           f"to the size of dim {dim} ({x.shape[d]}) in the input "
+                           f"tensor of shape {list(x.shape)}") from None
+    return x.reshape(x.shape[:d] + new + x.shape[d + 1:])
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    """Zeros with the last axis of `input` on the diagonal `offset` of the matrices in
+    output axes `dim1` and `dim2` (`torch.diag_embed`): the adjoint of `diagonal`."""
+    x = _t(input, 'diag_embed')
+    if x.ndim == 0:
+        raise RuntimeError("diag_embed: expected a tensor with at least 1 dimension")
+    k, d1, d2 = _diag_dims(x, offset, dim1, dim2, 'diag_embed', x.ndim + 1)
+    m = x.shape[-1] + abs(k)
+    shape = list(x.shape[:-1])
+    for d in sorted((d1, d2)): shape.insert(d, m)
+    return DiagonalGrad.apply(x, offset=k, d1=d1, d2=d2, shape=tuple(shape))
+
+def _mask_for(x, mask, where):
+    m = _bool_mask(mask, x, where)
+    try: shape = np.broadcast_shapes(x.shape, m.shape)
+    except ValueError:
+        raise RuntimeError(f"{where}: the mask of shape {list(m.shape)} does not "
+                           f"broadcast to the tensor's shape {list(x.shape)}") from None
+    return m, shape
+
+def _masked_source(x, m, source, where):
+    "The first mask.sum() entries of `source`, checked."
+    src = _t(source, where)
+    if src._data.dtype != x._data.dtype:
+        raise RuntimeError(f"{where}: expected self and source to have same dtypes but "
+                           f"got {x.dtype!r} and {src.dtype!r}")
+    k = int(m.sum())
+    if src.numel() < k:
+        raise RuntimeError(f"{where}: expected source to have at least as many "
+                           f"elements as ones in mask ({k}), got {src.numel()}")
+    return src.reshape(-1)[:k]
+
+def _masked_scatter_(self, mask, source):
+    """The entries of `source`, in order, written where `mask` is true
+    (`torch.Tensor.masked_scatter_`): `self[mask] = source[:mask.sum()]`."""
+    m, shape = _mask_for(self, mask, 'masked_scatter_')
+    if shape != self.shape:
+        raise RuntimeError(f"masked_scatter_: the mask of shape {list(m.shape)} must "
+                           f"broadcast to the tensor's shape {list(self.shape)}")
+    m = np.broadcast_to(m, shape) if m.shape != shape else m
+    self[Tensor._make(m)] = _masked_source(self, m, source, 'masked_scatter_')
+    return self
+
+def masked_scatter(input, mask, source):
+    "A copy of `input` (broadcast with `mask`) with `masked_scatter_` applied."
+    x = _t(input, 'masked_scatter')
+    m, shape = _mask_for(x, mask, 'masked_scatter')
+    x = x.expand(shape).clone() if x.shape != shape else x.clone()
+    return _masked_scatter_(x, Tensor._make(m), source)
+
+def take_along_dim(input, indices, dim=None):
+    """`gather` whose index broadcasts against the input in every axis but `dim`
+    (`torch.take_along_dim`, NumPy's `take_along_axis`); without dim, of the
+    flattened input."""
+    x, i = _t(input, 'take_along_dim'), _t(indices, 'take_along_dim')
+    if i._data.dtype.kind not in 'iu':
+        raise RuntimeError(f"take_along_dim: dtype of indices should be int64 but got "
+                           f"{i.dtype!r}")
+    if dim is None: return gather(x.reshape(-1), 0, i.reshape(-1))
+    if x.ndim != i.ndim:
+        raise RuntimeError(f"take_along_dim: input and indices should have the same "
+                           f"number of dimensions, but got {x.ndim} and {i.ndim}")
+    d = _dim(dim, x.ndim, 'take_along_dim')
+    one = lambda s: s[:d] + (1,) + s[d + 1:]
+    try: b = list(np.broadcast_shapes(one(x.shape), one(i.shape)))
+    except ValueError:
+        raise RuntimeError(f"take_along_dim: input of shape {list(x.shape)} and "
+                           f"indices of shape {list(i.shape)} do not broadcast apart "
+                           f"from dim {d}") from None
+    grow = lambda t: t if t.shape[:d] + t.shape[d + 1:] == tuple(b[:d] + b[d + 1:]) \
+        else t.expand(b[:d] + [t.shape[d]] + b[d + 1:])
+    return gather(grow(x), d, grow(i))
+
+_REDUCTIONS = ('sum', 'prod', 'mean', 'amax', 'amin')
+
+class ScatterReduce(Op):
+    """out = a, then each src[p] combined with `reduce` into out[p with its coordinate
+    along `axis` = index[p]]; with include_self=False, a's entries there are left
+    out."""
+    __slots__ = ('axis', 'index', 'reduce', 'include_self')
+    name, saved = 'scatter_reduce', ('index',)
+    def __init__(self, axis, index, reduce, include_self):
+        self.axis, self.index = axis, index
+        self.reduce, self.include_self = reduce, include_self
+    def forward(self, a, src):
+        xp, r, out = get_array_module(a), self.reduce, a.copy()
+        src = src[tuple(slice(0, n) for n in self.index.shape)]
+        at = _along(self.index, self.axis)
+        if not self.include_self:                   # start from the reduction's unit
+            k = a.dtype.kind
+            lo, hi = ((-np.inf, np.inf) if k == 'f' else (False, True) if k == 'b'
+                      else (np.iinfo(a.dtype).min, np.iinfo(a.dtype).max))
+            out[at] = dict(sum=0, mean=0, prod=1, amax=lo, amin=hi)[r]
+        ufunc = dict(sum='add', mean='add', prod='multiply', amax='maximum',
+                     amin='minimum')[r]
+        getattr(xp, ufunc).at(out, at, src)
+        if r == 'mean':
+            n = xp.maximum(_scatter_hits(a, self) + self.include_self, 1)
+            out = out // n if a.dtype.kind in 'biu' else out / n.astype(a.dtype)
+        return out.astype(a.dtype, copy=False)
+
+def _scatter_hits(a, op, ones=1):
+    "How many of src's entries (or of the true `ones`) land on each output position."
+    n = get_array_module(a).zeros(a.shape, np.int64)
+    get_array_module(a).add.at(n, _along(op.index, op.axis), ones)
+    return n
+
+@gradient_of(ScatterReduce)
+def _scatter_reduce_backward(op, grad, out, a, src):
+    """PyTorch's rules: sum and mean spread the gradient, amax and amin share it evenly
+    among the entries equal to the result, prod multiplies it by the product of the
+    others (first order: the factors are constants here)."""
+    A, O, r = _raw(a), _raw(out), op.reduce
+    S = _raw(src)[tuple(slice(0, n) for n in op.index.shape)]
+    xp, at = get_array_module(A), _along(op.index, op.axis)
+    keep = xp.ones(A.shape, bool)           # does a's entry take part in the result?
+    if not op.include_self: keep[at] = False
+    hit = xp.zeros(A.shape, bool)
+    hit[at] = True
+    G = lambda w: grad * _const_like(w, grad)
+    if r in ('sum', 'mean'):
+        n = xp.maximum(_scatter_hits(A, op) + op.include_self, 1) if r == 'mean' else 1
+        wa, ws = keep / n, xp.ones(S.shape) / (n[at] if r == 'mean' else 1)
+    elif r in ('amax', 'amin'):
+        sa, ss = A == O, S == O[at]     # the ties (a's count even when left out,
+        n = xp.maximum(_scatter_hits(A, op, ss) + sa, 1)            # as in PyTorch)
+        wa, ws = sa * keep / n, ss / n[at]
+    else:                                   # prod: the product of the other factors
+        zero_a, zero_s = keep & (A == 0), S == 0
+        zeros = _scatter_hits(A, op, zero_s) + zero_a
+        rest = xp.where(keep & ~zero_a, A, 1).astype(np.float64)
+        xp.multiply.at(rest, at, xp.where(zero_s, 1, S))
+        wa = xp.where(zero_a, xp.where(zeros == 1, rest, 0),
+                      xp.where(zeros == 0, rest / xp.where(A == 0, 1, A), 0)) * keep
+        wa = xp.where(hit, wa, 1)
+        zt, rt = zeros[at], rest[at]
+        ws = xp.where(zero_s, xp.where(zt == 1, rt, 0),
+                      xp.where(zt == 0, rt / xp.where(zero_s, 1, S), 0))
+    ga = G(wa) if _needs(op, 0) else None
+    gs = None
+    if _needs(op, 1):
+        gs = _apply(Gather, grad, axis=op.axis, index=op.index) * _const_like(ws, grad)
+        if gs.shape != src.shape:
+            corner = tuple(slice(0, n) for n in gs.shape)
+            gs = _apply(IndexGrad, gs, index=corner, shape=src.shape)
+    return ga, gs
+
+def _scatter_reduce_args(x, dim, index, src, reduce, where):
+    reduce = dict(max='amax', min='amin').get(reduce, reduce)   # PyTorch takes both
+    if reduce not in _REDUCTIONS:
+        raise RuntimeError(f"{where}: reduce argument must be either sum, prod, mean, "
+                           f"amax or amin, got {reduce!r}")
+    index, src = _zero_d_index(x, index, src)
+    return _scatter_args(x, dim, index, src, where) + (src, reduce)
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """A copy of `input` with each `src[p]` combined by `reduce` ('sum', 'prod', 'mean',
+    'amax', 'amin') into the position that `index` names (`torch.scatter_reduce`)."""
+    x = _t(input, 'scatter_reduce')
+    d, idx, s, r = _scatter_reduce_args(x, dim, index, src, reduce, 'scatter_reduce')
+    return ScatterReduce.apply(x, s, axis=d, index=idx, reduce=r,
+                               include_self=bool(include_self))
+
+def _scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+    "In-place `scatter_reduce`."
+    d, idx, s, r = _scatter_reduce_args(self, dim, index, src, reduce,
+                                        'scatter_reduce_')
+    return _inplace(self, ScatterReduce, (s,), 'scatter_reduce_', axis=d, index=idx,
+                    reduce=r, include_self=bool(include_self))
+
+def _scatter_multiplied(x, dim, index, src, inplace):
+    "`scatter(..., reduce='multiply')`: scatter_reduce with 'prod' (a number spread)."
+    if isinstance(src, Tensor):
+        warnings.warn("The reduce argument of torch.scatter with Tensor src is "
+                      "deprecated and will be removed in a future PyTorch release. Use "
+                      "torch.scatter_reduce instead for more reduction options.",
+                      UserWarning, stacklevel=3)
+    else:
+        shape = index.shape if isinstance(index, Tensor) else np.shape(index)
+        src = full(tuple(shape), src, dtype=x.dtype)
+    return (_scatter_reduce_ if inplace else scatter_reduce)(x, dim, index, src, 'prod')
+
+def _index_copy_(self, dim, index, source):
+    """`source`'s slices written at the positions `index` along `dim`
+    (`torch.Tensor.index_copy_`)."""
+    d, idx, src = _index_add_args(self, dim, index, source, 'index_copy_')
+    if src._data.dtype != self._data.dtype:
+        raise RuntimeError(f"index_copy_: self and source expected to have the same "
+                           f"dtype, but got {self.dtype!r} and {src.dtype!r}")
+    at = Tensor._make(_index_1d(index, self, d, 'index_copy_'))
+    self[(slice(None),) * d + (at,)] = src
+    return self
+
+def index_copy(input, dim, index, source):
+    "A copy of `input` with `index_copy_` applied (`torch.index_copy`)."
+    return _index_copy_(_t(input, 'index_copy').clone(), dim, index, source)
+
+Tensor.unflatten, Tensor.diag_embed = unflatten, diag_embed
+Tensor.masked_scatter, Tensor.masked_scatter_ = masked_scatter, _masked_scatter_
+Tensor.take_along_dim = take_along_dim
+Tensor.scatter_reduce, Tensor.scatter_reduce_ = scatter_reduce, _scatter_reduce_
+Tensor.index_copy, Tensor.index_copy_ = index_copy, _index_copy_
+
+# %% ../nbs/01b_tensor_ops.ipynb #k4more05
+def _at_least(n, where):
+    def fn(*tensors):
+        one = len(tensors) == 1 and not isinstance(tensors[0], (tuple, list))
+        if len(tensors) == 1 and not one: tensors = tuple(tensors[0])
+        out = []
+        for v in tensors:
+            x = _t(v, where)
+            if x.ndim < n:
+                s = tuple(x.shape)
+                if n == 3 and x.ndim == 2: s = s + (1,)     # (m, k) -> (m, k, 1)
+                elif n == 3: s = (1,) + (s or (1,)) + (1,)  # (k,) -> (1, k, 1)
+                else: s = (1,) * (n - x.ndim) + s
+                x = x.reshape(s)
+            out.append(x)
+        return out[0] if one else tuple(out)
+    fn.__name__ = where
+    fn.__doc__ = (f"Each tensor viewed with at least {n} dimension{'s' * (n > 1)} "
+                  f"(`torch.{where}`): one tensor in, one out; several, a tuple.")
+    return fn
+atleast_1d, atleast_2d, atleast_3d = (_at_least(n, f'atleast_{n}d') for n in (1, 2, 3))
+
+def _tensor_seq(tensors, where):
+    "A tuple or list of tensors, as PyTorch's `stack` family asks for."
+    if not isinstance(tensors, (tuple, list)):
+        raise TypeError(f"{where}(): argument 'tensors' must be tuple of Tensors, not "
+                        f"{type(tensors).__name__}")
+    if not tensors: raise RuntimeError(f"{where}(): expects a non-empty TensorList")
+    return [_t(v, where) for v in tensors]
+
+def hstack(tensors):
+    "Tensors joined along dim 1, or dim 0 for 1-D ones (`torch.hstack`)."
+    ts = atleast_1d(_tensor_seq(tensors, 'hstack'))
+    return cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+def vstack(tensors):
+    "Tensors made at least 2-D, joined along dim 0 (`torch.vstack`, `row_stack`)."
+    return cat(atleast_2d(_tensor_seq(tensors, 'vstack')), 0)
+row_stack = vstack
+
+def dstack(tensors):
+    "Tensors made at least 3-D, joined along dim 2 (`torch.dstack`)."
+    return cat(atleast_3d(_tensor_seq(tensors, 'dstack')), 2)
+
+def column_stack(tensors):
+    "0-D and 1-D tensors as columns, joined with the others along dim 1."
+    ts = _tensor_seq(tensors, 'column_stack')
+    return cat([x.reshape(x.numel(), 1) if x.ndim <= 1 else x for x in ts], 1)
+
+def _split_along(input, sections, dim, least, where):
+    x = _t(input, where)
+    if x.ndim < least:
+        raise RuntimeError(f"torch.{where} requires a tensor with at least {least} "
+                           f"dimension, but got a tensor with {x.ndim} dimensions!")
+    if isinstance(sections, (int, np.integer)) and not isinstance(sections, bool):
+        n = x.shape[dim]
+        if sections == 0 or n % sections:
+            raise RuntimeError(f"torch.{where} attempted to split along dimension "
+                               f"{dim}, but the size of the dimension {n} is not "
+                               f"divisible by the split_size {sections}!")
+    return tensor_split(x, sections, dim)
+
+def hsplit(input, indices_or_sections):
+    "Views cut along dim 1 (dim 0 of a 1-D tensor) (`torch.hsplit`)."
+    x = _t(input, 'hsplit')
+    return _split_along(x, indices_or_sections, 1 if x.ndim > 1 else 0, 1, 'hsplit')
+def vsplit(input, indices_or_sections):
+    "Views cut along dim 0 of an at least 2-D tensor (`torch.vsplit`)."
+    return _split_along(input, indices_or_sections, 0, 2, 'vsplit')
+def dsplit(input, indices_or_sections):
+    "Views cut along dim 2 of an at least 3-D tensor (`torch.dsplit`)."
+    return _split_along(input, indices_or_sections, 2, 3, 'dsplit')
+
+Tensor.hsplit, Tensor.vsplit, Tensor.dsplit = hsplit, vsplit, dsplit
