@@ -1408,8 +1408,11 @@ def broadcast_to(a, shape):
     return BroadcastTo.apply(a, shape=shape)
 
 def _tensors(seq, where):
+    if not isinstance(seq, (tuple, list)):          # torch.stack(generator): TypeError
+        raise TypeError(f"{where}(): argument 'tensors' must be tuple of Tensors, not "
+                        f"{type(seq).__name__}")
     seq = list(seq)
-    if not seq: raise ValueError(f"{where}: expected a non-empty sequence of tensors")
+    if not seq: raise _ShapeError(f"{where}: expected a non-empty list of Tensors")
     return [t if isinstance(t, Tensor) else tensor(t) for t in seq]
 
 import functools
@@ -1426,8 +1429,27 @@ def _one_dtype(ts):
 
 def concatenate(tensors, axis=0, *, dim=None):
     "Join tensors along an existing axis (`torch.cat`)."
-    return Concatenate.apply(*_one_dtype(_tensors(tensors, 'concatenate')),
-                             axis=axis if dim is None else dim)
+    ts = _one_dtype(_tensors(tensors, 'cat'))
+    d = axis if dim is None else dim
+    # PyTorch's checks and error types (NumPy's would be AxisError and ValueError)
+    empty = lambda t: t._data is not None and t._data.ndim == 1 and not t._data.size
+    kept = [t for t in ts if not empty(t)]          # a 1-d [] joins anything, as torch
+    if kept and len(kept) < len(ts): ts = kept
+    real = [(i, t) for i, t in enumerate(ts) if t._data is not None]
+    for i, t in real:
+        if t._data.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot "
+                               f"be concatenated")
+    if real:
+        first = real[0][1]
+        d = _dim(d, first.ndim, 'cat')
+        for i, t in real[1:]:
+            if t.ndim != first.ndim or any(a != b for k, (a, b) in
+                                           enumerate(zip(t.shape, first.shape)) if k != d):
+                raise _ShapeError(f"cat: sizes of tensors must match except in "
+                                   f"dimension {d}: expected {list(first.shape)}, got "
+                                   f"{list(t.shape)} for tensor number {i} in the list")
+    return Concatenate.apply(*ts, axis=d)
 cat = concatenate
 
 def stack(tensors, axis=0, *, dim=None):

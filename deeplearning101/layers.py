@@ -25,7 +25,7 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'poisson_nll_loss', 'gaussian_nll_loss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SoftMarginLoss',
            'CosineEmbeddingLoss', 'TripletMarginLoss', 'MultiLabelSoftMarginLoss', 'MultiMarginLoss',
            'MultiLabelMarginLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'bilinear', 'Bilinear', 'alpha_dropout',
-           'AlphaDropout', 'gumbel_softmax']
+           'AlphaDropout', 'gumbel_softmax', 'dirac_', 'sparse_']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, pickle, tempfile, warnings, weakref, zipfile, zlib
@@ -99,8 +99,26 @@ def _check_name(module, name, kind):
     if not name or '.' in name:
         raise KeyError(f"{where}: the {kind} name can't be empty or contain \".\", "
                        f"got {name!r}")
-    if hasattr(module, name) and name not in module.__dict__:
-        raise KeyError(f"{where}: attribute '{name}' already exists")
+    if hasattr(module, name) and _slot_kind(module, name) != kind:
+        raise KeyError(f"attribute '{name}' already exists")      # PyTorch's words
+
+def _slot_kind(module, name):
+    "What `name` is registered as: 'parameter', 'buffer', 'module' or None."
+    d = module.__dict__
+    if name in d.get('_buffers', ()): return 'buffer'
+    if name not in d: return None
+    v = d[name]
+    if isinstance(v, Parameter) or (v is None and name in d.get('_param_names', ())):
+        return 'parameter'
+    if isinstance(v, Module) or (v is None and name in d.get('_module_names', ())):
+        return 'module'
+
+def _child_slots(module):
+    "(name, child) for its sub-module slots in order; None for a child set to None."
+    d = module.__dict__
+    names = d.get('_module_names', ())
+    return [(k, v) for k, v in d.items()
+            if isinstance(v, Module) or (v is None and k in names)]
 
 class Module:
     """Base class of layers and models (`torch.nn.Module`): parameters, buffers and
@@ -123,11 +141,19 @@ class Module:
                 and name in d.get('_buffers', ())):
             raise TypeError(f"cannot assign '{type(value).__name__}' as buffer "
                             f"'{name}' (Tensor or None expected)")
+        if (value is not None and not isinstance(value, (Module, Parameter))
+                and _slot_kind(self, name) == 'module'):
+            raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
+                            f"'{name}' (nn.Module or None expected)")
         if isinstance(value, Parameter): d.setdefault('_param_names', set()).add(name)
+        if isinstance(value, Module): d.setdefault('_module_names', set()).add(name)
+        elif name in d.get('_module_names', ()) and value is not None:
+            d['_module_names'].discard(name)                 # a Parameter takes it
         object.__setattr__(self, name, value)
     def __delattr__(self, name):
         "Deleting a parameter or buffer frees its slot, as in PyTorch."
         self.__dict__.get('_param_names', set()).discard(name)
+        self.__dict__.get('_module_names', set()).discard(name)
         self.__dict__.get('_buffers', {}).pop(name, None)
         object.__delattr__(self, name)
 
@@ -153,6 +179,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         _check_name(self, name, 'module')
+        self.__dict__.setdefault('_module_names', set()).add(name)   # None too
         setattr(self, name, module)
     register_module = add_module
 
@@ -277,7 +304,7 @@ class Module:
         "PyTorch's layout: the options inline, or one line each above the children."
         extra = self.extra_repr().split('\n') if self.extra_repr() else []
         children = [f"({name}): " + repr(m).replace('\n', '\n  ')
-                    for name, m in self._own('module')]
+                    for name, m in _child_slots(self)]      # None too, as PyTorch
         if len(extra) == 1 and not children: return f"{type(self).__name__}({extra[0]})"
         lines = extra + children
         body = "\n  " + "\n  ".join(lines) + "\n" if lines else ""
@@ -363,8 +390,8 @@ def calculate_gain(nonlinearity, param=None):
 
 def _fans(t, where):
     if t.ndim < 2:
-        raise ValueError(f"{where}: fan_in and fan_out can not be computed for a "
-                         f"tensor with fewer than 2 dimensions, got {list(t.shape)}")
+        raise ValueError("Fan in and fan out can not be computed for tensor with "
+                         "fewer than 2 dimensions")       # PyTorch's words, for all
     receptive = math.prod(t.shape[2:])
     return t.shape[1] * receptive, t.shape[0] * receptive   # weight [out, in, ...]
 
@@ -773,6 +800,14 @@ def _class_layout(input, where):
     moved = input.permute((0,) + tuple(range(2, input.ndim)) + (1,))   # [N, d1, ..., C]
     return moved.reshape(-1, input.shape[1]), (input.shape[0],) + input.shape[2:]
 
+_TORCH_TYPE = {'i8': 'Long', 'i4': 'Int', 'i2': 'Short', 'i1': 'Char', 'u1': 'Byte',
+               'b1': 'Bool', 'f8': 'Double', 'f4': 'Float', 'f2': 'Half',
+               'u2': 'UInt16', 'u4': 'UInt32', 'u8': 'UInt64'}   # PyTorch's type names
+
+def _long_or_byte(dt):
+    "The dtypes PyTorch takes for class indices: int64 and uint8."
+    return dt.itemsize == 8 and dt.kind == 'i' or dt.itemsize == 1 and dt.kind == 'u'
+
 def _class_targets(target, input, shape, where):
     "Integer class labels as a flat array, checked (`shape`: the shape they must have)."
     if isinstance(target, Tensor): y = target._data
@@ -781,9 +816,9 @@ def _class_targets(target, input, shape, where):
         raise RuntimeError(f"{where}: input is on {_device_name(input._data)} but "
                            f"target is on {_device_name(y)}; move both to one device "
                            "with .to()")
-    if y.dtype.kind not in 'iu':
-        raise TypeError(f"{where}: target must hold integer class indices, got dtype "
-                        f"{y.dtype} (shape {list(y.shape)}); convert with .long()")
+    if not _long_or_byte(y.dtype):       # int32 labels too, as PyTorch: use .long()
+        raise RuntimeError("expected target dtype to be Long or Byte, but got "
+                           f"{_TORCH_TYPE.get(y.dtype.str[1:], str(y.dtype))}")
     if y.shape != shape and not (shape == () and y.shape == (1,)):
         raise ValueError(f"{where}: target has shape {list(y.shape)} but input has "
                          f"shape {list(input.shape)}: expected one class index per "
@@ -943,7 +978,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             and input._data.ndim == 2 and reduction in ('mean', 'sum', 'none')):
         y = target._data if type(target) is Tensor else target
         if (type(y) is np.ndarray and type(input._data) is np.ndarray
-                and y.dtype.kind in 'iu' and y.shape == input._data.shape[:1]
+                and _long_or_byte(y.dtype) and y.shape == input._data.shape[:1]
                 and _all_classes(y, input._data.shape[1], ignore_index, where)):
             return CrossEntropyOp.apply(input, target=y, reduction=reduction)
     reduction = _legacy_reduction(size_average, reduce, reduction, where)
@@ -999,10 +1034,29 @@ def _same_shape(input, target, where):
                          "compare every pair); reshape one of them")
     return target
 
-def _weighted_reduce(loss, weight, reduction, where):
-    "PyTorch's element weights of mse_loss and l1_loss: the mean divides by their sum."
+def _broadcast_target(input, target, where):
+    """The target as a tensor. A shape other than the input's is broadcast against it,
+    with PyTorch's warning: an (N, 1) input and an (N,) target give N x N errors."""
+    target = target if isinstance(target, Tensor) else tensor(target, dtype=input.dtype)
+    if input.shape == target.shape: return target
+    warnings.warn(f"Using a target size ({Size(target.shape)}) that is different to "
+                  f"the input size ({Size(input.shape)}). This will likely lead to "
+                  "incorrect results due to broadcasting. Please ensure they have the "
+                  "same size.", UserWarning, stacklevel=3)
+    a, b = tuple(input.shape), tuple(target.shape)
+    n = len(a) if len(a) > len(b) else len(b)
+    a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    for i in reversed(range(n)):                        # PyTorch's check, its words
+        if a[i] != b[i] and a[i] != 1 and b[i] != 1:
+            raise RuntimeError(f"The size of tensor a ({a[i]}) must match the size of "
+                               f"tensor b ({b[i]}) at non-singleton dimension {i}")
+    return target
+
+def _weighted_reduce(loss, weight, reduction, where, shape=None):
+    """PyTorch's element weights of mse_loss and l1_loss: the mean divides by their sum
+    (`shape`: the input's, which the weights must have)."""
     if weight is None: return _reduce(loss, reduction)
-    if tuple(weight.shape) != loss.shape:
+    if tuple(weight.shape) != (loss.shape if shape is None else tuple(shape)):
         raise ValueError(f"{where}: Weights and input must have the same size.")
     loss = loss * weight
     if reduction == 'mean': return loss.sum() / weight.sum()
@@ -1010,17 +1064,18 @@ def _weighted_reduce(loss, weight, reduction, where):
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction='mean',
              weight=None):
-    "Mean squared error (`torch.nn.functional.mse_loss`); input and target: one shape."
+    """Mean squared error (`torch.nn.functional.mse_loss`); a target of another shape
+    is broadcast, with PyTorch's warning."""
     reduction = _legacy_reduction(size_average, reduce, reduction, 'mse_loss')
-    d = input - _same_shape(input, target, 'mse_loss')
-    return _weighted_reduce(d * d, weight, reduction, 'mse_loss')
+    d = input - _broadcast_target(input, target, 'mse_loss')
+    return _weighted_reduce(d * d, weight, reduction, 'mse_loss', input.shape)
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction='mean',
             weight=None):
     "Mean absolute error (`torch.nn.functional.l1_loss`); its gradient at 0 is 0."
     reduction = _legacy_reduction(size_average, reduce, reduction, 'l1_loss')
-    d = input - _same_shape(input, target, 'l1_loss')
-    return _weighted_reduce(d.abs(), weight, reduction, 'l1_loss')
+    d = input - _broadcast_target(input, target, 'l1_loss')
+    return _weighted_reduce(d.abs(), weight, reduction, 'l1_loss', input.shape)
 
 class BinaryCrossEntropyOp(Op):
     """-(t log x + (1 - t) log(1 - x)) element-wise, each log clamped at -100 as in
@@ -1379,9 +1434,9 @@ def one_hot(tensor, num_classes=-1):
     """Class indices as one-hot rows: shape [..., num_classes], int64
     (`torch.nn.functional.one_hot`)."""
     a = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
-    if a.dtype.kind not in 'iu':
-        raise RuntimeError("one_hot: one_hot is only applicable to index tensor of "
-                           f"type LongTensor, got {_dl_dtype(a.dtype)!r}")
+    if not (a.dtype.kind == 'i' and a.dtype.itemsize == 8):     # int32 too, as PyTorch
+        raise RuntimeError("one_hot is only applicable to index tensor of type "
+                           "LongTensor.")
     if num_classes == -1:
         if a.size == 0: raise RuntimeError("one_hot: Can not infer total number of "
                                            "classes from empty tensor.")
@@ -2915,7 +2970,7 @@ def pdist(input, p=2):
 
 def _beta_loss(input, target, reduction, size, where):
     "Squared error below `size`, absolute above (smooth_l1_loss, huber_loss)."
-    d = (input - _same_shape(input, target, where)).abs()
+    d = (input - _broadcast_target(input, target, where)).abs()
     if size < 0:
         raise RuntimeError(f"{where} does not support negative values for "
                            f"{'beta' if where == 'smooth_l1_loss' else 'delta'}, "
@@ -2937,7 +2992,7 @@ def huber_loss(input, target, reduction='mean', delta=1.0, weight=None):
     loss = d * delta if small is None else where(small, d * d * 0.5,
                                                  (d - 0.5 * delta) * delta)
     if weight is not None:                  # unlike mse_loss: the plain mean
-        if tuple(weight.shape) != loss.shape:
+        if tuple(weight.shape) != tuple(input.shape):
             raise ValueError("huber_loss: Weights and input must have the same size.")
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -3604,3 +3659,117 @@ def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
     y_hard = zeros_like(logits).scatter_(dim, index, 1.0)
     return y_hard - y_soft.detach() + y_soft
 
+
+# %% ../nbs/03_mlp.ipynb #c2d3e4f5
+from collections.abc import MutableMapping
+
+def _parameter_deepcopy(self, memo):
+    """PyTorch's `Parameter.__deepcopy__`: a new parameter with the values cloned and
+    the same requires_grad; no `.grad` and no attributes of its own."""
+    if id(self) in memo: return memo[id(self)]
+    result = type(self)(self.detach().clone(), self.requires_grad)
+    memo[id(self)] = result
+    return result
+
+Parameter.__deepcopy__ = _parameter_deepcopy
+
+class _ChildModules(MutableMapping):
+    """`module._modules`: the children by name, in order (None for a child set to
+    None), as PyTorch's dict. A live view: `m._modules['fc'] = Linear(2, 1)`
+    registers the child, `del m._modules['fc']` removes it."""
+    __slots__ = ('_owner',)
+    def __init__(self, owner): self._owner = owner
+    def __getitem__(self, name):
+        if isinstance(name, str) and _slot_kind(self._owner, name) == 'module':
+            return self._owner.__dict__[name]
+        raise KeyError(name)
+    def __setitem__(self, name, module): self._owner.add_module(name, module)
+    def __delitem__(self, name): self[name]; delattr(self._owner, name)
+    def __iter__(self): return iter([k for k, _ in _child_slots(self._owner)])
+    def __len__(self): return len(_child_slots(self._owner))
+    def __repr__(self): return repr(dict(_child_slots(self._owner)))
+
+Module._modules = property(_ChildModules, doc="The children by name (a live view).")
+
+def _set_submodule(self, target, module, strict=False):
+    """Put `module` at the dotted path `target` (`nn.Module.set_submodule`): replace a
+    child, or add one to an existing parent (`strict=True`: only replace)."""
+    if target == '': raise ValueError("Cannot set the submodule without a target name!")
+    if not isinstance(module, Module):
+        raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+    parent_path, _, name = target.rpartition('.')
+    parent = self.get_submodule(parent_path)
+    if strict and not hasattr(parent, name):
+        raise AttributeError(f"{type(parent).__name__} has no attribute `{name}`")
+    if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+        raise AttributeError(f"`{name}` is not an nn.Module")
+    setattr(parent, name, module)
+
+Module.set_submodule = _set_submodule
+
+def _only_sequential(other):
+    if not isinstance(other, Sequential):
+        raise ValueError("add operator supports only objects of Sequential class, "
+                         f"but {type(other)} is given.")
+
+def _sequential_add(self, other):
+    "`a + b`: a new Sequential with the layers of both (shared, not copied)."
+    _only_sequential(other)
+    out = Sequential()
+    for m in list(self) + list(other): out.append(m)
+    return out
+
+def _sequential_iadd(self, other):
+    _only_sequential(other)
+    offset, ms = len(self), list(other)
+    for i, m in enumerate(ms): self.add_module(str(offset + i), m)
+    return self
+
+def _check_factor(self, other):
+    if not isinstance(other, int):
+        raise TypeError(f"unsupported operand type(s) for *: {type(self)} and "
+                        f"{type(other)}")
+    if other <= 0:
+        raise ValueError(f"Non-positive multiplication factor {other} for {type(self)}")
+
+def _sequential_mul(self, other):
+    "`seq * n`: the layers n times over, the same objects (shared weights), as PyTorch."
+    _check_factor(self, other)
+    out = Sequential()
+    for i, m in enumerate(list(self) * other): out.add_module(str(i), m)
+    return out
+
+def _sequential_imul(self, other):
+    _check_factor(self, other)
+    ms = list(self)
+    for i, m in enumerate(ms * (other - 1)): self.add_module(str(len(ms) + i), m)
+    return self
+
+Sequential.__add__, Sequential.__iadd__ = _sequential_add, _sequential_iadd
+Sequential.__mul__ = Sequential.__rmul__ = _sequential_mul
+Sequential.__imul__ = _sequential_imul
+
+def dirac_(tensor, groups=1):
+    """A 3-, 4- or 5-d convolution weight as the Dirac delta (`nn.init.dirac_`): output
+    channel d of each of the `groups` takes input channel d at the kernel's centre, so
+    the convolution starts as the identity."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tuple(tensor.shape)
+    if sizes[0] % groups != 0: raise ValueError("dim 0 must be divisible by groups")
+    per_group, centre = sizes[0] // groups, tuple(s // 2 for s in sizes[2:])
+    w = np.zeros(sizes)
+    for g in range(groups):
+        for d in range(min(per_group, sizes[1])): w[(g * per_group + d, d) + centre] = 1
+    return _fill(tensor, w)
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """N(0, std^2) values with ceil(sparsity * rows) entries of each column set to zero
+    (`nn.init.sparse_`, Martens' sparse initialisation)."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    num_zeros, rng = math.ceil(sparsity * rows), _rng(generator, 'sparse_')
+    w = std * rng.standard_normal((rows, cols))
+    for c in range(cols): w[rng.permutation(rows)[:num_zeros], c] = 0
+    return _fill(tensor, w)

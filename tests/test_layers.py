@@ -412,16 +412,17 @@ def test_cross_entropy_is_one_node_and_stable():
 
 
 @pytest.mark.parametrize('target,err,match', [
-    (np.array([0.0, 1.0, 2.0]), TypeError, 'integer class indices, got dtype float64'),
-    (np.array([True, False, True]), TypeError, 'integer class indices'),
+    # PyTorch's check and words: int64 or uint8 labels only
+    (np.array([0.0, 1.0, 2.0]), RuntimeError, 'Long or Byte, but got Double'),
+    (np.array([True, False, True]), RuntimeError, 'Long or Byte, but got Bool'),
+    (np.array([0, 1, 2], np.int32), RuntimeError, 'Long or Byte, but got Int'),
     (np.array([[0], [1], [2]]), ValueError, r'target has shape \[3, 1\] but input has shape \[3, 4\]'),
     (np.array([0, 1]), ValueError, r'expected one class index per row, shape \[3\]'),
     (np.array([0, 4, 1]), IndexError, r'target \[4\] out of bounds for 4 classes'),
     (np.array([0, -1, 1]), IndexError, r'target \[-1\] out of bounds'),
-    # one byte: -1 reads as 255
-    (np.array([0, -1, 1], np.int8), IndexError, r'target \[-1\] out of bounds'),
+    (np.array([0, -1, 1], np.int8), RuntimeError, 'Long or Byte, but got Char'),
     # big-endian labels
-    (np.array([0, -2, 1], '>i4'), IndexError, r'target \[-2\] out of bounds'),
+    (np.array([0, -2, 1], '>i8'), IndexError, r'target \[-2\] out of bounds'),
     (np.array([0, 7, 1], np.uint8), IndexError, r'target \[7\] out of bounds'),
 ])
 def test_cross_entropy_bad_labels(target, err, match):
@@ -461,8 +462,13 @@ def test_mse_and_bce(reduction, rng):
 
 
 def test_mse_shape_mismatch():
-    with pytest.raises(ValueError, match=r'input shape \[5, 1\] and target shape \[5\] differ'):
-        dl.MSELoss()(dl.zeros(5, 1), dl.zeros(5))
+    # PyTorch broadcasts [5, 1] against [5] to [5, 5] and warns
+    with pytest.warns(UserWarning, match=r'target size \(dl.Size\(\[5\]\)\) that is '
+                      r'different to the input size \(dl.Size\(\[5, 1\]\)\)'):
+        loss = dl.MSELoss()(dl.zeros(5, 1), dl.arange(5.))
+    assert np.isclose(loss.item(), 6.0)
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match='non-singleton'):
+        dl.MSELoss()(dl.zeros(5, 2), dl.zeros(5))
 
 
 # ---------------------------------------------------------------- Dropout
