@@ -697,7 +697,7 @@ def is_inference_mode_enabled():
 
 # %% ../nbs/01_autodiff.ipynb #8dc915cf
 def _as_list(x):
-    "One tensor, or a sequence of them (a list, a tuple, a generator such as parameters())."
+    "One tensor, or a sequence of them (a list, a tuple, a generator: parameters())."
     if x is None or hasattr(x, 'shape'): return [x]       # a tensor or an array
     return list(x) if hasattr(x, '__iter__') else [x]
 

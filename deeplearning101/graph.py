@@ -749,13 +749,15 @@ def _op_error(op, inputs, e):
     return _runtime_too(type(e))(msg)
 
 def _is_bool(t): return getattr(t._data, 'dtype', None) == np.bool_
-_MASK = "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead."
-_BOOL_MINUS = {('neg', 1): f"Negation, the `-` operator, on a bool tensor is not "
-                           f"supported. {_MASK}",
-               ('sub', 1): f"Subtraction, the `-` operator, with a bool tensor is not "
-                           f"supported. {_MASK}",
-               ('sub', 2): "Subtraction, the `-` operator, with two bool tensors is not "
-                           "supported. Use the `^` or `logical_xor()` operator instead."}
+_MASK = ("If you are trying to invert a mask, use the `~` or `logical_not()` operator "
+         "instead.")
+_BOOL_MINUS = {
+    ('neg', 1): f"Negation, the `-` operator, on a bool tensor is not supported. "
+                f"{_MASK}",
+    ('sub', 1): f"Subtraction, the `-` operator, with a bool tensor is not supported. "
+                f"{_MASK}",
+    ('sub', 2): "Subtraction, the `-` operator, with two bool tensors is not "
+                "supported. Use the `^` or `logical_xor()` operator instead."}
 
 # an op prints as PyTorch prints a grad_fn: <MulBackward0 object at 0x...>
 Op.__repr__ = lambda self: f"<{_grad_fn_name(self)} object at {id(self):#x}>"
@@ -838,7 +840,7 @@ def can_cast(from_, to):
 
 def _promote_arrays(a, b, op=None):
     if type(op) is Sub and 'b' in (a.dtype.kind, b.dtype.kind):
-        raise TypeError("numpy boolean subtract")    # PyTorch refuses; _op_error says so
+        raise TypeError("numpy boolean subtract")   # PyTorch refuses: _op_error says
     dt = _result_dtype(a, b)
     return ((a if a.dtype == dt else a.astype(dt)),
             (b if b.dtype == dt else b.astype(dt)))
@@ -1183,11 +1185,17 @@ def _into(out, result, where):
     _record_write(out._data)
     return out
 
-def add(a, b, *, alpha=1, out=None):
+_OLD_IN = 'Tensor input, Number alpha, Tensor other'
+_NEW_IN = 'Tensor input, Tensor other, *, Number alpha = 1'
+def add(a, b, *rest, alpha=1, out=None):
     "a + alpha * b, broadcasting"
+    if rest:                    # add(input, alpha, other): deprecated
+        alpha, b = _old_overload('add', b, rest, _OLD_IN, _NEW_IN)
     return _into(out, _binary(Add, a, b if alpha == 1 else alpha * b), 'add')
-def sub(a, b, *, alpha=1, out=None):
+def sub(a, b, *rest, alpha=1, out=None):
     "a - alpha * b, broadcasting"
+    if rest:                    # sub(input, alpha, other): deprecated
+        alpha, b = _old_overload('sub', b, rest, _OLD_IN, _NEW_IN)
     return _into(out, _binary(Sub, a, b if alpha == 1 else alpha * b), 'sub')
 def mul(a, b, *, out=None):
     "a * b, broadcasting"; return _into(out, _binary(Mul, a, b), 'mul')
@@ -1444,8 +1452,8 @@ def concatenate(tensors, axis=0, *, dim=None):
         first = real[0][1]
         d = _dim(d, first.ndim, 'cat')
         for i, t in real[1:]:
-            if t.ndim != first.ndim or any(a != b for k, (a, b) in
-                                           enumerate(zip(t.shape, first.shape)) if k != d):
+            sizes = enumerate(zip(t.shape, first.shape))
+            if t.ndim != first.ndim or any(a != b for k, (a, b) in sizes if k != d):
                 raise _ShapeError(f"cat: sizes of tensors must match except in "
                                    f"dimension {d}: expected {list(first.shape)}, got "
                                    f"{list(t.shape)} for tensor number {i} in the list")
@@ -1617,7 +1625,8 @@ def _is_dtype(x):
     if isinstance(x, type): return issubclass(x, np.generic) or x in (float, int, bool)
     return False
 
-def _to(a, *args, device=None, dtype=None, non_blocking=False, copy=False):
+def _to(a, *args, device=None, dtype=None, non_blocking=False, copy=False,
+        memory_format=None):
     """This tensor on `device` and/or with `dtype` (`torch.Tensor.to`):
     `t.to(dl.float64)`, `t.to(other)` (its device and dtype), `t.to('cuda')`,
     `t.to('cuda', dl.float16)`. Itself when nothing changes (unless `copy`); float casts
@@ -1642,6 +1651,8 @@ def _to(a, *args, device=None, dtype=None, non_blocking=False, copy=False):
             raise RuntimeError(f"Tensor.to: device {device!r} "
                                f"needs chapter 05's GPU support")
     if dtype is not None: t = _cast(t, dtype, 'Tensor.to')     # float casts: an op
+    # a layout (chapter 01b's memory formats): `to(memory_format=dl.channels_last)`
+    if memory_format is not None: t = t.contiguous(memory_format=memory_format)
     return t.clone() if copy and t is a else t
 Tensor.to = _to
 
@@ -1834,8 +1845,29 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
         t._op, t._requires_grad = op, True
     return t
 
+def _old_overload(name, first, rest, old, new):
+    """PyTorch's deprecated scalar-first call forms, which older tutorials use
+    (`p.data.add_(-lr, p.grad.data)`): accepted with PyTorch's warning; or a
+    TypeError."""
+    if not (len(rest) == old.split('Number')[1].count('Tensor')
+            and isinstance(first, (int, float))
+            and all(isinstance(t, Tensor) for t in rest)):
+        raise TypeError(f"{name}() received an invalid combination of arguments: "
+                        f"{1 + len(rest)} positional arguments; expected {new}")
+    warnings.warn(f"This overload of {name} is deprecated:\n\t{name}({old})\nConsider "
+                  f"using one of the following signatures instead:\n\t{name}({new})",
+                  UserWarning, stacklevel=3)
+    return (first, *rest)
+
 def _binary_(cls, ufunc, name):
-    def method(self, other, *, alpha=None):
+    def method(self, other, *rest, alpha=None):
+        if rest:                # add_(alpha, other), sub_(alpha, other): deprecated
+            if name not in ('add_', 'sub_') or alpha is not None:
+                raise TypeError(f"{name}() takes 1 positional argument but "
+                                f"{1 + len(rest)} were given")
+            alpha, other = _old_overload(name, other, rest,
+                                         'Number alpha, Tensor other',
+                                         'Tensor other, *, Number alpha = 1')
         if alpha is not None: other = other * alpha
         a = self._data          # the common case, an update under no_grad, made short:
         if type(other) is Tensor: b, rg = other._data, other._requires_grad
@@ -2301,8 +2333,9 @@ Tensor.multinomial = multinomial
 def _memory(t, where):
     "The whole array `t`'s values live in, flat, in memory order (a view: writes land)."
     a = t._data
-    if not isinstance(a, _HOST): raise TypeError(f"{where}: a GPU tensor's memory is not "
-                                                 f"reachable here; use t.cpu() first")
+    if not isinstance(a, _HOST):
+        raise TypeError(f"{where}: a GPU tensor's memory is not reachable here; use "
+                        f"t.cpu() first")
     root = _root(np.asarray(a))
     return np.ravel(root, order='K') if root.ndim else root.reshape(1)
 
@@ -2315,7 +2348,8 @@ class TypedStorage:
     def size(self): return self._flat.size
     def __getitem__(self, i):
         if not isinstance(i, (int, np.integer)):
-            raise RuntimeError("slices are only supported in UntypedStorage.__getitem__")
+            raise RuntimeError("slices are only supported in "
+                               "UntypedStorage.__getitem__")
         return self._flat[i].item()
     def __setitem__(self, i, value): self._flat[i] = value; _record_write(self._flat)
     def __iter__(self): return iter(self._flat.tolist())
@@ -2347,6 +2381,24 @@ def _data_ptr(self):
     return (np.asarray(a).__array_interface__['data'][0] if isinstance(a, _HOST)
             else a.data.ptr)
 Tensor.data_ptr = _data_ptr
+
+import copy
+def _tensor_deepcopy(self, memo):
+    """`copy.deepcopy(t)` as PyTorch's: a leaf only (values, requires_grad, .grad and
+    attributes of one's own copied); a tensor with a history is refused."""
+    if self._op is not None:
+        raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                           "support the deepcopy protocol at the moment.")
+    if id(self) in memo: return memo[id(self)]
+    new = object.__new__(type(self))
+    memo[id(self)] = new
+    new._data = copy.deepcopy(self._data, memo)
+    new._op, new._requires_grad, new._retains_grad = None, self._requires_grad, False
+    new.grad, new.name = copy.deepcopy(self.grad, memo), self.name
+    if getattr(self, '__dict__', None):
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+    return new
+Tensor.__deepcopy__ = _tensor_deepcopy
 
 
 # %% ../nbs/00_graph.ipynb #790ec9ed

@@ -5,11 +5,12 @@
 # %% auto #0
 __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'logical_xor', 'logical_not', 'bitwise_and',
            'bitwise_or', 'bitwise_xor', 'bitwise_not', 'bitwise_left_shift', 'bitwise_right_shift', 'isnan', 'isinf',
-           'isfinite', 'sin', 'cos', 'log2', 'log10', 'log1p', 'exp2', 'expm1', 'rsqrt', 'reciprocal', 'concat', 'tan',
-           'asin', 'acos', 'atan', 'sinh', 'cosh', 'arcsin', 'arccos', 'arctan', 'arctan2', 'fmax', 'fmin', 'greater',
-           'greater_equal', 'less', 'less_equal', 'not_equal', 'moveaxis', 'linalg', 'erfc', 'erfinv', 'sinc', 'lgamma',
-           'digamma', 'i0', 'atleast_1d', 'atleast_2d', 'atleast_3d', 'row_stack', 'count_nonzero', 'nan_to_num',
-           'isclose', 'allclose', 'equal', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd',
+           'isfinite', 'contiguous_format', 'preserve_format', 'channels_last', 'channels_last_3d', 'sin', 'cos',
+           'log2', 'log10', 'log1p', 'exp2', 'expm1', 'rsqrt', 'reciprocal', 'concat', 'tan', 'asin', 'acos', 'atan',
+           'sinh', 'cosh', 'arcsin', 'arccos', 'arctan', 'arctan2', 'fmax', 'fmin', 'greater', 'greater_equal', 'less',
+           'less_equal', 'not_equal', 'moveaxis', 'linalg', 'erfc', 'erfinv', 'sinc', 'lgamma', 'digamma', 'i0',
+           'atleast_1d', 'atleast_2d', 'atleast_3d', 'row_stack', 'count_nonzero', 'nan_to_num', 'isclose', 'allclose',
+           'equal', 'memory_format', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd',
            'Scatter', 'gather', 'scatter_add', 'scatter', 'index_select', 'masked_select', 'MaskedFill', 'masked_fill',
            'sort', 'argsort', 'topk', 'kthvalue', 'MedianAll', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin',
            'Cos', 'Log2', 'Log10', 'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc',
@@ -42,7 +43,7 @@ from .graph import *
 from .graph import Op, Reduce, Tensor, _BUILTIN_NAMES
 from .graph import _binary, _cast, _const, _dim, _dl_dtype, _inplace, _t
 from .graph import _CATEGORY, _promote_types, _into, _runtime_too
-from .graph import _default_float
+from .graph import _default_float, _old_overload
 from .graph import _return_type
 from .autodiff import *
 from .autodiff import _expand as _unreduce
@@ -191,6 +192,7 @@ def _stride(self, dim=None):
 
 def _is_contiguous(self, memory_format=None):
     "True when the entries lie in memory in row-major order, without gaps."
+    if memory_format is not None: return _in_format(self, memory_format)   # see below
     return bool(self._data.flags.c_contiguous)
 
 def _infer_shape(shape, numel, where):
@@ -213,6 +215,37 @@ def _infer_shape(shape, numel, where):
                            f"{numel}")
     return new
 
+# %% ../nbs/01b_tensor_ops.ipynb #484c0b4a
+class memory_format:
+    """A memory layout (`torch.memory_format`): `contiguous_format` (row-major),
+    `channels_last` (a 4-d [N, C, H, W] tensor stored as [N, H, W, C]),
+    `channels_last_3d` (5-d), `preserve_format`."""
+    def __init__(self, name): self._name = name
+    def __repr__(self): return f"dl.{self._name}"
+contiguous_format, preserve_format = (memory_format('contiguous_format'),
+                                      memory_format('preserve_format'))
+channels_last, channels_last_3d = (memory_format('channels_last'),
+                                   memory_format('channels_last_3d'))
+_LAST = {channels_last: (0, 2, 3, 1), channels_last_3d: (0, 2, 3, 4, 1)}
+
+def _in_format(t, fmt):
+    "Is `t` stored in the order of `fmt` (channels last: [N, C, H, W] as [N, H, W, C])?"
+    order = _LAST.get(fmt)
+    if order is None: return bool(t._data.flags.c_contiguous)
+    return (t._data.ndim == len(order)
+            and bool(t._data.transpose(order).flags.c_contiguous))
+
+def _to_format(t, fmt):
+    "`t` stored in the order of `fmt` (the same values): itself, or a copy."
+    order = _LAST.get(fmt)
+    if order is None: return t if t._data.flags.c_contiguous else Clone.apply(t)
+    if t._data.ndim != len(order):
+        raise RuntimeError(f"required rank {len(order)} tensor to use {fmt._name} "
+                           f"format")
+    if _in_format(t, fmt): return t
+    return Clone.apply(t.permute(*order)).permute(*np.argsort(order).tolist())
+
+
 # %% ../nbs/01b_tensor_ops.ipynb #b26488f1
 def _view(self, *shape):
     "The same memory seen with another shape (`torch.Tensor.view`): never a copy."
@@ -231,6 +264,7 @@ def _view(self, *shape):
 
 def _contiguous(self, memory_format=None):
     "This tensor if it is row-major already, else a row-major copy."
+    if memory_format is not None: return _to_format(self, memory_format)   # see below
     return self if self._data.flags.c_contiguous else Clone.apply(self)
 
 def _view_as(self, other):
@@ -1499,11 +1533,14 @@ def numel(input):
     return _t(input, 'numel').numel()
 
 # %% ../nbs/01b_tensor_ops.ipynb #af0c6786
-def _add(self, other, *, alpha=1):
+_OLD_NEW = ('Number alpha, Tensor other', 'Tensor other, *, Number alpha = 1')
+def _add(self, other, *rest, alpha=1):
     "`x.add(y, alpha=a)` is x + a*y (`torch.Tensor.add`)."
+    if rest: alpha, other = _old_overload('add', other, rest, *_OLD_NEW)
     return self + (other if alpha == 1 else other * alpha)
-def _sub(self, other, *, alpha=1):
+def _sub(self, other, *rest, alpha=1):
     "`x.sub(y, alpha=a)` is x - a*y."
+    if rest: alpha, other = _old_overload('sub', other, rest, *_OLD_NEW)
     return self - (other if alpha == 1 else other * alpha)
 def _div(self, other, *, rounding_mode=None):
     """`x.div(y)` is x / y; rounding_mode='trunc' or 'floor' rounds the quotient, as
@@ -1536,6 +1573,15 @@ Tensor.new_empty = lambda self, *size, **kw: _new(self, empty, *size, **kw)
 Tensor.new_full = (lambda self, size, fill_value, **kw:
                    _new(self, full, size, fill_value, **kw))
 Tensor.new_tensor = lambda self, data, **kw: _new(self, tensor, data, **kw)
+def _legacy_new(self, *args, **kw):
+    """`t.new(...)`, PyTorch's legacy constructor, in t's dtype and device: sizes give
+    an uninitialised tensor (as `new_empty`), one sequence gives that data."""
+    if not args or all(_graph._is_size(n) for n in args) or (
+            len(args) == 1 and isinstance(args[0], Size)):
+        return _new(self, empty, *(args or (0,)), **kw)
+    if len(args) == 1: return _new(self, tensor, args[0], **kw)
+    raise TypeError(f"new(): expected sizes or one sequence of data, got {args!r:.60}")
+Tensor.new = _legacy_new
 Tensor.type_as = lambda self, other: self.to(other.dtype)
 
 def nonzero(input, *, as_tuple=False):
@@ -2243,12 +2289,19 @@ def _index_add_(self, dim, index, source, *, alpha=1):
     d, idx, src = _index_add_args(self, dim, index, source, 'index_add_')
     return _scatter_add_(self, d, idx, src if alpha == 1 else src * alpha)
 
-def addcmul(input, tensor1, tensor2, *, value=1):
+_OLD_ADDC = 'Number value, Tensor tensor1, Tensor tensor2'
+def addcmul(input, tensor1, tensor2, *rest, value=1):
     "input + value * tensor1 * tensor2 (`torch.addcmul`, Adam's update)."
+    if rest: value, tensor1, tensor2 = _old_overload(
+        'addcmul', tensor1, (tensor2, *rest), 'Tensor input, ' + _OLD_ADDC,
+        'Tensor input, Tensor tensor1, Tensor tensor2, *, Number value = 1')
     return _t(input, 'addcmul') + value * tensor1 * tensor2
 
-def _addcmul_(self, tensor1, tensor2, *, value=1):
+def _addcmul_(self, tensor1, tensor2, *rest, value=1):
     "In-place `addcmul`."
+    if rest: value, tensor1, tensor2 = _old_overload(
+        'addcmul_', tensor1, (tensor2, *rest), _OLD_ADDC,
+        'Tensor tensor1, Tensor tensor2, *, Number value = 1')
     return self.add_(tensor1 * tensor2 * value)
 
 class Lerp(Op):
@@ -4426,13 +4479,19 @@ def _addcdiv_check(tensor1, tensor2, where):
                            f"supported; use (input + value * torch.trunc(tensor1 / "
                            f"tensor2)).to(input.dtype) for the historic behaviour")
 
-def addcdiv(input, tensor1, tensor2, *, value=1):
+def addcdiv(input, tensor1, tensor2, *rest, value=1):
     "input + value * tensor1 / tensor2 (`torch.addcdiv`, Adam's step)."
+    if rest: value, tensor1, tensor2 = _old_overload(
+        'addcdiv', tensor1, (tensor2, *rest), 'Tensor input, ' + _OLD_ADDC,
+        'Tensor input, Tensor tensor1, Tensor tensor2, *, Number value = 1')
     _addcdiv_check(tensor1, tensor2, 'addcdiv')
     return _t(input, 'addcdiv') + value * tensor1 / tensor2
 
-def _addcdiv_(self, tensor1, tensor2, *, value=1):
+def _addcdiv_(self, tensor1, tensor2, *rest, value=1):
     "In-place `addcdiv`: `p.addcdiv_(exp_avg, denom, value=-lr)`."
+    if rest: value, tensor1, tensor2 = _old_overload(
+        'addcdiv_', tensor1, (tensor2, *rest), _OLD_ADDC,
+        'Tensor tensor1, Tensor tensor2, *, Number value = 1')
     _addcdiv_check(tensor1, tensor2, 'addcdiv_')
     return self.add_(value * tensor1 / tensor2)
 

@@ -273,3 +273,67 @@ def test_repr_wraps_where_torch_does():
             b = torch.arange(float(w * n)).reshape(n, w).double().requires_grad_() * 1.5
             assert repr(a).replace('dl.', 'torch.') == repr(b)
         assert repr(t[0]).replace('dl.', 'torch.') == repr(t[1])
+
+
+def test_deprecated_scalar_first_forms():
+    "Older tutorials: p.data.add_(-lr, p.grad.data), torch.add(a, s, b), addcmul_(v, t1, t2) (probe l)."
+    out = {}
+    for L in (dl, torch):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            a, b = L.ones(2), L.ones(2) * 3
+            a.add_(-0.5, b)
+            r = [a.tolist()]
+            a.sub_(2, b)
+            r += [a.tolist(), a.add(2, b).tolist(), a.sub(2, b).tolist(), L.add(a, 2, b).tolist(),
+                  L.sub(a, 2, b).tolist(), L.addcmul(a, 2, b, b).tolist(), L.addcdiv(a, 2, b, b).tolist()]
+            a.addcmul_(0.5, b, b)
+            a.addcdiv_(2, b, b)
+            r.append(a.tolist())
+        out[L] = r
+        with pytest.raises(TypeError):
+            L.ones(2).mul_(2, L.ones(2))
+    assert out[dl] == out[torch]
+    with pytest.warns(UserWarning, match='This overload of add_ is deprecated'):
+        dl.ones(2).add_(2, dl.ones(2))
+
+
+def test_legacy_new_and_memory_formats():
+    import math
+    out = {}
+    for L in (dl, torch):
+        w = L.ones(2, 3, dtype=L.float64)
+        r = [tuple(w.new(2, 3).shape), str(w.new(2, 3).dtype), str(w.new([1, 2]).dtype),
+             tuple(w.new().shape), tuple(w.new(L.Size([4])).shape), str(L.channels_last)]
+        for shp in [(1, 4, 2, 3), (2, 3, 4, 5)]:
+            x = L.arange(float(math.prod(shp))).view(*shp)
+            c = x.contiguous(memory_format=L.channels_last)
+            r += [c.stride(), c.is_contiguous(), c.is_contiguous(memory_format=L.channels_last),
+                  x.is_contiguous(memory_format=L.channels_last),
+                  x.to(memory_format=L.channels_last).stride(), bool((c == x).all())]
+        x5 = L.arange(120.0).view(1, 2, 3, 4, 5)
+        c5 = x5.contiguous(memory_format=L.channels_last_3d)
+        r += [c5.stride(), c5.is_contiguous(memory_format=L.channels_last_3d), str(L.contiguous_format),
+              str(L.preserve_format), isinstance(L.channels_last, L.memory_format),
+              x.contiguous(memory_format=L.contiguous_format).is_contiguous()]
+        out[L] = [s.replace('torch.', 'dl.') if isinstance(s, str) else s for s in r]
+        with pytest.raises(RuntimeError):
+            L.ones(2, 3).contiguous(memory_format=L.channels_last)
+    assert out[dl] == out[torch]
+    x = dl.randn(2, 3, 4, 4, requires_grad=True)
+    (x.contiguous(memory_format=dl.channels_last) * dl.arange(4.0)).sum().backward()
+    assert np.allclose(x.grad.numpy(), np.broadcast_to(np.arange(4.0), (2, 3, 4, 4)))
+
+
+def test_deepcopy_of_tensors_like_torch():
+    import copy
+    for L in (dl, torch):
+        x = L.ones(2, requires_grad=True)
+        y = x * 2
+        y.sum().backward()
+        x.tag = 1
+        c = copy.deepcopy(x)
+        assert c.grad.tolist() == [2.0, 2.0] and c.requires_grad and c.tag == 1 and c.is_leaf
+        assert c.data_ptr() != x.data_ptr()
+        with pytest.raises(RuntimeError, match='graph leaves'):
+            copy.deepcopy(x * 3)

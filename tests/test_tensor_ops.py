@@ -414,7 +414,7 @@ def test_parity_table_covers_every_public_function():
     more = ''.join((Path(__file__).parent / f).read_text()
                    for f in ('test_torch_more_tensor.py', 'test_torch_linalg_more.py',
                              'test_special_more.py', 'test_numeric_more.py',
-                             'test_tensor_more4.py'))
+                             'test_tensor_more4.py', 'test_surface_more3.py'))
     missing = [n for n in ops if n not in sources and not re.search(rf'\b{n}\b', more)]
     assert not missing, f"no parity case uses {missing}"
 
