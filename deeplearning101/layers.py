@@ -1483,7 +1483,7 @@ def pad(input, pad, mode='constant', value=None):
     """Pad the last len(pad) // 2 dimensions (`torch.nn.functional.pad`): `pad` = (left,
     right) for the last dimension, then (top, bottom) for the one before, ...; a
     negative amount crops. Modes: 'constant' (`value`, default 0), 'reflect',
-    'replicate', 'circular'."""
+    'replicate', 'circular' (as in PyTorch, it crops first, then wraps what is left)."""
     where = 'pad'
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2: raise RuntimeError(f"{where}: Padding length must be divisible by "
@@ -1495,39 +1495,54 @@ def pad(input, pad, mode='constant', value=None):
                            f"{len(pad)} and input of dimension {input.ndim}")
     if mode not in _PAD_MODES:
         raise NotImplementedError(f"{where}: Unrecognised padding mode {mode}")
+    shape = list(input.shape)
+    sizes = [shape[-1 - i] + pad[2 * i] + pad[2 * i + 1] for i in range(k)]
     if mode != 'constant':
         if value not in (None, 0):
             raise RuntimeError(f"{where}: Padding mode \"{mode}\" doesn't take in "
                                "value argument")
-        if input.ndim - k not in (1, 2) or k > 3:
+        if input.ndim - k not in (1, 2) or not 1 <= k <= 3:
             raise NotImplementedError(f"{where}: padding size {len(pad)} is not "
                                       f"supported for {input.ndim}D input with mode "
                                       f"{mode!r}: non-constant padding pads the last "
                                       "1, 2 or 3 dimensions of a (batch of) [C, ...] "
                                       "input")
+    if mode in ('reflect', 'replicate'):
+        if 0 in shape[input.ndim - k - 1:]:
+            raise RuntimeError(f"{where}: Expected {k + 1}D or {k + 2}D (batch mode) "
+                               "tensor with possibly 0 batch size and other non-zero "
+                               f"dimensions for input, but got: {shape}")
+        if all(s < 1 for s in sizes):
+            raise RuntimeError(f"{where}: input {shape} is too small for the padding "
+                               f"{pad} in mode {mode!r}: the padded sizes of the last "
+                               f"{k} dimensions would be {sizes[::-1]}")
     maps = []
     for i in range(k):
         axis, (left, right) = input.ndim - 1 - i, pad[2 * i: 2 * i + 2]
-        n = input.shape[axis]
-        if n + left + right < 0:
+        n, size = shape[axis], sizes[i]
+        if size < 0:
             raise RuntimeError(f"{where}: the padded size of dimension {axis} would be "
-                               f"{n + left + right}")
+                               f"{size}")
         if mode == 'reflect' and (left >= n or right >= n):
             raise RuntimeError(f"{where}: Padding size should be less than the "
                                "corresponding input dimension, but got: padding "
                                f"({left}, {right}) at dimension {axis} of input "
-                               f"{list(input.shape)}")
-        if mode == 'circular' and (left > n or right > n):
+                               f"{shape}")
+        # circular: the part left after cropping, x[start: start + kept], is wrapped
+        start, kept = max(-left, 0), n + min(left, 0) + min(right, 0)
+        if mode == 'circular' and (left > n or right > n or (size and (
+                max(left, 0) > kept or max(right, 0) > kept))):
             raise RuntimeError(f"{where}: Padding value causes wrapping around more "
-                               "than once.")
+                               f"than once (padding ({left}, {right}) at dimension "
+                               f"{axis} of input {shape}).")
         if left == right == 0: continue
         # the input position each output position copies
-        j = np.arange(n + left + right) - left
+        j = np.arange(size) - left
         if mode == 'constant': m = np.where((j >= 0) & (j < n), j, -1)
         # mirror at 0, n-1
         elif mode == 'reflect': m = (n - 1) - np.abs((n - 1) - np.abs(j))
         elif mode == 'replicate': m = np.clip(j, 0, n - 1)
-        else: m = j % n
+        else: m = start + (np.arange(size) - max(left, 0)) % max(kept, 1)
         maps.append((axis, m, n))
     return PadOp.apply(input, maps=tuple(maps), value=0 if value is None else value)
 
@@ -2662,34 +2677,54 @@ class Dropout3d(Dropout):
     def forward(self, input):
         return dropout3d(input, self.p, self.training, self.inplace)
 
-def _inplace(input, out, inplace):
-    "The result, written into `input` when `inplace` (as PyTorch's `inplace=True`)."
-    if not inplace: return out
-    with no_grad(): input.copy_(out.detach())
-    return input
+class _ActivationCopy(_graph.Copy):
+    """`copy_` of an in-place activation's result, named as PyTorch names the grad_fn
+    (`hardtanh` for relu6_: `grad_fn=<HardtanhBackward0>`)."""
+    __slots__ = ('name',)
+    def __init__(self, name='copy_'): self.name = name
+
+def _inplace(input, f, inplace, where, name=None):
+    """`f(input)`; with `inplace` (PyTorch's `inplace=True`) the result is written into
+    `input` by the engine's in-place path, so it is recorded as PyTorch records it: the
+    old value keeps its history, the version counter moves, and a leaf that requires
+    grad is refused under grad mode."""
+    if not inplace: return f(input)
+    kw = dict(casting='unsafe', name=name or where.rstrip('_'))
+    if not (GradMode.enabled and input._requires_grad):     # nothing to record
+        return _graph._inplace(input, _ActivationCopy, (f(input),), where, **kw)
+    src = input.clone()
+    out = _graph._inplace(input, _ActivationCopy, (f(src),), where, **kw)
+    # f read a clone of the old value; the clone's input becomes the engine's saved
+    # copy of that value (same history), as input's own array has changed
+    src._op.inputs = out._op.inputs[:1]
+    return out
 
 def elu(input, alpha=1.0, inplace=False):
     "x for x > 0, alpha (e^x - 1) otherwise (`torch.nn.functional.elu`)."
     x = _float_tensor(input, 'elu')
-    out = where(x > 0, x, expm1(x.clamp(max=0)) * alpha)   # no e^x of large x
-    return _inplace(x, out, inplace)
+    # no e^x of large x
+    f = lambda t: where(t > 0, t, expm1(t.clamp(max=0)) * alpha)
+    return _inplace(x, f, inplace, 'elu_')
+
+def _hardtanh(input, min_val, max_val, inplace, name):
+    x = input if isinstance(input, Tensor) else tensor(input)
+    if x.dtype == bool_:
+        raise TypeError(f"{name}: input must be a number tensor, got dl.bool")
+    if min_val > max_val:
+        raise ValueError(f"{name}: min_val ({min_val}) cannot be greater than "
+                         f"max_val ({max_val})")
+    lo, hi = (tensor(v, dtype=x.dtype) for v in (min_val, max_val))
+    f = lambda t: where(t <= min_val, lo, where(t >= max_val, hi, t))
+    return _inplace(x, f, inplace, name + '_', 'hardtanh')
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """x clipped to [min_val, max_val] (`F.hardtanh`; integers too); slope 1 strictly
     inside, 0 on and beyond the bounds, as PyTorch's."""
-    x = input if isinstance(input, Tensor) else tensor(input)
-    if x.dtype == bool_:
-        raise TypeError("hardtanh: input must be a number tensor, got dl.bool")
-    if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than "
-                         f"max_val ({max_val})")
-    lo, hi = (tensor(v, dtype=x.dtype) for v in (min_val, max_val))
-    out = where(x <= min_val, lo, where(x >= max_val, hi, x))
-    return _inplace(x, out, inplace)
+    return _hardtanh(input, min_val, max_val, inplace, 'hardtanh')
 
 def relu6(input, inplace=False):
     "min(max(x, 0), 6) (`torch.nn.functional.relu6`)."
-    return hardtanh(input, 0.0, 6.0, inplace)
+    return _hardtanh(input, 0.0, 6.0, inplace, 'relu6')
 
 def logsigmoid(input):
     "log(1 / (1 + e^-x)) = -softplus(-x), without overflow (`F.logsigmoid`)."
@@ -3092,33 +3127,33 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def selu(input, inplace=False):
     "scale (x for x > 0, alpha (e^x - 1) otherwise), fixed alpha and scale (`F.selu`)."
     x = _float_tensor(input, 'selu')
-    out = where(x > 0, x, expm1(x.clamp(max=0)) * _SELU_ALPHA) * _SELU_SCALE
-    return _inplace(x, out, inplace)
+    f = lambda t: where(t > 0, t, expm1(t.clamp(max=0)) * _SELU_ALPHA) * _SELU_SCALE
+    return _inplace(x, f, inplace, 'selu_', 'elu')
 
 def celu(input, alpha=1.0, inplace=False):
     "x for x > 0, alpha (e^(x/alpha) - 1) otherwise (`torch.nn.functional.celu`)."
     x = _float_tensor(input, 'celu')
     if alpha == 0:
         raise RuntimeError("celu: ZeroDivisionError: alpha must not be 0")
-    out = where(x > 0, x, expm1((x / alpha).clamp(max=0)) * alpha)
-    return _inplace(x, out, inplace)
+    f = lambda t: where(t > 0, t, expm1((t / alpha).clamp(max=0)) * alpha)
+    return _inplace(x, f, inplace, 'celu_')
 
 def mish(input, inplace=False):
     "x tanh(softplus(x)) (`torch.nn.functional.mish`)."
     x = _float_tensor(input, 'mish')
-    return _inplace(x, x * tanh(softplus(x)), inplace)
+    return _inplace(x, lambda t: t * tanh(softplus(t)), inplace, 'mish_')
 
 def hardswish(input, inplace=False):
     "0 below -3, x above 3, x (x + 3) / 6 between (`F.hardswish`)."
     x = _float_tensor(input, 'hardswish')
-    out = where(x <= -3, x * 0, where(x < 3, x * (x + 3) / 6, x))
-    return _inplace(x, out, inplace)
+    f = lambda t: where(t <= -3, t * 0, where(t < 3, t * (t + 3) / 6, t))
+    return _inplace(x, f, inplace, 'hardswish_')
 
 def hardsigmoid(input, inplace=False):
     "0 up to -3, 1 from 3, x / 6 + 1/2 between (`F.hardsigmoid`)."
     x = _float_tensor(input, 'hardsigmoid')
-    out = where(x <= -3, x * 0, where(x >= 3, x * 0 + 1, x / 6 + 0.5))
-    return _inplace(x, out, inplace)
+    f = lambda t: where(t <= -3, t * 0, where(t >= 3, t * 0 + 1, t / 6 + 0.5))
+    return _inplace(x, f, inplace, 'hardsigmoid_')
 
 def softsign(input):
     "x / (1 + |x|) (`torch.nn.functional.softsign`)."
@@ -3134,7 +3169,8 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 def threshold(input, threshold, value, inplace=False):
     "x where x > threshold, `value` elsewhere (`torch.nn.functional.threshold`)."
     x = input if isinstance(input, Tensor) else tensor(input)
-    return _inplace(x, where(x > threshold, x, x * 0 + value), inplace)
+    f = lambda t: where(t > threshold, t, t * 0 + value)
+    return _inplace(x, f, inplace, 'threshold_')
 
 def tanhshrink(input):
     "x - tanh(x) (`torch.nn.functional.tanhshrink`)."
@@ -3630,14 +3666,15 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     p = _check_probability(p)
     x = _float_tensor(input, 'alpha_dropout')
     if not training or p == 0: return x
-    if p == 1: return _inplace(x, x * 0, inplace)
+    if p == 1: return _inplace(x, lambda t: t * 0, inplace, 'alpha_dropout_', 'mul')
     alpha = 1.7580993408473766                  # SELU's scale * alpha
     a = 1 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
     keep = _graph._rng_of(None, 'dropout').random(x.shape) >= p
     dt = x._data.dtype
     mult = _like((keep * a).astype(dt), x._data)
     shift = _like(((keep - 1.0) * alpha * a + alpha * a * p).astype(dt), x._data)
-    return _inplace(x, x * Tensor._make(mult) + Tensor._make(shift), inplace)
+    f = lambda t: t * Tensor._make(mult) + Tensor._make(shift)
+    return _inplace(x, f, inplace, 'alpha_dropout_', 'add')
 
 class AlphaDropout(Dropout):
     "`alpha_dropout` in training mode, the identity in eval (`torch.nn.AlphaDropout`)."

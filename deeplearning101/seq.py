@@ -66,6 +66,7 @@ def bigram_nll(train_ids, val_ids, vocab_size, alpha=1):
     return float(-np.log(P[val_ids[:-1], val_ids[1:]]).mean())
 
 # %% ../nbs/08_seq.ipynb #0cdf3b9f
+from .graph import _runtime_too
 def _shape(t): return list(t.shape)
 
 def _cell_parameters(cell, input_size, hidden_size, bias, dtype, device):
@@ -97,8 +98,33 @@ def _cell_repr(self):
         s += f", nonlinearity={self.nonlinearity!r}"
     return s
 
+_StateTypeError = type('AttributeError', (AttributeError, RuntimeError), dict(
+    __module__='deeplearning101', __doc__="AttributeError and RuntimeError"))
+
+def _state_pair(where, hx, names):
+    """The (h, c) pair of an LSTM or LSTMCell, checked with PyTorch's exception types:
+    a bare tensor, too few or too many states, a state that is not a tensor."""
+    pair = f"a pair ({names[0]}, {names[1]})"
+    if isinstance(hx, Tensor):      # PyTorch indexes hx[1] or refuses a non-tuple
+        cls = (_runtime_too(IndexError) if 'h_0' in names[0] else
+               _runtime_too(ValueError if hx.ndim <= 1 else TypeError))
+        raise cls(f"{where}: expected hx to be {pair}, got a tensor {_shape(hx)}")
+    if not isinstance(hx, (tuple, list)):
+        raise _runtime_too(TypeError)(f"{where}: expected hx to be {pair}, got "
+                                      f"{type(hx).__name__}")
+    if len(hx) != 2:
+        cls = _runtime_too(IndexError) if len(hx) < 2 else RuntimeError
+        raise cls(f"{where}: expected hx to be {pair}, got {len(hx)} state"
+                  + "s" * (len(hx) != 1))
+    for s, name in zip(hx, names):
+        if not isinstance(s, Tensor):
+            raise _StateTypeError(f"{where}: expected the state {name} to be a "
+                                  f"tensor, got {type(s).__name__}")
+    return tuple(hx)
+
 def _cell_input(cell, input, hx, pair=False):
-    "Checked 2-d input and state(s) of a cell, and whether the input was unbatched."
+    """Checked 2-d input and state(s) of a cell, and whether the input was unbatched.
+    The input and h must have the weights' dtype (PyTorch: a RuntimeError)."""
     where = f"{type(cell).__name__}({cell.extra_repr()})"
     if not isinstance(input, Tensor): input = tensor(input)
     if input.ndim not in (1, 2):
@@ -107,20 +133,32 @@ def _cell_input(cell, input, hx, pair=False):
     if input.shape[-1] != cell.input_size:
         raise RuntimeError(f"{where}: input.size(-1) must be equal to input_size = "
                          f"{cell.input_size}, got the input {_shape(input)}")
-    unbatched = input.ndim == 1
+    unbatched, wdt = input.ndim == 1, cell.weight_ih.dtype
     x = input.reshape((1, cell.input_size)) if unbatched else input
     want = (cell.hidden_size,) if unbatched else (x.shape[0], cell.hidden_size)
-    def state(s):
+    def state(s, dtype_too=True):
         if s is None: return zeros(x.shape[0], cell.hidden_size, dtype=x.dtype,
                                    device=x.device)
+        if not isinstance(s, Tensor):
+            raise _StateTypeError(f"{where}: expected the hidden state to be a "
+                                  f"tensor, got {type(s).__name__}")
         if tuple(s.shape) != want:
             raise RuntimeError(f"{where}: expected a hidden state of shape "
                                f"{list(want)} for the input {_shape(input)}, got "
                                f"{_shape(s)}")
+        if dtype_too and s.dtype != wdt:
+            raise RuntimeError(f"{where}: expected the hidden state to have the "
+                               f"weights' dtype ({wdt}), got {_describe(s)}")
         return s.reshape((1, cell.hidden_size)) if unbatched else s
+    if pair: hx = (None, None) if hx is None else _state_pair(where, hx, 'hc')
+    if input.dtype != wdt:          # PyTorch: "mat1 and mat2 must have the same dtype"
+        raise RuntimeError(f"{where}: expected the input to have the weights' dtype "
+                           f"({wdt}), got {_describe(input)}. Convert the input: "
+                           f"input.to({wdt})" + (f", or the layer: .to({input.dtype})"
+                           if input._data.dtype.kind == 'f' else ''))
     if not pair: return x, state(hx), unbatched
-    h, c = (None, None) if hx is None else hx
-    return x, (state(h), state(c)), unbatched
+    h, c = hx                       # (c may differ in dtype, as in PyTorch)
+    return x, (state(h), state(c, dtype_too=False)), unbatched
 
 # %% ../nbs/08_seq.ipynb #330cefe8
 def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
@@ -324,38 +362,48 @@ class RNNBase(Module):
         return s                # PyTorch prints no nonlinearity
 
     def _check(self, input, hx):
-        "The input as [T, N, I] (time first), the initial state(s) [L*D, N, H]."
+        """The input as [T, N, I] (time first), the initial state(s) [L*D, N, H];
+        PyTorch's checks and exception types: a ValueError for a wrong rank or an
+        input dtype other than the weights', a RuntimeError for wrong sizes."""
         where = self._where()
         if not isinstance(input, Tensor): input = tensor(input)
         if input.ndim not in (2, 3):
             raise ValueError(f"{where}: expected a 2-d (unbatched) [L, input_size] or "
                              f"3-d input, got a {input.ndim}-d input {_shape(input)}")
+        wdt = self.weight_ih_l0.dtype
+        if input._data.dtype.kind != 'f':
+            raise ValueError(f"{where}: expected a floating-point input, got "
+                             f"{_describe(input)}. Convert input: input.to({wdt})")
+        if input.dtype != wdt:          # never a silent computation in another dtype
+            raise ValueError(f"{where}: input dtype ({input.dtype}) does not match "
+                             f"weight dtype ({wdt}). Convert input: input.to({wdt}), "
+                             f"or convert model: model.to({input.dtype})")
         if input.shape[-1] != self.input_size:
             raise RuntimeError(f"{where}: input.size(-1) must be equal to input_size = "
                              f"{self.input_size}, got the input {_shape(input)}")
-        if input._data.dtype.kind != 'f':
-            raise ValueError(f"{where}: expected a floating-point input, got "
-                            f"{_describe(input)}")
         unbatched = input.ndim == 2
         x = input.reshape((input.shape[0], 1, self.input_size)) if unbatched else (
             input.transpose(0, 1) if self.batch_first else input)
         LD, N, H = self.num_layers * (2 if self.bidirectional else 1), x.shape[1], \
             self.hidden_size
         def state(s, what):
-            if s is None: return None                   # zeros, made by the layer
+            if not isinstance(s, Tensor):       # PyTorch: "... has no attribute 'dim'"
+                raise _StateTypeError(f"{where}: expected the {what} to be a tensor, "
+                                      f"got {type(s).__name__}")
             size = self.proj_size or H if what.endswith('h_0') else H
             want = (LD, size) if unbatched else (LD, N, size)
-            if not isinstance(s, Tensor) or tuple(s.shape) != want:
-                got = _shape(s) if hasattr(s, 'shape') else type(s).__name__
+            if tuple(s.shape) != want:
                 raise RuntimeError(f"{where}: expected the {what} of shape "
                                    f"{list(want)} for the input {_shape(input)}, "
-                                   f"got {got}")
+                                   f"got {_shape(s)}")
+            if s.dtype != wdt:
+                raise RuntimeError(f"{where}: expected the {what} to have the "
+                                   f"input's dtype ({wdt}), got {_describe(s)}")
             return s.reshape((LD, 1, size)) if unbatched else s
+        if hx is None: return x, ((None, None) if self.mode == 'LSTM' else None), \
+            unbatched                               # zeros, made by the layer
         if self.mode == 'LSTM':
-            if hx is not None and not (isinstance(hx, tuple) and len(hx) == 2):
-                raise RuntimeError(f"{where}: expected hx to be a pair (h_0, c_0), got "
-                                 f"{type(hx).__name__}")
-            h0, c0 = (None, None) if hx is None else hx
+            h0, c0 = _state_pair(where, hx, ('h_0', 'c_0'))
             return x, (state(h0, 'initial hidden state h_0'),
                        state(c0, 'initial cell state c_0')), unbatched
         return x, state(hx, 'initial hidden state'), unbatched

@@ -241,15 +241,11 @@ def test_F_pad_reflect_one_less_than_size_is_fine():
                 (1, 2, 2, 3, 4))
 
 
-# ------------------------------------------------- known differences (chapter 03's pad)
-# These need a change to `pad` in nbs/03_mlp.ipynb (deeplearning101/layers.py), which
-# was not this change's to edit. strict=True: once `pad` is fixed they pass, and the
-# markers must go.
-
-_PAD_FIX = "needs the F.pad fix in nbs/03_mlp.ipynb"
+# ------------------------------------ formerly known differences (chapter 03's pad)
+# Fixed in `pad` (nbs/03_mlp.ipynb): circular padding crops first, then wraps, and the
+# sizes torch refuses are refused.
 
 
-@pytest.mark.xfail(strict=True, reason=_PAD_FIX + ": circular crops, then wraps")
 @pytest.mark.parametrize("pad,shape", [
     ((-1, 1), (2, 3)), ((1, -1), (1, 2, 3)), ((-1, 1, 1, -1), (1, 3, 3)),
     ((1, -1, -1, 1, 1, -1), (1, 1, 3, 3, 3)),
@@ -259,7 +255,6 @@ def test_F_pad_circular_negative(pad, shape):
                 lambda x: torch.nn.functional.pad(x, pad, mode="circular"), shape)
 
 
-@pytest.mark.xfail(strict=True, reason=_PAD_FIX + ": errors torch raises, dl does not")
 @pytest.mark.parametrize("pad,shape,mode", [
     ((-3, 0), (1, 2, 3), "reflect"),                     # output width 0
     ((-3, 0), (1, 2, 3), "replicate"),

@@ -7,10 +7,11 @@ __all__ = ['patch_to', 'Optimizer', 'SGD', 'Adagrad', 'RMSprop', 'Adam', 'AdamW'
            'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'LBFGS', 'Rprop', 'ASGD', 'LRScheduler', 'StepLR', 'ExponentialLR',
            'CosineAnnealingLR', 'LinearLR', 'SequentialLR', 'OneCycleLR', 'MultiStepLR', 'LambdaLR',
            'ReduceLROnPlateau', 'CosineAnnealingWarmRestarts', 'ConstantLR', 'PolynomialLR', 'MultiplicativeLR',
-           'ChainedScheduler', 'CyclicLR', 'clip_grad_norm_', 'clip_grad_value_']
+           'ChainedScheduler', 'CyclicLR', 'get_total_norm', 'clip_grads_with_norm_', 'clip_grad_norm_',
+           'clip_grad_norm', 'clip_grad_value_']
 
 # %% ../../nbs/04_optim.ipynb #d10efc1a
-import json, math, types, warnings, weakref
+import json, math, numbers, types, warnings, weakref
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -1469,6 +1470,16 @@ def _check_int(value, name, where, low=1):
         raise ValueError(f"{where}: {name} must be an integer >= {low}, got {value!r}")
     return int(value)
 
+def _check_steps(value, name, where, whole=False):
+    """A number of steps that PyTorch also takes as a float (`StepLR(opt, 1.0)`, as
+    in its Transformer tutorial): a real number > 0 (`whole`: 1.0, not 2.5), kept as
+    given."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not value > 0 or whole and not float(value).is_integer()):
+        what = 'a whole number' if whole else 'a number'
+        raise ValueError(f"{where}: {name} must be {what} > 0, got {value!r}")
+    return int(value) if isinstance(value, numbers.Integral) else value
+
 class LRScheduler:
     """Base class of learning-rate schedules (`torch.optim.lr_scheduler.LRScheduler`);
     call `step()` after `optimizer.step()`."""
@@ -1548,7 +1559,7 @@ class StepLR(LRScheduler):
     """Multiply the learning rate by `gamma` every `step_size` steps
     (`torch.optim.lr_scheduler.StepLR`)."""
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
-        self.step_size = _check_int(step_size, 'step_size', 'StepLR')
+        self.step_size = _check_steps(step_size, 'step_size', 'StepLR', whole=True)
         self.gamma = _check_hyper(gamma, 'gamma', 'StepLR')
         super().__init__(optimizer, last_epoch)
     def get_lr(self):
@@ -1575,7 +1586,7 @@ class CosineAnnealingLR(LRScheduler):
     """Cosine from the base rate down to `eta_min` over `T_max` steps, then back up
     (`torch.optim.lr_scheduler.CosineAnnealingLR`)."""
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
-        self.T_max = _check_int(T_max, 'T_max', 'CosineAnnealingLR')
+        self.T_max = _check_steps(T_max, 'T_max', 'CosineAnnealingLR')
         self.eta_min = _check_hyper(eta_min, 'eta_min', 'CosineAnnealingLR')
         super().__init__(optimizer, last_epoch)
     def get_lr(self):
@@ -1637,7 +1648,7 @@ class LinearLR(LRScheduler):
                 f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}"
             )
         self.start_factor, self.end_factor = start_factor, end_factor
-        self.total_iters = _check_int(total_iters, 'total_iters', 'LinearLR')
+        self.total_iters = _check_steps(total_iters, 'total_iters', 'LinearLR')
         super().__init__(optimizer, last_epoch)
     def get_lr(self):
         t, fs, fe, T = (
@@ -1840,7 +1851,12 @@ class OneCycleLR(LRScheduler):
 class MultiStepLR(LRScheduler):
     "Multiply the rate by `gamma` at each milestone (`torch.optim.lr_scheduler`'s)."
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
-        ms = [_check_int(m, 'each milestone', 'MultiStepLR', 0) for m in milestones]
+        ms = list(milestones)
+        for m in ms:     # a whole float (2.0) is accepted, as PyTorch does: 2.0 == 2
+            if (isinstance(m, bool) or not isinstance(m, numbers.Real)
+                    or not (m >= 0 and float(m).is_integer())):
+                raise ValueError("MultiStepLR: each milestone must be a whole number "
+                                 f">= 0 (an epoch), got {m!r}")
         self.milestones = Counter(ms)       # a milestone listed twice multiplies twice
         self.gamma = _check_hyper(gamma, 'gamma', 'MultiStepLR')
         super().__init__(optimizer, last_epoch)
@@ -2016,7 +2032,7 @@ class ConstantLR(LRScheduler):
     rate (`torch.optim.lr_scheduler.ConstantLR`)."""
     def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
         self.factor = _check_range(factor, 'factor', 'ConstantLR', closed=True)
-        self.total_iters = _check_int(total_iters, 'total_iters', 'ConstantLR')
+        self.total_iters = _check_steps(total_iters, 'total_iters', 'ConstantLR')
         super().__init__(optimizer, last_epoch)
     def get_lr(self):
         t = self.last_epoch
@@ -2032,7 +2048,7 @@ class PolynomialLR(LRScheduler):
     """The base rate times (1 - t / total_iters) ** power, down to 0 at `total_iters`
     (`torch.optim.lr_scheduler.PolynomialLR`)."""
     def __init__(self, optimizer, total_iters=5, power=1.0, last_epoch=-1):
-        self.total_iters = _check_int(total_iters, 'total_iters', 'PolynomialLR')
+        self.total_iters = _check_steps(total_iters, 'total_iters', 'PolynomialLR')
         self.power = _check_hyper(power, 'power', 'PolynomialLR')
         super().__init__(optimizer, last_epoch)
     def get_lr(self):
@@ -2209,33 +2225,43 @@ def _vector_norm(a, p):
     if p == 2: a = a.ravel(); return np.sqrt(np.dot(a, a))
     return np.sum(np.abs(a) ** p) ** (1 / p)
 
-def _grads(parameters, where):
+def _grads(parameters, where, grads_only=True):
     ps = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     for i, p in enumerate(ps):
         if not isinstance(p, Tensor):
+            what = 'parameter' if grads_only else 'tensor'
             raise TypeError(
-                f"{where}: parameter {i} is a {type(p).__name__}, not a tensor"
+                f"{where}: {what} {i} is a {type(p).__name__}, not a tensor"
             )
-    return [p for p in ps if p.grad is not None]
+    return [p for p in ps if p.grad is not None] if grads_only else ps
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
-    """Scale all gradients together so that their joint `norm_type`-norm is at most
-    `max_norm`, in place; returns the norm before clipping as a tensor
-    (`torch.nn.utils.clip_grad_norm_`)."""
-    ps = _grads(parameters, 'clip_grad_norm_')
-    if max_norm != math.inf:          # an infinite max_norm measures without clipping
-        _check_hyper(max_norm, 'max_norm', 'clip_grad_norm_')
-    max_norm, norm_type = float(max_norm), float(norm_type)
-    if not ps: return tensor(0.0)
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
+    """The `norm_type`-norm of all entries of `tensors` as one vector: the norm of
+    the per-tensor norms (`torch.nn.utils.get_total_norm`; `foreach` is ignored)."""
+    ts = _grads(tensors, 'get_total_norm', grads_only=False)
+    norm_type = float(norm_type)
+    if not ts: return tensor(0.0)
     total = _vector_norm(
-        np.stack([_vector_norm(p.grad._data, norm_type) for p in ps]), norm_type
+        np.stack([_vector_norm(t._data, norm_type) for t in ts]), norm_type
     )
     if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(
-            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-            f"{total}, so they cannot be clipped; pass error_if_nonfinite=False to "
-            "scale them by it anyway"
+        raise RuntimeError(      # PyTorch's words
+            f"The total norm of order {norm_type} for gradients from `parameters` is "
+            "non-finite, so it cannot be clipped. To disable this error and scale the "
+            "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
         )
+    return tensor(total)
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale the gradients in place by min(1, max_norm / (total_norm + 1e-6)), with a
+    norm measured before (`torch.nn.utils.clip_grads_with_norm_`); returns None."""
+    ps = _grads(parameters, 'clip_grads_with_norm_')
+    if max_norm != math.inf:          # an infinite max_norm measures without clipping
+        _check_hyper(max_norm, 'max_norm', 'clip_grads_with_norm_')
+    max_norm = float(max_norm)
+    if not ps: return None
+    total = (total_norm._data if isinstance(total_norm, Tensor)
+             else np.asarray(total_norm))
     # NaN stays NaN, as with torch.clamp
     coef = np.minimum(max_norm / (total + 1e-6), 1.0)
     if not coef >= 1.0:                          # multiplying by 1 would change nothing
@@ -2246,11 +2272,35 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                     np.multiply(g, coef, out=g, casting='unsafe')
                 else:
                     p.grad = Tensor._make((g * coef).astype(g.dtype))
-    return tensor(total)
 
-def clip_grad_value_(parameters, clip_value):
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
+                    foreach=None):
+    """Scale all gradients together so that their joint `norm_type`-norm is at most
+    `max_norm`, in place; returns the norm before clipping as a tensor
+    (`torch.nn.utils.clip_grad_norm_`: `get_total_norm`, then `clip_grads_with_norm_`;
+    `foreach` is ignored)."""
+    if isinstance(parameters, types.GeneratorType):
+        parameters = list(parameters)
+        if not parameters:
+            warnings.warn("`parameters` is an empty generator, no gradient clipping "
+                          "will occur.", stacklevel=2)
+    ps = _grads(parameters, 'clip_grad_norm_')
+    if max_norm != math.inf:
+        _check_hyper(max_norm, 'max_norm', 'clip_grad_norm_')
+    total = get_total_norm([p.grad for p in ps], norm_type, error_if_nonfinite)
+    clip_grads_with_norm_(ps, max_norm, total)
+    return total
+
+def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
+                   foreach=None):
+    "The deprecated name of `clip_grad_norm_` (PyTorch's, with its FutureWarning)."
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                  "`torch.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite)
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clip every gradient entry to [-clip_value, clip_value], in place
-    (`torch.nn.utils.clip_grad_value_`)."""
+    (`torch.nn.utils.clip_grad_value_`; `foreach` is ignored)."""
     c = float(_check_hyper(clip_value, 'clip_value', 'clip_grad_value_'))
     for p in _grads(parameters, 'clip_grad_value_'):
         g = p.grad._data
@@ -2258,3 +2308,4 @@ def clip_grad_value_(parameters, clip_value):
             np.clip(g, -c, c, out=g)
         else:
             p.grad = Tensor._make(np.clip(g, -c, c))
+
