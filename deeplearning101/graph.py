@@ -545,6 +545,7 @@ def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
     become float32, NumPy arrays keep their dtype; `device`: chapter 05."""
     t = _make(_as_array(data, dtype, 'tensor', copy=True))   # tells a tracer, if any
     t.name, t.requires_grad = name, requires_grad            # the setter checks
+    if GradMode.inference: t._inference = True
     if device is None: device = _defaults.device
     if device is not None: t._data = _to_device(t._data, device, 'tensor')
     return t
@@ -668,6 +669,7 @@ import threading
 class _GradMode(threading.local):
     "Per-thread switch: while `enabled`, ops on tensors that need grad record a graph."
     enabled = True                  # each thread starts with recording on
+    inference = False               # inside chapter 01's inference_mode()
 
 GradMode = _GradMode()
 def is_grad_enabled(): return GradMode.enabled
@@ -717,7 +719,9 @@ def _apply(cls, *inputs, **params):
     if record and GradMode.enabled:
         op.inputs, op.seq = inputs, _next_seq()     # the edges of the graph, the time
         out._requires_grad, out._op = True, op
-    else: out._requires_grad, out._op = False, None     # nothing to differentiate
+    else:                                           # nothing to differentiate
+        out._requires_grad, out._op = False, None
+        if GradMode.inference: out._inference = True    # made in inference_mode()
     if _tracers: _tracers[-1].op(op, inputs, out)        # chapter 06b records the step
     return out
 Op.apply = classmethod(_apply)
@@ -2043,6 +2047,7 @@ def _made(arr, dtype, requires_grad, device, where):
     "A new leaf from a freshly made array (not copied again)."
     nd = _np_dtype(dtype, where)
     t = Tensor._make(arr if nd is None or arr.dtype == nd else arr.astype(nd))
+    if GradMode.inference: t._inference = True
     if requires_grad: t.requires_grad = True
     if device is None: device = _defaults.device
     if device is not None: t._data = _to_device(t._data, device, where)
@@ -2373,6 +2378,8 @@ class UntypedStorage(TypedStorage):
         return ''.join(f" {v}\n" for v in self._flat.tolist()) + (
             f"[torch.storage.UntypedStorage(device=cpu) of size {len(self)}]")
 
+Tensor._inference = False
+Tensor.is_inference = lambda self: self._inference      # made in inference_mode()?
 Tensor.storage = lambda self: TypedStorage(_memory(self, 'storage'))
 Tensor.untyped_storage = lambda self: UntypedStorage(_memory(self, 'untyped_storage'))
 def _data_ptr(self):

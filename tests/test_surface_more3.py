@@ -337,3 +337,17 @@ def test_deepcopy_of_tensors_like_torch():
         assert c.data_ptr() != x.data_ptr()
         with pytest.raises(RuntimeError, match='graph leaves'):
             copy.deepcopy(x * 3)
+
+
+def test_is_inference_like_torch():
+    "ZTM's `y_preds.is_inference()` after `with torch.inference_mode():` (probe j)."
+    out = {}
+    for L in (dl, torch):
+        x, w = L.ones(2), L.ones(2, requires_grad=True)
+        with L.inference_mode():
+            made = [x * 2, L.zeros(2), L.tensor([1.0]), w * 3, L.randn(2)]
+        with L.no_grad():
+            plain = x * 2
+        out[L] = [x.is_inference(), plain.is_inference(), (made[0] + 1).is_inference()] + [
+            t.is_inference() for t in made]
+    assert out[dl] == out[torch]
