@@ -545,7 +545,6 @@ def tensor(data, requires_grad=False, dtype=None, name=None, device=None):
     become float32, NumPy arrays keep their dtype; `device`: chapter 05."""
     t = _make(_as_array(data, dtype, 'tensor', copy=True))   # tells a tracer, if any
     t.name, t.requires_grad = name, requires_grad            # the setter checks
-    if GradMode.inference: t._inference = True
     if device is None: device = _defaults.device
     if device is not None: t._data = _to_device(t._data, device, 'tensor')
     return t
