@@ -13,7 +13,9 @@ __all__ = ['conv_output_size', 'conv2d_plain', 'im2col', 'Conv2dOp', 'col2im', '
            'InstanceNorm1d', 'InstanceNorm2d', 'LocalResponseNorm', 'ConstantPad1d', 'ConstantPad2d', 'ZeroPad2d',
            'ReflectionPad1d', 'ReflectionPad2d', 'ReplicationPad1d', 'ReplicationPad2d', 'ZeroPad1d', 'ConstantPad3d',
            'ZeroPad3d', 'ReflectionPad3d', 'ReplicationPad3d', 'CircularPad1d', 'CircularPad2d', 'CircularPad3d',
-           'pixel_shuffle', 'pixel_unshuffle', 'channel_shuffle', 'PixelShuffle', 'PixelUnshuffle', 'ChannelShuffle']
+           'pixel_shuffle', 'pixel_unshuffle', 'channel_shuffle', 'PixelShuffle', 'PixelUnshuffle', 'ChannelShuffle',
+           'affine_grid', 'grid_sample', 'max_unpool2d', 'max_unpool1d', 'MaxUnpool2d', 'MaxUnpool1d', 'lp_pool2d',
+           'lp_pool1d', 'LPPool2d', 'LPPool1d', 'conv_transpose1d', 'ConvTranspose1d']
 
 # %% ../nbs/07_cnn.ipynb #2531ce45
 import functools, math, sys, threading, warnings
@@ -927,9 +929,14 @@ class ConvTranspose2d(Conv2d):
                                 self.padding, op, self.groups, self.dilation)
 
     def extra_repr(self):
-        s = super().extra_repr()
-        if self.output_padding != (0, 0): s += f", output_padding={self.output_padding}"
-        return s
+        return _with_output_padding(super().extra_repr(), self.output_padding)
+
+def _with_output_padding(s, output_padding):
+    "A convolution's repr with `output_padding` where PyTorch puts it (before groups)."
+    if not any(output_padding): return s
+    at = min([i for i in (s.find(', groups'), s.find(', bias')) if i >= 0],
+             default=len(s))
+    return s[:at] + f", output_padding={output_padding}" + s[at:]
 
 # %% ../nbs/07_cnn.ipynb #f00d0702
 _MODES = {3: ('nearest', 'nearest-exact', 'linear', 'area'),
@@ -1710,3 +1717,352 @@ class ChannelShuffle(Module):
     def __init__(self, groups): self.groups = groups
     def forward(self, input): return channel_shuffle(input, self.groups)
     def extra_repr(self): return f"groups={self.groups}"
+
+# %% ../nbs/07_cnn.ipynb #f00d070e
+from .graph import where as _where
+
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to "
+                  "align_corners=False since 1.3.0. Please specify align_corners=True "
+                  "if the old behavior is desired. See the documentation of "
+                  "grid_sample for details.")
+
+def _grid_steps(n, align_corners, dtype):
+    """PyTorch's sample positions along one axis, in [-1, 1] (centres unless aligned),
+    rounded as its `linspace` rounds them (the identity map then reads the pixels
+    exactly where PyTorch's does: bilinear sampling has a kink there)."""
+    dt, L = np.dtype(dtype).type, np.longdouble
+    if n <= 1: return np.zeros(1, dt)
+    i, step = np.arange(n).astype(L), L(dt(2) / dt(n - 1))
+    steps = np.where(i < n // 2, -1 + step * i, 1 - step * (n - 1 - i)).astype(dt)
+    return steps if align_corners else steps * dt(n - 1) / dt(n)
+
+def affine_grid(theta, size, align_corners=None):
+    """The sampling grid of an affine map (`torch.nn.functional.affine_grid`): theta
+    [N, 2, 3] and size [N, C, H, W] -> grid [N, H, W, 2], each output pixel's (x, y)
+    in the input, in [-1, 1] coordinates (3-d: theta [N, 3, 4], size [N, C, D, H, W]
+    -> [N, D, H, W, 3]). A product with theta, so theta gets its gradient."""
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    theta = theta if isinstance(theta, Tensor) else tensor(theta)
+    if theta._data.dtype.kind != 'f':
+        raise ValueError(f"affine_grid: expected theta to have floating point type, "
+                         f"got {_describe(theta)}")
+    size = [int(n) for n in size]
+    if len(size) not in (4, 5):
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D "
+                                  f"and 3D affine transforms, got size {size}")
+    d, spatial = len(size) - 2, size[2:]                # 2 or 3 spatial axes
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (d, d + 1):
+        raise ValueError(f"affine_grid: expected a batch of {d}D affine matrices of "
+                         f"shape Nx{d}x{d + 1} for size {size}, got {_shape(theta)}")
+    if align_corners and min(spatial) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for "
+                      "unit-size grids when align_corners=True. This is not an "
+                      "intended use case of affine_grid. See the documentation of "
+                      "affine_grid for details.", stacklevel=2)
+    elif min(size) <= 0:
+        raise ValueError(f"affine_grid: expected non-zero, positive output size, "
+                         f"got {size}")
+    if theta.shape[0] != size[0]:
+        raise ValueError(f"affine_grid: theta {_shape(theta)} has {theta.shape[0]} "
+                         f"matrices for a batch of {size[0]} (size {size})")
+    dt = theta._data.dtype
+    base = np.ones(spatial + [d + 1], dt)   # (x, y[, z], 1) at each output position
+    for i in range(d):                      # x runs along the last axis, y the one
+        shape = [1] * d; shape[d - 1 - i] = -1          # before it, z the first
+        base[..., i] = _grid_steps(spatial[d - 1 - i], align_corners, dt).reshape(shape)
+    base = Tensor._make(get_array_module(theta._data).asarray(
+        base.reshape(1, -1, d + 1)))
+    grid = base @ theta.transpose(1, 2)                 # [N, H * W, 2]
+    return grid.reshape(size[0], *spatial, d)
+
+def _unnormalized(c, n, align_corners):
+    "Grid coordinates c in [-1, 1] as positions in pixels, along an axis of n pixels."
+    return (c + 1) / 2 * (n - 1) if align_corners else ((c + 1) * n - 1) / 2
+
+def _padded_coordinate(c, n, padding_mode, align_corners):
+    """Pixel positions c moved inside the image by `padding_mode` (PyTorch's
+    `compute_coordinates`): clipped ('border'), or reflected at the borders, then
+    clipped ('reflection'). Differentiable; the gradient is zero on the borders (they
+    count as outside, as in PyTorch)."""
+    if padding_mode == 'reflection':
+        low, span = (0, n - 1) if align_corners else (-0.5, n)
+        if span == 0: return c * 0
+        c = (c - low).abs()
+        flips = np.floor(c._data / span)                # how often it bounced
+        extra = c - Tensor._make(flips * span)
+        c = _where(Tensor._make(flips % 2 == 0), extra + low, span - extra + low)
+    if padding_mode in ('border', 'reflection'):
+        inside = (c._data > 0) & (c._data < n - 1)
+        c = _where(Tensor._make(inside), c, Tensor._make(np.clip(c._data, 0, n - 1)))
+    return c
+
+def _gather_pixels(x, cols, rows, weight):
+    """weight [N, Ho, Wo] times the pixels of x [N, C, H, W] at integer positions
+    (cols, rows) (arrays [N, Ho, Wo]); a position outside the image gives zero."""
+    xp, (N, C, H, W) = get_array_module(x._data), x.shape
+    inside = (cols >= 0) & (cols < W) & (rows >= 0) & (rows < H)
+    flat = xp.where(inside, rows * W + cols, 0).astype(np.int64).reshape(N, 1, -1)
+    index = Tensor._make(flat).expand(N, C, flat.shape[-1])
+    pixels = x.reshape(N, C, H * W).gather(2, index).reshape(N, C, *cols.shape[1:])
+    return pixels * _where(Tensor._make(inside), weight, 0).unsqueeze(1)
+
+def _cubic_weights(t):
+    "The four weights of cubic convolution (A = -0.75) at fraction t, as PyTorch's."
+    A = -0.75
+    near = lambda s: ((A + 2) * s - (A + 3)) * s * s + 1           # |s| <= 1
+    far = lambda s: ((A * s - 5 * A) * s + 8 * A) * s - 4 * A      # 1 < |s| < 2
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+def _check_grid_sample(x, grid, mode, padding_mode):
+    where = 'grid_sample'
+    if mode not in ('bilinear', 'nearest', 'bicubic'):
+        raise ValueError("nn.functional.grid_sample(): expected mode to be "
+                         f"'bilinear', 'nearest' or 'bicubic', but got: '{mode}'")
+    if padding_mode not in ('zeros', 'border', 'reflection'):
+        raise ValueError("nn.functional.grid_sample(): expected padding_mode to be "
+                         "'zeros', 'border', or 'reflection', but got: "
+                         f"'{padding_mode}'")
+    if x.ndim == 5 and grid.ndim == 5:
+        raise NotImplementedError(f"{where}: 5-d (volumetric) input is not supported, "
+                                  f"got input {_shape(x)} and grid {_shape(grid)}")
+    if x.ndim != 4 or grid.ndim != 4:
+        raise RuntimeError(f"{where}: expected 4D input and grid with the same number "
+                           f"of dimensions, got input {_shape(x)} and grid "
+                           f"{_shape(grid)}")
+    if grid.shape[-1] != 2 or grid.shape[0] != x.shape[0]:
+        raise RuntimeError(f"{where}: expected grid [N, H_out, W_out, 2] with the "
+                           f"batch size of input [N, C, H, W], got input {_shape(x)} "
+                           f"and grid {_shape(grid)}")
+    if x._data.dtype.kind != 'f' or x.dtype != grid.dtype:
+        raise TypeError(f"{where}: expected floating-point input and grid of the same "
+                        f"dtype, got {_describe(x)} and {_describe(grid)}")
+
+def grid_sample(input, grid, mode='bilinear', padding_mode='zeros', align_corners=None):
+    """Samples input [N, C, H, W] at the points of grid [N, Ho, Wo, 2] (x, y in [-1, 1])
+    -> [N, C, Ho, Wo] (`torch.nn.functional.grid_sample`). `mode`: 'bilinear' (the four
+    neighbours weighted by distance), 'nearest' or 'bicubic'; `padding_mode`: what lies
+    outside, 'zeros', 'border' (the edge pixel) or 'reflection'. Built from gathers
+    and products: differentiable in input and grid."""
+    x = input if isinstance(input, Tensor) else tensor(input)
+    grid = grid if isinstance(grid, Tensor) else tensor(grid)
+    _check_grid_sample(x, grid, mode, padding_mode)
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    H, W = x.shape[-2:]
+    ix, iy = [_unnormalized(grid[..., i], n, align_corners)
+              for i, n in ((0, W), (1, H))]
+    pad = lambda c, n: _padded_coordinate(c, n, padding_mode, align_corners)
+    if mode == 'bicubic':            # 4 x 4 neighbours, each moved inside on its own
+        x0, y0 = np.floor(ix._data), np.floor(iy._data)
+        wx = _cubic_weights(ix - Tensor._make(x0))
+        wy = _cubic_weights(iy - Tensor._make(y0))
+        tap = lambda c, n: pad(Tensor._make(c), n)._data
+        taps = [(tap(x0 + j - 1, W), tap(y0 + i - 1, H), wx[j] * wy[i])
+                for i in range(4) for j in range(4)]
+    else:
+        ix, iy = pad(ix, W), pad(iy, H)
+        if mode == 'nearest':        # a weight of one that depends on the grid, so
+            one = ix * 0 + 1         # that the grid gets its (zero) gradient
+            return _gather_pixels(x, np.rint(ix._data), np.rint(iy._data), one)
+        x0, y0 = np.floor(ix._data), np.floor(iy._data)      # the top-left neighbour
+        X0, Y0 = Tensor._make(x0), Tensor._make(y0)
+        wx, wy = (X0 + 1 - ix, ix - X0), (Y0 + 1 - iy, iy - Y0)
+        taps = [(x0 + j, y0 + i, wx[j] * wy[i]) for i in (0, 1) for j in (0, 1)]
+    out = _gather_pixels(x, *taps[0])
+    for cols, rows, weight in taps[1:]:
+        out = out + _gather_pixels(x, cols, rows, weight)
+    return out
+
+# %% ../nbs/07_cnn.ipynb #f00d0711
+def _unpool_size(shape, kernel_size, stride, padding, output_size, where):
+    "PyTorch's output size of max unpooling: the default, or `output_size` checked."
+    d = len(kernel_size)
+    default = [(n - 1) * s - 2 * p + k for n, k, s, p in
+               zip(shape[-d:], kernel_size, stride, padding)]
+    if output_size is None: size = default
+    else:
+        size = [int(n) for n in output_size]
+        if len(size) == d + 2: size = size[2:]
+        if len(size) != d:
+            raise ValueError(f"{where}: output_size should be a sequence containing "
+                             f"{d} or {d + 2} elements, but it has a length of "
+                             f"'{len(size)}'")
+        for i, (n, s) in enumerate(zip(default, stride)):
+            if not n - s < size[i] < n + s:
+                raise ValueError(f'{where}: invalid output_size "{list(output_size)}"'
+                                 f" (dim {i} must be between {n - s} and {n + s})")
+    if min(size) < 0:
+        raise ValueError(f"{where}: output_size must contain non-negative spatial "
+                         f"dimensions, but got {size}")
+    return size
+
+def _max_unpool(input, indices, size, where):
+    """Each value of input [N, C, H, W] (or [C, H, W]) written at its index (h * W_out
+    + w, as `max_pool2d(..., return_indices=True)` gives it) in zero planes of `size`:
+    a scatter, whose gradient gathers."""
+    x = input if isinstance(input, Tensor) else tensor(input)
+    idx = indices if isinstance(indices, Tensor) else tensor(indices)
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"{where}: expected a 3-d (unbatched) or 4-d input, got "
+                           f"{_shape(x)}")
+    if x._data.dtype.kind != 'f':
+        raise TypeError(f"{where}: expected a floating-point input, got {_describe(x)}")
+    if idx._data.dtype != np.int64:
+        raise RuntimeError(f"{where}: elements in indices should be type int64, got "
+                           f"{_describe(idx)}")
+    if tuple(idx.shape) != tuple(x.shape):
+        raise RuntimeError(f"{where}: expected indices of the input's shape "
+                           f"{_shape(x)}, got {_shape(idx)}")
+    lead, (Ho, Wo) = tuple(x.shape[:-2]), size
+    flat = idx.reshape(*lead, -1)
+    if idx._data.size and (int(idx._data.min()) < 0 or int(idx._data.max()) >= Ho * Wo):
+        bad = idx._data[(idx._data < 0) | (idx._data >= Ho * Wo)].ravel()[0]
+        raise RuntimeError(f"{where}: Found an invalid max index: {int(bad)} (output "
+                           f"volumes are of size {Ho}x{Wo})")
+    out = x.new_zeros(lead + (Ho * Wo,)).scatter(-1, flat, x.reshape(*lead, -1))
+    return out.reshape(*lead, Ho, Wo)
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of `max_pool2d` (`torch.nn.functional.max_unpool2d`): each
+    maximum back at the position `indices` says, zeros elsewhere."""
+    where = 'max_unpool2d'
+    k = _pair(kernel_size, 'kernel_size', where)
+    s = k if stride is None else _pair(stride, 'stride', where)
+    p = _pair(padding, 'padding', where)
+    x = input if isinstance(input, Tensor) else tensor(input)
+    return _max_unpool(x, indices, _unpool_size(x.shape, k, s, p, output_size, where),
+                       where)
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    "The partial inverse of `max_pool1d` (`torch.nn.functional.max_unpool1d`): on rows."
+    where = 'max_unpool1d'
+    k = (_single(kernel_size, 'kernel_size', where),)
+    s = k if stride is None else (_single(stride, 'stride', where),)
+    p = (_single(padding, 'padding', where),)
+    x = _rows(input, where)
+    idx = indices if isinstance(indices, Tensor) else tensor(indices)
+    size = _unpool_size(x.shape, k, s, p, output_size, where)
+    return _unrow(_max_unpool(x, idx.unsqueeze(-2), [1] + size, where))
+
+class MaxUnpool2d(Module):
+    "Max unpooling layer (`torch.nn.MaxUnpool2d`): `max_unpool2d`."
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size = _pair(kernel_size, 'kernel_size', type(self).__name__)
+        self.stride = (self.kernel_size if stride is None
+                       else _pair(stride, 'stride', type(self).__name__))
+        self.padding = _pair(padding, 'padding', type(self).__name__)
+    def forward(self, input, indices, output_size=None):
+        return max_unpool2d(input, indices, self.kernel_size, self.stride,
+                            self.padding, output_size)
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}")
+
+class MaxUnpool1d(MaxUnpool2d):
+    "Max unpooling layer over [N, C, L] (`torch.nn.MaxUnpool1d`): `max_unpool1d`."
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size = (_single(kernel_size, 'kernel_size', 'MaxUnpool1d'),)
+        self.stride = (self.kernel_size if stride is None
+                       else (_single(stride, 'stride', 'MaxUnpool1d'),))
+        self.padding = (_single(padding, 'padding', 'MaxUnpool1d'),)
+    def forward(self, input, indices, output_size=None):
+        return max_unpool1d(input, indices, self.kernel_size, self.stride,
+                            self.padding, output_size)
+
+def _lp_pool(x, norm_type, kernel_size, stride, ceil_mode, max_pool, avg_pool, area):
+    "PyTorch's power-average pooling: (sum over the window of x^p)^(1/p)."
+    x = x if isinstance(x, Tensor) else tensor(x)
+    if x._data.dtype.kind != 'f':
+        raise TypeError(f"{avg_pool.__name__.replace('avg', 'lp')}: expected a "
+                        f"floating-point input, got {_describe(x)}")
+    if norm_type == float('inf'):
+        return max_pool(x.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if norm_type == -float('inf'):
+        return -max_pool(-x.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    out = avg_pool(x.pow(norm_type), kernel_size, stride, 0, ceil_mode) * area
+    if norm_type < 0: return out.pow(1.0 / norm_type)
+    # a window of zeros gets a zero gradient (PyTorch's), not 0 * inf
+    nonzero = Tensor._make(out._data != 0)
+    return _where(nonzero, _where(nonzero, out, 1).pow(1.0 / norm_type), 0)
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling (`torch.nn.functional.lp_pool2d`): (sum of x^p over each
+    window)^(1/p); p = inf: the largest |x|."""
+    kw, kh = _pair(kernel_size, 'kernel_size', 'lp_pool2d')
+    return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, max_pool2d,
+                    avg_pool2d, kw * kh)
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    "Power-average pooling over [N, C, L] (`torch.nn.functional.lp_pool1d`)."
+    k = _single(kernel_size, 'kernel_size', 'lp_pool1d')
+    return _lp_pool(input, norm_type, k, stride, ceil_mode, max_pool1d, avg_pool1d, k)
+
+class LPPool2d(Module):
+    "Power-average pooling layer (`torch.nn.LPPool2d`): `lp_pool2d`."
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False):
+        self.norm_type, self.kernel_size = norm_type, kernel_size
+        self.stride, self.ceil_mode = stride, ceil_mode
+    def forward(self, input):
+        return lp_pool2d(input, self.norm_type, self.kernel_size, self.stride,
+                         self.ceil_mode)
+    def extra_repr(self):
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, ceil_mode={self.ceil_mode}")
+
+class LPPool1d(LPPool2d):
+    "Power-average pooling layer over [N, C, L] (`torch.nn.LPPool1d`): `lp_pool1d`."
+    def forward(self, input):
+        return lp_pool1d(input, self.norm_type, self.kernel_size, self.stride,
+                         self.ceil_mode)
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1):
+    """The 1-d transposed convolution (`torch.nn.functional.conv_transpose1d`): input
+    [N, C_in, L], weight [C_in, C_out/groups, k]: `conv_transpose2d` on a height-1
+    view with kernels [C_in, C_out/groups, 1, k]."""
+    where = 'conv_transpose1d'
+    x = _rows(input, where, floating=False)
+    if weight.ndim != 3:
+        raise RuntimeError(f"{where}: expected a 3-d weight [in_channels, "
+                           f"out_channels/groups, k], got {_shape(weight)}")
+    one = lambda v, name: _single(v, name, where)
+    return _unrow(conv_transpose2d(
+        x, weight.unsqueeze(2), bias, (1, one(stride, 'stride')),
+        (0, one(padding, 'padding')), (0, one(output_padding, 'output_padding')),
+        groups, (1, one(dilation, 'dilation'))))
+
+class ConvTranspose1d(Conv1d):
+    """Transposed 1-d convolution layer (`torch.nn.ConvTranspose1d`): weight
+    [in_channels, out_channels/groups, k], started as `ConvTranspose2d`'s."""
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1,
+                 padding_mode='zeros', device=None, dtype=None):
+        if padding_mode != 'zeros':
+            raise ValueError('Only "zeros" padding mode is supported for '
+                             'ConvTranspose1d')
+        padding = _single(padding, 'padding', 'ConvTranspose1d')
+        super().__init__(out_channels, in_channels, kernel_size, stride, padding,
+                         dilation, groups, bias, device=device, dtype=dtype)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.output_padding = (_single(output_padding, 'output_padding',
+                                       'ConvTranspose1d'),)
+        if bias:                       # [out_channels], and PyTorch's start again
+            self.bias = Parameter(np.zeros(self.out_channels, self.weight._data.dtype))
+            self.reset_parameters()
+            if device is not None: self.to(device)
+
+    def forward(self, input, output_size=None):
+        op = self.output_padding
+        if output_size is not None:    # the output_padding that gives this size
+            (k,), (s,), (p,), (d,) = (self.kernel_size, self.stride, self.padding,
+                                      self.dilation)
+            op = (int(tuple(output_size)[-1]) - (input.shape[-1] - 1) * s + 2 * p
+                  - d * (k - 1) - 1,)
+        return conv_transpose1d(input, self.weight, self.bias, self.stride,
+                                self.padding, op, self.groups, self.dilation)
+
+    def extra_repr(self):
+        return _with_output_padding(super().extra_repr(), self.output_padding)

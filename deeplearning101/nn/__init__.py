@@ -24,7 +24,8 @@ from ..conv import (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPo
                    ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
                    ZeroPad1d, ZeroPad3d, ConstantPad3d, ReflectionPad3d, ReplicationPad3d,
                    CircularPad1d, CircularPad2d, CircularPad3d, PixelShuffle,
-                   PixelUnshuffle, ChannelShuffle)
+                   PixelUnshuffle, ChannelShuffle, MaxUnpool1d, MaxUnpool2d, LPPool1d,
+                   LPPool2d, ConvTranspose1d)
 from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from ..attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                          TransformerEncoder, TransformerDecoder, Transformer)

@@ -25,5 +25,7 @@ from ..conv import (conv2d, conv_transpose2d, max_pool2d, avg_pool2d, adaptive_a
                    _functional_unfold as unfold, _functional_fold as fold, conv1d,
                    max_pool1d, avg_pool1d, adaptive_avg_pool1d, adaptive_max_pool1d,
                    group_norm, instance_norm, batch_norm, local_response_norm,
-                   pixel_shuffle, pixel_unshuffle, channel_shuffle)
+                   pixel_shuffle, pixel_unshuffle, channel_shuffle, affine_grid,
+                   grid_sample, max_unpool1d, max_unpool2d, lp_pool1d, lp_pool2d,
+                   conv_transpose1d)
 from ..attention import scaled_dot_product_attention
