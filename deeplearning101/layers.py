@@ -25,7 +25,9 @@ __all__ = ['Parameter', 'Module', 'calculate_gain', 'uniform_', 'normal_', 'trun
            'poisson_nll_loss', 'gaussian_nll_loss', 'MarginRankingLoss', 'HingeEmbeddingLoss', 'SoftMarginLoss',
            'CosineEmbeddingLoss', 'TripletMarginLoss', 'MultiLabelSoftMarginLoss', 'MultiMarginLoss',
            'MultiLabelMarginLoss', 'PoissonNLLLoss', 'GaussianNLLLoss', 'bilinear', 'Bilinear', 'alpha_dropout',
-           'AlphaDropout', 'gumbel_softmax', 'dirac_', 'sparse_']
+           'AlphaDropout', 'gumbel_softmax', 'dirac_', 'sparse_', 'relu_', 'elu_', 'hardtanh_', 'leaky_relu_',
+           'threshold_', 'rrelu', 'rrelu_', 'RReLU', 'weight_norm', 'remove_weight_norm', 'ParametrizationList',
+           'is_parametrized', 'register_parametrization', 'remove_parametrizations']
 
 # %% ../nbs/03_mlp.ipynb #cf7e17bc
 import json, math, os, pickle, tempfile, warnings, weakref, zipfile, zlib
@@ -3810,3 +3812,233 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
     w = std * rng.standard_normal((rows, cols))
     for c in range(cols): w[rng.permutation(rows)[:num_zeros], c] = 0
     return _fill(tensor, w)
+
+# %% ../nbs/03_mlp.ipynb #db47a4a2
+def relu_(input):
+    "relu in place (`torch.nn.functional.relu_`)."
+    return (input if isinstance(input, Tensor) else tensor(input)).relu_()
+
+def elu_(input, alpha=1.0):
+    "elu in place (`torch.nn.functional.elu_`)."
+    return elu(input, alpha, inplace=True)
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    "hardtanh in place (`torch.nn.functional.hardtanh_`)."
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+def leaky_relu_(input, negative_slope=0.01):
+    "leaky_relu in place (`torch.nn.functional.leaky_relu_`)."
+    return leaky_relu(input, negative_slope, inplace=True)
+
+_functional_threshold = threshold       # threshold_'s argument hides the function
+
+def threshold_(input, threshold, value):
+    "threshold in place (`torch.nn.functional.threshold_`)."
+    return _functional_threshold(input, threshold, value, inplace=True)
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU (`torch.nn.functional.rrelu`): in training each entry
+    x <= 0 gets its own slope drawn from U(lower, upper) (the package's generator, as
+    dropout's mask); in eval the slope is their mean, (lower + upper) / 2."""
+    x = _float_tensor(input, 'rrelu')
+    if not 0 <= lower <= upper:
+        raise ValueError(f"rrelu: need 0 <= lower <= upper, got lower={lower}, "
+                         f"upper={upper}")
+    if not training:
+        return leaky_relu(x, (lower + upper) / 2, inplace)
+    a = _graph._rng_of(None, 'rrelu').uniform(lower, upper, x.shape)
+    slope = Tensor._make(_like(a.astype(x._data.dtype), x._data))
+    return _inplace(x, lambda t: where(t <= 0, t * slope, t), inplace, 'rrelu_',
+                    'rrelu_with_noise')
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    "rrelu in place (`torch.nn.functional.rrelu_`)."
+    return rrelu(input, lower, upper, training, inplace=True)
+
+class RReLU(Module):
+    "Randomized leaky ReLU (`torch.nn.RReLU`): `rrelu` with `training=self.training`."
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+    def forward(self, input):
+        return rrelu(input, self.lower, self.upper, self.training, self.inplace)
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + (
+            ", inplace=True" if self.inplace else "")
+
+def _norm_except_dim(v, dim, where):
+    """The 2-norm of `v` over every dim but `dim`, kept as size-1 dims (PyTorch's
+    `norm_except_dim`); dim=-1 (or None): one norm of the whole tensor, 0-d."""
+    if dim is None or dim == -1: return (v * v).sum().sqrt()
+    if not -v.ndim <= dim < v.ndim:
+        raise IndexError(f"{where}: dim {dim} is out of range for a weight of shape "
+                         f"{list(v.shape)}")
+    dim = dim % v.ndim
+    others = tuple(d for d in range(v.ndim) if d != dim)
+    return (v * v).sum(dim=others, keepdim=True).sqrt() if others else v.abs()
+
+def _weight_from(g, v, dim): return v * (g / _norm_except_dim(v, dim, 'weight_norm'))
+
+class _WeightNorm(Module):
+    "The parametrization of `parametrizations.weight_norm`: weight = g v / ||v||."
+    def __init__(self, dim=0): self.dim = -1 if dim is None else dim
+    def forward(self, weight_g, weight_v): return _weight_from(weight_g, weight_v,
+                                                               self.dim)
+    def right_inverse(self, weight):
+        return _norm_except_dim(weight, self.dim, 'weight_norm'), weight
+
+class _WeightNormHook:
+    "The forward pre-hook of the old `weight_norm` (PyTorch's `WeightNorm`)."
+    def __init__(self, name, dim): self.name, self.dim = name, dim
+    def __call__(self, module, args):
+        g, v = getattr(module, self.name + '_g'), getattr(module, self.name + '_v')
+        object.__setattr__(module, self.name, _weight_from(g, v, self.dim))
+
+def _weight_norm_hooks(module, name):
+    "The keys of the `weight_norm` hooks of `name` among the forward pre-hooks."
+    hooks = module.__dict__.get('_forward_pre_hooks', {})
+    return [k for k, h in hooks.items()
+            if isinstance(h, _WeightNormHook) and h.name == name]
+
+def weight_norm(module, name='weight', dim=0):
+    """The old `torch.nn.utils.weight_norm`: `name` is replaced by the parameters
+    `name_g` (the norms) and `name_v` (the direction), and recomputed from them as
+    g v / ||v|| before every forward (a forward pre-hook)."""
+    warnings.warn("`torch.nn.utils.weight_norm` is deprecated in favor of "
+                  "`torch.nn.utils.parametrizations.weight_norm`.", FutureWarning,
+                  stacklevel=2)
+    dim = -1 if dim is None else dim
+    if _weight_norm_hooks(module, name):
+        raise RuntimeError(f"weight_norm: cannot register two weight_norm hooks on the "
+                           f"same parameter {name}")
+    w = getattr(module, name, None)
+    if not isinstance(w, Parameter):
+        raise TypeError(f"weight_norm: {type(module).__name__}.{name} is not a "
+                        f"Parameter")
+    with no_grad(): g = _norm_except_dim(w.detach(), dim, 'weight_norm')
+    delattr(module, name)
+    module.register_parameter(name + '_g', Parameter(g))
+    module.register_parameter(name + '_v', Parameter(w.detach()))
+    hook = _WeightNormHook(name, dim)
+    hook(module, ())
+    module.register_forward_pre_hook(hook)
+    return module
+
+def remove_weight_norm(module, name='weight'):
+    "Undo `weight_norm`: `name` is a Parameter again, with the current g v / ||v||."
+    keys = _weight_norm_hooks(module, name)
+    if not keys: raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    del module.__dict__['_forward_pre_hooks'][keys[0]]
+    w = getattr(module, name).detach()
+    for suffix in ('_g', '_v'): delattr(module, name + suffix)
+    object.__delattr__(module, name)
+    module.register_parameter(name, Parameter(w))
+    return module
+
+class ParametrizationList(ModuleList):
+    """The parametrizations of one tensor (`torch.nn.utils.parametrize.
+    ParametrizationList`): the unconstrained value is `original` (or `original0`,
+    `original1`, ... when the first `right_inverse` returns several tensors), and
+    calling the list gives the parametrized tensor."""
+    def __init__(self, modules, original, unsafe=False):
+        super().__init__(modules)
+        self.unsafe = unsafe
+        with no_grad():
+            new = original
+            for m in reversed(list(self)):
+                if hasattr(m, 'right_inverse'): new = m.right_inverse(new)
+        self.is_tensor = isinstance(new, Tensor)
+        self.ntensors = 1 if self.is_tensor else len(new)
+        if self.is_tensor:          # the same Parameter object, now holding `new`
+            with no_grad(): original.data = new.detach().clone()
+            self.original = original
+            return
+        for i, t in enumerate(new):
+            t = t.detach().clone()
+            if isinstance(original, Parameter):
+                setattr(self, f'original{i}', Parameter(t, original.requires_grad))
+            else: self.register_buffer(f'original{i}', t)
+
+    def right_inverse(self, value):
+        "Set the originals so that the list gives `value` (assigning to the tensor)."
+        with no_grad():
+            for m in reversed(list(self)):
+                if hasattr(m, 'right_inverse'): value = m.right_inverse(value)
+            if self.is_tensor: self.original.copy_(value)
+            else:
+                for i, t in enumerate(value): getattr(self, f'original{i}').copy_(t)
+
+    def forward(self):
+        mods = list(self)
+        if self.is_tensor: x = mods[0](self.original)
+        else: x = mods[0](*(getattr(self, f'original{i}')
+                           for i in range(self.ntensors)))
+        for m in mods[1:]: x = m(x)
+        return x
+
+def is_parametrized(module, tensor_name=None):
+    "Whether `module` has a parametrization (on `tensor_name`, when given)."
+    p = module.__dict__.get('parametrizations')
+    if not isinstance(p, ModuleDict): return False
+    return len(p) > 0 if tensor_name is None else tensor_name in p
+
+def _parametrized_class(module):
+    "Give `module` its own subclass (`ParametrizedLinear`) to hold the properties."
+    cls = type(module)
+    if not getattr(cls, '_dl_parametrized', False):
+        cls = type(f"Parametrized{cls.__name__}", (cls,), {'_dl_parametrized': True})
+        module.__class__ = cls
+    return cls
+
+def register_parametrization(module, tensor_name, parametrization, *, unsafe=False):
+    """`torch.nn.utils.parametrize.register_parametrization`: `module.tensor_name`
+    becomes `parametrization(original)`, recomputed at each access; the original
+    moves to `module.parametrizations.tensor_name.original`."""
+    if is_parametrized(module, tensor_name):
+        module.parametrizations[tensor_name].append(parametrization)
+        return module
+    original = getattr(module, tensor_name, None)
+    if not isinstance(original, Tensor):
+        raise ValueError(f"register_parametrization: module '{module}' has no "
+                         f"parameter or buffer with name '{tensor_name}'")
+    plist = ParametrizationList([parametrization], original, unsafe=unsafe)
+    delattr(module, tensor_name)
+    if not is_parametrized(module): module.parametrizations = ModuleDict()
+    module.parametrizations[tensor_name] = plist
+    cls = _parametrized_class(module)
+    setattr(cls, tensor_name, property(
+        lambda self: self.parametrizations[tensor_name](),
+        lambda self, value: self.parametrizations[tensor_name].right_inverse(value)))
+    return module
+
+def remove_parametrizations(module, tensor_name, leave_parametrized=True):
+    """Undo `register_parametrization`: `tensor_name` is a plain parameter again,
+    holding the parametrized value (`leave_parametrized=True`) or the original."""
+    if not is_parametrized(module, tensor_name):
+        raise ValueError(f"remove_parametrizations: module {module} does not have a "
+                         f"parametrization on {tensor_name}")
+    plist = module.parametrizations[tensor_name]
+    if plist.is_tensor:
+        original = plist.original
+        if leave_parametrized:
+            with no_grad(): value = getattr(module, tensor_name)
+            with no_grad(): original.data = value.detach().clone()
+    else:
+        if not leave_parametrized:
+            raise ValueError("remove_parametrizations: cannot leave unparametrized "
+                             "(leave_parametrized=False) a tensor that is "
+                             "parametrized in terms of a sequence of tensors")
+        with no_grad(): value = getattr(module, tensor_name).detach().clone()
+        original = Parameter(value, plist.original0.requires_grad)
+    delattr(type(module), tensor_name)
+    del module.parametrizations[tensor_name]
+    if isinstance(original, Parameter): module.register_parameter(tensor_name, original)
+    else: module.register_buffer(tensor_name, original)
+    if not is_parametrized(module):
+        del module.parametrizations
+        module.__class__ = type(module).__bases__[0]
+    return module
+
+def _weight_norm_parametrization(module, name='weight', dim=0):
+    """`torch.nn.utils.parametrizations.weight_norm`: `name` is parametrized as
+    g v / ||v||, with g = `parametrizations.name.original0` and v = `original1`."""
+    return register_parametrization(module, name, _WeightNorm(dim), unsafe=True)

@@ -15,7 +15,7 @@ from ..layers import (Parameter, Module, Linear, LazyLinear, Identity, Flatten,
                       MarginRankingLoss, HingeEmbeddingLoss, SoftMarginLoss,
                       CosineEmbeddingLoss, TripletMarginLoss, MultiLabelSoftMarginLoss,
                       MultiMarginLoss, MultiLabelMarginLoss, PoissonNLLLoss,
-                      GaussianNLLLoss, Bilinear, AlphaDropout)
+                      GaussianNLLLoss, Bilinear, AlphaDropout, RReLU)
 from ..conv import (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm2d,
                    Upsample, UpsamplingNearest2d, UpsamplingBilinear2d, AdaptiveMaxPool2d,
                    Unfold, Fold, Conv1d, MaxPool1d, AvgPool1d, AdaptiveAvgPool1d,

@@ -17,7 +17,8 @@ from ..layers import (_functional_relu as relu, _functional_softmax as softmax,
                       cosine_embedding_loss, triplet_margin_loss,
                       multilabel_soft_margin_loss, multi_margin_loss,
                       multilabel_margin_loss, poisson_nll_loss, gaussian_nll_loss,
-                      bilinear, alpha_dropout, gumbel_softmax)
+                      bilinear, alpha_dropout, gumbel_softmax, relu_, elu_,
+                      hardtanh_, leaky_relu_, threshold_, rrelu, rrelu_)
 from ..conv import (conv2d, conv_transpose2d, max_pool2d, avg_pool2d, adaptive_avg_pool2d,
                    interpolate, _functional_upsample as upsample,
                    _functional_upsample_nearest as upsample_nearest,
