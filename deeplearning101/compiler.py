@@ -40,7 +40,8 @@ class Tracer:
             raise TraceError(
                 f"dl.compile: the in-place {where!r} changes a tensor that "
                 "requires grad, recorded for autograd; a compiled step can't "
-                "replay that")
+                "replay that: use the out-of-place form (F.relu(x), "
+                "nn.ReLU() without inplace=True, x = x + y)")
         self.events.append(
             ('inplace', t, cls, tuple(others), where, ufunc, casting, params))
 
@@ -140,7 +141,8 @@ class Program:
     def _on_inplace(self, t, cls, others, where, ufunc, casting, params):
         t = self._input(t, where)
         others = tuple(self._input(o, where) for o in others)
-        self.code.append(('inplace', t, cls, others, where, ufunc, casting, params))
+        self.code.append(('inplace', t, cls, others, where, ufunc, casting, params,
+                          self._inplace_params(params, where)))
 
     def _on_backward(self, root, gradient, leaves):
         if id(root) not in self.produced:
@@ -188,6 +190,13 @@ def _input(self, t, where):
         self._name(t, 'p' if t._requires_grad else 's'); return t
     if t._data is not None and t._data.size <= 1:
         self._name(t, 'c'); return t          # a constant, as the 2 of 2 * x
+    if t._data is not None and t._data.dtype == np.bool_:    # x > 0, in F.relu6, F.elu
+        raise TraceError(
+            f"dl.compile: {where!r} reads a bool mask of shape {list(t.shape)} made "
+            "inside the step by a comparison (x > 0, x == y: no op, so not recorded), "
+            "as where-based activations do (ReLU6, Hardtanh, ELU, ...); the program "
+            "would freeze it. Use an activation without `where` (ReLU, LeakyReLU, "
+            "Tanh) or leave the step uncompiled")
     raise TraceError(
         f"dl.compile: {where!r} reads a tensor of shape {list(t.shape)} computed "
         "inside the step by code that is not an op (NumPy, .numpy(), a Python loop); "
@@ -215,6 +224,13 @@ def _is_array(x):
     "A NumPy or CuPy array (not a NumPy scalar, not a number)."
     return hasattr(x, 'shape') and hasattr(x, 'dtype') and not isinstance(x, np.generic)
 
+def _compared(self, x):
+    """True when `x` is a bool array that the step made by a comparison (`h > 0`): no
+    op, so the program can't recompute it, and it depends on the values (a constant
+    made in the step, such as `arange(T)`, is kept as it is)."""
+    return (getattr(x, 'dtype', None) == np.bool_
+            and any(t._data is x for t in self.fresh.values()))
+
 def _dynamic(self, op, attrs, ins):
     """An op's attributes that hold arrays the step is given or computes, such as the
     labels of `cross_entropy`: the program sets them before each run of the op. What
@@ -239,8 +255,9 @@ def _dynamic(self, op, attrs, ins):
         for x in items:
             src = self.known.get(id(x)) if _is_array(x) else None
             if src is None and _is_array(x): src = self._reshaped(x)
-            if (src is None and _is_array(x) and x.size > 1 and
-                    not _held_elsewhere(x, self.ours | {id(op), id(v), id(attrs)})):
+            made = _compared(self, x)
+            if (src is None and _is_array(x) and x.size > 1 and (made or
+                    not _held_elsewhere(x, self.ours | {id(op), id(v), id(attrs)}))):
                 raise TraceError(
                     f"dl.compile: the op {op.name!r} holds an array of shape "
                     f"{list(x.shape)} ({name}) computed inside the step by code that "
@@ -250,6 +267,32 @@ def _dynamic(self, op, attrs, ins):
             dyn.append((name, isinstance(v, tuple), tuple(items), tuple(srcs)))
     return dyn
 Program._dynamic = _dynamic
+
+def _inplace_params(self, params, where):
+    """The arrays among an in-place op's parameters (the mask of `masked_fill_`, the
+    index of `scatter_`) that the step is given or computes, as `_dynamic` finds them
+    for an op: [(name, is it a tuple, the arrays, their values or None)]."""
+    dyn = []
+    for name, v in params.items():
+        items = v if isinstance(v, tuple) else (v,)
+        if not any(_is_array(x) for x in items): continue
+        srcs = []
+        for x in items:
+            src = self.known.get(id(x)) if _is_array(x) else None
+            if src is None and _is_array(x): src = self._reshaped(x)
+            made = _compared(self, x)
+            if (src is None and _is_array(x) and x.size > 1 and (made or
+                    not _held_elsewhere(x, self.ours | {id(params), id(v)}))):
+                raise TraceError(
+                    f"dl.compile: the in-place {where!r} takes an array of shape "
+                    f"{list(x.shape)} ({name}) computed inside the step by code that "
+                    "is not an op (a comparison, NumPy); the program would freeze its "
+                    "value. Pass it in as an argument of the step")
+            srcs.append(src)
+        if any(s is not None for s in srcs):
+            dyn.append((name, isinstance(v, tuple), tuple(items), tuple(srcs)))
+    return dyn
+Program._inplace_params = _inplace_params
 
 def _outputs(self, result, reads):
     """How to rebuild the step's return value after a run: tensors it computed,
@@ -266,6 +309,10 @@ def _outputs(self, result, reads):
                     "under dl.no_grad()")
             if id(r) in self.produced or any(r is a for a in self.arg_tensors):
                 return lambda: Tensor._make(r._data)
+            src = self.known.get(id(r._data)) if r._data is not None else None
+            if src is not None:    # `return loss.detach()`: the value's new array
+                self.returned.append(src)
+                return lambda: Tensor._make(src._data)
             return lambda: r
         if isinstance(r, (tuple, list)):
             parts = [conv(x) for x in r]
@@ -313,6 +360,9 @@ def _uses(code, returned):
         elif kind == 'inplace':
             use(rest[0])
             for o in rest[2]: use(o)
+            for *_, srcs in rest[7]:                 # a mask, an index it reads
+                for s in srcs:
+                    if s is not None: use(s.value if isinstance(s, _Reshaped) else s)
         elif kind == 'backward':
             root, plan = rest[0], rest[1]
             use(root)
@@ -731,7 +781,7 @@ def _lower(self):
                 body.append(f"{src.obj(op, 'op')}.{name} = "
                             + (f"({', '.join(vals)},)" if is_tuple else vals[0]))
         elif kind == 'inplace':
-            t, cls, others, where, ufunc, casting, params = rest
+            t, cls, others, where, ufunc, casting, params, pdyn = rest
             if ufunc is not None and len(others) == 1 and not params:
                 # a parameter's new values are stamped on its memory, as chapter 00's
                 # in-place ops do (a graph recorded before the step then refuses to
@@ -741,11 +791,18 @@ def _lower(self):
                          f"np.{ufunc.__name__}"
                          f"(a, {src.number(others[0], t._data.dtype)}, "
                          f"out=a, casting={casting!r})"] + stamp
-            else:
-                body.append(f"_inplace({src.obj(t, 't')}, {src.obj(cls, 'k')}, ("
-                            + ''.join(src.obj(o, 't') + ', ' for o in others)
+            else:   # over the arrays this run computes, not the ones the trace saw
+                kw = src.obj(params, 'k')
+                if pdyn:                                # a mask, an index: this run's
+                    kw = f"dict({kw}" + ''.join(
+                        f", {name}=" + (f"({', '.join(vs)},)" if is_tuple else vs[0])
+                        for name, is_tuple, items, srcs in pdyn
+                        for vs in [[src.obj(x, 'k') if s is None else src.dynamic(s)
+                                    for x, s in zip(items, srcs)]]) + ")"
+                body.append(f"_inplace(_T({src.expr(t)}), {src.obj(cls, 'k')}, ("
+                            + ''.join(f"_T({src.expr(o)}), " for o in others)
                             + f"), {where!r}, {src.obj(ufunc, 'k')}, {casting!r}, "
-                            + f"**{src.obj(params, 'k')})")
+                            + f"**{kw})")
             shown.append(f"{src.show(t)} {_SIGN.get(where, where)} "
                          + ' '.join(src.show(o) for o in others))
         elif kind == 'backward':
@@ -772,7 +829,8 @@ def _lower(self):
               _row_max=_row_max,
               _unbroadcast=unbroadcast, _array=_scalar_to_array,
               _array_backward=array_backward, _grad_tensor=_grad_tensor,
-              _zero_grad=_zero_grad, _record_write=_record_write, _inplace=_inplace)
+              _zero_grad=_zero_grad, _record_write=_record_write, _inplace=_inplace,
+              _T=Tensor._make)
     exec(compile(self.source, '<dl.compile program>', 'exec'), ns)
     return ns['program']
 Program._lower = _lower
