@@ -976,12 +976,13 @@ class Sigmoid(Op):
     name = 'sigmoid'
     def forward(self, a):
         # 1 / (1 + e^-a), as PyTorch computes it: below about -88 (float32) e^-a is
-        # inf, and the result 0
+        # inf, and the result 0 (NumPy's overflow warning is silenced for the package's
+        # ops, above)
         if (a.dtype.kind != 'f' or a.dtype.itemsize < 4 or type(a) is not np.ndarray
                 or not a.ndim):
             return self._other(a)
         e = np.negative(a)
-        with np.errstate(over='ignore'): np.exp(e, out=e)
+        np.exp(e, out=e)
         e += 1
         return np.reciprocal(e, out=e)
     def _other(self, a):
