@@ -972,21 +972,23 @@ class Abs(Op):
 class ReLU(Op):
     name = 'relu'
     def forward(self, a): return np.maximum(a, 0)
+_largest = np.maximum.reduce
 class Sigmoid(Op):
     name = 'sigmoid'
     def forward(self, a):
         # 1 / (1 + e^-a), as PyTorch computes it: below about -88 (float32) e^-a is
-        # inf, and the result 0 (NumPy's overflow warning is silenced for the package's
-        # ops, above)
+        # inf, and the result 0, without NumPy's overflow warning
         if (a.dtype.kind != 'f' or a.dtype.itemsize < 4 or type(a) is not np.ndarray
-                or not a.ndim):
+                or not a.ndim or not a.size):
             return self._other(a)
         e = np.negative(a)
-        np.exp(e, out=e)
+        if _largest(e, axis=None) > 88.0:       # rare: an errstate only then (1 us)
+            with np.errstate(over='ignore'): np.exp(e, out=e)
+        else: np.exp(e, out=e)
         e += 1
         return np.reciprocal(e, out=e)
     def _other(self, a):
-        "Integers (in the default float dtype), float16 (in float32), 0-d, GPU arrays."
+        "Integers (default float dtype), float16 (in float32), 0-d, empty, GPU arrays."
         if a.dtype.kind in 'biu': a = a.astype(_default_float[0])
         half = a.dtype == np.float16
         if half: a = a.astype(np.float32)
