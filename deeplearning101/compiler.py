@@ -251,22 +251,30 @@ def _dynamic(self, op, attrs, ins):
             setattr(op, name, v)     # what the trace's backward freed, back for replays
         if name in by_forward or not any(_is_array(x) for x in items):
             continue
-        srcs = []
-        for x in items:
-            src = self.known.get(id(x)) if _is_array(x) else None
-            if src is None and _is_array(x): src = self._reshaped(x)
-            made = _compared(self, x)
-            if (src is None and _is_array(x) and x.size > 1 and (made or
-                    not _held_elsewhere(x, self.ours | {id(op), id(v), id(attrs)}))):
-                raise TraceError(
-                    f"dl.compile: the op {op.name!r} holds an array of shape "
-                    f"{list(x.shape)} ({name}) computed inside the step by code that "
-                    "is not an op; the program would freeze its value")
-            srcs.append(src)
+        srcs = _sources(self, items, self.ours | {id(op), id(v), id(attrs)},
+                        f"the op {op.name!r} holds", name, "")
         if any(s is not None for s in srcs):
             dyn.append((name, isinstance(v, tuple), tuple(items), tuple(srcs)))
     return dyn
 Program._dynamic = _dynamic
+
+def _sources(self, items, held, what, name, advice):
+    """Where each array among `items` comes from in the program (None: a constant);
+    an array computed inside the step by code that is not an op (a comparison, NumPy)
+    is refused: the program would freeze its value."""
+    srcs = []
+    for x in items:
+        src = self.known.get(id(x)) if _is_array(x) else None
+        if src is None and _is_array(x): src = self._reshaped(x)
+        made = _compared(self, x)
+        if (src is None and _is_array(x) and x.size > 1
+                and (made or not _held_elsewhere(x, held))):
+            raise TraceError(f"dl.compile: {what} an array of shape {list(x.shape)} "
+                             f"({name}) computed inside the step by code that is not "
+                             f"an op (a comparison, NumPy); the program would freeze "
+                             f"its value{advice}")
+        srcs.append(src)
+    return srcs
 
 def _inplace_params(self, params, where):
     """The arrays among an in-place op's parameters (the mask of `masked_fill_`, the
@@ -276,19 +284,9 @@ def _inplace_params(self, params, where):
     for name, v in params.items():
         items = v if isinstance(v, tuple) else (v,)
         if not any(_is_array(x) for x in items): continue
-        srcs = []
-        for x in items:
-            src = self.known.get(id(x)) if _is_array(x) else None
-            if src is None and _is_array(x): src = self._reshaped(x)
-            made = _compared(self, x)
-            if (src is None and _is_array(x) and x.size > 1 and (made or
-                    not _held_elsewhere(x, self.ours | {id(params), id(v)}))):
-                raise TraceError(
-                    f"dl.compile: the in-place {where!r} takes an array of shape "
-                    f"{list(x.shape)} ({name}) computed inside the step by code that "
-                    "is not an op (a comparison, NumPy); the program would freeze its "
-                    "value. Pass it in as an argument of the step")
-            srcs.append(src)
+        srcs = _sources(self, items, self.ours | {id(params), id(v)},
+                        f"the in-place {where!r} takes", name,
+                        ". Pass it in as an argument of the step")
         if any(s is not None for s in srcs):
             dyn.append((name, isinstance(v, tuple), tuple(items), tuple(srcs)))
     return dyn

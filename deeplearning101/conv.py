@@ -1596,10 +1596,12 @@ class ConstantPad1d(_ConstantPadNd):
 class ConstantPad2d(_ConstantPadNd):
     "Pads the last two dimensions with `value` (`torch.nn.ConstantPad2d`)."
     _dims = 2
-class ZeroPad2d(ConstantPad2d):
-    "Pads the last two dimensions with zeros (`torch.nn.ZeroPad2d`)."
+class _ZeroPadNd:
+    "A constant pad with zeros: only `padding` is given, and printed."
     def __init__(self, padding): super().__init__(padding, 0.0)
     def extra_repr(self): return f"{self.padding}"
+class ZeroPad2d(_ZeroPadNd, ConstantPad2d):
+    "Pads the last two dimensions with zeros (`torch.nn.ZeroPad2d`)."
 class ReflectionPad1d(_PadNd):
     "Mirrors the last dimension at its ends (`torch.nn.ReflectionPad1d`)."
     _mode, _dims = 'reflect', 1
@@ -1612,17 +1614,13 @@ class ReplicationPad1d(_PadNd):
 class ReplicationPad2d(_PadNd):
     "Repeats the edge values of the last two dimensions (`torch.nn.ReplicationPad2d`)."
     _mode, _dims = 'replicate', 2
-class ZeroPad1d(ConstantPad1d):
+class ZeroPad1d(_ZeroPadNd, ConstantPad1d):
     "Pads the last dimension with zeros (`torch.nn.ZeroPad1d`)."
-    def __init__(self, padding): super().__init__(padding, 0.0)
-    def extra_repr(self): return f"{self.padding}"
 class ConstantPad3d(_ConstantPadNd):
     "Pads the last three dimensions with `value` (`torch.nn.ConstantPad3d`)."
     _dims = 3
-class ZeroPad3d(ConstantPad3d):
+class ZeroPad3d(_ZeroPadNd, ConstantPad3d):
     "Pads the last three dimensions with zeros (`torch.nn.ZeroPad3d`)."
-    def __init__(self, padding): super().__init__(padding, 0.0)
-    def extra_repr(self): return f"{self.padding}"
 class ReflectionPad3d(_PadNd):
     "Mirrors the last three dimensions at their ends (`torch.nn.ReflectionPad3d`)."
     _mode, _dims = 'reflect', 3
