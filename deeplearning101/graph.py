@@ -972,20 +972,21 @@ class Abs(Op):
 class ReLU(Op):
     name = 'relu'
     def forward(self, a): return np.maximum(a, 0)
-_largest = np.maximum.reduce
+_smallest, _ndarray = np.minimum.reduce, np.ndarray
+_ONE = {np.dtype(np.float32): np.float32(1), np.dtype(np.float64): np.float64(1)}
 class Sigmoid(Op):
     name = 'sigmoid'
     def forward(self, a):
         # 1 / (1 + e^-a), as PyTorch computes it: below about -88 (float32) e^-a is
         # inf, and the result 0, without NumPy's overflow warning
-        if (a.dtype.kind != 'f' or a.dtype.itemsize < 4 or type(a) is not np.ndarray
-                or not a.ndim or not a.size):
-            return self._other(a)
+        one = _ONE.get(a.dtype)             # float32 or float64 NumPy arrays, in place
+        if one is None or type(a) is not _ndarray or not a.size: return self._other(a)
         e = np.negative(a)
-        if _largest(e, axis=None) > 88.0:       # rare: an errstate only then (1 us)
+        if type(e) is not _ndarray: return self._other(a)       # 0-d: a NumPy scalar
+        if _smallest(a, None) < -88.0:      # rare: an errstate only then (1 us)
             with np.errstate(over='ignore'): np.exp(e, out=e)
         else: np.exp(e, out=e)
-        e += 1
+        np.add(e, one, out=e)
         return np.reciprocal(e, out=e)
     def _other(self, a):
         "Integers (default float dtype), float16 (in float32), 0-d, empty, GPU arrays."
@@ -1030,10 +1031,16 @@ def _acc(a):
     as PyTorch does."""
     return np.float32 if a.dtype is _F16 else None
 
+_F32, _sum_of = np.dtype(np.float32), np.add.reduce
 class Sum(Reduce):
     name = 'sum'
     def forward(self, a):
-        if a.dtype.kind in 'biu':       # integers and bools sum to int64, as in PyTorch
+        d = a.dtype                     # float32 and float64 arrays: NumPy's sum
+        if (d is _F32 or d is _F64) and type(a) is _ndarray:
+            if self.axis is not None or self.keepdims:
+                return _sum_of(a, self.axis, None, None, self.keepdims)
+            return _sum_of(a, None, None, np.empty((), d))      # a 0-d array
+        if d.kind in 'biu':             # integers and bools sum to int64, as in PyTorch
             return a.sum(axis=self.axis, keepdims=self.keepdims, dtype=np.int64)
         acc = _acc(a)
         s = a.sum(axis=self.axis, keepdims=self.keepdims, dtype=acc)
@@ -1077,8 +1084,12 @@ class Softmax(Op):
 class LogSoftmax(Softmax):
     name = 'log_softmax'
     def forward(self, a):
-        z = a - a.max(axis=self.axis, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
+        if type(a) is not _ndarray:
+            z = a - a.max(axis=self.axis, keepdims=True)
+            return z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
+        z = a - np.maximum.reduce(a, self.axis, None, None, True)  # the same, with
+        s = _sum_of(np.exp(z), self.axis, None, None, True)        # fewer arrays
+        return np.subtract(z, np.log(s, out=s), out=z)
 
 # %% ../nbs/00_graph.ipynb #a441284e
 # --- shape ops ---
@@ -1259,6 +1270,9 @@ def clip(a, min=None, max=None, *, out=None):
 def _reduction(cls):
     def reduce(a, axis=None, keepdims=False, *, dim=None, keepdim=None, dtype=None,
                out=None):
+        if (axis is None and dim is None and keepdims is False and keepdim is None
+                and dtype is None and out is None and type(a) is Tensor):
+            return cls.apply(a)     # t.sum(): the common call, without the checks below
         axis, keepdims = _axis(axis, dim, keepdims, keepdim)
         a = _t(a, cls.name)
         if dtype is not None: a = _cast(a, dtype, cls.name)
