@@ -485,7 +485,10 @@ def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=
             if node._op is not None:                # accumulate, as for a leaf
                 node = _NonLeafGrad(node)
         if node._op is not None:        # a non-leaf that retains its grad: its own copy
-            node.grad = g if create_graph else Tensor._make(g.copy()); return
+            g = g if create_graph else Tensor._make(g.copy())
+            # a second backward adds to it, as for a leaf (a new tensor, as PyTorch)
+            node.grad = g if node.grad is None else node.grad + g
+            return
         if create_graph: pass
         elif type(g) is np.ndarray and g.dtype == node._data.dtype:   # the usual cases:
             if g.base is None and id(g) not in seen:    # a fresh array, kept as is

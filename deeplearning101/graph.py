@@ -747,11 +747,25 @@ def _op_error(op, inputs, e):
     ValueError and IndexError become ones that are also RuntimeErrors (PyTorch's)."""
     if isinstance(e, TypeError) and 'numpy boolean' in str(e):   # -mask, 1 - mask
         e = _BOOL_MINUS[op.name, sum(_is_bool(t) for t in inputs)]  # PyTorch's words
+    elif 'could not be broadcast' in str(e) and len(inputs) == 2:
+        words = _broadcast_words(*(getattr(t._data, 'shape', ()) for t in inputs))
+        if words:                           # a ValueError that is a RuntimeError too
+            return _ShapeError(f"{op.name}: {words} (inputs: "
+                               f"{', '.join(_describe(t) for t in inputs)})")
     msg = f"{op.name}: {e} (inputs: {', '.join(_describe(t) for t in inputs)})"
     if isinstance(e, str): return _runtime_too(TypeError)(msg)   # also a RuntimeError
     return _runtime_too(type(e))(msg)
 
 def _is_bool(t): return getattr(t._data, 'dtype', None) == np.bool_
+def _broadcast_words(sa, sb):
+    "PyTorch's words for two shapes that do not broadcast: the first clash from the right."
+    n = max(len(sa), len(sb))
+    for d in range(n - 1, -1, -1):
+        i, j = d - n + len(sa), d - n + len(sb)
+        x, y = sa[i] if i >= 0 else 1, sb[j] if j >= 0 else 1
+        if x != y and 1 not in (x, y):
+            return (f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
+                    f"at non-singleton dimension {d}")
 _MASK = ("If you are trying to invert a mask, use the `~` or `logical_not()` operator "
          "instead.")
 _BOOL_MINUS = {
@@ -1019,6 +1033,7 @@ def _axis(axis, dim, keepdims, keepdim):
     if dim is not None: axis = dim
     if keepdim is not None: keepdims = keepdim
     if isinstance(axis, list): axis = tuple(axis)
+    if axis == (): axis = None          # PyTorch: an empty dim list means every dim
     return axis, bool(keepdims)
 
 class Reduce(Op):

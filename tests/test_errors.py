@@ -43,7 +43,9 @@ def test_broadcasting_failure_names_the_op_and_shapes(op, name):
         op(_ones(2, 3), _ones(4))
     msg = str(info.value)
     assert msg.startswith(name + ":"), msg
-    assert re.search(r"\(2,\s*3\)", msg) and re.search(r"\(4,\)", msg), msg
+    # PyTorch's words, then the two inputs' dtypes and shapes
+    assert "tensor a (3) must match the size of tensor b (4)" in msg, msg
+    assert "[2, 3]" in msg and "[4]" in msg, msg
 
 
 def test_broadcasting_failure_inside_session_run_names_the_op():
@@ -51,7 +53,7 @@ def test_broadcasting_failure_inside_session_run_names_the_op():
     y = x + _ones(2, 3)
     with pytest.raises(ValueError) as info:
         dl.Session().run(y, {x: np.ones(4)})
-    assert "add" in str(info.value) and re.search(r"\(2,\s*3\)", str(info.value))
+    assert "add" in str(info.value) and "[2, 3]" in str(info.value)
 
 
 def test_reshape_to_a_wrong_size():
