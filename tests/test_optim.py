@@ -79,7 +79,10 @@ def test_betas_not_a_pair(betas):
 def test_empty_parameter_list(cls):
     with pytest.raises(ValueError, match="empty parameter list"): cls([])
     with pytest.raises(ValueError, match="empty parameter list"): cls(iter([]))
-    with pytest.raises(ValueError, match="empty parameter list"): cls([{'params': []}])
+    # an empty group is allowed, as in PyTorch (per-layer groups of a layer without bias)
+    opt = cls([{'params': []}, {'params': [dl.Parameter([1.0])]}])
+    opt.step(); opt.zero_grad()
+    assert [len(g['params']) for g in opt.state_dict()['param_groups']] == [0, 1]
 
 
 @pytest.mark.parametrize("cls", CLASSES)

@@ -155,9 +155,12 @@ class Optimizer:
                 "not a set: a set's order changes between runs, and the "
                 "state_dict refers to parameters by position"
             )
-        ps = [ps] if isinstance(ps, Tensor) else list(ps) if ps is not None else []
-        if not ps: raise ValueError(f"{where}: a parameter group has an empty "
-                                    "parameter list")
+        if ps is None:
+            raise ValueError(f"{where}: a parameter group needs a 'params' entry (the "
+                             "tensors it updates)")
+        # an empty group is allowed, as in PyTorch (e.g. a layer without biases in
+        # per-layer groups): it updates nothing
+        ps = [ps] if isinstance(ps, Tensor) else list(ps)
         owner = {id(p): i for i, g in enumerate(self.param_groups) for p in g['params']}
         seen = set()
         for i, p in enumerate(ps):
