@@ -391,21 +391,32 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
             if one:
                 inp, ig = inputs[0], igs[0]
                 if ig is None or not inp._requires_grad: continue
+                iop = inp._op
+                # changed in place after `op` read it? (rare: one comparison each)
+                if iop is not None and (iop.seq > op.seq or last_write[0] > iop.seq):
+                    inp = _version_read(inp, op)
+                    if not inp._requires_grad: continue
+                    iop = inp._op
                 old = get(inp)
                 if old is not None: grads[inp] = old + ig
                 else:
                     grads[inp] = ig
-                    if inp._op is None: leaves.append(inp)
-                    else: push(pending, (-inp._op.seq, inp))
+                    if iop is None: leaves.append(inp)
+                    else: push(pending, (-iop.seq, inp))
                 continue
             for inp, ig in zip(inputs, igs):
                 if ig is None or not inp._requires_grad: continue
+                iop = inp._op
+                if iop is not None and (iop.seq > op.seq or last_write[0] > iop.seq):
+                    inp = _version_read(inp, op)
+                    if not inp._requires_grad: continue
+                    iop = inp._op
                 old = get(inp)
                 if old is not None: grads[inp] = old + ig
                 else:
                     grads[inp] = ig
-                    if inp._op is None: leaves.append(inp)
-                    else: push(pending, (-inp._op.seq, inp))
+                    if iop is None: leaves.append(inp)
+                    else: push(pending, (-iop.seq, inp))
         for leaf in leaves:
             g = take(leaf)
             if hooks and id(leaf) in hooks: g = _run_hooks(leaf, g)
@@ -447,10 +458,16 @@ def array_backward(op, grad, out):
 
 def _check_saved(op, node):
     """Refuse to go on when a value the op's rule reads was changed in place after the
-    op recorded it (PyTorch's rule)."""
-    for what, t in ([(f"input {i}", t) for i, t in enumerate(op.inputs)]
-                    + [("the output", node)]):
-        if _written_since(t._data, op.seq):
+    op recorded it (PyTorch's rule): an input it reads, or the output it reads, written
+    since (or, for the output, replaced by an in-place op's result)."""
+    read, output = op.reads()
+    # an output replaced by an in-place op's result (its old value is kept): refused
+    # for the ops that said they read their output, as PyTorch does
+    declared = type(op).reads is not Op.reads
+    for what, t in ([(f"input {i}", op.inputs[i]) for i in read]
+                    + ([("the output", node)] if output else [])):
+        if (_written_since(t._data, op.seq)
+                or (t is node and declared and getattr(node, '_replaced', False))):
             raise RuntimeError(
                 f"backward: one of the variables needed for gradient computation has "
                 f"been modified by an inplace operation: {what} of {op.name!r} "
@@ -460,6 +477,31 @@ def _check_saved(op, node):
                 f"instead")
 
 def _as_tensor(g): return g if isinstance(g, Tensor) else Tensor._make(g)
+
+from .graph import _written_between
+
+def _version_read(t, op):
+    """The tensor whose value `op` read as its input `t`: `t`, or, when an in-place op
+    changed `t` afterwards, the old version it kept (`t._versions`). A value changed
+    between its making and the reading without a new version (through a view of it, or
+    under no_grad) is not described by the graph: an error."""
+    if t._op.seq > op.seq:              # an in-place op on t came after `op` read it
+        for seq, old in t.__dict__.get('_versions', ()):
+            if seq > op.seq: return old
+        raise RuntimeError(
+            f"backward: {op.name!r} read a tensor ({_describe(t)}) that was changed in "
+            f"place afterwards, and its old version is no longer kept (after "
+            f"{_graph._MAX_VERSIONS} in-place changes, or a shape changed in place); "
+            f"change a copy (.clone()) instead")
+    if _written_between(t._data, t._op.seq, op.seq):
+        raise RuntimeError(
+            f"backward: one of the variables needed for gradient computation has been "
+            f"modified by an inplace operation: {op.name!r} used a tensor "
+            f"({_describe(t)}, made by {t._op.name!r}) whose memory was changed in "
+            f"place, through another view of it or under no_grad, after it was made. "
+            f"deeplearning101 does not follow such writes (PyTorch rebases the views); "
+            f"write into the tensor itself, or into a .clone()")
+    return t
 
 # %% ../nbs/01_autodiff.ipynb #62421e69
 def _zero_grad(p, set_to_none):

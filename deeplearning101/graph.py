@@ -1734,7 +1734,7 @@ import weakref
 class _Entry(weakref.ref):
     """A weak reference to a written array (calling it gives the array, or None once it
     is gone), with its counts."""
-    __slots__ = ('count', 'stamp')
+    __slots__ = ('count', 'stamp', 'stamps', 'lost')
 
 # id(root array) -> its _Entry: the number of writes, the stamp of the last
 _writes = {}
@@ -1763,9 +1763,20 @@ def _record_write(a, count=True):
     if entry is None or entry() is not root:
         if len(_writes) >= _sweep_at[0]: _sweep()
         entry = _writes[key] = _Entry(root)
-        entry.count = 0
+        entry.count, entry.stamps, entry.lost = 0, [], -1
     entry.count += count
     entry.stamp = _last_write[0] = _next_seq()
+    entry.stamps.append(entry.stamp)            # the last few stamps, for backward (01)
+    if len(entry.stamps) > 8: entry.lost = entry.stamps.pop(0)
+
+def _written_between(a, after, before):
+    """Was the memory of array `a` written in place between the ops numbered `after` and
+    `before`? (True when unsure: a stamp that old was forgotten.)"""
+    if a is None or not hasattr(a, 'base'): return False
+    root = _root(a)
+    entry = _writes.get(id(root))
+    if entry is None or entry() is not root: return False
+    return entry.lost > after or any(after < s < before for s in entry.stamps)
 
 def _written_since(a, seq):
     """True when the memory of array `a` was written in place after the op numbered
@@ -1871,14 +1882,36 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
         raise RuntimeError(
             f"{where}: {e} (inputs: "
             f"{', '.join(_describe(x) for x in (t,) + others)})") from None
-    _record_write(a)
+    # `t[i] += x` writes back the very entries `t[i]` it changed (through that view):
+    # no new change then (the view's own op already counted it)
+    if not (cls is SetItem and _same_entries(a, params.get('index'), arrays[0])):
+        _record_write(a)
     if _tracers:
         _tracers[-1].inplace(t, cls, others, where, ufunc, casting, params, recording)
     if recording:
         op = cls(**params)
         op.inputs, op.seq = (prev,) + others, _next_seq()
-        t._op, t._requires_grad = op, True
+        _rebase(t, op, prev)
     return t
+
+def _same_entries(a, index, v):
+    "Is array `v` the very memory of `a[index]` (same place, shape and strides)?"
+    if not isinstance(v, np.ndarray) or v.base is None: return False
+    try: w = a[index]
+    except Exception: return False
+    return (isinstance(w, np.ndarray) and w.shape == v.shape and w.strides == v.strides
+            and w.__array_interface__['data'][0] == v.__array_interface__['data'][0])
+
+_MAX_VERSIONS = 16
+def _rebase(t, op, prev):
+    """`t` is now the output of the in-place `op`; `prev` holds its old value and history.
+    Ops recorded earlier still have `t` as an input: backward sends their gradients to
+    the version they read, kept in `t._versions` (PyTorch's edges point at versions)."""
+    t._op, t._requires_grad = op, True
+    prev._replaced = True               # an op that saved its output finds out (01)
+    versions = t.__dict__.setdefault('_versions', [])
+    versions.append((op.seq, prev))
+    if len(versions) > _MAX_VERSIONS: del versions[0]   # the oldest is forgotten
 
 def _old_overload(name, first, rest, old, new):
     """PyTorch's deprecated scalar-first call forms, which older tutorials use
@@ -2052,6 +2085,26 @@ def _detach_(self):
     return self
 Tensor.clone, Tensor.detach_ = _clone, _detach_
 clone = _clone
+
+# What each op's gradient rule reads (PyTorch's "saved tensors"): backward refuses to
+# run only when one of these was changed in place after the op used it. `reads(op)`
+# gives the input positions and whether the output is read; the default, all of them.
+Op.reads = lambda op: (range(len(op.inputs)), True)
+def _reads_nothing(op): return (), False
+def _reads_output(op): return (), True
+def _reads_other(op):
+    "a * b, a @ b: a's rule reads b, b's reads a, each only when wanted."
+    a, b = op.inputs
+    return [i for i, t in ((0, b), (1, a)) if t._requires_grad], False
+def _reads_divisor(op):
+    "a / b: a's rule reads b; b's reads b and the output."
+    return (1,), op.inputs[1]._requires_grad
+for _c in (Add, Sub, Neg, Reshape, Transpose, BroadcastTo, Index, Concatenate, Sum,
+           Mean, Cast, Clone, Fill, Copy, SetItem):
+    _c.reads = _reads_nothing
+for _c in (Exp, Sigmoid, Tanh, ReLU, Sqrt, Softmax, LogSoftmax): _c.reads = _reads_output
+Mul.reads = MatMul.reads = _reads_other
+Div.reads = _reads_divisor
 
 # %% ../nbs/00_graph.ipynb #78cb866e
 def _shape(shape, where='size', size=None):

@@ -108,11 +108,19 @@ def test_in_place_on_a_non_leaf_is_recorded():
     h = x * 2.0
     h += 1.0
     h.relu_()
-    h.mul_(x)
-    h.sum().backward()
+    h2 = h * x
+    h2.mul_(3.0)
+    h2.sum().backward()
     xs = np.array([1.0, -2.0, 3.0])
-    want = np.where(2 * xs + 1 > 0, (2 * xs + 1) + 2 * xs, 0.0)      # d/dx [relu(2x + 1) * x]
+    want = 3 * np.where(2 * xs + 1 > 0, (2 * xs + 1) + 2 * xs, 0.0)  # d/dx [3 relu(2x + 1) x]
     np.testing.assert_allclose(x.grad.numpy(), want)
+    # relu_ keeps its output for backward: changing it again in place is refused (PyTorch)
+    x.grad = None
+    h = x * 2.0
+    h.relu_()
+    h.mul_(x)
+    with pytest.raises(RuntimeError, match="the output of 'relu'"):
+        h.sum().backward()
 
 
 def test_setitem_and_copy_are_differentiable():

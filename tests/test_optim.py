@@ -413,12 +413,19 @@ def test_step_between_forward_and_backward_makes_backward_raise(cls, kw):
     ps = _params(rng)
     opt = cls(ps, **kw)
     x = dl.tensor(rng.standard_normal((2, 4)))
-    loss = (x @ ps[0] + ps[1]).sum()
+    loss = ((x @ ps[0]) * ps[1]).sum()      # mul keeps ps[1] for the other side's grad
     versions = [p._version for p in ps]
     _set_grads(ps, rng); opt.step()
     assert all(p._version > v for p, v in zip(ps, versions))
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+    # as in PyTorch, an op that keeps no parameter is not affected: x @ W keeps x only
+    # (x needs no gradient), + b keeps nothing
+    opt.zero_grad()
+    loss = (x @ ps[0] + ps[1]).sum()
+    _set_grads(ps, rng); opt.step(); opt.zero_grad()
+    loss.backward()
+    np.testing.assert_allclose(ps[1].grad.numpy(), np.full(ps[1].shape, 2.0))
     opt.zero_grad()
     loss = (x @ ps[0] + ps[1]).sum(); loss.backward(); opt.step()   # the right order
 

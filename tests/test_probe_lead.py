@@ -53,3 +53,79 @@ def test_retained_nonleaf_grad_accumulates_over_two_backwards():
     for a, b in zip(out['deeplearning101'], out['torch']):
         np.testing.assert_allclose(a, b)
     np.testing.assert_allclose(out['torch'][1], [8.0, 16.0])
+
+
+# ---- in-place changes of tensors that earlier ops read (PyTorch's saved-tensor rule)
+X0 = np.array([[-1.0, 2.0, 0.5], [3.0, -0.5, 1.5]], np.float32)
+
+
+def _mask_sigmoid(lib):
+    x = lib.tensor(X0, requires_grad=True); z = x * 2; m = z > 0
+    z[m] = lib.sigmoid(z[m]); z.sum().backward(); return x.grad
+
+def _yolo_slice(lib):
+    x = lib.tensor(X0, requires_grad=True); p = x * 3
+    p[:, :2] = p[:, :2].sigmoid(); (p ** 2).sum().backward(); return x.grad
+
+def _running_sum(lib):
+    x = lib.tensor(X0, requires_grad=True); a = x.clone(); a[1:] = a[1:] + a[:-1]
+    (a * a).sum().backward(); return x.grad
+
+def _buffer_gets_grad(lib):
+    w = lib.tensor(X0, requires_grad=True); v = lib.tensor([5.0], requires_grad=True)
+    buf = lib.zeros(2, 3); y = w + buf; buf[0, 0] = v[0] * 2
+    (y.sum() + (buf * buf).sum()).backward(); return w.grad, v.grad
+
+def _iadd_on_index(lib):
+    a = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    h = a * 2; h[1] += 1; (h ** 2).sum().backward(); return a.grad
+
+def _read_then_overwrite(lib):
+    x = lib.tensor(X0, requires_grad=True); z = x + 0; s = z.sum() * 3; z.zero_()
+    (s + (z + x).sum()).backward(); return x.grad
+
+
+@pytest.mark.parametrize("prog", [_mask_sigmoid, _yolo_slice, _running_sum,
+                                  _buffer_gets_grad, _iadd_on_index, _read_then_overwrite])
+def test_inplace_after_an_op_that_does_not_save_it(prog):
+    got, want = prog(dl), prog(torch)
+    got = got if isinstance(got, tuple) else (got,)
+    want = want if isinstance(want, tuple) else (want,)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def _saved_input(lib):
+    x = lib.tensor(X0, requires_grad=True); z = x * 2; w = z * z; z[0] = 0
+    w.sum().backward()
+
+def _saved_output(lib):
+    x = lib.tensor(X0, requires_grad=True); y = x.exp(); s = y.sum(); y.add_(1)
+    (s + y.sum()).backward()
+
+def _saved_output_alone(lib):
+    x = lib.tensor(X0, requires_grad=True); y = lib.sigmoid(x); y += x
+    y.sum().backward()
+
+def _relu_output_via_view(lib):
+    x = lib.tensor(X0, requires_grad=True); h = lib.relu(x * 1); g = h.reshape(-1)
+    h[h > 1] = 1.0; (g.sum() + h.sum()).backward()
+
+
+@pytest.mark.parametrize("prog", [_saved_input, _saved_output, _saved_output_alone,
+                                  _relu_output_via_view])
+def test_inplace_on_a_saved_tensor_raises_as_pytorch(prog):
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        prog(torch)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        prog(dl)
+
+
+def test_write_through_a_view_then_use_is_refused_not_wrong():
+    # PyTorch rebases the views (CopySlices); deeplearning101 refuses, never a wrong grad
+    x = dl.tensor(X0, requires_grad=True); z = x + 1; t = z.t(); z[:, 0] = 0
+    with pytest.raises(RuntimeError, match="through another view"):
+        (t * 2).sum().backward()
+    x = dl.tensor(X0, requires_grad=True); m = x.clone(); m[1].mul_(3)
+    with pytest.raises(RuntimeError, match="inplace operation"):
+        (m ** 2).sum().backward()
