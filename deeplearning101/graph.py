@@ -2063,18 +2063,30 @@ def _setitem(self, index, value):
         value = (_const(value, self) if isinstance(value, (bool, int, float))
                  else tensor(value))
     a = self._data
+    if a is not None and value._data is not None and value.ndim and value.shape[0] == 1:
+        value = _drop_leading_ones(a, i, value)
     if (a is not None
             and not (GradMode.enabled and (self._requires_grad or value._requires_grad))
             and getattr(getattr(a, 'flags', None), 'writeable', True)
             and type(value._data) is type(a)):
         try: a[i] = value._data     # nothing to record: write straight into the array
-        except (ValueError, TypeError, IndexError) as e:
-            raise type(e)(f"setitem: {e} "
-                          f"(inputs: {_describe(self)}, {_describe(value)})") from None
+        except (ValueError, TypeError, IndexError) as e:   # a RuntimeError too (torch)
+            raise _runtime_too(type(e))(f"setitem: {e} (inputs: {_describe(self)}, "
+                                        f"{_describe(value)})") from None
         _record_write(a)
         return
     _inplace(self, SetItem, (value,), 'setitem', casting='unsafe', index=i)
 Tensor.__setitem__ = _setitem
+
+def _drop_leading_ones(a, i, value):
+    """PyTorch writes a value with extra leading size-1 dims (`x[t] = tensor([[v]])`)
+    as if they were not there; NumPy refuses them."""
+    try: n = np.ndim(a[i])
+    except Exception: return value                  # the write itself will say why
+    k = value.ndim - n
+    if k > 0 and all(s == 1 for s in value.shape[:k]):
+        return value.reshape(value.shape[k:])
+    return value
 
 def _clone(self, *, memory_format=None):
     "A copy that autodiff follows back (`torch.clone`)."

@@ -129,3 +129,18 @@ def test_write_through_a_view_then_use_is_refused_not_wrong():
     x = dl.tensor(X0, requires_grad=True); m = x.clone(); m[1].mul_(3)
     with pytest.raises(RuntimeError, match="inplace operation"):
         (m ** 2).sum().backward()
+
+
+def test_setitem_value_with_extra_leading_ones():
+    for lib in (dl, torch):
+        a = lib.zeros(4); a[1] = lib.tensor([[0.5]])
+        b = lib.zeros(2, 3); b[0] = lib.tensor([[1.0, 2.0, 3.0]])
+        c = lib.zeros(3, 2); c[lib.tensor([True, False, True])] = lib.tensor([[[1.0, 2.0]]])
+        assert a.tolist() == [0.0, 0.5, 0.0, 0.0]
+        assert b.tolist() == [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]
+        assert c.tolist() == [[1.0, 2.0], [0.0, 0.0], [1.0, 2.0]]
+        x = lib.tensor([2.0], requires_grad=True)
+        adv = lib.zeros(3); adv[1] = (x * 3).reshape(1, 1); adv.sum().backward()
+        assert x.grad.tolist() == [3.0]
+        with pytest.raises(RuntimeError):          # leading dims that are not 1: refused
+            b[0] = lib.ones(2, 1, 3)
