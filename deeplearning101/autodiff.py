@@ -466,12 +466,13 @@ def _check_saved(op, node):
     declared = type(op).reads is not Op.reads
     for what, t in ([(f"input {i}", op.inputs[i]) for i in read]
                     + ([("the output", node)] if output else [])):
-        if (_written_since(t._data, op.seq)
-                or (t is node and declared and getattr(node, '_replaced', False))):
+        written = _written_since(t._data, op.seq)
+        if written or (t is node and declared and getattr(node, '_replaced', False)):
+            now = f", now at version {t._version}" if written else ""
             raise RuntimeError(
                 f"backward: one of the variables needed for gradient computation has "
                 f"been modified by an inplace operation: {what} of {op.name!r} "
-                f"({_describe(t)}, now at version {t._version}) was changed in place "
+                f"({_describe(t)}{now}) was changed in place "
                 f"after {op.name!r} used it. Change it only after backward (e.g. "
                 f"optimizer.step() after loss.backward()), or change a copy (.clone()) "
                 f"instead")
