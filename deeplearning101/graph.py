@@ -1391,8 +1391,9 @@ def _truth(name, reduce):
         if isinstance(dim, (tuple, list)):          # several dims (PyTorch 2.2+)
             dim = tuple(_dim(d, a.ndim, name) for d in dim)
         elif dim is not None: dim = _dim(dim, a.ndim, name)
-        return Tensor._make(_result(reduce(a, axis=dim,
-                                           keepdims=bool(keepdim) and dim is not None)))
+        r = _result(reduce(a, axis=dim, keepdims=bool(keepdim) and dim is not None))
+        # uint8 in, uint8 out (PyTorch's old mask dtype); bool for everything else
+        return Tensor._make(r.astype(np.uint8) if a.dtype == np.uint8 else r)
     f.__name__ = f.__qualname__ = name
     return f
 _all, _any = _truth('all', np.all), _truth('any', np.any)
@@ -1449,6 +1450,10 @@ def _dim(d, ndim, where):
 def broadcast_to(a, shape):
     "Repeat `a` along broadcast axes to `shape` (a read-only view)."
     return BroadcastTo.apply(a, shape=shape)
+def _broadcast_to(self, *sizes):
+    "`t.broadcast_to(2, 3)` or `t.broadcast_to((2, 3))`, as PyTorch's method."
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)): sizes = tuple(sizes[0])
+    return broadcast_to(self, sizes)
 
 def _tensors(seq, where):
     if not isinstance(seq, (tuple, list)):          # torch.stack(generator): TypeError
@@ -1614,8 +1619,9 @@ Tensor.__eq__, Tensor.__ne__ = _compare(np.equal), _compare(np.not_equal)
 Tensor.__lt__, Tensor.__le__ = _compare(np.less), _compare(np.less_equal)
 Tensor.__gt__, Tensor.__ge__ = _compare(np.greater), _compare(np.greater_equal)
 for _f in (exp, log, sqrt, relu, sigmoid, tanh, clip, mean, logsumexp, softmax,
-           log_softmax, reshape, transpose, broadcast_to):
+           log_softmax, reshape, transpose):
     setattr(Tensor, _f.__name__, _f)
+Tensor.broadcast_to = _broadcast_to
 Tensor.sum, Tensor.max, Tensor.min, Tensor.amax, Tensor.amin = (_sum, _max, _min,
                                                                 amax, amin)
 Tensor.argmax, Tensor.argmin, Tensor.all, Tensor.any = argmax, argmin, _all, _any
@@ -1798,8 +1804,10 @@ Tensor._version = property(_version)
 # --- in-place operations: `t += x`, `t.add_(x)`, `t[i] = v` and `t.zero_()` change the
 # tensor's own array ---
 class Clone(Op):
+    __slots__ = ('order',)
     name = 'clone'
-    def forward(self, a): return a.copy()
+    def __init__(self, order='C'): self.order = order    # 'K': the input's layout
+    def forward(self, a): return a.copy(order=self.order)
 class Fill(Op):
     """Overwrite every entry with `value` (a number, or an array of the tensor's shape):
     `zero_`, `fill_`, `normal_`."""
@@ -2088,9 +2096,19 @@ def _drop_leading_ones(a, i, value):
         return value.reshape(value.shape[k:])
     return value
 
+_LAST_AXES = {'channels_last': (0, 2, 3, 1), 'channels_last_3d': (0, 2, 3, 4, 1)}
 def _clone(self, *, memory_format=None):
-    "A copy that autodiff follows back (`torch.clone`)."
-    return Clone.apply(self)
+    """A copy that autodiff follows back (`torch.clone`), in the same memory layout (a
+    transposed tensor's copy is transposed too), or in `memory_format`'s (01b)."""
+    fmt = getattr(memory_format, '_name', 'preserve_format')
+    if fmt in _LAST_AXES:                           # stored as [N, H, W, C]
+        axes = _LAST_AXES[fmt]
+        if self.ndim != len(axes):
+            raise RuntimeError(f"clone: required rank {len(axes)} tensor to use {fmt} "
+                               f"format, got shape {list(self.shape)}")
+        back = tuple(int(i) for i in np.argsort(axes))
+        return Clone.apply(self.permute(*axes)).permute(*back)
+    return Clone.apply(self, order='C' if fmt == 'contiguous_format' else 'K')
 def _detach_(self):
     "Make this tensor a leaf that does not require grad, in place."
     self._op, self._requires_grad = None, False

@@ -9,16 +9,17 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'log2', 'log10', 'log1p', 'exp2', 'expm1', 'rsqrt', 'reciprocal', 'concat', 'tan', 'asin', 'acos', 'atan',
            'sinh', 'cosh', 'arcsin', 'arccos', 'arctan', 'arctan2', 'fmax', 'fmin', 'greater', 'greater_equal', 'less',
            'less_equal', 'not_equal', 'moveaxis', 'linalg', 'erfc', 'erfinv', 'sinc', 'lgamma', 'digamma', 'i0',
-           'atleast_1d', 'atleast_2d', 'atleast_3d', 'row_stack', 'count_nonzero', 'nan_to_num', 'isclose', 'allclose',
-           'equal', 'memory_format', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd',
-           'Scatter', 'gather', 'scatter_add', 'scatter', 'index_select', 'masked_select', 'MaskedFill', 'masked_fill',
-           'sort', 'argsort', 'topk', 'kthvalue', 'MedianAll', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin',
-           'Cos', 'Log2', 'Log10', 'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc',
-           'Sign', 'Round', 'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide',
-           'remainder', 'fmod', 'Clamp', 'clamp', 'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod',
-           'Norm', 'norm', 'split', 'chunk', 'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum',
-           'Tril', 'Triu', 'tril', 'triu', 'numel', 'nonzero', 'unique', 'bincount', 'Tan', 'Asin', 'Acos', 'Atan',
-           'Sinh', 'Cosh', 'Atan2', 'atan2', 'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum',
+           'atleast_1d', 'atleast_2d', 'atleast_3d', 'row_stack', 'gcd', 'lcm', 'acosh', 'asinh', 'atanh', 'arccosh',
+           'arcsinh', 'arctanh', 'angle', 'count_nonzero', 'nan_to_num', 'isclose', 'allclose', 'equal',
+           'memory_format', 'unsqueeze', 'squeeze', 'flatten', 'Repeat', 'tile', 'Gather', 'ScatterAdd', 'Scatter',
+           'gather', 'scatter_add', 'scatter', 'index_select', 'masked_select', 'MaskedFill', 'masked_fill', 'sort',
+           'argsort', 'topk', 'kthvalue', 'MedianAll', 'median', 'Flip', 'flip', 'Cumsum', 'cumsum', 'Sin', 'Cos',
+           'Log2', 'Log10', 'Log1p', 'Exp2', 'Expm1', 'Rsqrt', 'Reciprocal', 'square', 'Floor', 'Ceil', 'Trunc', 'Sign',
+           'Round', 'floor', 'ceil', 'trunc', 'sign', 'FloorDivide', 'Remainder', 'Fmod', 'floor_divide', 'remainder',
+           'fmod', 'Clamp', 'clamp', 'clamp_min', 'clamp_max', 'Var', 'Std', 'var', 'std', 'Prod', 'prod', 'Norm',
+           'norm', 'split', 'chunk', 'unbind', 't', 'mm', 'bmm', 'mv', 'dot', 'outer', 'Einsum', 'einsum', 'Tril',
+           'Triu', 'tril', 'triu', 'numel', 'nonzero', 'unique', 'bincount', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh',
+           'Cosh', 'Atan2', 'atan2', 'frac', 'logaddexp', 'isposinf', 'isneginf', 'is_floating_point', 'nansum',
            'nanmean', 'var_mean', 'std_mean', 'aminmax', 'cumprod', 'diff', 'roll', 'rot90', 'fliplr', 'flipud',
            'movedim', 'swapaxes', 'swapdims', 'Diagonal', 'DiagonalGrad', 'diagonal', 'diag', 'trace', 'tril_indices',
            'triu_indices', 'meshgrid', 'isin', 'argwhere', 'repeat_interleave', 'cdist', 'dist', 'index_fill',
@@ -26,13 +27,18 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'unique_consecutive', 'quantile', 'nanquantile', 'logcumsumexp', 'histc', 'Inv', 'Solve', 'Det', 'Logabsdet',
            'logdet', 'Cholesky', 'Eigh', 'Svd', 'Qr', 'Pinv', 'inverse', 'det', 'slogdet', 'cholesky', 'svd',
            'pinverse', 'cross', 'kron', 'tensordot', 'matrix_power', 'ger', 'cov', 'corrcoef', 'trapezoid', 'trapz',
-           'cumulative_trapezoid', 'searchsorted', 'bucketize', 'take', 'narrow', 'select', 'tensor_split',
-           'broadcast_shapes', 'broadcast_tensors', 'true_divide', 'sgn', 'is_nonzero', 'Xlogy', 'Xlog1py', 'xlogy',
-           'Erfc', 'Erfcx', 'LogNdtr', 'Erfinv', 'Ndtri', 'Sinc', 'Entr', 'Lgamma', 'Digamma', 'Polygamma', 'polygamma',
-           'I0', 'I1', 'I0e', 'I1e', 'CholeskySolve', 'cholesky_solve', 'cholesky_inverse', 'addmm', 'addmv', 'addcdiv',
-           'vander', 'block_diag', 'cartesian_prod', 'gradient', 'histogram', 'unflatten', 'diag_embed',
-           'masked_scatter', 'take_along_dim', 'ScatterReduce', 'scatter_reduce', 'index_copy', 'hstack', 'vstack',
-           'dstack', 'column_stack', 'hsplit', 'vsplit', 'dsplit']
+           'cumulative_trapezoid', 'searchsorted', 'bucketize', 'take', 'UnfoldView', 'narrow', 'select',
+           'tensor_split', 'broadcast_shapes', 'broadcast_tensors', 'true_divide', 'sgn', 'is_nonzero', 'Xlogy',
+           'Xlog1py', 'xlogy', 'Erfc', 'Erfcx', 'LogNdtr', 'Erfinv', 'Ndtri', 'Sinc', 'Entr', 'Lgamma', 'Digamma',
+           'Polygamma', 'polygamma', 'I0', 'I1', 'I0e', 'I1e', 'CholeskySolve', 'cholesky_solve', 'cholesky_inverse',
+           'addmm', 'addmv', 'addcdiv', 'vander', 'block_diag', 'cartesian_prod', 'gradient', 'histogram', 'unflatten',
+           'diag_embed', 'masked_scatter', 'take_along_dim', 'ScatterReduce', 'scatter_reduce', 'index_copy', 'hstack',
+           'vstack', 'dstack', 'column_stack', 'hsplit', 'vsplit', 'dsplit', 'Hypot', 'Logaddexp2', 'Copysign',
+           'Nextafter', 'Heaviside', 'hypot', 'logaddexp2', 'nextafter', 'copysign', 'heaviside', 'float_power', 'fix',
+           'signbit', 'isreal', 'deg2rad', 'rad2deg', 'ldexp', 'mvlgamma', 'frexp', 'Acosh', 'Asinh', 'Atanh', 'Angle',
+           'real', 'conj', 'resolve_conj', 'resolve_neg', 'is_conj', 'is_neg', 'is_signed', 'is_same_size', 'AsStrided',
+           'as_strided', 'empty_strided', 'narrow_copy', 'adjoint', 'diagflat', 'inner', 'vdot', 'baddbmm', 'addr',
+           'chain_matmul', 'combinations', 'matrix_exp']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -86,6 +92,15 @@ logical_and, logical_or = _outside(np.logical_and, 'logical_and'), \
     _outside(np.logical_or, 'logical_or')
 logical_xor, logical_not = _outside(np.logical_xor, 'logical_xor'), \
     _outside(np.logical_not, 'logical_not')
+
+def _with_out(fn):
+    "`fn` with PyTorch's `out=`: the result written into `out`, in out's dtype."
+    def f(*args, out=None): return _into(out, fn(*args), fn.__name__)
+    f.__name__ = f.__qualname__ = fn.__name__
+    f.__doc__ = fn.__doc__
+    return f
+logical_and, logical_or = _with_out(logical_and), _with_out(logical_or)
+logical_xor, logical_not = _with_out(logical_xor), _with_out(logical_not)
 
 def _integral(fn, name):
     "A bitwise op: bool and integer tensors only, as in PyTorch."
@@ -651,8 +666,17 @@ def _order(a, axis, descending):
 _sorted = _return_type('sort', ['values', 'indices'])       # torch.return_types.sort
 _topk = _return_type('topk', ['values', 'indices'])
 
-def sort(input, dim=-1, descending=False, stable=False):
+_sort_out = _return_type('sort_out', ['values', 'indices'])
+
+def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     "(values, indices) along `dim`, ascending unless `descending`."
+    if out is not None:                 # out=(values, indices), as PyTorch
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError("sort(): argument 'out' must be a tuple of two Tensors "
+                            "(values, indices)")
+        r = sort(input, dim, descending, stable)
+        return _sort_out(_into(out[0], r.values, 'sort'),
+                         _into(out[1], r.indices, 'sort'))
     x = _t(input, 'sort')
     if x.ndim == 0: return _sorted(x.reshape(()), Tensor._make(np.zeros((), np.int64)))
     d = _dim(dim, x.ndim, 'sort')
@@ -773,8 +797,11 @@ def _cumsum_backward(op, grad, out, x):
     reversed_sums = _apply(Cumsum, _apply(Flip, grad, axes=back), axis=op.axis)
     return (_apply(Flip, reversed_sums, axes=back),)
 
-def cumsum(input, dim, *, dtype=None):
+def cumsum(input, dim, *, dtype=None, out=None):
     "Running sums along `dim` (`torch.cumsum`); `dtype` casts the input first."
+    if out is not None:     # computed in out's dtype, as PyTorch
+        dtype = out.dtype if dtype is None and isinstance(out, Tensor) else dtype
+        return _into(out, cumsum(input, dim, dtype=dtype), 'cumsum')
     x = _t(input, 'cumsum')
     if dtype is not None: x = _cast(x, dtype, 'cumsum')
     if x.ndim == 0: out = Cumsum.apply(x.reshape(1), axis=0).reshape(())
@@ -913,12 +940,18 @@ def ceil(input): "The smallest integer >= x"; return Ceil.apply(_t(input, 'ceil'
 def trunc(input): "x rounded towards 0"; return Trunc.apply(_t(input, 'trunc'))
 def sign(input): "-1, 0 or 1"; return Sign.apply(_t(input, 'sign'))
 
+_SCALAR_NAMES = dict(float32='Float', float64='Double', float16='Half', int64='Long',
+                     int32='Int', int16='Short', int8='Char', uint8='Byte', bool='Bool')
+def _scalar_name(dt):
+    "A dtype as PyTorch's error messages name it: `Float`, `Long`, ..."
+    return _SCALAR_NAMES.get(np.dtype(dt).name, np.dtype(dt).name)
+
 def _round(input, *, decimals=0):
     "Round half to even, to `decimals` places (`torch.round`)."
     x = _t(input, 'round')
-    if decimals and x._data.dtype.kind in 'biu':
-        raise TypeError(f"round: decimals= is supported for floating-point tensors "
-                        f"only, got {x.dtype!r}")
+    if decimals and x._data.dtype.kind in 'biu':     # PyTorch's error
+        raise NotImplementedError(f'"round_cpu" not implemented for '
+                                  f"{_scalar_name(x._data.dtype)!r}")
     return Round.apply(x, decimals=int(decimals))
 
 Tensor.floor, Tensor.ceil, Tensor.trunc, Tensor.sign = floor, ceil, trunc, sign
@@ -952,9 +985,10 @@ def _floor_divide_half(a, b):
     return np.where(b == 0, a / b, out)
 
 def _remainder_half(a, b):
-    "float16 a % b as PyTorch computes it: fmod, then b added where the signs differ."
-    mod = np.fmod(a, b)
-    return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+    """Float a % b as PyTorch computes it: fmod, then b added where the signs differ
+    (a zero remainder keeps fmod's sign, the dividend's: remainder(-2., 2) is -0.)."""
+    mod = np.fmod(a, b)         # (the array first: b may be a NumPy scalar beside CuPy)
+    return np.where((mod != 0) & ((mod < 0) != (b < 0)), mod + b, mod)
 
 def _in_half_as_torch(fn, half_fn, a, b):
     "fn(a, b), or PyTorch's float16 algorithm when both are float16."
@@ -974,7 +1008,8 @@ class Remainder(Op):
     name, promotes = 'remainder', True
     def forward(self, a, b):
         _check_division(a, b, self.name)
-        return _in_half_as_torch(np.remainder, _remainder_half, a, b)
+        if a.dtype.kind != 'f': return np.remainder(a, b)
+        with np.errstate(**_quiet): return _remainder_half(a, b)
 
 class Fmod(Op):
     "C's remainder a - b * trunc(a / b), with the sign of a (`torch.fmod`)."
@@ -1237,16 +1272,19 @@ def _norm_backward(op, grad, out, x):
         return (_unreduce(_where(out == 0, 0.0, grad / out), op, x.shape) * x,)
 
 def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
-    "The p-norm over `dim` (all entries by default); p: 2 or 'fro', 1, inf, ..."
+    "The p-norm over `dim` (all entries by default); p: 2 or 'fro', 'nuc', 1, 0, inf..."
     x = _t(input, 'norm')
     if dtype is not None: x = _cast(x, dtype, 'norm')
     if x._data.dtype.kind != 'f':
         raise RuntimeError(f"norm: expected a floating-point tensor, got {x.dtype!r}")
     axes, keep = _dims(dim, x.ndim, 'norm') or None, bool(keepdim)   # (): all entries
     if p in ('fro', 2): return Norm.apply(x, axis=axes, keepdims=keep)
-    if isinstance(p, str) or p == 0:
-        raise ValueError(f"norm: p={p!r} is not supported: use 2 ('fro'), 1, inf, -inf "
-                         f"or another nonzero number")
+    if p == 'nuc':          # the sum of singular values, over two dims (or all)
+        return _matrix_norm_fn(x, 'nuc', axes or tuple(range(x.ndim)), keep)
+    if p == 0: return _vector_norm(x, 0, axes, keep)    # the count of nonzero entries
+    if isinstance(p, str):
+        raise ValueError(f"norm: p={p!r} is not supported: use 'fro', 'nuc' or a "
+                         f"number (2, 1, 0, inf, -inf, ...)")
     a = x.abs()
     if p == math.inf: return amax(a, axes, keep)
     if p == -math.inf: return amin(a, axes, keep)
@@ -1456,10 +1494,34 @@ def _einsum_equation(equation, shapes):
                                f"appears more than once, or in no operand")
     return ','.join(ins) + '->' + out
 
+def _sublist_equation(args):
+    """einsum's sublist format, `(a, [0, 1], b, [1, 2], [0, 2])` with `...` allowed: the
+    equation 'AB,BC->AC' and the operands (0-25 are A-Z, 26-51 a-z, as PyTorch)."""
+    def word(sub):
+        if not isinstance(sub, (list, tuple)):
+            raise TypeError(f"einsum(): expected a sublist of ints after each operand, "
+                            f"got {type(sub).__name__}")
+        out = ''
+        for s in sub:
+            if s is Ellipsis: out += '...'
+            elif isinstance(s, (int, np.integer)) and 0 <= s < 52:
+                out += (string.ascii_uppercase + string.ascii_lowercase)[s]
+            else:
+                raise ValueError(f"einsum(): subscript in subscript list is not within "
+                                 f"the valid range [0, 52), got {s!r}")
+        return out
+    n = len(args) - len(args) % 2
+    ops, subs = args[0:n:2], args[1:n:2]
+    eq = ','.join(word(s) for s in subs)
+    if len(args) % 2: eq += '->' + word(args[-1])
+    return eq, ops
+
 def einsum(equation, *operands):
     """Products and sums named by Einstein's notation (`torch.einsum`):
     `einsum('ij,jk->ik', A, B)` is A @ B; see above."""
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+    if isinstance(equation, Tensor):        # einsum(a, [0, 1], b, [1, 2], [0, 2])
+        equation, operands = _sublist_equation((equation,) + tuple(operands))
+    elif len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])                    # einsum(eq, [a, b])
     if not isinstance(equation, str):
         raise TypeError(f"einsum: the first argument must be the equation, a string "
@@ -1546,7 +1608,7 @@ def _div(self, other, *, rounding_mode=None):
     """`x.div(y)` is x / y; rounding_mode='trunc' or 'floor' rounds the quotient, as
     `torch.div`."""
     if rounding_mode is None: return self / other
-    if rounding_mode == 'floor': return floor_divide(self, other)
+    if rounding_mode == 'floor': return _binary(_DivFloor, self, other)
     if rounding_mode == 'trunc':
         other = other if isinstance(other, Tensor) else _const(other, self)
         q = (self / other).trunc()
@@ -1555,6 +1617,17 @@ def _div(self, other, *, rounding_mode=None):
         return q if dt.kind == 'f' else q.to(dt)
     raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', "
                      f"got {rounding_mode!r}")
+class _DivFloor(FloorDivide):
+    """`div(a, b, rounding_mode='floor')`: floor_divide's values with PyTorch's zero
+    gradient (only `floor_divide` itself, and `//`, has none)."""
+    name = 'div'
+@gradient_of(_DivFloor)
+def _div_floor_backward(op, grad, out, a, b):
+    xp = get_array_module(_raw(grad))
+    zero = lambda s: (Tensor._make(xp.zeros(s, _raw(grad).dtype))
+                      if isinstance(grad, Tensor) else xp.zeros(s, grad.dtype))
+    return (zero(a.shape) if _needs(op, 0) else None,
+            zero(b.shape) if _needs(op, 1) else None)
 Tensor.add, Tensor.sub, Tensor.subtract = _add, _sub, _sub
 Tensor.div, Tensor.divide = _div, _div
 Tensor.mul = Tensor.multiply = lambda self, other: self * other
@@ -1601,8 +1674,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     a = _t(input, 'unique')._data
     xp = get_array_module(a)
     if dim is not None: dim = _dim(dim, a.ndim, 'unique')
+    nan_apart = dict(equal_nan=False) if dim is None and xp is np else {}
     out = xp.unique(a, return_inverse=return_inverse, return_counts=return_counts,
-                    axis=dim)
+                    axis=dim, **nan_apart)          # each NaN its own, as PyTorch
     if not (return_inverse or return_counts): return Tensor._make(out)
     values, *rest = out
     if return_inverse and dim is None: rest[0] = rest[0].reshape(a.shape)
@@ -3459,10 +3533,50 @@ def take(input, index):
                          f"of {n} elements.")
     return x.reshape(-1)[idx]
 
+class _Window:
+    """An array interface whose `base` leads back to `a`: NumPy's as_strided hides the
+    memory's owner, and in-place writes through the view must count as writes to it."""
+    def __init__(self, v, a):
+        self.__array_interface__ = v.__array_interface__
+        self.base, self.dtype = a, a.dtype
+
+def _strided(a, shape, strides, writeable=True):
+    "The memory of `a` seen with `shape` and `strides` (in bytes): a view (as_strided)."
+    xp = get_array_module(a)
+    if xp is not np:                                    # CuPy's: always writeable
+        return xp.lib.stride_tricks.as_strided(a, tuple(shape), tuple(strides))
+    v = np.lib.stride_tricks.as_strided(a, tuple(shape), tuple(strides),
+                                        writeable=writeable)
+    return np.asarray(_Window(v, a)) if v.size else v     # (empty: its strides kept)
+
+class UnfoldView(Op):
+    "Windows of `size` entries every `step` along `axis`, in a new last axis: a view."
+    __slots__ = ('axis', 'size', 'step')
+    name = 'unfold'
+    def __init__(self, axis, size, step):
+        self.axis, self.size, self.step = axis, size, step
+    def forward(self, a):
+        d, st = self.axis, a.strides
+        shape = (a.shape[:d] + ((a.shape[d] - self.size) // self.step + 1,)
+                 + a.shape[d + 1:] + (self.size,))
+        strides = st[:d] + (st[d] * self.step,) + st[d + 1:] + (st[d],)
+        # overlapping windows are read-only: a write would land in several of them
+        return _strided(a, shape, strides, writeable=self.step >= self.size)
+
+@gradient_of(UnfoldView)
+def _unfold_backward(op, grad, out, a):
+    "Each window's gradient added back where the window came from."
+    d, n = op.axis, len(a.shape)
+    xp, windows = get_array_module(_raw(grad)), grad.shape[d]
+    pos = xp.arange(windows)[:, None] * op.step + xp.arange(op.size)
+    g = _apply(_graph.Transpose, grad,
+               axes=tuple(range(d + 1)) + (n,) + tuple(range(d + 1, n)))
+    return (_apply(IndexGrad, g, index=(slice(None),) * d + (pos,), shape=a.shape),)
+
 def _unfold(self, dimension, size, step):
     """Windows of `size` entries every `step` along `dimension`, in a new last axis
     (`torch.Tensor.unfold`): (..., n, ...) becomes (..., (n - size) // step + 1, ...,
-    size). Made by indexing, so a copy (PyTorch's is a view)."""
+    size). A view with PyTorch's strides, sharing memory."""
     x = self if isinstance(self, Tensor) else _t(self, 'unfold')
     d = _dim(dimension, max(x.ndim, 1), 'unfold')
     n = x.shape[d] if x.ndim else 1
@@ -3471,8 +3585,7 @@ def _unfold(self, dimension, size, step):
                            f"but size is {size}")
     if step <= 0: raise RuntimeError(f"unfold: step is {step} but must be > 0")
     if x.ndim == 0: return x.reshape(1)
-    idx = np.arange((n - size) // step + 1)[:, None] * step + np.arange(size)
-    return x.movedim(d, -1)[..., idx].movedim(-2, d)
+    return UnfoldView.apply(x, axis=d, size=int(size), step=int(step))
 Tensor.unfold = _unfold
 
 def narrow(input, dim, start, length):
@@ -5106,3 +5219,521 @@ def dsplit(input, indices_or_sections):
     return _split_along(input, indices_or_sections, 2, 3, 'dsplit')
 
 Tensor.hsplit, Tensor.vsplit, Tensor.dsplit = hsplit, vsplit, dsplit
+
+# %% ../nbs/01b_tensor_ops.ipynb #60b07501
+from .graph import GradMode
+
+def _other_tensor(other, where, arg='other'):
+    "PyTorch's refusal of a Python number where a function takes a Tensor `other`."
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{where}(): argument '{arg}' (position 2) must be Tensor, not "
+                        f"{type(other).__name__}")
+    return other
+
+def _float_kernel(x, y, where):
+    """The two tensors of a binary function defined for floats only: PyTorch's error
+    when their common dtype is an integer."""
+    x, y = _t(x, where), _other_tensor(y, where)
+    dt = _graph._result_dtype(x._data, y._data)
+    if dt.kind != 'f':
+        raise NotImplementedError(f'"{where}_cpu" not implemented for '
+                                  f"{_scalar_name(dt)!r}")
+    return x, y
+
+class Hypot(Op):
+    "sqrt(a² + b²), without overflow (`torch.hypot`)."
+    name, promotes = 'hypot', True
+    def forward(self, a, b): return np.hypot(a, b)
+class Logaddexp2(Op):
+    "log2(2^a + 2^b) (`torch.logaddexp2`)."
+    name, promotes = 'logaddexp2', True
+    def forward(self, a, b): return np.logaddexp2(a, b)
+class Copysign(Op):
+    "|a| with the sign of b (`torch.copysign`)."
+    name, promotes = 'copysign', True
+    def forward(self, a, b): return np.copysign(a, b)
+class Nextafter(Op):
+    "The next float after a towards b (`torch.nextafter`)."
+    name, promotes = 'nextafter', True
+    def forward(self, a, b): return np.nextafter(a, b)
+class Heaviside(Op):
+    "0 where a < 0, b where a == 0, 1 where a > 0 (`torch.heaviside`)."
+    name = 'heaviside'
+    def forward(self, a, b):
+        xp = get_array_module(a)
+        return xp.where(a == 0, b, (a > 0).astype(a.dtype)).astype(a.dtype)
+
+@gradient_of(Hypot)
+def _hypot_backward(op, grad, out, a, b):
+    return (unbroadcast(grad * a / out, a.shape) if _needs(op, 0) else None,
+            unbroadcast(grad * b / out, b.shape) if _needs(op, 1) else None)
+@gradient_of(Logaddexp2)
+def _logaddexp2_backward(op, grad, out, a, b):      # d/da = 2^a / (2^a + 2^b)
+    ga = unbroadcast(grad * _apply(Exp2, a - out), a.shape) if _needs(op, 0) else None
+    gb = unbroadcast(grad * _apply(Exp2, b - out), b.shape) if _needs(op, 1) else None
+    return ga, gb
+def _zeros_of(grad, shape):
+    "Zeros of `shape` in grad's dtype, on its device: a tensor when grad is one."
+    g = _raw(grad)
+    z = get_array_module(g).zeros(shape, g.dtype)
+    return Tensor._make(z) if isinstance(grad, Tensor) else z
+@gradient_of(Copysign)
+def _copysign_backward(op, grad, out, a, b):   # PyTorch's: 0 where a is 0, none to b
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ga = unbroadcast(_where(a == 0, 0.0, grad * (out / a)), a.shape)
+    return (ga if _needs(op, 0) else None,
+            _zeros_of(grad, b.shape) if _needs(op, 1) else None)
+@gradient_of(Nextafter)
+def _nextafter_backward(op, grad, out, a, b):       # PyTorch's: as the identity in a
+    return (unbroadcast(grad, a.shape) if _needs(op, 0) else None,
+            _zeros_of(grad, b.shape) if _needs(op, 1) else None)
+@gradient_of(Heaviside)
+def _heaviside_backward(op, grad, out, a, b):
+    raise RuntimeError("derivative for aten::heaviside is not implemented")
+
+def hypot(input, other):
+    "sqrt(input² + other²) element-wise, broadcasting (`torch.hypot`); floats only."
+    return Hypot.apply(*_float_kernel(input, other, 'hypot'))
+def logaddexp2(input, other):
+    "log2(2^input + 2^other) without overflow (`torch.logaddexp2`); floats only."
+    return Logaddexp2.apply(*_float_kernel(input, other, 'logaddexp2'))
+def nextafter(input, other):
+    "The next representable float after input towards other (`torch.nextafter`)."
+    return Nextafter.apply(*_float_kernel(input, other, 'nextafter'))
+def copysign(input, other):
+    """|input| with the sign of other (a tensor or a number), in a float dtype
+    (`torch.copysign`); the gradient goes to input only."""
+    x, y = _float_pair(_t(input, 'copysign'), other, 'copysign')
+    return _binary(Copysign, x, y)
+def heaviside(input, values):
+    "The step function: 0, `values` where input is 0, or 1 (`torch.heaviside`)."
+    x, v = _t(input, 'heaviside'), _other_tensor(values, 'heaviside', 'values')
+    if x._data.dtype != v._data.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with "
+                           "different dtypes.")
+    return Heaviside.apply(x, v)
+
+def float_power(input, exponent):
+    "input ** exponent computed in float64 (`torch.float_power`); a float64 result."
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError("float_power(): expected a tensor as input or exponent")
+    f64 = lambda v: v.to(float64) if isinstance(v, Tensor) else float(v)
+    return _pow(f64(input), f64(exponent))
+def fix(input):
+    "x rounded towards 0: `trunc` under NumPy's name (`torch.fix`)."
+    return trunc(input)
+def signbit(input):
+    "True where the sign bit is set, -0.0 included (`torch.signbit`); a bool tensor."
+    a = _t(input, 'signbit')._data
+    xp = get_array_module(a)
+    if a.dtype.kind == 'f': return Tensor._make(np.signbit(a))
+    return Tensor._make(a < 0 if a.dtype.kind == 'i' else xp.zeros(a.shape, bool))
+def isreal(input):
+    "True everywhere for a real tensor (`torch.isreal`): the book has no complex ones."
+    a = _t(input, 'isreal')._data
+    return Tensor._make(get_array_module(a).ones(a.shape, bool))
+def deg2rad(input):
+    "Degrees to radians (`torch.deg2rad`); integers become float32."
+    return _to_float(_t(input, 'deg2rad')) * (math.pi / 180)
+def rad2deg(input):
+    "Radians to degrees (`torch.rad2deg`); integers become float32."
+    return _to_float(_t(input, 'rad2deg')) * (180 / math.pi)
+def ldexp(input, other):
+    "input * 2^other (`torch.ldexp`); `other` a tensor, the result a float."
+    return _t(input, 'ldexp') * _pow(2.0, _other_tensor(other, 'ldexp'))
+def mvlgamma(input, p):
+    "The multivariate log-gamma function (`torch.mvlgamma`, `special.multigammaln`)."
+    return _multigammaln(input, p)
+
+def _integer_kernel(np_fn, name):
+    def fn(input, other):
+        x, y = _t(input, name), _other_tensor(other, name)
+        dt = _graph._result_dtype(x._data, y._data)
+        if dt.kind not in 'iu':
+            raise NotImplementedError(f'"{name}_cpu" not implemented for '
+                                      f"{_scalar_name(dt)!r}")
+        return Tensor._make(getattr(np, np_fn)(x._data.astype(dt), y._data.astype(dt)))
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+gcd, lcm = _integer_kernel('gcd', 'gcd'), _integer_kernel('lcm', 'lcm')
+gcd.__doc__ = "The greatest common divisor, integers only (`torch.gcd`)."
+lcm.__doc__ = "The least common multiple, integers only (`torch.lcm`)."
+
+_frexp = _return_type('frexp', ['mantissa', 'exponent'])
+def frexp(input):
+    """(mantissa, exponent) with input = mantissa * 2^exponent and 0.5 <= |mantissa| < 1
+    (`torch.frexp`); the exponent is int32, the mantissa differentiable."""
+    x = _t(input, 'frexp')
+    if x._data.dtype.kind != 'f':
+        raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+    m, e = np.frexp(x._data)       # NumPy's ufunc, or CuPy's through it
+    e = Tensor._make(e.astype(np.int32))
+    if not (GradMode.enabled and x.requires_grad): return _frexp(Tensor._make(m), e)
+    scale = Tensor._make(np.ldexp(1.0, -e._data.astype(np.int64)))   # 2^-e, exact
+    return _frexp((x.double() * scale).to(x.dtype), e)
+
+class Acosh(Op):
+    name = 'acosh'
+    def forward(self, a): return np.arccosh(a)
+class Asinh(Op):
+    name = 'asinh'
+    def forward(self, a): return np.arcsinh(a)
+class Atanh(Op):
+    name = 'atanh'
+    def forward(self, a): return np.arctanh(a)
+@gradient_of(Acosh)
+def _acosh_backward(op, grad, out, x): return (grad * _apply(Rsqrt, x * x - 1),)
+@gradient_of(Asinh)
+def _asinh_backward(op, grad, out, x): return (grad * _apply(Rsqrt, x * x + 1),)
+@gradient_of(Atanh)
+def _atanh_backward(op, grad, out, x): return (grad / (1 - x * x),)
+acosh, asinh, atanh = _float_op(Acosh), _float_op(Asinh), _float_op(Atanh)
+arccosh, arcsinh, arctanh = acosh, asinh, atanh
+
+class Angle(Op):
+    "The argument of a real number: 0 (x >= 0), pi (x < 0) or NaN (`torch.angle`)."
+    name = 'angle'
+    def forward(self, a):
+        xp = get_array_module(a)
+        r = xp.where(a < 0, a.dtype.type(math.pi), a.dtype.type(0))
+        return xp.where(a != a, a, r)
+gradient_of(Angle)(_zero_backward)
+angle = _float_op(Angle)
+
+# complex numbers are not in the book: for a real tensor these are the tensor itself
+def real(input): "`torch.real` of a real tensor: itself"; return _t(input, 'real')
+def conj(input): "`torch.conj` of a real tensor: itself"; return _t(input, 'conj')
+def resolve_conj(input): "Itself (`torch.resolve_conj`)"; return _t(input, 'conj')
+def resolve_neg(input): "Itself (`torch.resolve_neg`)"; return _t(input, 'resolve_neg')
+def is_conj(input): "False: no lazy conjugation here (`torch.is_conj`)"; return False
+def is_neg(input): "False: no lazy negation here (`torch.is_neg`)"; return False
+def is_signed(input):
+    "True for a signed dtype: not uint8, not bool (`torch.is_signed`)."
+    return _t(input, 'is_signed')._data.dtype.kind in 'if'
+def is_same_size(input, other):
+    "True when both have the same shape (`torch.is_same_size`)."
+    x, y = _t(input, 'is_same_size'), _t(other, 'is_same_size')
+    return tuple(x.shape) == tuple(y.shape)
+
+for _f in (hypot, logaddexp2, nextafter, copysign, heaviside, float_power, fix, signbit,
+           isreal, deg2rad, rad2deg, ldexp, mvlgamma, gcd, lcm, frexp, acosh, asinh,
+           atanh, angle, conj, resolve_conj, resolve_neg, is_conj, is_neg, is_signed,
+           is_same_size):
+    setattr(Tensor, _f.__name__, _f)
+Tensor.arccosh, Tensor.arcsinh, Tensor.arctanh = acosh, asinh, atanh
+Tensor.real = property(lambda self: self)    # `x.imag`: see chapter 00
+Tensor.maximum = lambda self, other: maximum(self, other)
+Tensor.minimum = lambda self, other: minimum(self, other)
+Tensor.bitwise_left_shift, Tensor.bitwise_right_shift = (bitwise_left_shift,
+                                                         bitwise_right_shift)
+
+# %% ../nbs/01b_tensor_ops.ipynb #56f20e07
+_KIND_RANK = dict(b=0, u=1, i=1, f=2)
+def _can_write(src, dst):
+    """PyTorch's rule for writing a result into a tensor in place: no float into an
+    integer tensor, nothing but bool into a bool one."""
+    return _KIND_RANK.get(src.kind, 3) <= _KIND_RANK.get(dst.kind, 3)
+
+def _inplace_of(name, fn=None):
+    """The in-place method `t.name_(...)` of the method `t.name(...)` (or of `fn`): the
+    result computed out of place, then written into t by `copy_` with PyTorch's rules
+    (its shape must be t's, its dtype one t can hold; a leaf that requires grad is
+    refused). Under autograd the result is computed from a copy, so the values a
+    gradient needs are not the ones overwritten."""
+    where = name + '_'
+    def method(self, *args, **kwargs):
+        if not isinstance(self, Tensor): raise TypeError(f"{where}: expected a tensor")
+        args_kw = (*args, *kwargs.values())
+        recording = GradMode.enabled and (self.requires_grad or any(
+            isinstance(v, Tensor) and v.requires_grad for v in args_kw))
+        if recording and self._op is None and self.requires_grad:
+            return _inplace(self, _graph.Copy, (self,), where)     # its error
+        src = self.clone() if recording else self
+        r = (fn or getattr(Tensor, name))(src, *args, **kwargs)
+        if tuple(r.shape) != tuple(self.shape):
+            raise RuntimeError(f"{where}: output with shape {list(self.shape)} doesn't "
+                               f"match the broadcast shape {list(r.shape)}")
+        if not _can_write(r._data.dtype, self._data.dtype):
+            raise RuntimeError(f"{where}: result type {_scalar_name(r._data.dtype)} "
+                               f"can't be cast to the desired output type "
+                               f"{_scalar_name(self._data.dtype)}")
+        return _inplace(self, _graph.Copy, (r,), where, casting='unsafe')
+    method.__name__ = method.__qualname__ = where
+    method.__doc__ = f"In-place `{name}` (`torch.Tensor.{where}`)."
+    return method
+
+_INPLACE = ('absolute acos arccos arcsin arctan2 arctan asin atan2 atan bitwise_and '
+            'bitwise_not bitwise_or bitwise_xor bitwise_left_shift '
+            'bitwise_right_shift ceil cos cosh cumprod cumsum digamma divide eq erf '
+            'erfc erfinv exp2 expm1 floor frac ge greater greater_equal gt i0 le less '
+            'less_equal lgamma log10 log1p log2 logical_and logical_not logical_or '
+            'logical_xor logit lt multiply ne negative not_equal polygamma reciprocal '
+            'rsqrt sgn sign sin sinc sinh square subtract tan true_divide trunc fix '
+            'copysign nextafter hypot mvlgamma deg2rad rad2deg heaviside gcd lcm ldexp '
+            'acosh asinh atanh arccosh arcsinh arctanh addr baddbmm').split()
+
+def _float_power_(self, exponent):
+    "In-place `float_power`: only a float64 tensor can hold the result, as in PyTorch."
+    if self._data.dtype != np.float64:
+        raise RuntimeError(f"the base given to float_power_ has dtype "
+                           f"{_scalar_name(self._data.dtype)} but the operation's "
+                           f"result requires dtype Double")
+    return _inplace_of('float_power')(self, exponent)
+
+def _resize_(self, *sizes, memory_format=None):
+    """This tensor with a new shape (`torch.Tensor.resize_`): its memory read in order
+    from its first entry, as much as the new shape needs; a bigger shape gets new memory
+    that starts with the old entries (the rest uninitialised: zeros here)."""
+    if self.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    shape = _graph._shape(sizes, 'resize_')
+    if shape == tuple(self.shape): return self
+    a = self._data
+    xp, n = get_array_module(a), math.prod(shape)
+    root = _graph._root(a)
+    storage = root.ravel(order='K')[self.storage_offset():]   # a view of the memory
+    if n <= storage.size: new = storage[:n].reshape(shape)
+    else:
+        new = xp.zeros(n, a.dtype)
+        new[:storage.size] = storage
+        new = new.reshape(shape)
+    self._data = new
+    _graph._record_write(new)
+    return self
+def _resize_as_(self, the_template, memory_format=None):
+    "resize_ to the shape of `the_template` (`torch.Tensor.resize_as_`)."
+    return _resize_(self, tuple(the_template.shape))
+
+for _name in _INPLACE:
+    if not hasattr(Tensor, _name + '_'):
+        setattr(Tensor, _name + '_', _inplace_of(_name))
+Tensor.float_power_, Tensor.resize_, Tensor.resize_as_ = (_float_power_, _resize_,
+                                                          _resize_as_)
+
+# %% ../nbs/01b_tensor_ops.ipynb #306dcc84
+import itertools
+
+def _host(a):
+    "A NumPy copy of a CuPy array; a NumPy array itself."
+    return a if isinstance(a, np.ndarray) else a.get()
+
+class AsStrided(Op):
+    """The memory block of `a` seen with `size`, `stride` and `offset` (in entries, from
+    the block's start): a view (`torch.as_strided`)."""
+    __slots__ = ('size', 'stride', 'offset')
+    name = 'as_strided'
+    def __init__(self, size, stride, offset):
+        self.size, self.stride, self.offset = size, stride, offset
+    def forward(self, a):
+        flat = _graph._root(a).ravel(order='K')             # the whole memory block
+        return _strided(flat[self.offset:], self.size,
+                        tuple(s * a.itemsize for s in self.stride))
+
+def _positions(shape, strides, offset):
+    "The memory position (in entries) of each entry of a strided layout."
+    pos = np.full(tuple(shape), offset, np.int64)
+    for d, (n, s) in enumerate(zip(shape, strides)):
+        pos = pos + (np.arange(n) * s).reshape((n,) + (1,) * (len(shape) - d - 1))
+    return pos
+
+@gradient_of(AsStrided)
+def _as_strided_backward(op, grad, out, a):
+    "The gradient gathered into the memory block, then read at a's own entries."
+    x = op.inputs[0]
+    block = _graph._root(x._data).size
+    mine = _positions(x.shape, x.stride(), x.storage_offset())
+    theirs = _positions(op.size, op.stride, op.offset).reshape(-1)
+    xp = get_array_module(_raw(grad))
+    mine, theirs = xp.asarray(mine), xp.asarray(theirs)       # on grad's device
+    g = _apply(IndexGrad, grad.reshape(-1), index=theirs, shape=(block,))
+    return (g[mine],)
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of `input`'s memory with the given size and stride, starting
+    `storage_offset` entries into the memory (input's own offset by default)
+    (`torch.as_strided`)."""
+    x = _t(input, 'as_strided')
+    size, stride = tuple(int(n) for n in size), tuple(int(s) for s in stride)
+    off = x.storage_offset() if storage_offset is None else int(storage_offset)
+    if len(size) != len(stride):
+        raise RuntimeError(f"as_strided: mismatch in length of strides and shape: "
+                           f"{list(size)} and {list(stride)}")
+    if any(s < 0 for s in stride) or off < 0:
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the "
+                           f"moment, got strides: {list(stride)}")
+    need = off + 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
+    block, item = _graph._root(x._data).size, x._data.itemsize
+    if need > block:
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, "
+                           f"storage offset {off}, and itemsize {item} requiring a "
+                           f"storage size of {need * item} are out of bounds for "
+                           f"storage of size {block * item}")
+    return AsStrided.apply(x, size=size, stride=stride, offset=off)
+
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
+                  requires_grad=False, pin_memory=False):
+    "An uninitialised tensor with the given strides (`torch.empty_strided`)."
+    size, stride = tuple(int(n) for n in size), tuple(int(s) for s in stride)
+    need = 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
+    block = empty(need, dtype=dtype, device=device)._data
+    view = _strided(block, size, tuple(s * block.itemsize for s in stride))
+    return Tensor._make(view, requires_grad)
+
+def _range(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    """start, start + step, ..., up to `end` included (`torch.range`, deprecated in
+    PyTorch for `arange`, which leaves `end` out); the default float dtype."""
+    warnings.warn("torch.range is deprecated and will be removed in a future release "
+                  "because its behavior is inconsistent with Python's range builtin. "
+                  "Instead, use torch.arange, which produces values in [start, end).",
+                  UserWarning, stacklevel=2)
+    if end is None: start, end = 0, start
+    if step == 0 or (end - start) * step < 0:
+        raise RuntimeError(f"range: upper bound and larger bound inconsistent with "
+                           f"step sign (start {start}, end {end}, step {step})")
+    n = int(math.floor((end - start) / step)) + 1
+    values = start + np.arange(n) * step
+    dt = dtype if dtype is not None else _default_float[0]
+    return _into(out, tensor(values, dtype=dt, device=device,
+                             requires_grad=requires_grad), 'range')
+_range.__name__ = _range.__qualname__ = 'range'
+_BUILTIN_NAMES['range'] = _range    # dl.range; as a global here it would hide Python's
+
+def narrow_copy(input, dim, start, length):
+    "`narrow`, copied into new contiguous memory (`torch.narrow_copy`)."
+    return narrow(input, dim, start, length).clone()
+
+def adjoint(input):
+    "The conjugate transpose of the last two axes: for real tensors a view, as `mT`."
+    x = _t(input, 'adjoint')
+    if x.ndim < 2:
+        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches "
+                           f"of matrices. Got {x.ndim}-D tensor.")
+    return x.transpose(-2, -1)
+
+def diagflat(input, offset=0):
+    "A matrix with the flattened input on diagonal `offset` (`torch.diagflat`)."
+    return diag(_t(input, 'diagflat').reshape(-1), offset)
+
+def inner(input, other):
+    """Sums of products over the last axes: shape input.shape[:-1] + other.shape[:-1]
+    (`torch.inner`); a 0-d side multiplies."""
+    x, y = _t(input, 'inner'), _t(other, 'inner')
+    if x.ndim == 0 or y.ndim == 0: return x * y
+    if x.shape[-1] != y.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input "
+                           f"tensors but got shapes {list(x.shape)} and "
+                           f"{list(y.shape)}")
+    return tensordot(x, y, dims=([x.ndim - 1], [y.ndim - 1]))
+
+def vdot(input, other):
+    "The dot product of two 1-D tensors, the first conjugated (`torch.vdot`)."
+    x, y = _t(input, 'vdot'), _t(other, 'vdot')
+    if x.ndim != 1 or y.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {x.ndim}D and {y.ndim}D "
+                           f"tensors")
+    if x._data.dtype != y._data.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{_scalar_name(x._data.dtype)} and "
+                           f"{_scalar_name(y._data.dtype)}")
+    return dot(x, y)
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    "beta * input + alpha * (batch1 @ batch2), batches of matrices (`torch.baddbmm`)."
+    x, b1, b2 = (_t(v, 'baddbmm') for v in (input, batch1, batch2))
+    if b1.ndim != 3 or b2.ndim != 3:
+        raise RuntimeError(f"baddbmm: batch1 must be a 3D tensor and batch2 must be a "
+                           f"3D tensor, got {b1.ndim}D and {b2.ndim}D")
+    return _into(out, _add_product(x, bmm(b1, b2), beta, alpha, 'baddbmm'), 'baddbmm')
+
+def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
+    "beta * input + alpha * outer(vec1, vec2) (`torch.addr`)."
+    x, v1, v2 = (_t(v, 'addr') for v in (input, vec1, vec2))
+    if v1.ndim != 1 or v2.ndim != 1:
+        raise RuntimeError(f"addr: Expected 1-D argument vec1 and vec2, but got "
+                           f"{v1.ndim}-D and {v2.ndim}-D")
+    return _into(out, _add_product(x, outer(v1, v2), beta, alpha, 'addr'), 'addr')
+
+def chain_matmul(*matrices, out=None):
+    "The product of the matrices (`torch.chain_matmul`; deprecated for multi_dot)."
+    warnings.warn("torch.chain_matmul is deprecated and will be removed in a future "
+                  "PyTorch release. Use torch.linalg.multi_dot instead, which accepts "
+                  "a list of two or more tensors rather than multiple parameters.",
+                  UserWarning, stacklevel=2)
+    ms = [_t(m, 'chain_matmul') for m in matrices]
+    if not ms: raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    for m in ms:
+        if m.ndim != 2:
+            raise RuntimeError(f"Tensor dimension is {m.ndim}, expected 2 instead.")
+    return _into(out, ms[0].clone() if len(ms) == 1 else _multi_dot(ms), 'chain_matmul')
+
+def combinations(input, r=2, with_replacement=False):
+    """The r-element combinations of a 1-D tensor's entries, one per row, as Python's
+    itertools.combinations (`torch.combinations`); differentiable (indexing)."""
+    x = _t(input, 'combinations')
+    if x.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(x.shape)}")
+    if r < 0: raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0: return x[:0]
+    pick = (itertools.combinations_with_replacement if with_replacement
+            else itertools.combinations)
+    idx = np.array(list(pick(range(x.shape[0]), r)), np.int64).reshape(-1, r)
+    return x[Tensor._make(idx)]
+
+def matrix_exp(A):
+    """e^A = I + A + A²/2! + ... of each square matrix (`torch.linalg.matrix_exp`):
+    the Taylor series of A / 2^s (norm <= 1/2), then squared s times; made of
+    differentiable matrix products, so the gradient comes from autodiff."""
+    a = _matrices(A, 'linalg.matrix_exp')
+    if a.numel() == 0: return a.clone()
+    if a._data.dtype != np.float64:         # float32: summed in float64, then rounded
+        return matrix_exp(a.double()).to(a.dtype)
+    norm = float(np.abs(_host(a._data)).sum(-2).max())   # the 1-norm
+    if not math.isfinite(norm): return a * math.nan
+    s = max(0, math.ceil(math.log2(norm / 0.5))) if norm > 0.5 else 0
+    x, eye_n = a / 2 ** s, eye(a.shape[-1], dtype=a.dtype,
+                                     device=_graph._dev(a, None))
+    e = eye_n + 0 * x
+    for k in range(18, 0, -1): e = eye_n + (x @ e) / k     # Horner, degree 18
+    for _ in range(s): e = e @ e
+    return e
+
+_cholesky_ex_result = _return_type('linalg_cholesky_ex', ['L', 'info'])
+def _cholesky_partial(m):
+    """The Cholesky factor of one matrix, column by column as LAPACK's unblocked
+    potf2 does: where a pivot is not positive it stops, leaving it there; (L, info)."""
+    n, l = m.shape[0], np.tril(m).astype(m.dtype)
+    for j in range(n):
+        d = l[j, j] - l[j, :j] @ l[j, :j]
+        if not d > 0:
+            l[j, j] = d
+            return l, j + 1
+        l[j, j] = math.sqrt(d)
+        l[j + 1:, j] = (l[j + 1:, j] - l[j + 1:, :j] @ l[j, :j]) / l[j, j]
+    return l, 0
+
+def _cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+    """(L, info): `linalg.cholesky` that reports a matrix that is not positive-definite
+    in `info` (int32: 0, or the order of its first leading minor that is not) instead of
+    raising, unless `check_errors`."""
+    a = _matrices(A, 'linalg.cholesky_ex')
+    m = _host(a._data)
+    flat = m.reshape((-1,) + m.shape[-2:])
+    info = np.zeros(len(flat), np.int32)
+    try: np.linalg.cholesky(flat)
+    except np.linalg.LinAlgError:
+        parts = [_cholesky_partial(f) for f in flat]
+        info = np.array([k for _, k in parts], np.int32)
+    if not info.any(): L = _cholesky(a, upper=upper)
+    elif check_errors: L = _cholesky(a, upper=upper)      # its error
+    else:
+        low = np.stack([l for l, _ in parts]).reshape(m.shape)
+        L = Tensor._make(np.swapaxes(low, -1, -2).copy() if upper else low)
+    return _cholesky_ex_result(L, Tensor._make(info.reshape(m.shape[:-2])))
+
+linalg.matrix_exp, linalg.cholesky_ex = matrix_exp, _cholesky_ex
+_cholesky_ex.__name__ = _cholesky_ex.__qualname__ = 'cholesky_ex'
+_LINALG_NAMES[:] = sorted(n for n in vars(linalg) if not n.startswith('_'))
+for _f in (as_strided, narrow_copy, adjoint, diagflat, inner, vdot, baddbmm, addr,
+           matrix_exp):
+    setattr(Tensor, _f.__name__, _f)

@@ -144,3 +144,35 @@ def test_setitem_value_with_extra_leading_ones():
         assert x.grad.tolist() == [3.0]
         with pytest.raises(RuntimeError):          # leading dims that are not 1: refused
             b[0] = lib.ones(2, 1, 3)
+
+
+def test_clone_keeps_the_layout_or_takes_memory_format():
+    for lib in (dl, torch):
+        x = lib.arange(24.0).reshape(2, 3, 4)
+        y = lib.arange(48.0).reshape(2, 3, 2, 4)
+        cl = y.to(memory_format=lib.channels_last)
+        got = [x.transpose(1, 2).clone().stride(), x[:, ::2].clone().stride(),
+               x.permute(2, 0, 1).clone().stride(),
+               y.clone(memory_format=lib.channels_last).stride(), cl.clone().stride(),
+               cl.clone(memory_format=lib.contiguous_format).stride(),
+               x.t().clone().is_contiguous() if x.ndim == 2 else None]
+        if lib is dl: mine = got
+        else: assert [tuple(g) if isinstance(g, tuple) else g for g in mine] == got
+    with pytest.raises(RuntimeError, match="rank 4"):
+        dl.ones(2, 3).clone(memory_format=dl.channels_last)
+
+
+def test_all_any_of_uint8_stay_uint8():
+    for dtype in ('uint8', 'int64', 'bool', 'float32'):
+        a = np.array([[1, 0], [3, 4]]).astype(dtype)
+        for f in (lambda L, t: L.all(t), lambda L, t: t.any(dim=0),
+                  lambda L, t: t.all(1, keepdim=True)):
+            got, want = f(dl, dl.tensor(a)), f(torch, torch.tensor(a))
+            assert str(got.dtype).split('.')[-1] == str(want.dtype).split('.')[-1]
+            assert got.tolist() == want.tolist()
+
+
+def test_broadcast_to_method_takes_separate_sizes():
+    for lib in (dl, torch):
+        assert tuple(lib.ones(4).broadcast_to(2, 3, 4).shape) == (2, 3, 4)
+        assert tuple(lib.ones(4).broadcast_to((2, 4)).shape) == (2, 4)

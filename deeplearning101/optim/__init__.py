@@ -121,10 +121,14 @@ class Optimizer:
 
     def __init__(self, params, defaults):
         where = type(self).__name__
-        if isinstance(params, Tensor) or hasattr(params, 'parameters'):
+        refused, kind = isinstance(params, Tensor), type(params).__name__
+        if hasattr(params, 'parameters'):   # a module: refused unless it iterates
+            try: params = list(params)      # tensors (a ParameterList, as in torch)
+            except TypeError: refused = True
+            else: refused = not all(isinstance(p, Tensor) for p in params)
+        if refused:
             raise TypeError(f"{where}: params must be an iterable of tensors (e.g. "
-                            "model.parameters()) or of dicts, got a "
-                            f"{type(params).__name__}")
+                            f"model.parameters()) or of dicts, got a {kind}")
         if isinstance(params, (set, frozenset)):
             raise TypeError(
                 f"{where}: params must be an ordered sequence (a list), not a "
@@ -2217,6 +2221,249 @@ class CyclicLR(LRScheduler):
         self.__dict__.update(state_dict)
         if fn is not None: self._scale_fn_custom.__dict__.update(fn)
         self._init_scale_fn()
+
+# %% ../../nbs/04_optim.ipynb #04f867cc
+from copy import deepcopy
+from itertools import chain
+from deeplearning101.graph import get_array_module
+from deeplearning101.autodiff import no_grad
+from deeplearning101.layers import Module, _BatchNorm
+
+def _lerp_arrays_(a, b, weight):
+    """a <- lerp(a, b, weight) in place, as torch's CPU kernel computes it: one fused
+    multiply-add base + coeff * (b - a), rounded once. float32: the product is exact
+    in float64, and the float64 sum's exact error (TwoSum) settles the rare ties of
+    its rounding to float32; other dtypes: two roundings."""
+    xp, small = get_array_module(a), abs(float(weight)) < 0.5
+    if a.dtype != np.float32:
+        a[...] = a + weight * (b - a) if small else b - (b - a) * (1 - weight)
+        return
+    w = np.float32(weight)
+    coeff = np.float64(w if small else w - np.float32(1))
+    base = (a if small else b).astype(np.float64)
+    prod = coeff * (b - a).astype(np.float64)
+    s = base + prod
+    bp = s - base
+    err = (base - (s - bp)) + (prod - bp)       # s + err == base + prod exactly
+    r = s.astype(np.float32)
+    toward = xp.where(s > r, np.float32(np.inf), np.float32(-np.inf))
+    other = xp.nextafter(r, toward.astype(np.float32))
+    tie = (s != r) & ((r.astype(np.float64) + other.astype(np.float64)) / 2 == s)
+    # s halfway between r and other: the exact sum lies on err's side of it
+    a[...] = xp.where(tie & (err != 0) & ((err > 0) == (other > r)), other, r)
+
+def _foreach_lerp_(starts, ends, weight, where):
+    "torch._foreach_lerp_ with a number (or 0-d tensor) weight, on lists of tensors."
+    w = float(weight.item() if isinstance(weight, Tensor) else weight)
+    for a, b in zip(starts, ends, strict=True):
+        if a.shape != b.shape or a._data.dtype != b._data.dtype:
+            raise RuntimeError(f"{where}: the averaged tensor is {a.dtype!r} "
+                               f"{list(a.shape)} but the model's is {b.dtype!r} "
+                               f"{list(b.shape)}")
+        _lerp_arrays_(a._data, b._data, w)
+        _record_write(a._data)
+
+def _is_float(t): return t._data.dtype.kind in 'fc'
+
+def get_ema_multi_avg_fn(decay=0.999):
+    """The EMA update of lists of tensors, in place (`torch.optim.swa_utils`'):
+    ema <- decay ema + (1 - decay) p, as torch's `lerp_(p, 1 - decay)`."""
+    if decay < 0.0 or decay > 1.0:
+        raise ValueError(f"Invalid decay value {decay} provided. Please provide a "
+                         "value in [0,1] range.")
+    @no_grad()
+    def ema_update(ema_param_list, current_param_list, _):
+        if _is_float(ema_param_list[0]):
+            _foreach_lerp_(ema_param_list, current_param_list, 1 - decay, 'ema_update')
+        else:
+            for p_ema, p_model in zip(ema_param_list, current_param_list, strict=True):
+                p_ema.copy_(p_ema * decay + p_model * (1 - decay))
+    return ema_update
+
+def get_swa_multi_avg_fn():
+    """The equal-weight (SWA) update of lists of tensors, in place: avg <- avg +
+    (p - avg) / (n + 1), as torch's `lerp_(p, 1 / (n + 1))`."""
+    @no_grad()
+    def swa_update(averaged_param_list, current_param_list, num_averaged):
+        if _is_float(averaged_param_list[0]):
+            _foreach_lerp_(averaged_param_list, current_param_list,
+                           1 / (num_averaged + 1), 'swa_update')
+        elif isinstance(num_averaged, Tensor):   # torch's _foreach_addcdiv_ refuses
+            raise RuntimeError("swa_update: integer division with addcdiv is not "
+                               "supported (the averaged tensors are "
+                               f"{averaged_param_list[0].dtype!r}), as in PyTorch")
+        else:
+            raise RuntimeError("swa_update: for integral input tensors, argument "
+                               "alpha must not be a floating point number")
+    return swa_update
+
+def get_ema_avg_fn(decay=0.999):
+    "The EMA of one tensor: decay * ema + (1 - decay) * p (a new tensor)."
+    if decay < 0.0 or decay > 1.0:
+        raise ValueError(f"Invalid decay value {decay} provided. Please provide a "
+                         "value in [0,1] range.")
+    @no_grad()
+    def ema_update(ema_param, current_param, num_averaged):
+        return decay * ema_param + (1 - decay) * current_param
+    return ema_update
+
+def get_swa_avg_fn():
+    "The equal-weight average of one tensor: avg + (p - avg) / (n + 1) (a new tensor)."
+    @no_grad()
+    def swa_update(averaged_param, current_param, num_averaged):
+        return averaged_param + (current_param - averaged_param) / (num_averaged + 1)
+    return swa_update
+
+def _device_of(t): return _device_name(t._data) or 'cpu'
+
+class AveragedModel(Module):
+    """A copy of `model` whose parameters (and, with `use_buffers`, buffers) are the
+    running average of the model's (`torch.optim.swa_utils.AveragedModel`): equal
+    weights (SWA) by default, or `avg_fn(avg, p, n)` / `multi_avg_fn(avgs, ps, n)`."""
+    def __init__(self, model, device=None, avg_fn=None, multi_avg_fn=None,
+                 use_buffers=False):
+        if avg_fn is not None and multi_avg_fn is not None:
+            raise AssertionError("Only one of avg_fn and multi_avg_fn should be "
+                                 "provided")
+        if not isinstance(model, Module):
+            raise TypeError(f"AveragedModel: expected a Module, got "
+                            f"{type(model).__name__}")
+        self.module = deepcopy(model)
+        if device is not None: self.module = self.module.to(device)
+        n = tensor(np.array(0, np.int64))
+        self.register_buffer('n_averaged', n if device is None else n.to(device))
+        self.avg_fn, self.multi_avg_fn = avg_fn, multi_avg_fn
+        self.use_buffers = use_buffers
+
+    def forward(self, *args, **kwargs): return self.module(*args, **kwargs)
+
+    def update_parameters(self, model):
+        "Average the model's current parameters in (the first call copies them)."
+        if self.use_buffers:
+            self_param = chain(self.module.parameters(), self.module.buffers())
+            model_param = chain(model.parameters(), model.buffers())
+        else: self_param, model_param = self.parameters(), model.parameters()
+        self_detached, model_detached = [], []
+        copy_param = bool(self.n_averaged == 0)
+        for p_averaged, p_model in zip(self_param, model_param):
+            p_model_ = p_model.detach().to(_device_of(p_averaged))
+            self_detached.append(p_averaged.detach()); model_detached.append(p_model_)
+            if copy_param: p_averaged.detach().copy_(p_model_)
+        if self.n_averaged > 0:
+            if self.multi_avg_fn is not None or self.avg_fn is None:
+                groups = {}     # by device and dtype, as torch groups them
+                for a, m in zip(self_detached, model_detached):
+                    key = (_device_of(a), a._data.dtype)
+                    groups.setdefault(key, ([], []))
+                    groups[key][0].append(a); groups[key][1].append(m)
+                for (device, _), (avgs, params) in groups.items():
+                    n_averaged = self.n_averaged.to(device)
+                    if self.multi_avg_fn:
+                        self.multi_avg_fn(avgs, params, n_averaged)
+                    elif device.startswith('cuda'):   # torch's foreach devices
+                        get_swa_multi_avg_fn()(avgs, params, n_averaged)
+                    else:                             # the CPU: one tensor at a time
+                        avg_fn = get_swa_avg_fn()
+                        for a, m in zip(avgs, params, strict=True):
+                            a.copy_(avg_fn(a, m, n_averaged))
+            else:
+                for a, m in zip(self_detached, model_detached, strict=True):
+                    n_averaged = self.n_averaged.to(_device_of(a))
+                    a.detach().copy_(self.avg_fn(a.detach(), m, n_averaged))
+        if not self.use_buffers:
+            # the buffers are not averaged: they follow the model's
+            for b_swa, b_model in zip(self.module.buffers(), model.buffers(),
+                                      strict=True):
+                b_swa.detach().copy_(b_model.detach().to(_device_of(b_swa)))
+        self.n_averaged += 1
+
+def _is_batch_norm(m):
+    "torch's `_BatchNorm`: the BatchNorm layers (chapter 07's InstanceNorm is not one)."
+    return isinstance(m, _BatchNorm) and not any(
+        c.__name__ == '_InstanceNorm' for c in type(m).__mro__)
+
+@no_grad()
+def update_bn(loader, model, device=None):
+    """Recompute the running statistics of every BatchNorm layer of `model` by one
+    pass over `loader` (`torch.optim.swa_utils.update_bn`): the statistics are reset,
+    and averaged with equal weights (momentum None) over the batches; a batch that is
+    a list or tuple contributes its first element."""
+    momenta = {}
+    for module in model.modules():
+        if _is_batch_norm(module):
+            module.reset_running_stats()
+            momenta[module] = module.momentum
+    if not momenta: return
+    was_training = model.training
+    model.train()
+    for module in momenta: module.momentum = None
+    for input in loader:
+        if isinstance(input, (list, tuple)): input = input[0]
+        if device is not None: input = input.to(device)
+        model(input)
+    for bn_module in momenta: bn_module.momentum = momenta[bn_module]
+    model.train(was_training)
+
+class SWALR(LRScheduler):
+    """Anneal each group's rate to `swa_lr` (a number, or one per group) over
+    `anneal_epochs` steps, by a cosine or linearly, then hold it
+    (`torch.optim.swa_utils.SWALR`)."""
+    def __init__(self, optimizer, swa_lr, anneal_epochs=10, anneal_strategy='cos',
+                 last_epoch=-1):
+        n = len(optimizer.param_groups)
+        if isinstance(swa_lr, (list, tuple)):
+            if len(swa_lr) != n:
+                raise ValueError(f"SWALR: swa_lr must have the same length as "
+                                 f"optimizer.param_groups. swa_lr has {len(swa_lr)} "
+                                 f"values, param_groups has {n}.")
+            swa_lrs = list(swa_lr)
+        else: swa_lrs = [swa_lr] * n
+        for lr, group in zip(swa_lrs, optimizer.param_groups, strict=True):
+            group['swa_lr'] = lr.clone() if isinstance(lr, Tensor) else lr
+        if anneal_strategy not in ['cos', 'linear']:
+            raise ValueError("SWALR: anneal_strategy must be one of 'cos' or "
+                             f"'linear', instead got {anneal_strategy}")
+        self._set_anneal_func(anneal_strategy)
+        if not isinstance(anneal_epochs, int) or anneal_epochs < 0:
+            raise ValueError(f"SWALR: anneal_epochs must be equal or greater than 0, "
+                             f"got {anneal_epochs}")
+        self.anneal_epochs = anneal_epochs
+        super().__init__(optimizer, last_epoch)
+
+    @staticmethod
+    def _linear_anneal(t): return t
+    @staticmethod
+    def _cosine_anneal(t): return (1 - math.cos(math.pi * t)) / 2
+    @staticmethod
+    def _get_initial_lr(lr, swa_lr, alpha):
+        if alpha == 1: return swa_lr
+        return (lr - alpha * swa_lr) / (1 - alpha)
+
+    def get_lr(self):
+        # torch's formula: recover the rate the annealing started from (prev_lrs),
+        # then interpolate from it towards swa_lr
+        step = self._step_count - 1
+        if self.anneal_epochs == 0: step = max(1, step)
+        prev_t = max(0, min(1, (step - 1) / max(1, self.anneal_epochs)))
+        prev_alpha = self.anneal_func(prev_t)
+        prev_lrs = [self._get_initial_lr(g['lr'], g['swa_lr'], prev_alpha)
+                    for g in self.optimizer.param_groups]
+        t = max(0, min(1, step / max(1, self.anneal_epochs)))
+        alpha = self.anneal_func(t)
+        return [g['swa_lr'] * alpha + lr * (1 - alpha)
+                for g, lr in zip(self.optimizer.param_groups, prev_lrs, strict=True)]
+
+    def _set_anneal_func(self, anneal_strategy):
+        self._anneal_strategy = anneal_strategy
+        self.anneal_func = (self._cosine_anneal if anneal_strategy == 'cos'
+                            else self._linear_anneal)
+
+    def state_dict(self):
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ('optimizer', 'anneal_func')}
+    def load_state_dict(self, state_dict):
+        self.__dict__.update(state_dict)
+        self._set_anneal_func(self._anneal_strategy)
 
 # %% ../../nbs/04_optim.ipynb #b1a6a008
 def _vector_norm(a, p):
