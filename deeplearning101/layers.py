@@ -905,10 +905,15 @@ def _cross_entropy_backward(op, grad, out, z):
     n = len(op.target)
     if op.reduction == 'none': scale = grad.reshape(-1, 1)
     else: scale = grad / n if op.reduction == 'mean' else grad
-    p = softmax(z, axis=1) if isinstance(z, Tensor) else op.probs
-    onehot = np.zeros_like(op.probs)
-    onehot[get_array_module(onehot).arange(n), op.target] = 1
-    return ((p - onehot) * scale,)
+    rows = get_array_module(op.probs).arange(n)
+    if isinstance(z, Tensor):               # a gradient of the gradient: recorded ops
+        onehot = np.zeros_like(op.probs)
+        onehot[rows, op.target] = 1
+        return ((softmax(z, axis=1) - onehot) * scale,)
+    g = op.probs.copy()                     # softmax - one-hot, in one new array
+    g[rows, op.target] -= 1
+    g *= scale
+    return (g,)
 
 class WeightedCrossEntropyOp(Op):
     """Cross-entropy with what `CrossEntropyOp` leaves out: class weights, ignored
