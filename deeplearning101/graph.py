@@ -758,7 +758,7 @@ def _op_error(op, inputs, e):
 
 def _is_bool(t): return getattr(t._data, 'dtype', None) == np.bool_
 def _broadcast_words(sa, sb):
-    "PyTorch's words for two shapes that do not broadcast: the first clash from the right."
+    "PyTorch's words for shapes that do not broadcast: the first clash from the right."
     n = max(len(sa), len(sb))
     for d in range(n - 1, -1, -1):
         i, j = d - n + len(sa), d - n + len(sb)
@@ -1912,7 +1912,8 @@ def _same_entries(a, index, v):
 
 _MAX_VERSIONS = 16
 def _rebase(t, op, prev):
-    """`t` is now the output of the in-place `op`; `prev` holds its old value and history.
+    """`t` is now the output of the in-place `op`; `prev` holds its old value and
+    history.
     Ops recorded earlier still have `t` as an input: backward sends their gradients to
     the version they read, kept in `t._versions` (PyTorch's edges point at versions)."""
     t._op, t._requires_grad = op, True
@@ -2132,7 +2133,8 @@ def _reads_divisor(op):
 for _c in (Add, Sub, Neg, Reshape, Transpose, BroadcastTo, Index, Concatenate, Sum,
            Mean, Cast, Clone, Fill, Copy, SetItem):
     _c.reads = _reads_nothing
-for _c in (Exp, Sigmoid, Tanh, ReLU, Sqrt, Softmax, LogSoftmax): _c.reads = _reads_output
+for _c in (Exp, Sigmoid, Tanh, ReLU, Sqrt, Softmax, LogSoftmax):
+    _c.reads = _reads_output
 Mul.reads = MatMul.reads = _reads_other
 Div.reads = _reads_divisor
 
