@@ -1913,9 +1913,9 @@ def _same_entries(a, index, v):
 _MAX_VERSIONS = 16
 def _rebase(t, op, prev):
     """`t` is now the output of the in-place `op`; `prev` holds its old value and
-    history.
-    Ops recorded earlier still have `t` as an input: backward sends their gradients to
-    the version they read, kept in `t._versions` (PyTorch's edges point at versions)."""
+    history. Ops recorded earlier still have `t` as an input: backward sends their
+    gradients to the version they read, kept in `t._versions` (PyTorch's edges point
+    at versions)."""
     t._op, t._requires_grad = op, True
     prev._replaced = True               # an op that saved its output finds out (01)
     versions = t.__dict__.setdefault('_versions', [])
