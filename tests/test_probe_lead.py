@@ -176,3 +176,16 @@ def test_broadcast_to_method_takes_separate_sizes():
     for lib in (dl, torch):
         assert tuple(lib.ones(4).broadcast_to(2, 3, 4).shape) == (2, 3, 4)
         assert tuple(lib.ones(4).broadcast_to((2, 4)).shape) == (2, 4)
+
+
+def test_distributions_submodules_as_pytorchs():
+    import importlib
+    for mod, name in [('distribution', 'Distribution'), ('normal', 'Normal'),
+                      ('uniform', 'Uniform'), ('categorical', 'Categorical'),
+                      ('bernoulli', 'Bernoulli'), ('multivariate_normal', 'MultivariateNormal'),
+                      ('independent', 'Independent'),
+                      ('mixture_same_family', 'MixtureSameFamily'), ('kl', 'kl_divergence')]:
+        for lib in (dl, torch):
+            m = getattr(lib.distributions, mod)
+            assert getattr(m, name) is getattr(lib.distributions, name)
+            assert importlib.import_module(f"{lib.__name__}.distributions.{mod}") is m

@@ -6,3 +6,8 @@ from ..tensor_ops import (_Distribution as Distribution, _Normal as Normal, _Uni
                          _kl_divergence as kl_divergence,
                          _MultivariateNormal as MultivariateNormal, _Independent as Independent,
                          _MixtureSameFamily as MixtureSameFamily)
+
+# PyTorch's submodules (`torch.distributions.categorical.Categorical`, `from
+# torch.distributions.kl import kl_divergence`): each file gathers one name
+from . import (distribution, normal, uniform, categorical, bernoulli, multivariate_normal,
+               independent, mixture_same_family, kl)

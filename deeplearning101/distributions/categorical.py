@@ -1,0 +1,5 @@
+"""`torch.distributions.categorical`: `Categorical`, as `from torch.distributions.categorical import Categorical` finds it. Only gathers the
+name; the code is chapter 01b's."""
+from . import Categorical
+
+__all__ = ['Categorical']

@@ -1,0 +1,5 @@
+"""`torch.distributions.independent`: `Independent`, as `from torch.distributions.independent import Independent` finds it. Only gathers the
+name; the code is chapter 01b's."""
+from . import Independent
+
+__all__ = ['Independent']
