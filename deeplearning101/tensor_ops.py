@@ -4925,6 +4925,128 @@ class _MixtureSameFamily(_Distribution):
 
 _MixtureSameFamily.__name__ = _MixtureSameFamily.__qualname__ = 'MixtureSameFamily'
 
+# %% ../nbs/01b_tensor_ops.ipynb #d04689c0
+from .graph import _rng_of
+
+def _positive(name, where, x):
+    "PyTorch's check of a parameter that must be > 0."
+    if not bool((x > 0).all()):
+        raise ValueError(f"Expected parameter {name} (Tensor of shape "
+                         f"{tuple(x.shape)}) of distribution {where} to satisfy the "
+                         f"constraint GreaterThan(lower_bound=0.0), but found invalid "
+                         f"values:\n{x}")
+
+def _gamma_draws(a, shape):
+    "Standard gamma samples of concentration `a` (broadcast to `shape`), as a tensor."
+    draws = _rng_of(None, 'Gamma').standard_gamma(np.broadcast_to(a._data, shape))
+    return tensor(np.maximum(draws, np.finfo(a._data.dtype).tiny), dtype=a.dtype)
+
+class _Gamma(_Distribution):
+    "Gamma(concentration, rate): density b^a x^(a-1) e^(-b x) / Gamma(a), x > 0."
+    _params = ('concentration', 'rate')
+    def __init__(self, concentration, rate, validate_args=None):
+        a = _param(concentration, rate if isinstance(rate, Tensor) else None)
+        self.concentration, self.rate = broadcast_tensors(a, _param(rate, a))
+        if validate_args is not False:
+            _positive('concentration', 'Gamma()', self.concentration)
+            _positive('rate', 'Gamma()', self.rate)
+        super().__init__(self.concentration.shape)
+    mean = property(lambda self: self.concentration / self.rate)
+    variance = property(lambda self: self.concentration / self.rate ** 2)
+    def sample(self, sample_shape=()):
+        with no_grad():
+            shape = self._extended(sample_shape)
+            return _gamma_draws(self.concentration, shape) / self.rate
+    def log_prob(self, value):
+        a, b, x = self.concentration, self.rate, _param(value, self.rate)
+        return a * b.log() + (a - 1) * x.log() - b * x - lgamma(a)
+    def entropy(self):
+        a = self.concentration
+        return a - self.rate.log() + lgamma(a) + (1 - a) * digamma(a)
+
+class _Beta(_Distribution):
+    "Beta(concentration1, concentration0) on (0, 1): x^(a-1) (1-x)^(b-1) / B(a, b)."
+    _params = ()                                    # PyTorch prints Beta()
+    def __init__(self, concentration1, concentration0, validate_args=None):
+        c0 = concentration0
+        a = _param(concentration1, c0 if isinstance(c0, Tensor) else None)
+        self.concentration1, self.concentration0 = broadcast_tensors(a, _param(c0, a))
+        if validate_args is not False:
+            both = stack([self.concentration1, self.concentration0], -1)
+            _positive('concentration', f"Dirichlet(concentration: {both.shape})", both)
+        super().__init__(self.concentration1.shape)
+    def _total(self): return self.concentration1 + self.concentration0
+    mean = property(lambda self: self.concentration1 / self._total())
+    variance = property(lambda self: self.concentration1 * self.concentration0
+                        / (self._total() ** 2 * (self._total() + 1)))
+    def sample(self, sample_shape=()):
+        with no_grad():
+            shape = self._extended(sample_shape)
+            x = _gamma_draws(self.concentration1, shape)
+            return x / (x + _gamma_draws(self.concentration0, shape))
+    def log_prob(self, value):
+        a, b = self.concentration1, self.concentration0
+        x = _param(value, a)
+        return ((a - 1) * x.log() + (b - 1) * (1 - x).log()
+                - (lgamma(a) + lgamma(b) - lgamma(a + b)))
+    def entropy(self):
+        a, b = self.concentration1, self.concentration0
+        return (lgamma(a) + lgamma(b) - lgamma(a + b) - (a - 1) * digamma(a)
+                - (b - 1) * digamma(b) + (a + b - 2) * digamma(a + b))
+
+class _Dirichlet(_Distribution):
+    "Dirichlet(concentration): a distribution over probability vectors (the last dim)."
+    _params = ('concentration',)
+    def __init__(self, concentration, validate_args=None):
+        self.concentration = _param(concentration)
+        if self.concentration.ndim < 1:
+            raise ValueError("Dirichlet: concentration must be at least "
+                             "one-dimensional")
+        if validate_args is not False:
+            _positive('concentration',
+                      f"Dirichlet(concentration: {self.concentration.shape})",
+                      self.concentration)
+        shape = self.concentration.shape
+        super().__init__(shape[:-1], shape[-1:])
+    def _total(self): return self.concentration.sum(-1, keepdim=True)
+    mean = property(lambda self: self.concentration / self._total())
+    variance = property(lambda self: self.concentration
+                        * (self._total() - self.concentration)
+                        / (self._total() ** 2 * (self._total() + 1)))
+    def sample(self, sample_shape=()):
+        with no_grad():
+            g = _gamma_draws(self.concentration, self._extended(sample_shape))
+            return g / g.sum(-1, keepdim=True)
+    def log_prob(self, value):
+        a, x = self.concentration, _param(value, self.concentration)
+        return (((a - 1) * x.log()).sum(-1) + lgamma(a.sum(-1))
+                - lgamma(a).sum(-1))
+    def entropy(self):
+        a = self.concentration
+        k, a0 = a.shape[-1], a.sum(-1)
+        return (lgamma(a).sum(-1) - lgamma(a0) + (a0 - k) * digamma(a0)
+                - ((a - 1) * digamma(a)).sum(-1))
+
+def _kl_gamma(p, q):
+    a1, r1, a2, r2 = p.concentration, p.rate, q.concentration, q.rate
+    return ((a1 - a2) * digamma(a1) - lgamma(a1) + lgamma(a2)
+            + a2 * (r1.log() - r2.log()) + a1 * (r2 - r1) / r1)
+def _kl_beta(p, q):
+    a1, b1 = p.concentration1, p.concentration0
+    a2, b2 = q.concentration1, q.concentration0
+    log_b = lambda a, b: lgamma(a) + lgamma(b) - lgamma(a + b)
+    return (log_b(a2, b2) - log_b(a1, b1) + (a1 - a2) * digamma(a1)
+            + (b1 - b2) * digamma(b1) + (a2 - a1 + b2 - b1) * digamma(a1 + b1))
+def _kl_dirichlet(p, q):
+    a1, a2 = p.concentration, q.concentration
+    s1 = a1.sum(-1)
+    return (lgamma(s1) - lgamma(a2.sum(-1)) - (lgamma(a1) - lgamma(a2)).sum(-1)
+            + ((a1 - a2) * (digamma(a1) - digamma(s1).unsqueeze(-1))).sum(-1))
+_KL_MORE.update({_Gamma: _kl_gamma, _Beta: _kl_beta, _Dirichlet: _kl_dirichlet})
+
+for _c in (_Gamma, _Beta, _Dirichlet):
+    _c.__name__ = _c.__qualname__ = _c.__name__[1:]
+
 # %% ../nbs/01b_tensor_ops.ipynb #k4more02
 from .autodiff import IndexGrad, _const_like
 

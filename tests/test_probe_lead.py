@@ -184,8 +184,42 @@ def test_distributions_submodules_as_pytorchs():
                       ('uniform', 'Uniform'), ('categorical', 'Categorical'),
                       ('bernoulli', 'Bernoulli'), ('multivariate_normal', 'MultivariateNormal'),
                       ('independent', 'Independent'),
-                      ('mixture_same_family', 'MixtureSameFamily'), ('kl', 'kl_divergence')]:
+                      ('mixture_same_family', 'MixtureSameFamily'), ('kl', 'kl_divergence'),
+                      ('gamma', 'Gamma'), ('beta', 'Beta'), ('dirichlet', 'Dirichlet')]:
         for lib in (dl, torch):
             m = getattr(lib.distributions, mod)
             assert getattr(m, name) is getattr(lib.distributions, name)
             assert importlib.import_module(f"{lib.__name__}.distributions.{mod}") is m
+
+
+def test_gamma_beta_dirichlet_as_pytorchs():
+    a, b = np.array([0.5, 2.0, 7.0]), np.array([0.5, 3.0, 1.5])
+    x = np.array([0.3, 0.6, 0.9])
+    out = {}
+    for lib in (dl, torch):
+        D = lib.distributions
+        ta = lib.tensor(a, requires_grad=True); tb = lib.tensor(b, requires_grad=True)
+        dists = [D.Beta(ta, tb), D.Gamma(ta, tb), D.Dirichlet(lib.stack([ta, tb], -1))]
+        vals = [lib.tensor(x), lib.tensor(x * 2),
+                lib.tensor(np.stack([x, 1 - x], -1))]
+        res = []
+        for d, v in zip(dists, vals):
+            lp = d.log_prob(v)
+            res += [lp, d.entropy(), d.mean, d.variance]
+        kl = (D.kl_divergence(dists[0], D.Beta(tb, ta)) +
+              D.kl_divergence(dists[1], D.Gamma(tb, ta)) +
+              D.kl_divergence(dists[2], D.Dirichlet(lib.stack([tb, ta], -1))))
+        total = sum(r.sum() for r in res) + kl.sum()
+        total.backward()
+        out[lib.__name__] = [r.detach().numpy() for r in res] + [kl.detach().numpy(),
+                                                                 ta.grad.numpy(), tb.grad.numpy()]
+        assert tuple(D.Beta(0.4, 0.4).sample().shape) == ()
+        assert tuple(dists[2].sample((5,)).shape) == (5, 3, 2)
+        assert str(D.Beta(0.4, 0.4).sample().dtype).endswith('float32')
+    for g, w in zip(out['deeplearning101'], out['torch']):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-9)
+    dl.manual_seed(0)
+    s = dl.distributions.Beta(2.0, 5.0).sample((40000,))
+    assert abs(s.mean().item() - 2 / 7) < 0.005 and 0 < s.min().item() and s.max().item() < 1
+    with pytest.raises(ValueError, match="GreaterThan"):
+        dl.distributions.Gamma(dl.tensor([-1.0]), dl.tensor([1.0]))

@@ -1,5 +1,5 @@
 """`torch.distributions.uniform`: `Uniform`, as `from torch.distributions.uniform import Uniform` finds it. Only gathers the
 name; the code is chapter 01b's."""
-from . import Uniform
+from ..tensor_ops import _Uniform as Uniform
 
 __all__ = ['Uniform']
