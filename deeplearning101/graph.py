@@ -718,14 +718,26 @@ def _apply(cls, *inputs, **params):
     if record and GradMode.enabled:
         op.inputs, op.seq = inputs, _next_seq()     # the edges of the graph, the time
         out._requires_grad, out._op = True, op
+        if _inference_made[0]: _no_inference_read(op)     # (chapter 01)
     else:                                           # nothing to differentiate
         out._requires_grad, out._op = False, None
-        if GradMode.inference: out._inference = True    # made in inference_mode()
+        if GradMode.inference:                      # made in inference_mode()
+            out._inference = _inference_made[0] = True
     if _tracers: _tracers[-1].op(op, inputs, out)        # chapter 06b records the step
     return out
 Op.apply = classmethod(_apply)
 
 _new = object.__new__
+_inference_made = [False]       # has inference_mode() made a tensor yet?
+
+def _no_inference_read(op):
+    "PyTorch refuses an op whose gradient would read a tensor made in inference_mode."
+    for i in op.reads()[0]:
+        if op.inputs[i]._inference:
+            raise RuntimeError(
+                f"{op.name}: Inference tensors cannot be saved for backward. To work "
+                f"around you can make a clone to get a normal tensor and use it in "
+                f"autograd.")
 # 0, 1, 2, ...: recorded ops are numbered in creation order
 _next_seq = itertools.count().__next__
 
@@ -2163,7 +2175,7 @@ def _made(arr, dtype, requires_grad, device, where):
     "A new leaf from a freshly made array (not copied again)."
     nd = _np_dtype(dtype, where)
     t = Tensor._make(arr if nd is None or arr.dtype == nd else arr.astype(nd))
-    if GradMode.inference: t._inference = True
+    if GradMode.inference: t._inference = _inference_made[0] = True
     if requires_grad: t.requires_grad = True
     if device is None: device = _defaults.device
     if device is not None: t._data = _to_device(t._data, device, where)

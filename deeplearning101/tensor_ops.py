@@ -4925,7 +4925,7 @@ class _MixtureSameFamily(_Distribution):
 
 _MixtureSameFamily.__name__ = _MixtureSameFamily.__qualname__ = 'MixtureSameFamily'
 
-# %% ../nbs/01b_tensor_ops.ipynb #d04689c0
+# %% ../nbs/01b_tensor_ops.ipynb #3ae07c0b
 from .graph import _rng_of
 
 def _positive(name, where, x):

@@ -223,3 +223,15 @@ def test_gamma_beta_dirichlet_as_pytorchs():
     assert abs(s.mean().item() - 2 / 7) < 0.005 and 0 < s.min().item() and s.max().item() < 1
     with pytest.raises(ValueError, match="GreaterThan"):
         dl.distributions.Gamma(dl.tensor([-1.0]), dl.tensor([1.0]))
+
+
+def test_inference_tensor_read_by_a_recorded_op_is_refused():
+    for lib in (dl, torch):
+        x = lib.ones(2, requires_grad=True)
+        with lib.inference_mode():
+            yi = x * 2
+        with pytest.raises(RuntimeError, match="Inference tensors cannot be saved"):
+            yi * x                                  # mul keeps yi for x's gradient
+        (yi + x).sum().backward()                   # add keeps nothing: allowed
+        assert x.grad.tolist() == [1.0, 1.0]
+        (yi.clone() * x).sum().backward()           # a clone is a normal tensor
