@@ -4105,6 +4105,14 @@ def _param(x, like=None):
 class _Distribution:
     "What the distributions share (`torch.distributions.Distribution`)."
     has_rsample = False
+    _validate_args = True               # PyTorch checks arguments by default
+    def _check_value(self, value, ok, support):
+        "PyTorch's check that `log_prob`'s value lies in the support (`ok`: a mask)."
+        if self._validate_args and not bool(ok.all()):
+            raise ValueError(f"Expected value argument (Tensor of shape "
+                             f"{tuple(value.shape)}) to be within the support "
+                             f"({support}) of the distribution {self!r}, but found "
+                             f"invalid values:\n{value}")
     def __init__(self, batch_shape=(), event_shape=()):
         self._batch_shape, self._event_shape = Size(batch_shape), Size(event_shape)
     batch_shape = property(lambda self: self._batch_shape)
@@ -4136,6 +4144,7 @@ class _Normal(_Distribution):
                              f"{self.scale}")
         self.loc, self.scale = broadcast_tensors(self.loc, self.scale)
         super().__init__(self.loc.shape)
+        self._validate_args = validate_args is not False
     mean = property(lambda self: self.loc)
     variance = property(lambda self: self.scale ** 2)
     def rsample(self, sample_shape=()):
@@ -4143,6 +4152,7 @@ class _Normal(_Distribution):
         return self.loc + self.scale * eps
     def log_prob(self, value):
         value = _param(value, self.loc)
+        self._check_value(value, value == value, 'Real()')          # no NaN
         return (-((value - self.loc) ** 2) / (2 * self.variance) - self.scale.log()
                 - math.log(math.sqrt(2 * math.pi)))
     def entropy(self): return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
@@ -4179,13 +4189,20 @@ class _Uniform(_Distribution):
         return inside.log() - (self.high - self.low).log()
     def entropy(self): return (self.high - self.low).log()
 
-def _probs_logits(probs, logits, where, binary):
+def _probs_logits(probs, logits, where, binary, check=True):
     "One of probs/logits given: both, as PyTorch keeps them."
     if (probs is None) == (logits is None):
         raise ValueError(f"{where}: either `probs` or `logits` must be specified, but "
                          f"not both.")
     if probs is not None:
         p = _param(probs)
+        if check and not bool(((p >= 0) & (p <= 1 if binary else p == p)).all()):
+            shape = tuple(p.shape)
+            raise ValueError(
+                f"Expected parameter probs (Tensor of shape {shape}) of distribution "
+                f"{where}(probs: {p.shape}) to satisfy the constraint "
+                f"{'Interval(lower_bound=0.0, upper_bound=1.0)' if binary else 'Simplex()'}"
+                f", but found invalid values:\n{p}")
         if not binary: p = p / p.sum(-1, keepdim=True)
         eps = float(np.finfo(p._data.dtype).eps)
         q = p.clamp(eps, 1 - eps)
@@ -4200,7 +4217,9 @@ class _Categorical(_Distribution):
     (log-probabilities up to a constant)."""
     _params = ('probs', 'logits')
     def __init__(self, probs=None, logits=None, validate_args=None):
-        self.probs, self.logits = _probs_logits(probs, logits, 'Categorical', False)
+        self.probs, self.logits = _probs_logits(probs, logits, 'Categorical', False,
+                                                validate_args is not False)
+        self._validate_args = validate_args is not False
         self._params = ('probs',) if probs is not None else ('logits',)   # as given
         self._num_events = self.probs.shape[-1]
         super().__init__(self.probs.shape[:-1])
@@ -4214,7 +4233,12 @@ class _Categorical(_Distribution):
         draws = multinomial(rows, max(n, 1), replacement=True)[:, :n]
         return draws.T.reshape(*self._extended(sample_shape))
     def log_prob(self, value):
-        value = value.long() if isinstance(value, Tensor) else tensor(value).long()
+        value = value if isinstance(value, Tensor) else tensor(value)
+        n = self._num_events
+        self._check_value(value, (value >= 0) & (value <= n - 1) & (value == value.floor())
+                          if value.dtype.is_floating_point else (value >= 0) & (value < n),
+                          f"IntegerInterval(lower_bound=0, upper_bound={n - 1})")
+        value = value.long()
         logits, value = broadcast_tensors(self.logits, value.unsqueeze(-1))
         return logits.gather(-1, value[..., :1]).squeeze(-1)
     def entropy(self):
@@ -4225,7 +4249,9 @@ class _Bernoulli(_Distribution):
     "A Bernoulli distribution: 1 with probability `probs` (or sigmoid(`logits`))."
     _params = ('probs', 'logits')
     def __init__(self, probs=None, logits=None, validate_args=None):
-        self.probs, self.logits = _probs_logits(probs, logits, 'Bernoulli', True)
+        self.probs, self.logits = _probs_logits(probs, logits, 'Bernoulli', True,
+                                                validate_args is not False)
+        self._validate_args = validate_args is not False
         self._params = ('probs',) if probs is not None else ('logits',)
         super().__init__(self.probs.shape)
     mean = property(lambda self: self.probs)
@@ -4236,10 +4262,13 @@ class _Bernoulli(_Distribution):
             return (rand(*p.shape, dtype=p.dtype) < p).to(p.dtype)
     def log_prob(self, value):
         value = _param(value, self.probs)
+        self._check_value(value, (value == 0) | (value == 1), 'Boolean()')
         logits, value = broadcast_tensors(self.logits, value)
         # -binary_cross_entropy_with_logits, written out: stable for large logits
         return -(logits.clamp(min=0) - logits * value + (-logits.abs()).exp().log1p())
-    def entropy(self): return -self.log_prob(self.probs)     # linear in the value
+    def entropy(self):              # the log-probability is linear in the value
+        logits, p = broadcast_tensors(self.logits, self.probs)
+        return logits.clamp(min=0) - logits * p + (-logits.abs()).exp().log1p()
 
 _KL_MORE = {}           # more kinds: their KL formulas (filled below)
 
@@ -4947,6 +4976,7 @@ class _Gamma(_Distribution):
     def __init__(self, concentration, rate, validate_args=None):
         a = _param(concentration, rate if isinstance(rate, Tensor) else None)
         self.concentration, self.rate = broadcast_tensors(a, _param(rate, a))
+        self._validate_args = validate_args is not False
         if validate_args is not False:
             _positive('concentration', 'Gamma()', self.concentration)
             _positive('rate', 'Gamma()', self.rate)
@@ -4959,6 +4989,7 @@ class _Gamma(_Distribution):
             return _gamma_draws(self.concentration, shape) / self.rate
     def log_prob(self, value):
         a, b, x = self.concentration, self.rate, _param(value, self.rate)
+        self._check_value(x, x >= 0, 'GreaterThanEq(lower_bound=0.0)')
         return a * b.log() + (a - 1) * x.log() - b * x - lgamma(a)
     def entropy(self):
         a = self.concentration
@@ -4971,6 +5002,7 @@ class _Beta(_Distribution):
         c0 = concentration0
         a = _param(concentration1, c0 if isinstance(c0, Tensor) else None)
         self.concentration1, self.concentration0 = broadcast_tensors(a, _param(c0, a))
+        self._validate_args = validate_args is not False
         if validate_args is not False:
             both = stack([self.concentration1, self.concentration0], -1)
             _positive('concentration', f"Dirichlet(concentration: {both.shape})", both)
@@ -4987,6 +5019,8 @@ class _Beta(_Distribution):
     def log_prob(self, value):
         a, b = self.concentration1, self.concentration0
         x = _param(value, a)
+        self._check_value(x, (x >= 0) & (x <= 1),
+                          'Interval(lower_bound=0.0, upper_bound=1.0)')
         return ((a - 1) * x.log() + (b - 1) * (1 - x).log()
                 - (lgamma(a) + lgamma(b) - lgamma(a + b)))
     def entropy(self):
@@ -5002,6 +5036,7 @@ class _Dirichlet(_Distribution):
         if self.concentration.ndim < 1:
             raise ValueError("Dirichlet: concentration must be at least "
                              "one-dimensional")
+        self._validate_args = validate_args is not False
         if validate_args is not False:
             _positive('concentration',
                       f"Dirichlet(concentration: {self.concentration.shape})",
@@ -5019,6 +5054,8 @@ class _Dirichlet(_Distribution):
             return g / g.sum(-1, keepdim=True)
     def log_prob(self, value):
         a, x = self.concentration, _param(value, self.concentration)
+        self._check_value(x, (x >= 0).all(-1) & ((x.sum(-1) - 1).abs() < 1e-6),
+                          'Simplex()')
         return (((a - 1) * x.log()).sum(-1) + lgamma(a.sum(-1))
                 - lgamma(a).sum(-1))
     def entropy(self):

@@ -235,3 +235,26 @@ def test_inference_tensor_read_by_a_recorded_op_is_refused():
         (yi + x).sum().backward()                   # add keeps nothing: allowed
         assert x.grad.tolist() == [1.0, 1.0]
         (yi.clone() * x).sum().backward()           # a clone is a normal tensor
+
+
+@pytest.mark.parametrize("make", [
+    lambda L: L.distributions.Normal(L.tensor([0.0]), L.tensor([1.0])).log_prob(
+        L.tensor([float('nan')])),
+    lambda L: L.distributions.Categorical(probs=L.tensor([-0.5, 0.7])),
+    lambda L: L.distributions.Categorical(logits=L.zeros(3)).log_prob(L.tensor(5)),
+    lambda L: L.distributions.Bernoulli(probs=L.tensor([1.5])),
+    lambda L: L.distributions.Bernoulli(probs=L.tensor([0.5])).log_prob(L.tensor([0.3])),
+    lambda L: L.distributions.Beta(2.0, 3.0).log_prob(L.tensor(1.5)),
+    lambda L: L.distributions.Gamma(2.0, 3.0).log_prob(L.tensor(-1.0)),
+    lambda L: L.distributions.Dirichlet(L.ones(3)).log_prob(L.tensor([0.5, 0.6, 0.1])),
+])
+def test_distribution_arguments_are_validated_as_pytorch(make):
+    with pytest.raises(ValueError) as want:
+        make(torch)
+    with pytest.raises(ValueError) as got:
+        make(dl)
+    head = lambda e: str(e.value).split(' of distribution')[0].split(' (Tensor')[0]
+    assert head(got) == head(want)
+    # validate_args=False turns the checks off, as in PyTorch
+    assert dl.distributions.Normal(0.0, 1.0, validate_args=False).log_prob(
+        dl.tensor(float('nan'))).isnan().item()
