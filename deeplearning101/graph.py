@@ -14,12 +14,12 @@ __all__ = ['float32', 'float64', 'float16', 'int64', 'int32', 'int16', 'int8', '
            'Softmax', 'LogSoftmax', 'Reshape', 'Transpose', 'BroadcastTo', 'Index', 'Concatenate', 'Stack', 'Where',
            'add', 'sub', 'mul', 'div', 'multiply', 'subtract', 'divide', 'maximum', 'matmul', 'relu', 'clip', 'argmax',
            'argmin', 'minimum', 'softmax', 'log_softmax', 'reshape', 'transpose', 'permute', 'broadcast_to',
-           'concatenate', 'stack', 'where', 'positive', 'Clone', 'Fill', 'Copy', 'SetItem', 'zeros', 'ones', 'empty',
-           'full', 'eye', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'arange', 'linspace', 'logspace',
-           'Generator', 'manual_seed', 'seed', 'initial_seed', 'get_rng_state', 'set_rng_state', 'randn', 'rand',
-           'randint', 'randperm', 'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli', 'multinomial',
-           'TypedStorage', 'UntypedStorage', 'topological_order', 'Placeholder', 'placeholder', 'Variable', 'Action',
-           'Session', 'GraphDrawing', 'draw_graph']
+           'concatenate', 'stack', 'where', 'positive', 'Clone', 'Fill', 'Copy', 'SetItem', 'CopySlices', 'zeros',
+           'ones', 'empty', 'full', 'eye', 'zeros_like', 'ones_like', 'empty_like', 'full_like', 'arange', 'linspace',
+           'logspace', 'Generator', 'manual_seed', 'seed', 'initial_seed', 'get_rng_state', 'set_rng_state', 'randn',
+           'rand', 'randint', 'randperm', 'randn_like', 'rand_like', 'randint_like', 'normal', 'bernoulli',
+           'multinomial', 'TypedStorage', 'UntypedStorage', 'topological_order', 'Placeholder', 'placeholder',
+           'Variable', 'Action', 'Session', 'GraphDrawing', 'draw_graph']
 
 # %% ../nbs/00_graph.ipynb #af4fc395
 import itertools
@@ -1866,6 +1866,9 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
                            f"({_describe(t)}) is being used in an in-place "
                            f"operation; change it under `with dl.no_grad():` "
                            f"(or work on a copy: .clone())")
+    # a view `y[:, 2]` of a tensor in the graph: that tensor changes too (its old
+    # values are kept first), as PyTorch's CopySlices records it
+    bases = _view_bases(t, where) if recording else ()
     if not getattr(getattr(a, 'flags', None), 'writeable', True):
         raise RuntimeError(f"{where}: the tensor ({_describe(t)}) is a read-only view "
                            f"(e.g. from expand or "
@@ -1912,7 +1915,47 @@ def _inplace(t, cls, others=(), where=None, ufunc=None, casting='same_kind', **p
         op = cls(**params)
         op.inputs, op.seq = (prev,) + others, _next_seq()
         _rebase(t, op, prev)
+        view = t
+        for base, index, old in bases:      # each base: its old value with the view's
+            keep = Tensor._make(old, base._requires_grad, base._op)   # new part in it
+            if isinstance(index, Op):       # a view of the whole base: base = view,
+                copy = index                # shaped back (a reshape or a transpose)
+                copy.inputs, copy.seq = (view,), _next_seq()
+            else:
+                copy = CopySlices(index)
+                copy.inputs, copy.seq = (keep, view), _next_seq()
+            _rebase(base, copy, keep)
+            view = base
     return t
+
+class CopySlices(SetItem):
+    "A tensor whose part (a view of it) was changed in place (PyTorch's `CopySlices`)."
+    __slots__ = ()
+    name = 'copy_slices'
+
+def _view_bases(t, where):
+    """The tensors in the graph that `t` is a recorded basic-index view of (`y[0]`,
+    then `y` itself for `y[0][1:]`), each with its index and a copy of its values."""
+    bases, v = [], t
+    while True:
+        op = v._op
+        if (type(op) not in (Index, Reshape, Transpose) or op.inputs is None
+                or not hasattr(v._data, 'base')
+                or _root(v._data) is not _root(op.inputs[0]._data)):
+            return bases                    # not a view of a tensor in the graph
+        b = op.inputs[0]
+        if b._op is not None and b._op.seq > op.seq: return bases    # b changed since
+        if b._op is None and b._requires_grad:
+            raise RuntimeError(f"{where}: a view of a leaf tensor that requires grad "
+                               f"({_describe(b)}) is being used in an in-place "
+                               f"operation; change it under `with dl.no_grad():`")
+        if type(op) is Index: how = op.index
+        elif type(op) is Reshape: how = Reshape(tuple(b.shape))   # back to b's shape
+        else:
+            axes = op.axes if op.axes is None else tuple(np.argsort(op.axes).tolist())
+            how = Transpose(axes)
+        bases.append((b, how, b._data.copy()))
+        v = b
 
 def _same_entries(a, index, v):
     "Is array `v` the very memory of `a[index]` (same place, shape and strides)?"
