@@ -539,13 +539,13 @@ def default_collate(batch):
     Tensors, NumPy arrays and numbers become one tensor with a new first dimension (a
     copy, never a view of the samples): Python floats as float64, ints as int64. Tuples
     and lists of them are collated field by field into a list (a named tuple stays one),
-    dicts key by key; strings are returned as a list."""
+    dicts key by key; strings are returned as they come (a field's, as a tuple)."""
     if not isinstance(batch, Sequence) or isinstance(batch, (str, bytes)) or not batch:
         raise TypeError(f"default_collate: expected a non-empty list of samples, "
                         f"got {type(batch).__name__}")
     elem = batch[0]
     if isinstance(elem, (Tensor, np.ndarray)): return _stack(batch)
-    if isinstance(elem, (str, bytes)): return list(batch)
+    if isinstance(elem, (str, bytes)): return batch     # as given (a tuple in a field)
     if isinstance(elem, np.generic) and elem.dtype.kind in 'biuf': return _stack(batch)
     if isinstance(elem, float): return Tensor._make(np.array(batch, np.float64))
     if isinstance(elem, int): return Tensor._make(np.array(batch))   # int64 (or bool)
@@ -555,7 +555,7 @@ def default_collate(batch):
         if len({len(s) for s in batch}) > 1:
             raise RuntimeError("default_collate: each element in list of batch should "
                                "be of equal size")
-        fields = [default_collate(list(samples)) for samples in zip(*batch)]
+        fields = [default_collate(samples) for samples in zip(*batch)]
         return type(elem)(*fields) if hasattr(elem, '_fields') else fields
     raise TypeError(f"default_collate: a batch must contain tensors, NumPy arrays, "
                     f"numbers, dicts or lists; found {type(elem).__name__}")

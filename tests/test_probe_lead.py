@@ -297,3 +297,11 @@ def test_inplace_on_a_view_of_a_leaf_that_requires_grad_is_refused():
     a = dl.ones(2, 2, requires_grad=True)
     with dl.no_grad(): a[0].mul_(2)                 # allowed under no_grad, as in PyTorch
     assert a.tolist() == [[2.0, 2.0], [1.0, 1.0]]
+
+
+def test_default_collate_keeps_string_fields_as_tuples():
+    from deeplearning101.utils.data import default_collate as dc
+    from torch.utils.data import default_collate as tc
+    for batch in ([('a', 1), ('b', 2)], [{'s': 'x', 'n': 1.0}, {'s': 'y', 'n': 2.0}],
+                  ['u', 'v'], [[('p', 'q'), 1], [('r', 's'), 2]]):
+        assert repr(dc(batch)).replace('dl.', 'torch.') == repr(tc(batch))
