@@ -1957,6 +1957,31 @@ def _view_bases(t, where):
         bases.append((b, how, b._data.copy()))
         v = b
 
+def _apply_(self, callable):
+    """Replace each entry x by `callable(x)`, in place, in Python (`Tensor.apply_`:
+    slow, for CPU tensors that do not require grad)."""
+    return _map_entries(self, (), callable, 'apply_')
+
+def _map_(self, tensor, callable):
+    """Replace each entry x by `callable(x, y)`, y the entry of `tensor` (broadcast to
+    this tensor's shape) at the same place, in place (`Tensor.map_`)."""
+    return _map_entries(self, (tensor,), callable, 'map_')
+
+def _map_entries(t, others, f, where):
+    if t._requires_grad or any(o._requires_grad for o in others):
+        raise RuntimeError(f"Can't call {where}() on Variable that requires grad. Use "
+                           f"var.detach().{where}() instead.")
+    a = t._data
+    if type(a) is not np.ndarray:
+        raise RuntimeError(f"{where}: only works on CPU tensors")
+    bs = [np.broadcast_to(o._data, a.shape) for o in others]
+    values = [f(*(x.item() for x in xs)) for xs in zip(a.flat, *(b.flat for b in bs))]
+    if values:                  # Python's results, cast to the tensor's dtype
+        a[...] = np.array(values, dtype=object).astype(a.dtype).reshape(a.shape)
+    _record_write(a)
+    return t
+Tensor.apply_, Tensor.map_ = _apply_, _map_
+
 def _same_entries(a, index, v):
     "Is array `v` the very memory of `a[index]` (same place, shape and strides)?"
     if not isinstance(v, np.ndarray) or v.base is None: return False

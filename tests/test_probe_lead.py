@@ -305,3 +305,16 @@ def test_default_collate_keeps_string_fields_as_tuples():
     for batch in ([('a', 1), ('b', 2)], [{'s': 'x', 'n': 1.0}, {'s': 'y', 'n': 2.0}],
                   ['u', 'v'], [[('p', 'q'), 1], [('r', 's'), 2]]):
         assert repr(dc(batch)).replace('dl.', 'torch.') == repr(tc(batch))
+
+
+def test_apply_and_map_as_pytorch():
+    for lib in (dl, torch):
+        x = lib.tensor([1.0, 2.0, 3.0]); x.apply_(lambda v: v * 2)
+        y = lib.tensor([1.0, 2.0, 3.0]).map_(lib.tensor([10.0, 20.0, 30.0]), lambda a, b: a + b)
+        i = lib.tensor([1, 2]).apply_(lambda v: v * 1.7)
+        z = lib.arange(6.0).reshape(2, 3).t(); z.apply_(lambda v: -v)
+        got = [x.tolist(), y.tolist(), i.tolist(), z.tolist()]
+        if lib is dl: mine = got
+        else: assert mine == got
+        with pytest.raises(RuntimeError, match="requires grad"):
+            lib.ones(2, requires_grad=True).apply_(lambda v: v)
