@@ -511,15 +511,24 @@ def _same_dtype(where, x, weight, bias=None):
                                f"(x.to({_dl_dtype(t._data.dtype)!r})) or the layer "
                                "(.to(dtype))")
 
+def _mat_words(shape, mat2):
+    "PyTorch's words for a product that does not fit: the input seen as a matrix."
+    rows = math.prod(shape[:-1]) if len(shape) > 1 else 1
+    return (f" (PyTorch: mat1 and mat2 shapes cannot be multiplied ({rows}x{shape[-1]} "
+            f"and {mat2[0]}x{mat2[1]}))")
+
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias, weight of shape [out_features, in_features]
     (`torch.nn.functional.linear`)."""
     if not isinstance(input, Tensor): input = tensor(input)
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
-        raise ValueError("linear: expected weight [out_features, in_features] and "
-                         "input [..., in_features], "
-                         f"got weight {list(weight.shape)} and input "
-                         f"{list(input.shape)}")
+        words = (_mat_words(input.shape, weight.shape[::-1])
+                 if weight.ndim == 2 and input.ndim else "")
+        # a ValueError that is a RuntimeError too, as PyTorch's
+        raise _graph._ShapeError(f"linear: expected weight [out_features, "
+                                 f"in_features] and input [..., in_features], got weight "
+                                 f"{list(weight.shape)} and input {list(input.shape)}"
+                                 f"{words}")
     _same_dtype('linear', input, weight, bias)
     if bias is None: return LinearOp.apply(input, weight)
     return LinearOp.apply(input, weight, bias)
@@ -570,7 +579,10 @@ class Linear(Module):
                      f"out_features={self.out_features})")
             if x.shape[-1:] != (self.in_features,):
                 got = f"has {x.shape[-1]} features" if x.ndim else "is a scalar"
-                raise ValueError(f"{where}: input {got} (shape {list(x.shape)})")
+                words = _mat_words(x.shape, (self.in_features, self.out_features)) \
+                    if x.ndim else ""
+                raise _graph._ShapeError(f"{where}: input {got} (shape "
+                                         f"{list(x.shape)}){words}")
             _same_dtype(where, x, w, b)
         return LinearOp.apply(x, w) if b is None else LinearOp.apply(x, w, b)
 
