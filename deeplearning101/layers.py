@@ -3747,6 +3747,28 @@ class _ChildModules(MutableMapping):
 
 Module._modules = property(_ChildModules, doc="The children by name (a live view).")
 
+class _OwnParameters(MutableMapping):
+    """`module._parameters`: its own parameters by name, in order (None for a slot set
+    to None), as PyTorch's dict. A live view: `m._parameters['w'] = Parameter(...)`
+    registers it (d2l's initialisers write through it)."""
+    __slots__ = ('_owner',)
+    def __init__(self, owner): self._owner = owner
+    def _names(self):
+        return [k for k in self._owner.__dict__
+                if _slot_kind(self._owner, k) == 'parameter']
+    def __getitem__(self, name):
+        if isinstance(name, str) and _slot_kind(self._owner, name) == 'parameter':
+            return self._owner.__dict__[name]
+        raise KeyError(name)
+    def __setitem__(self, name, param): self._owner.register_parameter(name, param)
+    def __delitem__(self, name): self[name]; delattr(self._owner, name)
+    def __iter__(self): return iter(self._names())
+    def __len__(self): return len(self._names())
+    def __repr__(self): return repr({k: self[k] for k in self._names()})
+
+Module._parameters = property(_OwnParameters,
+                              doc="Its own parameters by name (a live view).")
+
 def _set_submodule(self, target, module, strict=False):
     """Put `module` at the dotted path `target` (`nn.Module.set_submodule`): replace a
     child, or add one to an existing parent (`strict=True`: only replace)."""

@@ -318,3 +318,16 @@ def test_apply_and_map_as_pytorch():
         else: assert mine == got
         with pytest.raises(RuntimeError, match="requires grad"):
             lib.ones(2, requires_grad=True).apply_(lambda v: v)
+
+
+def test_module_parameters_dict_as_pytorch():
+    for lib in (dl, torch):
+        m = lib.nn.Linear(3, 2)
+        assert list(m._parameters) == ['weight', 'bias']
+        assert m._parameters['weight'] is m.weight
+        assert list(lib.nn.Sequential(m)._parameters) == []
+        m._parameters['extra'] = lib.nn.Parameter(lib.ones(2))
+        assert [n for n, _ in m.named_parameters()] == ['weight', 'bias', 'extra']
+        del m._parameters['extra']
+        assert len(m._parameters) == 2 and 'extra' not in m._parameters
+        with pytest.raises(KeyError): m._parameters['nothing']
