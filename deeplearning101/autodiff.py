@@ -6,7 +6,8 @@
 __all__ = ['unbroadcast', 'gradient_of', 'IndexGrad', 'array_backward', 'backward', 'AccumulateGrad', 'register_hook',
            'register_post_accumulate_grad_hook', 'no_grad', 'enable_grad', 'set_grad_enabled', 'inference_mode',
            'is_inference_mode_enabled', 'grad', 'GradcheckError', 'gradcheck', 'gradgradcheck', 'FunctionCtx',
-           'Function', 'autograd_backward', 'compute_gradients', 'GradientDescentOptimizer']
+           'Function', 'autograd_backward', 'set_detect_anomaly', 'detect_anomaly', 'is_anomaly_enabled',
+           'is_anomaly_check_nan_enabled', 'once_differentiable', 'compute_gradients', 'GradientDescentOptimizer']
 
 # %% ../nbs/01_autodiff.ipynb #1b9acf83
 import functools, inspect, warnings
@@ -337,6 +338,8 @@ def _seed_grads(outputs, grad_outputs, where):
     return seeds
 
 # %% ../nbs/01_autodiff.ipynb #97271653
+_anomaly = [False, False]   # detect_anomaly() (below): on, checking gradients for NaN
+
 def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
               everything=False):
     """Send the adjoints from `outputs` (seeded with `seeds`) back to the leaves, newest
@@ -358,6 +361,7 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
     prev, GradMode.enabled = GradMode.enabled, create_graph
     # the loop below runs once per node: the names it uses are looked up once
     get, take, ndarray, last_write = grads.get, grads.pop, np.ndarray, _last_write
+    anomaly = _anomaly
     hooks = _tensor_hooks
     try:
         while pending:
@@ -382,6 +386,7 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
                     igs = op.backward(g, node._data, inputs[0]._data, inputs[1]._data)
                 else: igs = op.backward(g, node._data, *[t._data for t in inputs])
             else: igs = array_backward(op, g, node._data)   # a GPU array: kernels first
+            if anomaly[1]: _check_anomaly(op, igs)      # detect_anomaly(), below
             if not retain_graph:    # free the graph, and what the op saved, as we go
                 op.inputs = None
                 if op.saved:
@@ -1211,6 +1216,73 @@ class _LegacyVariable(metaclass=_VariableType):
         return data.detach().requires_grad_(requires_grad)
 _LegacyVariable.__name__ = _LegacyVariable.__qualname__ = 'Variable'
 
+
+# %% ../nbs/01_autodiff.ipynb #48d03580
+from .graph import _grad_fn_name
+
+class set_detect_anomaly:
+    """Check every gradient backward computes for NaN, naming the op that made it
+    (`torch.autograd.set_detect_anomaly`): a call, or a context manager."""
+    def __init__(self, mode, check_nan=True):
+        self.prev = tuple(_anomaly)
+        _anomaly[:] = [bool(mode), bool(mode) and bool(check_nan)]
+    def __enter__(self): return self
+    def __exit__(self, *exc): _anomaly[:] = list(self.prev)
+
+class detect_anomaly:
+    """`with detect_anomaly():` (`torch.autograd.detect_anomaly`): the checks of
+    `set_detect_anomaly(True)` inside the block; also a decorator."""
+    def __init__(self, check_nan=True):
+        self.check_nan = bool(check_nan)
+        warnings.warn("Anomaly Detection has been enabled. This mode will increase the "
+                      "runtime and should only be enabled for debugging.", UserWarning,
+                      stacklevel=2)
+    def __enter__(self):
+        self.prev = tuple(_anomaly)
+        _anomaly[:] = [True, self.check_nan]
+    def __exit__(self, *exc): _anomaly[:] = list(self.prev)
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def checked(*args, **kwargs):
+            with detect_anomaly(self.check_nan): return fn(*args, **kwargs)
+        return checked
+
+def is_anomaly_enabled(): return _anomaly[0]
+def is_anomaly_check_nan_enabled(): return _anomaly[1]
+
+def _check_anomaly(op, igs):
+    "Raise when a gradient the op's rule returned holds a NaN (PyTorch's words)."
+    for i, g in enumerate(igs):
+        a = g._data if isinstance(g, Tensor) else g
+        if a is None or getattr(a, 'dtype', None) is None or a.dtype.kind not in 'fc':
+            continue
+        if bool(get_array_module(a).isnan(a).any()):
+            raise RuntimeError(f"Function '{_grad_fn_name(op)}' returned nan values in "
+                               f"its {i}th output.")
+
+class _OnceOnly(Op):
+    "A result of a backward marked `once_differentiable`: differentiating it raises."
+    name = 'once_differentiable'
+    def forward(self, a, *rest): return a
+def _once_error(op, grad, out, *inputs):
+    raise RuntimeError("trying to differentiate twice a function that was marked with "
+                       "@once_differentiable")
+_OnceOnly.backward = _once_error
+
+def once_differentiable(fn):
+    """Decorate a `Function.backward` that is written with non-differentiable steps
+    (`torch.autograd.function.once_differentiable`): it runs under no_grad, and
+    differentiating its results again (create_graph) raises."""
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        with no_grad(): outputs = fn(ctx, *args)
+        recorded = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+        if not (GradMode.enabled and recorded): return outputs
+        single = not isinstance(outputs, tuple)
+        outs = [o if not isinstance(o, Tensor) else _OnceOnly.apply(o, *recorded)
+                for o in ((outputs,) if single else outputs)]
+        return outs[0] if single else tuple(outs)
+    return wrapper
 
 # %% ../nbs/01_autodiff.ipynb #1a1498e1
 def compute_gradients(loss):

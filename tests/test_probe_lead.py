@@ -331,3 +331,44 @@ def test_module_parameters_dict_as_pytorch():
         del m._parameters['extra']
         assert len(m._parameters) == 2 and 'extra' not in m._parameters
         with pytest.raises(KeyError): m._parameters['nothing']
+
+
+def test_detect_anomaly_names_the_op_as_pytorch():
+    import warnings
+    msgs = []
+    for lib in (dl, torch):
+        x = lib.tensor([0.0, 1.0], requires_grad=True)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            with lib.autograd.detect_anomaly():
+                assert lib.is_anomaly_enabled()
+                with pytest.raises(RuntimeError) as e:
+                    (x / x).sum().backward()
+        assert any("Anomaly Detection has been enabled" in str(m.message) for m in w)
+        msgs.append(str(e.value))
+        assert not lib.is_anomaly_enabled()
+        lib.autograd.set_detect_anomaly(True); assert lib.is_anomaly_enabled()
+        lib.autograd.set_detect_anomaly(False); assert not lib.is_anomaly_enabled()
+    assert msgs[0] == msgs[1] == "Function 'DivBackward0' returned nan values in its 1th output."
+
+
+def test_once_differentiable_as_pytorch():
+    out = []
+    for lib, od in ((dl, __import__('deeplearning101.autograd.function',
+                                    fromlist=['x']).once_differentiable),
+                    (torch, torch.autograd.function.once_differentiable)):
+        class Cube(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, t): ctx.save_for_backward(t); return t ** 3
+            @staticmethod
+            @od
+            def backward(ctx, g):
+                t, = ctx.saved_tensors
+                return g * 3 * t ** 2
+        y = lib.tensor([2.0], requires_grad=True)
+        Cube.apply(y).sum().backward()
+        (gy,) = lib.autograd.grad(Cube.apply(y * 1).sum() * y, y, create_graph=True)
+        with pytest.raises(RuntimeError, match="once_differentiable"):
+            gy.sum().backward()
+        out.append((y.grad.tolist(), gy.tolist()))
+    assert out[0] == out[1]

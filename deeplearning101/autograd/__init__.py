@@ -5,4 +5,6 @@ from ..autodiff import (grad, Function, FunctionCtx, gradcheck, gradgradcheck, G
                         enable_grad, set_grad_enabled)
 from ..autodiff import autograd_backward as backward
 from ..autodiff import _LegacyVariable as Variable
+from ..autodiff import (set_detect_anomaly, detect_anomaly, is_anomaly_enabled,
+                        is_anomaly_check_nan_enabled)
 from . import functional, function
