@@ -24,7 +24,7 @@ from .attention import *
 # globals of a chapter's module they would hide Python's own float, sum and max from its code.
 from .graph import float, double, half, long, int, short, bool, sum, max, min, abs, all, any
 # PyTorch's module layout: dl.nn (with nn.functional, nn.init, nn.utils), dl.utils.data; dl.optim is chapter 04's
-from . import nn, utils, autograd, distributions, special, random
+from . import nn, utils, autograd, distributions, special, random, testing
 from .compiler import _compile as compile   # dl.compile, as torch.compile (chapter 06b)
 from .optim import lr_scheduler, swa_utils   # dl.optim.lr_scheduler, .swa_utils: as in torch
 

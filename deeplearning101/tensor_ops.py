@@ -38,7 +38,13 @@ __all__ = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'logical_and', 'logical_or', 'log
            'signbit', 'isreal', 'deg2rad', 'rad2deg', 'ldexp', 'mvlgamma', 'frexp', 'Acosh', 'Asinh', 'Atanh', 'Angle',
            'real', 'conj', 'resolve_conj', 'resolve_neg', 'is_conj', 'is_neg', 'is_signed', 'is_same_size', 'AsStrided',
            'as_strided', 'empty_strided', 'narrow_copy', 'adjoint', 'diagflat', 'inner', 'vdot', 'baddbmm', 'addr',
-           'chain_matmul', 'combinations', 'matrix_exp']
+           'chain_matmul', 'combinations', 'matrix_exp', 'abs_', 'acos_', 'acosh_', 'addmv_', 'arccos_', 'arccosh_',
+           'arcsin_', 'arcsinh_', 'arctan_', 'arctanh_', 'asin_', 'asinh_', 'atan_', 'atanh_', 'ceil_', 'clamp_',
+           'clamp_max_', 'clamp_min_', 'clip_', 'cos_', 'cosh_', 'deg2rad_', 'detach_', 'erf_', 'erfc_', 'exp2_',
+           'exp_', 'expm1_', 'fill_', 'fix_', 'floor_', 'frac_', 'gcd_', 'i0_', 'index_put_', 'lcm_', 'ldexp_',
+           'log10_', 'log1p_', 'log2_', 'log_', 'logit_', 'nan_to_num_', 'neg_', 'negative_', 'rad2deg_', 'reciprocal_',
+           'resize_as_', 'round_', 'rsqrt_', 'sigmoid_', 'sin_', 'sinc_', 'sinh_', 'sqrt_', 'square_', 'tan_', 'tanh_',
+           'trunc_', 'xlogy_', 'zero_']
 
 # %% ../nbs/01b_tensor_ops.ipynb #e4fe8b0c
 import functools
@@ -176,6 +182,307 @@ def equal(input, other):
     return x.shape == y.shape and bool((x._data == y._data).all())
 
 Tensor.isclose, Tensor.allclose, Tensor.equal = isclose, allclose, equal
+
+# %% ../nbs/01b_tensor_ops.ipynb #tstcls02
+import cmath
+import collections.abc
+import warnings
+from .graph import _np_dtype
+
+class _Mismatch(Exception):
+    """What `assert_close` found: the exception to raise (`type`, `msg`) and the item it
+    concerns (`id`: the positions and keys that lead to it in nested inputs)."""
+    def __init__(self, type, msg, id=()):
+        super().__init__(msg)
+        self.type, self.msg, self.id = type, msg, id
+    def to_error(self, msg=None):
+        "The exception; `msg` replaces the message (a string) or edits it (a callable)."
+        if not isinstance(msg, str):
+            made = self.msg
+            if self.id:
+                made += ("\n\nThe failure occurred for item "
+                         + ''.join(str([i]) for i in self.id))
+            msg = msg(made) if callable(msg) else made
+        return self.type(msg)
+
+class _Unsupported(Exception): "A kind of pair that does not take these inputs."
+
+# default (rtol, atol) per dtype; the other dtypes (integers, bool) must be equal
+_PRECISIONS = {float16: (1e-3, 1e-5), float32: (1.3e-6, 1e-5), float64: (1e-7, 1e-7)}
+_NUMBER_PRECISIONS = {int: (0.0, 0.0), float: (1e-7, 1e-7), complex: (1e-7, 1e-7)}
+
+def _tolerances(precisions, rtol, atol, id):
+    "The given (rtol, atol), both or neither; else the loosest of `precisions`."
+    if (rtol is None) != (atol is None):
+        raise _Mismatch(ValueError, "Both 'rtol' and 'atol' must be either specified "
+                        f"or omitted, but got no {'rtol' if rtol is None else 'atol'}.",
+                        id)
+    if rtol is not None: return rtol, atol
+    rtols, atols = zip(*precisions)
+    return max(rtols), max(atols)
+
+def _mismatch_msg(what, extra, abs_diff, atol, rel_diff, rtol, abs_at=None,
+                  rel_at=None):
+    "PyTorch's report of values that differ: the greatest differences, the tolerances."
+    equality = rtol == 0 and atol == 0
+    def line(kind, diff, at, tol):
+        s = (f"{kind.title()} difference: {diff}" if at is None
+             else f"Greatest {kind} difference: {diff} at index {at}")
+        return s + ("" if equality else f" (up to {tol} allowed)") + "\n"
+    return (f"{what} are not {'equal' if equality else 'close'}!\n\n{extra.strip()}\n"
+            + line('absolute', abs_diff, abs_at, atol)
+            + line('relative', rel_diff, rel_at, rtol)).strip()
+
+def _scalar_msg(actual, expected, rtol, atol):
+    abs_diff = abs(actual - expected)
+    rel_diff = math.inf if expected == 0 else abs_diff / abs(expected)
+    return _mismatch_msg('Scalars', f"Expected {expected} but got {actual}.", abs_diff,
+                         atol, rel_diff, rtol)
+
+def _close_mask(a, e, rtol, atol, equal_nan):
+    """`torch.isclose` on two arrays of one dtype: equal, both NaN (`equal_nan`), or
+    finitely |a - e| <= atol + |rtol e|, computed where PyTorch computes it (float16
+    through float32; integers and bool in the default float dtype)."""
+    close = a == e
+    if equal_nan and a.dtype.kind == 'f': close |= np.isnan(a) & np.isnan(e)
+    if rtol == 0 and atol == 0: return close
+    t = a.dtype.type if a.dtype.kind == 'f' else np.dtype(_default_float[0]).type
+    m = np.float32 if t is np.float16 else t
+    if a.dtype.kind == 'b': a, e = a.astype(t), e.astype(t)
+    with np.errstate(all='ignore'):
+        err = np.abs(a - e)
+        allowed = (m(atol) + np.abs((m(rtol) * e.astype(m)).astype(t))).astype(t)
+        return close | (np.isfinite(err) & (err <= allowed))
+
+def _tensor_msg(a, e, close, rtol, atol):
+    "PyTorch's report for two arrays: how many entries differ, by how much, and where."
+    n, bad = close.size, close.size - int(close.sum())
+    extra = f"Mismatched elements: {bad} / {n} ({bad / n:.1%})"
+    shape = close.shape
+    at = lambda i: tuple(int(k) for k in np.unravel_index(i, shape))
+    a, e, close = a.ravel(), e.ravel(), close.ravel()
+    if a.dtype.kind != 'f': a, e = a.astype(np.int64), e.astype(np.int64)
+    with np.errstate(all='ignore'):
+        abs_diff = np.abs(a - e)
+        abs_diff[close] = 0
+        if a.dtype.kind == 'f': rel_diff = abs_diff / np.abs(e)
+        else:                                   # int64 / int64: a float in PyTorch
+            f = np.dtype(_default_float[0])
+            rel_diff = abs_diff.astype(f) / np.abs(e).astype(f)
+        rel_diff[close] = 0
+    i, j = int(np.argmax(abs_diff)), int(np.argmax(rel_diff))
+    return _mismatch_msg('Tensor-likes', extra, abs_diff[i].item(), atol,
+                         rel_diff[j].item(), rtol, at(i), at(j))
+
+class _Pair:
+    "Two inputs to compare; a subclass raises _Unsupported for inputs it does not take."
+    def __init__(self, actual, expected, id, **options):
+        self.actual, self.expected, self.id = actual, expected, id
+    def fail(self, msg, type=AssertionError): raise _Mismatch(type, msg, self.id)
+
+class _NonePair(_Pair):
+    def __init__(self, actual, expected, id, **options):
+        if not (actual is None or expected is None): raise _Unsupported
+        super().__init__(actual, expected, id)
+    def compare(self):
+        if not (self.actual is None and self.expected is None):
+            self.fail(f"None mismatch: {self.actual} is not {self.expected}")
+
+class _BooleanPair(_Pair):
+    def __init__(self, actual, expected, id, **options):
+        if not all(isinstance(x, (bool, np.bool_)) for x in (actual, expected)):
+            raise _Unsupported
+        super().__init__(bool(actual), bool(expected), id)
+    def compare(self):
+        if self.actual is not self.expected:
+            self.fail(f"Booleans mismatch: {self.actual} is not {self.expected}")
+
+class _NumberPair(_Pair):
+    "Python numbers (and NumPy's scalars): an int is int64, a float float64."
+    def __init__(self, actual, expected, id, rtol=None, atol=None, equal_nan=False,
+                 check_dtype=False, **options):
+        kinds = (int, float, complex, np.number)
+        if not all(isinstance(x, kinds) for x in (actual, expected)): raise _Unsupported
+        actual, expected = (x.item() if isinstance(x, np.number) else x
+                            for x in (actual, expected))
+        super().__init__(actual, expected, id)
+        self.rtol, self.atol = _tolerances(
+            [_NUMBER_PRECISIONS[type(x)] for x in (actual, expected)], rtol, atol, id)
+        self.equal_nan, self.check_dtype = equal_nan, check_dtype
+    def compare(self):
+        a, e = self.actual, self.expected
+        if self.check_dtype and type(a) is not type(e):
+            self.fail(f"The (d)types do not match: {type(a)} != {type(e)}.")
+        if a == e or self.equal_nan and cmath.isnan(a) and cmath.isnan(e): return
+        abs_diff = abs(a - e)
+        if cmath.isfinite(abs_diff) and abs_diff <= self.atol + self.rtol * abs(e):
+            return
+        self.fail(_scalar_msg(a, e, self.rtol, self.atol))
+
+class _TensorLikePair(_Pair):
+    """Tensors, or two inputs of related types `as_tensor` takes (NumPy arrays): a
+    tensor and an array are not related, and are refused."""
+    def __init__(self, actual, expected, id, allow_subclasses=True, rtol=None,
+                 atol=None, equal_nan=False, check_device=True, check_dtype=True,
+                 check_stride=False, **options):
+        related = (isinstance(actual, type(expected))
+                   or isinstance(expected, type(actual)))
+        if not related or not allow_subclasses and type(actual) is not type(expected):
+            raise _Unsupported
+        try: actual, expected = [x if isinstance(x, Tensor) else as_tensor(x)
+                                 for x in (actual, expected)]
+        except Exception: raise _Unsupported from None
+        super().__init__(actual, expected, id)
+        self.rtol, self.atol = _tolerances(
+            [_PRECISIONS.get(x.dtype, (0.0, 0.0)) for x in (actual, expected)],
+            rtol, atol, id)
+        self.equal_nan, self.check_device = equal_nan, check_device
+        self.check_dtype, self.check_stride = check_dtype, check_stride
+    def compare(self):
+        a, e = self.actual, self.expected
+        def differ(name, x, y):
+            self.fail(f"The values for attribute '{name}' do not match: {x} != {y}.")
+        if a.shape != e.shape: differ('shape', a.shape, e.shape)
+        if self.check_stride and a.stride() != e.stride():
+            differ('stride()', a.stride(), e.stride())
+        if self.check_device and a.device != e.device:
+            differ('device', a.device, e.device)
+        if self.check_dtype and a.dtype != e.dtype: differ('dtype', a.dtype, e.dtype)
+        x, y = (b if isinstance(b, np.ndarray) else b.get()     # CuPy's: to the host
+                for b in (a._data, e._data))
+        if x.dtype != y.dtype:                  # PyTorch's promotion
+            x, y = (b.astype(promote_types(a.dtype, e.dtype).dtype) for b in (x, y))
+        close = _close_mask(x, y, self.rtol, self.atol, self.equal_nan)
+        if close.all(): return
+        if x.ndim == 0: self.fail(_scalar_msg(x.item(), y.item(), self.rtol, self.atol))
+        self.fail(_tensor_msg(x, y, close, self.rtol, self.atol))
+
+_PAIRS = (_NonePair, _BooleanPair, _NumberPair, _TensorLikePair)
+
+def _pairs(actual, expected, id, options):
+    "The pairs to compare, found by walking nested sequences and mappings together."
+    Sequence, Mapping = collections.abc.Sequence, collections.abc.Mapping
+    if all(isinstance(x, Sequence) and not isinstance(x, str)
+           for x in (actual, expected)):
+        if len(actual) != len(expected):
+            raise _Mismatch(AssertionError, f"The length of the sequences mismatch: "
+                            f"{len(actual)} != {len(expected)}", id)
+        return [p for i in range(len(actual))
+                for p in _pairs(actual[i], expected[i], (*id, i), options)]
+    if isinstance(actual, Mapping) and isinstance(expected, Mapping):
+        a_keys, e_keys = set(actual.keys()), set(expected.keys())
+        if a_keys != e_keys:
+            raise _Mismatch(AssertionError, (
+                f"The keys of the mappings do not match:\n"
+                f"Missing keys in the actual mapping: {sorted(e_keys - a_keys)}\n"
+                f"Additional keys in the actual mapping: {sorted(a_keys - e_keys)}"),
+                id)
+        try: keys = sorted(a_keys)
+        except Exception: keys = a_keys
+        return [p for k in keys
+                for p in _pairs(actual[k], expected[k], (*id, k), options)]
+    for kind in _PAIRS:
+        try: return [kind(actual, expected, id, **options)]
+        except _Unsupported: continue
+        except _Mismatch: raise
+        except Exception as error:
+            where = ''.join(str([i]) for i in id)
+            raise RuntimeError(
+                f"Originating a {kind.__name__[1:]}() at item {where} with\n\n"
+                f"{type(actual).__name__}(): {actual}\n\nand\n\n"
+                f"{type(expected).__name__}(): {expected}\n\n"
+                f"resulted in the unexpected exception above.") from error
+    raise _Mismatch(TypeError, f"No comparison pair was able to handle inputs of type "
+                    f"{type(actual)} and {type(expected)}.", id)
+
+def _assert_close(actual, expected, *, allow_subclasses=True, rtol=None, atol=None,
+                  equal_nan=False, check_device=True, check_dtype=True,
+                  check_layout=True, check_stride=False, msg=None):
+    """Raise an AssertionError unless `actual` and `expected` are close
+    (`torch.testing.assert_close`): tensors of the same shape, device and dtype whose
+    entries satisfy |actual - expected| <= atol + rtol |expected| (NaNs equal only with
+    `equal_nan`), with tolerances by dtype unless both are given; Python numbers;
+    nested sequences and mappings, compared item by item. `msg` replaces the message
+    (a string) or edits it (a callable). Every tensor is strided: `check_layout` has
+    nothing to check."""
+    __tracebackhide__ = True
+    options = dict(allow_subclasses=allow_subclasses, rtol=rtol, atol=atol,
+                   equal_nan=equal_nan, check_device=check_device,
+                   check_dtype=check_dtype, check_stride=check_stride)
+    try: pairs = _pairs(actual, expected, (), options)
+    except _Mismatch as m: raise m.to_error() from None
+    for pair in pairs:
+        try: pair.compare()
+        except _Mismatch as m: raise m.to_error(msg) from None
+
+_ALLCLOSE_PRECISIONS = {float16: (1e-3, 1e-3), float32: (1e-4, 1e-5),
+                        float64: (1e-5, 1e-8)}
+
+def _assert_allclose(actual, expected, rtol=None, atol=None, equal_nan=True, msg=''):
+    """`torch.testing.assert_allclose`, deprecated as in PyTorch (a FutureWarning):
+    `assert_close` with looser tolerances, NaNs equal and dtypes not checked."""
+    warnings.warn("`dl.testing.assert_allclose()` is deprecated, as in PyTorch since "
+                  "1.12: use `dl.testing.assert_close()` instead.", FutureWarning,
+                  stacklevel=2)
+    if not isinstance(actual, Tensor): actual = tensor(actual)
+    if not isinstance(expected, Tensor): expected = tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        rtol, atol = _tolerances([_ALLCLOSE_PRECISIONS.get(x.dtype, (0.0, 0.0))
+                                  for x in (actual, expected)], None, None, ())
+    _assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                  check_dtype=False, msg=msg or None)
+
+def _make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
+                 noncontiguous=False, exclude_zero=False, memory_format=None):
+    """A tensor of `shape` drawn uniformly from [low, high)
+    (`torch.testing.make_tensor`): by default [-9, 9) for floats, the integers in
+    [-9, 10) ([0, 10) for uint8), False and True for bool; bounds beyond the dtype's
+    range are clamped to it."""
+    if len(shape) == 1 and isinstance(shape[0], collections.abc.Sequence):
+        shape = shape[0]
+    shape, nd = tuple(shape), _np_dtype(dtype, 'make_tensor')
+    if noncontiguous and memory_format is not None:
+        raise ValueError(f"The parameters `noncontiguous` and `memory_format` are "
+                         f"mutually exclusive, but got noncontiguous={noncontiguous} "
+                         f"and memory_format={memory_format}")
+    if requires_grad and nd.kind != 'f':
+        raise ValueError(f"`requires_grad=True` is not supported for boolean and "
+                         f"integral dtypes, but got dtype={dtype}")
+    noncontiguous = noncontiguous and math.prod(shape) > 1
+    if noncontiguous: shape = (*shape[:-1], 2 * shape[-1])     # then every other entry
+    if nd.kind == 'b': first, end, default = 0, 2, (0, 2)
+    elif nd.kind == 'f':
+        info = np.finfo(nd)
+        first, end, default = float(info.min), float(info.max), (-9, 9)
+    else:       # randint cannot reach int64's largest value
+        info = np.iinfo(nd)
+        first, end, default = info.min, info.max + (nd != np.int64), (-9, 10)
+    low = default[0] if low is None else low
+    high = default[1] if high is None else high
+    if any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
+        raise ValueError(f"`low` and `high` cannot be NaN, but got low={low} and "
+                         f"high={high}")
+    if low == high and nd.kind == 'f':
+        warnings.warn("make_tensor with low == high is deprecated, as in PyTorch: use "
+                      "full(...) instead", FutureWarning, stacklevel=2)
+    elif low >= high:
+        raise ValueError(f"`low` must be less than `high`, but got {low} >= {high}")
+    elif high < first or low >= end:
+        raise ValueError(f"The value interval specified by `low` and `high` is [{low}, "
+                         f"{high}), but {dtype} only supports [{first}, {end})")
+    low, high = min(max(low, first), end), min(max(high, first), end)
+    if nd.kind == 'f':
+        result = empty(shape, dtype=dtype, device=device)
+        if high - low >= info.max: result.uniform_(low / 2, high / 2).mul_(2)
+        else: result.uniform_(low, high)
+    else:
+        result = randint(math.ceil(low), math.ceil(high), shape, dtype=dtype,
+                         device=device)
+    if noncontiguous: result = result[..., 1::2]
+    elif memory_format is not None: result = result.clone(memory_format=memory_format)
+    if exclude_zero: result[result == 0] = 1 if nd.kind != 'f' else float(info.tiny)
+    if nd.kind == 'f': result.requires_grad = requires_grad
+    return result
 
 # %% ../nbs/01b_tensor_ops.ipynb #913923d5
 def _view_strides(shape, strides, new_shape):
@@ -5668,6 +5975,47 @@ for _name in _INPLACE:
         setattr(Tensor, _name + '_', _inplace_of(_name))
 Tensor.float_power_, Tensor.resize_, Tensor.resize_as_ = (_float_power_, _resize_,
                                                           _resize_as_)
+
+# %% ../nbs/01b_tensor_ops.ipynb #inplfn02
+import inspect
+
+# every public `torch.<name>_` function of PyTorch 2.13 whose method this package has;
+# relu_, rrelu_ and threshold_ are chapter 03's (those of `nn.functional`)
+_all_ = ['abs_', 'acos_', 'acosh_', 'addmv_', 'arccos_', 'arccosh_', 'arcsin_',
+         'arcsinh_', 'arctan_', 'arctanh_', 'asin_', 'asinh_', 'atan_', 'atanh_',
+         'ceil_', 'clamp_', 'clamp_max_', 'clamp_min_', 'clip_', 'cos_', 'cosh_',
+         'deg2rad_', 'detach_', 'erf_', 'erfc_', 'exp2_', 'exp_', 'expm1_', 'fill_',
+         'fix_', 'floor_', 'frac_', 'gcd_', 'i0_', 'index_put_', 'lcm_', 'ldexp_',
+         'log10_', 'log1p_', 'log2_', 'log_', 'logit_', 'nan_to_num_', 'neg_',
+         'negative_', 'rad2deg_', 'reciprocal_', 'resize_as_', 'round_', 'rsqrt_',
+         'sigmoid_', 'sin_', 'sinc_', 'sinh_', 'sqrt_', 'square_', 'tan_', 'tanh_',
+         'trunc_', 'xlogy_', 'zero_']
+
+def _inplace_signature(name):
+    """The method's signature with `input` for `self` (the out-of-place function's,
+    without `out`, where the method takes `*args`)."""
+    params = list(inspect.signature(getattr(Tensor, name)).parameters.values())
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        base = getattr(Tensor, name[:-1], None)     # erf: a later chapter's
+        params = (list(inspect.signature(base).parameters.values()) if base
+                  else params[:1])
+    params = [p for p in params if p.name != 'out']
+    return inspect.Signature([params[0].replace(name='input'), *params[1:]])
+
+def _inplace_function(name):
+    "`torch.<name>(input, ...)`: the method `input.<name>(...)` as a function."
+    def fn(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, "
+                            f"not {type(input).__name__}")
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"`{name[:-1]}` in place (`torch.{name}`): `{name}(x, ...)` is "
+                  f"`x.{name}(...)`; it returns x.")
+    fn.__signature__ = _inplace_signature(name)
+    return fn
+
+for _n in _all_: globals()[_n] = _inplace_function(_n)
 
 # %% ../nbs/01b_tensor_ops.ipynb #306dcc84
 import itertools

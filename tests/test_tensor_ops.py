@@ -415,7 +415,7 @@ def test_parity_table_covers_every_public_function():
                    for f in ('test_torch_more_tensor.py', 'test_torch_linalg_more.py',
                              'test_special_more.py', 'test_numeric_more.py',
                              'test_tensor_more4.py', 'test_surface_more3.py',
-                             'test_probe_op.py'))
+                             'test_probe_op.py', 'test_probe_testing.py'))
     missing = [n for n in ops if n not in sources and not re.search(rf'\b{n}\b', more)]
     assert not missing, f"no parity case uses {missing}"
 
