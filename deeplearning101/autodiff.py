@@ -1217,7 +1217,7 @@ class _LegacyVariable(metaclass=_VariableType):
 _LegacyVariable.__name__ = _LegacyVariable.__qualname__ = 'Variable'
 
 
-# %% ../nbs/01_autodiff.ipynb #48d03580
+# %% ../nbs/01_autodiff.ipynb #e773b05a
 from .graph import _grad_fn_name
 
 class set_detect_anomaly:

@@ -15,7 +15,8 @@ __all__ = ['conv_output_size', 'conv2d_plain', 'im2col', 'Conv2dOp', 'col2im', '
            'ZeroPad3d', 'ReflectionPad3d', 'ReplicationPad3d', 'CircularPad1d', 'CircularPad2d', 'CircularPad3d',
            'pixel_shuffle', 'pixel_unshuffle', 'channel_shuffle', 'PixelShuffle', 'PixelUnshuffle', 'ChannelShuffle',
            'affine_grid', 'grid_sample', 'max_unpool2d', 'max_unpool1d', 'MaxUnpool2d', 'MaxUnpool1d', 'lp_pool2d',
-           'lp_pool1d', 'LPPool2d', 'LPPool1d', 'conv_transpose1d', 'ConvTranspose1d']
+           'lp_pool1d', 'LPPool2d', 'LPPool1d', 'conv_transpose1d', 'ConvTranspose1d', 'LazyModuleMixin', 'LazyConv2d',
+           'LazyConv1d', 'LazyConvTranspose2d', 'LazyConvTranspose1d', 'LazyBatchNorm1d', 'LazyBatchNorm2d']
 
 # %% ../nbs/07_cnn.ipynb #2531ce45
 import functools, math, sys, threading, warnings
@@ -642,16 +643,25 @@ def _max_indices(arg, x, g):
 
 # %% ../nbs/07_cnn.ipynb #8f1704d2
 @functools.lru_cache(maxsize=256)
-def _adaptive_matrix(n, out, dtype):
-    """[out, n]: row i averages the positions floor(i n / out) .. ceil((i + 1) n / out)
-    - 1, PyTorch's windows for adaptive pooling."""
+def _adaptive_matrix(n, out, dtype, sums=False):
+    """[out, n]: row i covers the positions floor(i n / out) .. ceil((i + 1) n / out)
+    - 1, PyTorch's windows for adaptive pooling, with one over the window's length
+    (its mean) or, `sums=True`, with ones (its sum)."""
     A = np.zeros((out, n))
     for i in range(out):
         start, end = (i * n) // out, -(-(i + 1) * n // out)
-        A[i, start:end] = 1 / (end - start)
+        A[i, start:end] = 1 if sums else 1 / (end - start)
     A = A.astype(dtype)
     A.flags.writeable = False                      # shared by every call
     return A
+
+@functools.lru_cache(maxsize=256)
+def _adaptive_lengths(n, out, dtype):
+    "The lengths of the `out` adaptive windows along an axis of `n` (dtype `dtype`)."
+    i = np.arange(out)
+    lengths = (-(-(i + 1) * n // out) - i * n // out).astype(dtype)
+    lengths.flags.writeable = False
+    return lengths
 
 def _separable(x, A, B):
     """A x B^T for each of the N*C planes of x [N, C, H, W]: A [P, H], B [Q, W] ->
@@ -663,24 +673,43 @@ def _separable(x, A, B):
     return y.reshape(N, C, -1, A.shape[0]).transpose((0, 1, 3, 2))
 
 class AdaptiveAvgPool2dOp(Op):
-    """Adaptive average pooling in one node: windows chosen to give `output_size`. The
-    average over a rectangle is an average over rows, then over columns: one matrix on
-    each side of every plane."""
+    """Adaptive average pooling in one node: windows chosen to give `output_size`. A sum
+    over a rectangle is a sum over rows, then over columns: one matrix on each side of
+    every plane. Smaller windows than the whole map: each window's sum (0/1 matrices)
+    divided by its height, then its width, as PyTorch divides (12.0 stays 12.0); global
+    pooling (1 x 1): the matrices hold one over the lengths, the mean at once."""
     __slots__ = ('output_size',)
     name = 'adaptive_avg_pool2d'
     def __init__(self, output_size): self.output_size = output_size
+    def _sums(self): return self.output_size != (1, 1)
     def matrices(self, shape, like):
         xp = get_array_module(like)
-        return [xp.asarray(_adaptive_matrix(n, o, np.dtype(like.dtype).str))
+        return [xp.asarray(_adaptive_matrix(n, o, np.dtype(like.dtype).str,
+                                            self._sums()))
                 for n, o in zip(shape[-2:], self.output_size)]
+    def lengths(self, shape, like):
+        "The windows' heights [P, 1] and widths [Q], arrays like `like`."
+        xp, dt = get_array_module(like), np.dtype(like.dtype).str
+        (H, W), (P, Q) = shape[-2:], self.output_size
+        return (xp.asarray(_adaptive_lengths(H, P, dt)).reshape(P, 1),
+                xp.asarray(_adaptive_lengths(W, Q, dt)))
     def forward(self, x):
         A, B = self.matrices(x.shape, x)
-        return _separable(x, A, B)
+        y = _separable(x, A, B)
+        if not self._sums(): return y
+        kh, kw = self.lengths(x.shape, x)
+        return y / kh / kw
 
 @gradient_of(AdaptiveAvgPool2dOp)
 def _adaptive_avg_pool2d_backward(op, grad, out, x):
-    "The transposed matrices: A^T dY B spreads each output's gradient over its window."
-    A, B = op.matrices(x.shape, grad._data if isinstance(grad, Tensor) else grad)
+    """Each output's gradient divided as its value was, then spread over its window by
+    the transposed matrices: A^T dY B."""
+    like = grad._data if isinstance(grad, Tensor) else grad
+    A, B = op.matrices(x.shape, like)
+    if op._sums():
+        kh, kw = op.lengths(x.shape, like)
+        if isinstance(grad, Tensor): kh, kw = Tensor._make(kh), Tensor._make(kw)
+        grad = grad / kh / kw
     if isinstance(grad, Tensor): A, B = Tensor._make(A), Tensor._make(B)
     return (_separable(grad, A.T, B.T),)
 
@@ -2064,3 +2093,156 @@ class ConvTranspose1d(Conv1d):
 
     def extra_repr(self):
         return _with_output_padding(super().extra_repr(), self.output_padding)
+
+# %% ../nbs/07_cnn.ipynb #f00d0714
+from .layers import BatchNorm1d
+
+def _materialize(t, shape):
+    "Give the empty parameter or buffer `t` its shape, in place (zeros, same device)."
+    t._data = get_array_module(t._data).zeros(shape, t._data.dtype)
+
+class LazyModuleMixin:
+    """PyTorch's `LazyModuleMixin`, the way chapter 03's `LazyLinear` does it: the
+    parameters whose sizes the input decides are held empty (length 0 there) until
+    `initialize_parameters(input)`, which the first call runs, gives them their sizes
+    and the plain class's start, in place (an optimizer made before keeps them). The
+    first call then makes the module `cls_to_become` and runs its forward."""
+    cls_to_become = None
+
+    def has_uninitialized_params(self):
+        "Whether some parameter or buffer still waits for the first input."
+        return self._lazy_pending
+
+    def reset_parameters(self):                     # nothing to start while empty
+        if not getattr(self, '_lazy_pending', False): super().reset_parameters()
+
+    def _initialized(self):
+        "The parameters have their sizes: start them, and go to the right device."
+        self._lazy_pending = False
+        self.reset_parameters()
+        if self._device is not None: self.to(self._device)
+
+    def forward(self, *args, **kwargs):
+        self.initialize_parameters(*args, **kwargs)
+        if self.has_uninitialized_params():
+            raise RuntimeError(f"module {type(self).__name__} has not been fully "
+                               f"initialized")
+        del self._lazy_pending, self._device
+        self.__class__ = self.cls_to_become
+        return self.forward(*args, **kwargs)
+
+class _LazyConvMixin(LazyModuleMixin):
+    "A convolution whose in_channels comes from its first input (PyTorch's)."
+    def _lazy_start(self, device):
+        "in_channels 0: the weight is empty along its input-channel axis."
+        self.in_channels, self._device = 0, device
+        shape = list(self.weight.shape)
+        shape[0 if self._transposed else 1] = 0
+        _materialize(self.weight, tuple(shape))
+
+    def initialize_parameters(self, input, *args, **kwargs):
+        if not self.has_uninitialized_params(): return
+        x, name = input if isinstance(input, Tensor) else tensor(input), \
+            type(self).__name__
+        n = len(self.kernel_size) + 1                   # the dims of one example
+        if x.ndim not in (n, n + 1):
+            raise RuntimeError(f"Expected {n}D (unbatched) or {n + 1}D (batched) input "
+                               f"to {name}, but got input of size: {_shape(x)}")
+        C = int(x.shape[1] if x.ndim == n + 1 else x.shape[0])
+        if C % self.groups:
+            raise ValueError(f"{name}: in_channels must be divisible by groups (the "
+                             f"input {_shape(x)} has {C} channels, "
+                             f"groups={self.groups})")
+        self.in_channels, g, O = C, self.groups, self.out_channels
+        _materialize(self.weight, ((C, O // g) if self._transposed else (O, C // g))
+                     + tuple(self.kernel_size))
+        self._initialized()
+
+def _lazy_groups(groups):
+    "A placeholder in_channels that passes the plain class's checks (groups itself)."
+    ok = isinstance(groups, (int, np.integer)) and not isinstance(groups, bool)
+    return int(groups) if ok and groups > 0 else 1
+
+class LazyConv2d(_LazyConvMixin, Conv2d):
+    """A `Conv2d` whose `in_channels` comes from its first input
+    (`torch.nn.LazyConv2d`); it then becomes a plain `Conv2d`."""
+    cls_to_become, _transposed = Conv2d, False
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode='zeros', device=None, dtype=None):
+        self._lazy_pending = True
+        Conv2d.__init__(self, _lazy_groups(groups), out_channels, kernel_size, stride,
+                        padding, dilation, groups, bias, padding_mode, None, dtype)
+        self._lazy_start(device)
+
+class LazyConv1d(_LazyConvMixin, Conv1d):
+    """A `Conv1d` whose `in_channels` comes from its first input
+    (`torch.nn.LazyConv1d`); it then becomes a plain `Conv1d`."""
+    cls_to_become, _transposed = Conv1d, False
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode='zeros', device=None, dtype=None):
+        self._lazy_pending = True
+        Conv1d.__init__(self, _lazy_groups(groups), out_channels, kernel_size, stride,
+                        padding, dilation, groups, bias, padding_mode, None, dtype)
+        self._lazy_start(device)
+
+class LazyConvTranspose2d(_LazyConvMixin, ConvTranspose2d):
+    """A `ConvTranspose2d` whose `in_channels` comes from its first input
+    (`torch.nn.LazyConvTranspose2d`)."""
+    cls_to_become, _transposed = ConvTranspose2d, True
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1,
+                 padding_mode='zeros', device=None, dtype=None):
+        self._lazy_pending = True
+        ConvTranspose2d.__init__(self, _lazy_groups(groups), out_channels, kernel_size,
+                                 stride, padding, output_padding, groups, bias,
+                                 dilation, padding_mode, None, dtype)
+        self._lazy_start(device)
+
+class LazyConvTranspose1d(_LazyConvMixin, ConvTranspose1d):
+    """A `ConvTranspose1d` whose `in_channels` comes from its first input
+    (`torch.nn.LazyConvTranspose1d`)."""
+    cls_to_become, _transposed = ConvTranspose1d, True
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1,
+                 padding_mode='zeros', device=None, dtype=None):
+        self._lazy_pending = True
+        ConvTranspose1d.__init__(self, _lazy_groups(groups), out_channels,
+                                 kernel_size, stride, padding, output_padding, groups,
+                                 bias, dilation, padding_mode, None, dtype)
+        self._lazy_start(device)
+
+class _LazyNormBase(LazyModuleMixin):
+    "A batch normalisation whose num_features is the first input's size(1)."
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None, *, bias=True):
+        self._lazy_pending = True
+        self.cls_to_become.__init__(self, 1, eps, momentum, affine,
+                                    track_running_stats, None, dtype, bias=bias)
+        self.num_features, self._device = 0, device
+        for t in self._sized(): _materialize(t, (0,))
+
+    def _sized(self):
+        "The parameters and buffers of one number per channel."
+        return [t for t in (self.weight, self.bias, self.running_mean,
+                            self.running_var) if t is not None]
+
+    def initialize_parameters(self, input, *args, **kwargs):
+        if not self.has_uninitialized_params(): return
+        x = input if isinstance(input, Tensor) else tensor(input)
+        if x.ndim < 2:
+            raise ValueError(f"{type(self).__name__}: expected an input [N, C, ...] "
+                             f"whose size(1) is the number of features, got "
+                             f"{_shape(x)}")
+        self.num_features = int(x.shape[1])
+        for t in self._sized(): _materialize(t, (self.num_features,))
+        self._initialized()
+
+class LazyBatchNorm1d(_LazyNormBase, BatchNorm1d):
+    """A `BatchNorm1d` whose `num_features` comes from its first input
+    (`torch.nn.LazyBatchNorm1d`)."""
+    cls_to_become = BatchNorm1d
+
+class LazyBatchNorm2d(_LazyNormBase, BatchNorm2d):
+    """A `BatchNorm2d` whose `num_features` comes from its first input
+    (`torch.nn.LazyBatchNorm2d`)."""
+    cls_to_become = BatchNorm2d

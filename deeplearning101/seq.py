@@ -329,18 +329,36 @@ class RNNBase(Module):
 
     reset_parameters = _reset_uniform
 
-    def _weights(self, k, sfx):
+    def _weight_names(self, k, sfx):
         names = ['weight_ih', 'weight_hh']
         if self.bias: names += ['bias_ih', 'bias_hh']
         if self.proj_size: names += ['weight_hr']
-        return [getattr(self, f'{n}_l{k}{sfx}') for n in names]
+        return [f'{n}_l{k}{sfx}' for n in names]
+
+    def _weights(self, k, sfx):
+        return [getattr(self, name) for name in self._weight_names(k, sfx)]
+
+    @property
+    def _all_weights(self):
+        "The parameters' names, a list per layer and direction (PyTorch's)."
+        D = 2 if self.bidirectional else 1
+        return [self._weight_names(k, sfx) for k in range(self.num_layers)
+                for sfx in ('', '_reverse')[:D]]
+
+    @property
+    def _flat_weights_names(self):
+        "All the parameters' names in PyTorch's order (d2l's init loops over them)."
+        return [name for names in self._all_weights for name in names]
+
+    @property
+    def _flat_weights(self):
+        "The parameters themselves, in the order of `_flat_weights_names`."
+        return [getattr(self, name, None) for name in self._flat_weights_names]
 
     @property
     def all_weights(self):
         "The parameters, [w_ih, w_hh, b_ih, b_hh] per layer and direction (PyTorch's)."
-        D = 2 if self.bidirectional else 1
-        return [self._weights(k, sfx) for k in range(self.num_layers)
-                for sfx in ('', '_reverse')[:D]]
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
 
     def flatten_parameters(self):
         "A no-op: PyTorch's lays the weights out in one cuDNN buffer; none here."

@@ -25,7 +25,9 @@ from ..conv import (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPo
                    ZeroPad1d, ZeroPad3d, ConstantPad3d, ReflectionPad3d, ReplicationPad3d,
                    CircularPad1d, CircularPad2d, CircularPad3d, PixelShuffle,
                    PixelUnshuffle, ChannelShuffle, MaxUnpool1d, MaxUnpool2d, LPPool1d,
-                   LPPool2d, ConvTranspose1d)
+                   LPPool2d, ConvTranspose1d, LazyConv1d, LazyConv2d,
+                   LazyConvTranspose1d, LazyConvTranspose2d, LazyBatchNorm1d,
+                   LazyBatchNorm2d)
 from ..seq import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from ..attention import (MultiheadAttention, TransformerEncoderLayer, TransformerDecoderLayer,
                          TransformerEncoder, TransformerDecoder, Transformer)
