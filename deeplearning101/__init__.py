@@ -2,7 +2,7 @@
 
 Modules:
 
-- `deeplearning101.nn.utils.rnn`: `dl.nn.utils.rnn`, as `torch.nn.utils.rnn`: `pad_sequence` and `unpad_sequence` (chapter 08). PyTorch's packed sequences are not built: `PackedSequence`, `pack_padded_sequence`, `pad_packed_sequence`, `pack_sequence` and `unpack_sequence` raise NotImplementedError. This file only gathers names: the code lives in deeplearning101/seq.py, which nbdev writes from nbs/08_seq.ipynb.
+- `deeplearning101.nn.utils.rnn`: `dl.nn.utils.rnn`, as `torch.nn.utils.rnn`: `pad_sequence`, `unpad_sequence` and the packed sequences (`PackedSequence`, `pack_padded_sequence`, `pad_packed_sequence`, `pack_sequence`, `unpack_sequence`) of chapter 08. This file only gathers names: the code lives in deeplearning101/seq.py, which nbdev writes from nbs/08_seq.ipynb.
 - `deeplearning101.optim.lr_scheduler`: `dl.optim.lr_scheduler`, as `torch.optim.lr_scheduler`: the learning-rate schedules.
 - `deeplearning101.optim.swa_utils`: `dl.optim.swa_utils`, as `torch.optim.swa_utils`: weight averaging (SWA and EMA)."""
 
