@@ -526,9 +526,9 @@ def linear(input, weight, bias=None):
                  if weight.ndim == 2 and input.ndim else "")
         # a ValueError that is a RuntimeError too, as PyTorch's
         raise _graph._ShapeError(f"linear: expected weight [out_features, "
-                                 f"in_features] and input [..., in_features], got weight "
-                                 f"{list(weight.shape)} and input {list(input.shape)}"
-                                 f"{words}")
+                                 f"in_features] and input [..., in_features], got "
+                                 f"weight {list(weight.shape)} and input "
+                                 f"{list(input.shape)}{words}")
     _same_dtype('linear', input, weight, bias)
     if bias is None: return LinearOp.apply(input, weight)
     return LinearOp.apply(input, weight, bias)

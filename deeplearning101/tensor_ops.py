@@ -4505,11 +4505,12 @@ def _probs_logits(probs, logits, where, binary, check=True):
         p = _param(probs)
         if check and not bool(((p >= 0) & (p <= 1 if binary else p == p)).all()):
             shape = tuple(p.shape)
+            rule = ('Interval(lower_bound=0.0, upper_bound=1.0)' if binary
+                    else 'Simplex()')
             raise ValueError(
                 f"Expected parameter probs (Tensor of shape {shape}) of distribution "
-                f"{where}(probs: {p.shape}) to satisfy the constraint "
-                f"{'Interval(lower_bound=0.0, upper_bound=1.0)' if binary else 'Simplex()'}"
-                f", but found invalid values:\n{p}")
+                f"{where}(probs: {p.shape}) to satisfy the constraint {rule}, but "
+                f"found invalid values:\n{p}")
         if not binary: p = p / p.sum(-1, keepdim=True)
         eps = float(np.finfo(p._data.dtype).eps)
         q = p.clamp(eps, 1 - eps)
@@ -4542,8 +4543,9 @@ class _Categorical(_Distribution):
     def log_prob(self, value):
         value = value if isinstance(value, Tensor) else tensor(value)
         n = self._num_events
-        self._check_value(value, (value >= 0) & (value <= n - 1) & (value == value.floor())
-                          if value.dtype.is_floating_point else (value >= 0) & (value < n),
+        inside = (value >= 0) & (value <= n - 1)
+        if value.dtype.is_floating_point: inside = inside & (value == value.floor())
+        self._check_value(value, inside,
                           f"IntegerInterval(lower_bound=0, upper_bound={n - 1})")
         value = value.long()
         logits, value = broadcast_tensors(self.logits, value.unsqueeze(-1))
