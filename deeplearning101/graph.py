@@ -797,7 +797,9 @@ def _runtime_too(cls):
     catches RuntimeError, NumPy's ValueError; both catch it."""
     if cls not in (ValueError, IndexError, TypeError): return cls
     if cls not in _RUNTIME_TOO:
-        _RUNTIME_TOO[cls] = type(cls.__name__, (cls, RuntimeError), dict(
+        # a shape error is PyTorch's RuntimeError, and prints as one
+        name = 'RuntimeError' if cls is ValueError else cls.__name__
+        _RUNTIME_TOO[cls] = type(name, (cls, RuntimeError), dict(
             __module__='deeplearning101', __doc__=f"{cls.__name__} and RuntimeError"))
     return _RUNTIME_TOO[cls]
 _ShapeError = _runtime_too(ValueError)

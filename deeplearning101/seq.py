@@ -583,12 +583,12 @@ def _lengths_list(lengths, where):
     return [int(n) for n in lengths]
 
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
-    """Pack a padded batch [T, B, *] ([B, T, *] with `batch_first`) of sequences of
+    """Pack a padded batch [T, B, ...] ([B, T, ...] with `batch_first`) of sequences of
     the given `lengths` (`torch.nn.utils.rnn.pack_padded_sequence`). With
     `enforce_sorted` the lengths must decrease; otherwise they are sorted first and
     the order is kept in `sorted_indices`."""
     ns = _lengths_list(lengths, 'pack_padded_sequence')
-    x = input.transpose(0, 1) if batch_first else input          # [T, B, *]
+    x = input.transpose(0, 1) if batch_first else input          # [T, B, ...]
     if len(ns) != x.shape[1]:
         raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but "
                            f"got {len(ns)} (batch_size={x.shape[1]})")
@@ -635,14 +635,14 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0,
                     np.concatenate([starts, np.zeros(T - len(sizes), int)])[None, :]
                     + np.arange(B)[:, None], len(data))
     pad = full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.dtype)
-    out = cat([data, pad], 0)[tensor(rows.astype(np.int64))]          # [B, T, *]
+    out = cat([data, pad], 0)[tensor(rows.astype(np.int64))]          # [B, T, ...]
     ns = tensor(lengths.astype(np.int64))
     if sequence.unsorted_indices is not None:
         out, ns = out[sequence.unsorted_indices], ns[sequence.unsorted_indices]
     return (out if batch_first else out.transpose(0, 1)), ns
 
 def pack_sequence(sequences, enforce_sorted=True):
-    "Pack a list of tensors [L_i, *] (`torch.nn.utils.rnn.pack_sequence`)."
+    "Pack a list of tensors [L_i, ...] (`torch.nn.utils.rnn.pack_sequence`)."
     lengths = [len(s) for s in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths,
                                 enforce_sorted=enforce_sorted)
