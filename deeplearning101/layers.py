@@ -3729,42 +3729,37 @@ def _parameter_deepcopy(self, memo):
 
 Parameter.__deepcopy__ = _parameter_deepcopy
 
-class _ChildModules(MutableMapping):
-    """`module._modules`: the children by name, in order (None for a child set to
-    None), as PyTorch's dict. A live view: `m._modules['fc'] = Linear(2, 1)`
-    registers the child, `del m._modules['fc']` removes it."""
+class _SlotView(MutableMapping):
+    """A module's own slots of one `kind` by name, in order (None for a slot set to
+    None), as PyTorch's dicts. A live view: setting an entry registers it (with the
+    module's method `add`), deleting it removes it."""
     __slots__ = ('_owner',)
-    def __init__(self, owner): self._owner = owner
-    def __getitem__(self, name):
-        if isinstance(name, str) and _slot_kind(self._owner, name) == 'module':
-            return self._owner.__dict__[name]
-        raise KeyError(name)
-    def __setitem__(self, name, module): self._owner.add_module(name, module)
-    def __delitem__(self, name): self[name]; delattr(self._owner, name)
-    def __iter__(self): return iter([k for k, _ in _child_slots(self._owner)])
-    def __len__(self): return len(_child_slots(self._owner))
-    def __repr__(self): return repr(dict(_child_slots(self._owner)))
-
-Module._modules = property(_ChildModules, doc="The children by name (a live view).")
-
-class _OwnParameters(MutableMapping):
-    """`module._parameters`: its own parameters by name, in order (None for a slot set
-    to None), as PyTorch's dict. A live view: `m._parameters['w'] = Parameter(...)`
-    registers it (d2l's initialisers write through it)."""
-    __slots__ = ('_owner',)
+    kind = add = None
     def __init__(self, owner): self._owner = owner
     def _names(self):
-        return [k for k in self._owner.__dict__
-                if _slot_kind(self._owner, k) == 'parameter']
+        owner = self._owner
+        return [k for k in owner.__dict__ if _slot_kind(owner, k) == self.kind]
     def __getitem__(self, name):
-        if isinstance(name, str) and _slot_kind(self._owner, name) == 'parameter':
+        if isinstance(name, str) and _slot_kind(self._owner, name) == self.kind:
             return self._owner.__dict__[name]
         raise KeyError(name)
-    def __setitem__(self, name, param): self._owner.register_parameter(name, param)
+    def __setitem__(self, name, value): getattr(self._owner, self.add)(name, value)
     def __delitem__(self, name): self[name]; delattr(self._owner, name)
     def __iter__(self): return iter(self._names())
     def __len__(self): return len(self._names())
     def __repr__(self): return repr({k: self[k] for k in self._names()})
+
+class _ChildModules(_SlotView):
+    "`module._modules`: `m._modules['fc'] = Linear(2, 1)` registers the child."
+    __slots__ = ()
+    kind, add = 'module', 'add_module'
+
+class _OwnParameters(_SlotView):
+    "`module._parameters` (d2l's initialisers write through it)."
+    __slots__ = ()
+    kind, add = 'parameter', 'register_parameter'
+
+Module._modules = property(_ChildModules, doc="The children by name (a live view).")
 
 Module._parameters = property(_OwnParameters,
                               doc="Its own parameters by name (a live view).")

@@ -548,7 +548,10 @@ contiguous_format, preserve_format = (memory_format('contiguous_format'),
                                       memory_format('preserve_format'))
 channels_last, channels_last_3d = (memory_format('channels_last'),
                                    memory_format('channels_last_3d'))
-_LAST = {channels_last: (0, 2, 3, 1), channels_last_3d: (0, 2, 3, 4, 1)}
+# the axes in storage order (chapter 00's, which `clone(memory_format=)` reads too)
+from .graph import _LAST_AXES
+_LAST = {channels_last: _LAST_AXES['channels_last'],
+         channels_last_3d: _LAST_AXES['channels_last_3d']}
 
 def _in_format(t, fmt):
     "Is `t` stored in the order of `fmt` (channels last: [N, C, H, W] as [N, H, W, C])?"
