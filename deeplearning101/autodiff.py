@@ -10,7 +10,7 @@ __all__ = ['unbroadcast', 'gradient_of', 'IndexGrad', 'array_backward', 'backwar
            'is_anomaly_check_nan_enabled', 'once_differentiable', 'compute_gradients', 'GradientDescentOptimizer']
 
 # %% ../nbs/01_autodiff.ipynb #1b9acf83
-import functools, inspect, warnings
+import functools, inspect, sys, warnings
 import heapq
 import math
 import numpy as np
@@ -340,6 +340,25 @@ def _seed_grads(outputs, grad_outputs, where):
 # %% ../nbs/01_autodiff.ipynb #97271653
 _anomaly = [False, False]   # detect_anomaly() (below): on, checking gradients for NaN
 
+# A rule may also be given an array to write into: `op.backward_into(grad, out, ...)`
+# is the same rule, allowed to overwrite `grad`. The engine calls it only when nothing
+# but its own variable holds the adjoint: no hook, leaf, retained grad or other input
+# shares it, and it is not a view. Python counts the references to an object; the count
+# of an array held by one local variable is measured once, here.
+_refcount = sys.getrefcount
+def _one_holder():
+    refs = _refcount
+    g = np.empty(1)
+    return refs(g)                  # the local `g`, and the call's argument
+_SOLE = _one_holder()
+Op.backward_into = None             # most rules make a new array
+
+def _relu_backward_into(op, grad, out, a):
+    "ReLU's rule, masking `grad` in place (the `d *= h > 0` of a NumPy backward)."
+    np.multiply(grad, out > 0, out=grad)
+    return (grad,)
+ReLU.backward_into = _relu_backward_into
+
 def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
               everything=False):
     """Send the adjoints from `outputs` (seeded with `seeds`) back to the leaves, newest
@@ -363,9 +382,11 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
     get, take, ndarray, last_write = grads.get, grads.pop, np.ndarray, _last_write
     anomaly = _anomaly
     hooks = _tensor_hooks
+    refs, sole = _refcount, _SOLE
     try:
         while pending:
             node = pop(pending)[1]  # no consumer of it is left: its adjoint is complete
+            igs = ig = None         # (the last node's adjoints: no stale reference)
             g = take(node)
             if hooks and id(node) in hooks: g = _run_hooks(node, g)  # register_hook
             if everything or node._retains_grad: visit(node, g)
@@ -381,10 +402,14 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
             one = len(inputs) == 1
             if create_graph: igs = op.backward(g, node, *inputs)  # on tensors: recorded
             elif type(g) is ndarray:        # raw arrays (array_backward, inlined)
-                if one: igs = op.backward(g, node._data, inputs[0]._data)
+                rule = op.backward
+                if (op.backward_into is not None and refs(g) == sole
+                        and g.base is None and g.flags.writeable):
+                    rule = op.backward_into         # only the engine holds g
+                if one: igs = rule(g, node._data, inputs[0]._data)
                 elif len(inputs) == 2:
-                    igs = op.backward(g, node._data, inputs[0]._data, inputs[1]._data)
-                else: igs = op.backward(g, node._data, *[t._data for t in inputs])
+                    igs = rule(g, node._data, inputs[0]._data, inputs[1]._data)
+                else: igs = rule(g, node._data, *[t._data for t in inputs])
             else: igs = array_backward(op, g, node._data)   # a GPU array: kernels first
             if anomaly[1]: _check_anomaly(op, igs)      # detect_anomaly(), below
             if not retain_graph:    # free the graph, and what the op saved, as we go
