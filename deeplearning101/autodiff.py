@@ -1073,6 +1073,8 @@ class _FunctionOp(Op):
     output is a `_FunctionOutput` of it."""
     __slots__ = ('fn', 'ctx', 'positions', 'n_args', 'name', 'outputs')
     saved = ('ctx',)
+    def __repr__(self):
+        return f"<{type(self).__module__}.{type(self).__name__} object at {id(self):#x}>"
     def backward(self, grad, out, *inputs):
         many = self.outputs is not None
         gs = list(grad) if many else [grad]
@@ -1118,6 +1120,7 @@ class _FunctionOutput(Op):
     its slot, for the hidden node that runs the Function's `backward` once."""
     __slots__ = ('index', 'n', 'fn_op', '__dict__')    # (name: the Function's)
     name = 'function_output'
+    grad_fn_name = property(lambda self: getattr(self.fn_op, 'grad_fn_name', None))
     def backward(self, grad, out, joint):
         gs = _Grads([None] * self.n)
         gs[self.index] = grad
@@ -1158,7 +1161,7 @@ def _function_outputs(cls, ctx, args, out, olds):
             old = olds.get(id(a), xp.broadcast_to(xp.zeros((), a._data.dtype), a.shape))
             a = Tensor._make(old, a._requires_grad, a._op)
         inputs.append(a)
-    op = _FunctionOp()
+    op = getattr(cls, '_backward_cls', _FunctionOp)()   # SquareBackward, for Square
     op.fn, op.ctx, op.name, op.n_args = cls, ctx, cls.__name__, len(args)
     op.positions = [i for i, _ in tensors]
     op.inputs, op.seq = tuple(inputs), _next_seq()
@@ -1190,6 +1193,13 @@ class Function:
     static `forward(ctx, *args)` and `backward(ctx, *grad_outputs)`, one gradient per
     output; call it as `MyFunction.apply(*args)`. New style: `forward(*args)` and
     `setup_context(ctx, inputs, output)`. Several outputs: return a tuple."""
+    def __init_subclass__(cls, **kwargs):
+        # its nodes' class, named as PyTorch's: `class Square(Function)` -> SquareBackward
+        super().__init_subclass__(**kwargs)
+        name = f"{cls.__name__}Backward"
+        cls._backward_cls = type(name, (_FunctionOp,), dict(
+            __slots__=(), grad_fn_name=name, __qualname__=name,
+            __module__='deeplearning101.autograd.function', _forward_cls=cls))
     @staticmethod
     def forward(ctx, *args):
         raise NotImplementedError("Function.forward: define it in your subclass")

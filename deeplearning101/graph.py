@@ -241,6 +241,8 @@ _GRAD_FN_NAMES = dict(relu='Relu', leaky_relu='LeakyRelu', cross_entropy='NllLos
 def _grad_fn_name(op):
     """What PyTorch prints as the `grad_fn` of a tensor that op made:
     `MulBackward0` for mul, `SumBackward1` for a sum over a dim, ..."""
+    named = getattr(op, 'grad_fn_name', None)   # a Function's node (chapter 01)
+    if named is not None: return named
     name = op.name if isinstance(op.name, str) else type(op).__name__
     base = _GRAD_FN_NAMES.get(name) or ''.join(w.capitalize() for w in name.split('_'))
     xs, n = op.inputs, 0
