@@ -311,7 +311,7 @@ def _seed_grads(outputs, grad_outputs, where):
             raise RuntimeError(f"{where}: the tensor has no value yet: it depends on a "
                                "placeholder; compute it inside a Session.run (e.g. "
                                "through an Action), or use plain tensors")
-        if not out.requires_grad:
+        if not out._requires_grad:
             raise RuntimeError(f"{where}: the tensor does not require grad and has no "
                                f"recorded op (shape {list(out.shape)}); did you "
                                f"forget requires_grad=True or run under no_grad?")
@@ -320,7 +320,10 @@ def _seed_grads(outputs, grad_outputs, where):
                 raise RuntimeError(f"{where}: grad can be implicitly created only for "
                                    f"a scalar output, got shape {list(out.shape)}; "
                                    f"pass a gradient of that shape")
-            g = np.empty_like(out._data)
+            a = out._data           # (np.empty is one C call; empty_like goes through
+            # NumPy's Python-level dispatch, which costs when its code is not in cache)
+            g = (np.empty(a.shape, a.dtype) if type(a) is np.ndarray
+                 else np.empty_like(a))
             g.fill(1)
             seeds.append(Tensor._make(g))
             continue

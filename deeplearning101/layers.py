@@ -848,6 +848,8 @@ def _row_max(z):
         return np.ascontiguousarray(z.T).max(axis=0)[:, None]
     return z.max(axis=1, keepdims=True)
 
+# signed -> unsigned integer dtypes, to read labels as unsigned (below)
+_UNSIGNED = {np.dtype(f'i{n}'): np.dtype(f'u{n}') for n in (1, 2, 4, 8)}
 def _all_classes(y, c, ignore_index, where):
     """True when every label is a class that counts; False when some equal
     `ignore_index`; other labels raise. Labels on a GPU are read too: one reduction, a
@@ -855,7 +857,7 @@ def _all_classes(y, c, ignore_index, where):
     class."""
     if not len(y): return True
     # one reduction checks both bounds: read as unsigned, a negative label becomes huge
-    if y.view(y.dtype.str.replace('i', 'u')).max() < c:
+    if y.view(_UNSIGNED.get(y.dtype) or y.dtype.str.replace('i', 'u')).max() < c:
         # an ignore_index that is a class (a padding token 0, say) is still ignored
         return not (0 <= ignore_index < c and bool((y == ignore_index).any()))
     bad = (y < 0) | (y >= c)
@@ -904,7 +906,7 @@ class CrossEntropyOp(Op):
         # softmax, kept for the backward pass
         self.probs = e
         # (row, label) pairs: the true classes
-        rows = get_array_module(s).arange(len(s))
+        rows = (np if type(s) is np.ndarray else get_array_module(s)).arange(len(s))
         loss = np.log(total[:, 0]) - s[rows, self.target]
         if self.reduction == 'none': return loss
         n = len(loss) if self.reduction == 'mean' else 1
@@ -917,7 +919,8 @@ def _cross_entropy_backward(op, grad, out, z):
     n = len(op.target)
     if op.reduction == 'none': scale = grad.reshape(-1, 1)
     else: scale = grad / n if op.reduction == 'mean' else grad
-    rows = get_array_module(op.probs).arange(n)
+    p = op.probs
+    rows = (np if type(p) is np.ndarray else get_array_module(p)).arange(n)
     if isinstance(z, Tensor):               # a gradient of the gradient: recorded ops
         onehot = np.zeros_like(op.probs)
         onehot[rows, op.target] = 1
