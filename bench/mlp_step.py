@@ -15,6 +15,11 @@ against PyTorch CPU (when installed), measured interleaved from the same initial
                    under torch.no_grad()
 
 Target: dl / NumPy by hand <= 1.15 at every batch size (the 'dl' row; the 'dl_ops' row is reported beside it).
+Two interleaved rounds per batch size: dl, dl_ops and NumPy (the target's ratio), then dl against PyTorch (with a
+pause around each torch sample).  With torch's samples in the first round, dl / NumPy moved by up to 4 per cent
+at batch 128 (1.17-1.18x there, 1.13-1.14x with torch imported but not run, 2026-12-06): after a torch sample
+(its OpenMP workers, its allocator's memory traffic) the next samples run slower, and not by the same amount for
+dl and for NumPy, so the third contender is timed in a round of its own.
 Where an array lands in memory moves these timings by several per cent (NumPy aligns arrays to 16 bytes, a
 cache line is 64): four copies of the same two steps, built one after the other in one process, measured from
 1.11x to 1.19x at batch 32.  So every dl, dl_ops and NumPy step runs at four placements of its parameters (0, 16,
@@ -245,9 +250,9 @@ def main():
     mem_points = (30, 300) if args.quick else (100, 1000)
     threads, torch = header("mlp_step: 784-256-128-10 ReLU MLP, softmax cross-entropy, SGD step, float32",
                             args)
-    print(f"lr {LR}; {reps} interleaved repetitions of ~{sample_s * 1e3:.0f} ms samples per batch size, "
-          f"{GAP_S} s pause (busy-wait) before and after each torch sample\n        (so the OpenMP threads torch leaves "
-          f"spinning, and OpenBLAS's, are asleep and do not steal the 2 cores)"
+    print(f"lr {LR}; per batch size two rounds of {reps} interleaved repetitions of ~{sample_s * 1e3:.0f} ms samples: "
+          f"dl, dl_ops and numpy; then dl@0 and torch,\n        with a {GAP_S} s pause (busy-wait) before and after each "
+          f"torch sample (so the OpenMP threads torch leaves spinning, and OpenBLAS's, are asleep)"
           + ("; torch loss via F.cross_entropy" if torch is not None else ""))
     load = OtherLoad()
     params = init_params()
@@ -264,17 +269,23 @@ def main():
           f"with the loss from chapter 01's ops (log_softmax, indexing, mean, neg: {n_ops} nodes)")
     print(f"each of dl, dl_ops and numpy runs {len(OFFSETS)} times, its parameters placed at {', '.join(map(str, OFFSETS))} "
           f"bytes past a cache-line boundary;\nratios pool the per-repetition ratios of all placements "
-          f"(dl@16 / numpy@16, ...); 'by placement' gives the lowest and highest of the per-placement medians")
+          f"(dl@16 / numpy@16, ...); 'by placement' gives the lowest and highest of the per-placement medians;\n"
+          f"dl/torch pairs dl@0 with torch in the second round")
     print(f"{'batch':>6} " + " ".join(f"{c + ' ms':>10} {'iqr%':>5}" for c in cols) +
           f" {'dl/numpy':>9} {'by placement':>13} {'dl/torch':>9} {'dl_ops/numpy':>13}   target dl/numpy <= {TARGET_NUMPY}x")
     for B in BATCHES:
         c = contenders_for(B, torch, params, OFFSETS)
-        t = interleaved(c, reps, sample_s, gap_s=GAP_S, gap_names=('torch',))
+        torch_step = c.pop('torch', None)
+        t = interleaved(c, reps, sample_s)                  # round 1: dl, dl_ops and NumPy
+        if torch_step is not None:                          # round 2: dl against torch
+            t2 = interleaved({'dl': c['dl@0'], 'torch': torch_step}, reps, sample_s,
+                             gap_s=GAP_S, gap_names=('torch',))
+            t['torch'], t['dl vs torch'] = t2['torch'], t2['dl']
         t.update({k: pooled(t, k, OFFSETS) for k in ('dl', 'dl_ops', 'numpy')})
         ms = {k: median(t[k]) * 1e3 for k in cols}
         r_np = pooled_ratio(t, 'dl', 'numpy', OFFSETS)
         each = [paired_ratio(t, f'dl@{o}', f'numpy@{o}') for o in OFFSETS]
-        r_t = pooled_ratio(t, 'dl', 'torch', OFFSETS) if torch is not None else float('nan')
+        r_t = paired_ratio(t, 'dl vs torch', 'torch') if torch is not None else float('nan')
         print(f"{B:>6} " + " ".join(f"{ms[k]:>10.3f} {iqr_pct(t[k]):>5.0f}" for k in cols) +
               f" {fmt_ratio(r_np, 9)} {min(each):>6.2f}-{max(each):.2f}x {fmt_ratio(r_t, 9)} "
               f"{fmt_ratio(pooled_ratio(t, 'dl_ops', 'numpy', OFFSETS), 13)}"
