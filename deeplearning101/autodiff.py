@@ -1077,7 +1077,8 @@ class _FunctionOp(Op):
     __slots__ = ('fn', 'ctx', 'positions', 'n_args', 'name', 'outputs')
     saved = ('ctx',)
     def __repr__(self):
-        return f"<{type(self).__module__}.{type(self).__name__} object at {id(self):#x}>"
+        kind = type(self)
+        return f"<{kind.__module__}.{kind.__name__} object at {id(self):#x}>"
     def backward(self, grad, out, *inputs):
         many = self.outputs is not None
         gs = list(grad) if many else [grad]
@@ -1197,7 +1198,7 @@ class Function:
     output; call it as `MyFunction.apply(*args)`. New style: `forward(*args)` and
     `setup_context(ctx, inputs, output)`. Several outputs: return a tuple."""
     def __init_subclass__(cls, **kwargs):
-        # its nodes' class, named as PyTorch's: `class Square(Function)` -> SquareBackward
+        # its nodes' class, named as PyTorch's: SquareBackward for `class Square`
         super().__init_subclass__(**kwargs)
         name = f"{cls.__name__}Backward"
         cls._backward_cls = type(name, (_FunctionOp,), dict(
