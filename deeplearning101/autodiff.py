@@ -355,6 +355,9 @@ def _one_holder():
     return refs(g)                  # the local `g`, and the call's argument
 _SOLE = _one_holder()
 Op.backward_into = None             # most rules make a new array
+# ... worth it from 256 KiB on, where NumPy too starts reusing temporaries: a smaller new
+# array comes quickly from memory just freed, still in cache
+_INPLACE_BYTES = 256 * 1024
 
 def _relu_backward_into(op, grad, out, a):
     "ReLU's rule, masking `grad` in place (the `d *= h > 0` of a NumPy backward)."
@@ -385,7 +388,7 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
     get, take, ndarray, last_write = grads.get, grads.pop, np.ndarray, _last_write
     anomaly = _anomaly
     hooks = _tensor_hooks
-    refs, sole = _refcount, _SOLE
+    refs, sole, inplace_bytes = _refcount, _SOLE, _INPLACE_BYTES
     try:
         while pending:
             node = pop(pending)[1]  # no consumer of it is left: its adjoint is complete
@@ -405,14 +408,14 @@ def _backprop(outputs, seeds, visit, retain_graph=False, create_graph=False,
             one = len(inputs) == 1
             if create_graph: igs = op.backward(g, node, *inputs)  # on tensors: recorded
             elif type(g) is ndarray:        # raw arrays (array_backward, inlined)
-                rule = op.backward
-                if (op.backward_into is not None and refs(g) == sole
-                        and g.base is None and g.flags.writeable):
-                    rule = op.backward_into         # only the engine holds g
-                if one: igs = rule(g, node._data, inputs[0]._data)
+                if (op.backward_into is not None and g.nbytes >= inplace_bytes
+                        and refs(g) == sole and g.base is None
+                        and g.flags.writeable):             # only the engine holds g
+                    igs = op.backward_into(g, node._data, *[t._data for t in inputs])
+                elif one: igs = op.backward(g, node._data, inputs[0]._data)
                 elif len(inputs) == 2:
-                    igs = rule(g, node._data, inputs[0]._data, inputs[1]._data)
-                else: igs = rule(g, node._data, *[t._data for t in inputs])
+                    igs = op.backward(g, node._data, inputs[0]._data, inputs[1]._data)
+                else: igs = op.backward(g, node._data, *[t._data for t in inputs])
             else: igs = array_backward(op, g, node._data)   # a GPU array: kernels first
             if anomaly[1]: _check_anomaly(op, igs)      # detect_anomaly(), below
             if not retain_graph:    # free the graph, and what the op saved, as we go

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import deeplearning101 as dl
+from deeplearning101 import autodiff
 from deeplearning101.graph import ReLU
 
 torch = pytest.importorskip("torch")
@@ -30,6 +31,14 @@ def program(lib, x0, b0, c, share, twice):
     if twice: loss.backward()
     out = [x.grad, b.grad] + kept + ([r.grad] if share == 'retain' else [])
     return [None if t is None else t.detach().numpy().copy() for t in out]
+
+
+@pytest.fixture(autouse=True)
+def every_size():
+    "The engine writes in place only into adjoints of 256 KiB or more: here, into any (small graphs, same rules)."
+    saved, autodiff._INPLACE_BYTES = autodiff._INPLACE_BYTES, 0
+    yield
+    autodiff._INPLACE_BYTES = saved
 
 
 @settings(max_examples=60, deadline=None)
@@ -65,3 +74,16 @@ def test_in_place_rule_is_used_on_a_training_step():
     torch.nn.functional.cross_entropy(torch.relu(tx @ t1) @ t2, torch.arange(8) % 3).backward()
     np.testing.assert_allclose(w1.grad.numpy(), t1.grad.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(w2.grad.numpy(), t2.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_threshold_large_adjoints_only(monkeypatch):
+    "With the engine's own threshold, a 1 MiB adjoint is masked in place and a 4 KiB one is not; both are right."
+    monkeypatch.setattr(autodiff, '_INPLACE_BYTES', 256 * 1024)
+    calls, into = [], ReLU.backward_into
+    monkeypatch.setattr(ReLU, 'backward_into', lambda *args: calls.append(1) or into(*args))
+    for rows, inplace in ((1024, True), (4, False)):
+        calls.clear()
+        x = dl.tensor(np.random.default_rng(rows).standard_normal((rows, 256)).astype(np.float32), requires_grad=True)
+        (dl.relu(x * 1.0) * 3.0).sum().backward()
+        assert bool(calls) == inplace
+        np.testing.assert_array_equal(x.grad.numpy(), 3 * (x.detach().numpy() > 0))
