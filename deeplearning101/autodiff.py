@@ -355,9 +355,9 @@ def _one_holder():
     return refs(g)                  # the local `g`, and the call's argument
 _SOLE = _one_holder()
 Op.backward_into = None             # most rules make a new array
-# ... worth it from 256 KiB on, where NumPy too starts reusing temporaries: a smaller new
-# array comes quickly from memory just freed, still in cache
-_INPLACE_BYTES = 256 * 1024
+# ... for arrays of 64 KiB or more: on a small one the checks cost more than the new
+# array they save (bench/op_overhead.py's relu chain on 2x2 tensors)
+_INPLACE_BYTES = 64 * 1024
 
 def _relu_backward_into(op, grad, out, a):
     "ReLU's rule, masking `grad` in place (the `d *= h > 0` of a NumPy backward)."

@@ -35,7 +35,7 @@ def program(lib, x0, b0, c, share, twice):
 
 @pytest.fixture(autouse=True)
 def every_size():
-    "The engine writes in place only into adjoints of 256 KiB or more: here, into any (small graphs, same rules)."
+    "The engine writes in place only into adjoints of 64 KiB or more: here, into any (small graphs, same rules)."
     saved, autodiff._INPLACE_BYTES = autodiff._INPLACE_BYTES, 0
     yield
     autodiff._INPLACE_BYTES = saved
@@ -78,7 +78,7 @@ def test_in_place_rule_is_used_on_a_training_step():
 
 def test_threshold_large_adjoints_only(monkeypatch):
     "With the engine's own threshold, a 1 MiB adjoint is masked in place and a 4 KiB one is not; both are right."
-    monkeypatch.setattr(autodiff, '_INPLACE_BYTES', 256 * 1024)
+    monkeypatch.setattr(autodiff, '_INPLACE_BYTES', 64 * 1024)
     calls, into = [], ReLU.backward_into
     monkeypatch.setattr(ReLU, 'backward_into', lambda *args: calls.append(1) or into(*args))
     for rows, inplace in ((1024, True), (4, False)):
