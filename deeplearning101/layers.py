@@ -857,6 +857,7 @@ def _all_classes(y, c, ignore_index, where):
     class."""
     if not len(y): return True
     # one reduction checks both bounds: read as unsigned, a negative label becomes huge
+    # (the table has the native byte orders; others, e.g. '>i8', by their name)
     if y.view(_UNSIGNED.get(y.dtype) or y.dtype.str.replace('i', 'u')).max() < c:
         # an ignore_index that is a class (a padding token 0, say) is still ignored
         return not (0 <= ignore_index < c and bool((y == ignore_index).any()))

@@ -39,6 +39,7 @@ def test_node_class_name_and_printed_grad_fn(which):
         outs = out if isinstance(out, tuple) else (out,)
         names.append((type(outs[0].grad_fn).__name__,
                       [repr(o).split('grad_fn=')[1] for o in outs],
-                      repr(outs[0].grad_fn).split(' object')[0].rsplit('.', 1)[1]))
+                      repr(outs[0].grad_fn).split(' object')[0].rsplit('.', 1)[1],
+                      outs[0].grad_fn._forward_cls.__name__))
         sum(o.sum() for o in outs).backward()
     assert names[0] == names[1]

@@ -1561,6 +1561,9 @@ class LRScheduler:
     def load_state_dict(self, state_dict): self.__dict__.update(state_dict)
     def _lrs(self): return [g['lr'] for g in self.optimizer.param_groups]
 
+class _LRScheduler(LRScheduler):
+    "PyTorch's old name of `LRScheduler`, still subclassed by older custom schedulers."
+
 # %% ../../nbs/04_optim.ipynb #a047214a
 class StepLR(LRScheduler):
     """Multiply the learning rate by `gamma` every `step_size` steps

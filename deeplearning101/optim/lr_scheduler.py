@@ -5,13 +5,9 @@ nbdev writes from nbs/04_optim.ipynb; there they are also `dl.optim.StepLR`, ...
 from . import (LRScheduler, StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR,
                LinearLR, LambdaLR, SequentialLR, OneCycleLR, ReduceLROnPlateau,
                CosineAnnealingWarmRestarts, ConstantLR, PolynomialLR, MultiplicativeLR,
-               ChainedScheduler, CyclicLR)
+               ChainedScheduler, CyclicLR, _LRScheduler)
 
 __all__ = ['LRScheduler', 'StepLR', 'MultiStepLR', 'ExponentialLR', 'CosineAnnealingLR',
            'LinearLR', 'LambdaLR', 'SequentialLR', 'OneCycleLR', 'ReduceLROnPlateau',
            'CosineAnnealingWarmRestarts', 'ConstantLR', 'PolynomialLR', 'MultiplicativeLR',
            'ChainedScheduler', 'CyclicLR']
-
-
-class _LRScheduler(LRScheduler):
-    "PyTorch's old name of `LRScheduler`, still subclassed by older custom schedulers."
